@@ -1,0 +1,126 @@
+// The seed lab's whole pipeline, assembled from a PipelineConfig on a Log and a Sink:
+//
+//   generators --events--> stage --events_stages--> aggregations (events_users_v1, ...)
+//                            \--events_dlq            \--events_dlq
+//
+// Pipeline owns the jobs and their checkpoints (kept in memory, outliving the jobs: restart()
+// destroys a query and builds a new one that recovers from its checkpoint, as a new process
+// would). It is the JobSet a scheduler drives.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/aggregate_processor.h"
+#include "pipeline/checkpoint.h"
+#include "pipeline/faults.h"
+#include "pipeline/fixtures.h"
+#include "pipeline/generator.h"
+#include "pipeline/micro_batch.h"
+#include "pipeline/scheduler.h"
+#include "pipeline/sink.h"
+#include "pipeline/stage_processor.h"
+
+namespace kappa {
+
+struct TopicConfig {
+  std::string name;
+  int32_t partitions = 1;
+};
+
+struct QueryOptions {
+  std::optional<int64_t> trigger_ms;  // default: the pipeline's trigger
+  StartingPosition starting;          // default: latest, as the lab's jobs
+  int64_t max_records_per_batch = 0;
+};
+
+struct AggregationConfig {
+  AggregationSpec spec;
+  QueryOptions options;
+};
+
+struct PipelineConfig {
+  std::string zone = "Asia/Seoul";  // spark.sql.session.timeZone
+  int64_t trigger_ms = 5000;        // trigger(processingTime="5 second")
+  TopicConfig events{"events"};
+  TopicConfig stages{"events_stages"};
+  TopicConfig dlq{"events_dlq"};
+  bool stage_enabled = true;
+  QueryOptions stage;
+  std::vector<AggregationConfig> aggregations;
+  size_t max_record_bytes = size_t{1} << 20;
+  std::optional<std::string> names_fixture;  // default: the lab's built-in tables
+  std::optional<std::string> depts_fixture;
+
+  // The seed's v1 job: user_name, 10 s tumbling windows, 15 s watermark, append.
+  static AggregationConfig lab_v1();
+};
+
+Status validate(const PipelineConfig& config);
+
+class Pipeline final : public JobSet {
+ public:
+  // Validates the config and loads fixtures; nothing runs until start().
+  static Result<std::unique_ptr<Pipeline>> create(PipelineConfig config, Log& log, Sink& sink,
+                                                  FaultHook* faults = nullptr);
+
+  // Creates the topics and starts every query, each with its first trigger at now_ms.
+  Status start(int64_t now_ms);
+
+  std::vector<Job*> jobs() override;
+  Status after_run(Job& job, int64_t now_ms) override;
+
+  // A supervisor that restarts a crashed query from its checkpoint at the instant it crashed
+  // (off by default: a crashed query stays down until restart()).
+  void set_auto_restart(bool on) { auto_restart_ = on; }
+
+  const PipelineConfig& config() const { return config_; }
+  const TimeZone& zone() const { return zone_; }
+  Log& log() { return log_; }
+  Sink& sink() { return sink_; }
+
+  GeneratorJob& add_generator(GeneratorSpec spec, int64_t start_ms);
+  std::vector<GeneratorJob*> generators();
+
+  // Queries by id: "stage", or an aggregation's query id (its table name by default).
+  MicroBatchQuery* query(std::string_view id);
+  std::vector<MicroBatchQuery*> queries();
+
+  // Destroys the query object and builds a new one from its checkpoint; first trigger at now_ms.
+  Status restart(std::string_view id, int64_t now_ms);
+
+  // Adds and starts an aggregation query (a recovery), after the configured ones.
+  Result<MicroBatchQuery*> add_aggregation(AggregationConfig aggregation, int64_t now_ms);
+
+  void on_batch(std::function<void(const BatchReport&)> listener);
+
+ private:
+  Pipeline(PipelineConfig config, Log& log, Sink& sink, FaultHook* faults, TimeZone zone,
+           Fixtures fixtures);
+
+  struct Slot {
+    std::string id;
+    std::function<std::unique_ptr<MicroBatchQuery>(CheckpointStore&)> make;
+    std::unique_ptr<MemoryCheckpointStore> checkpoint;
+    std::unique_ptr<MicroBatchQuery> query;
+  };
+  Slot make_stage_slot();
+  Slot make_aggregation_slot(AggregationConfig aggregation);
+  QuerySpec query_spec(std::string id, std::string source, const QueryOptions& options) const;
+
+  PipelineConfig config_;
+  Log& log_;
+  Sink& sink_;
+  FaultHook* faults_;
+  TimeZone zone_;
+  Fixtures fixtures_;
+  std::vector<std::unique_ptr<GeneratorJob>> generators_;
+  std::vector<Slot> slots_;  // stage first, then aggregations in order
+  std::function<void(const BatchReport&)> listener_;
+  bool auto_restart_ = false;
+};
+
+}  // namespace kappa

@@ -1,0 +1,42 @@
+#include "pipeline/sink.h"
+
+namespace kappa {
+
+std::string_view to_string(OutputMode mode) {
+  switch (mode) {
+    case OutputMode::kAppend:
+      return "append";
+    case OutputMode::kUpdate:
+      return "update";
+    case OutputMode::kComplete:
+      return "complete";
+  }
+  return "append";
+}
+
+std::string to_display(const DimValue& v) {
+  if (std::holds_alternative<std::monostate>(v)) return "NULL";
+  if (const auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
+  return std::get<std::string>(v);
+}
+
+Status validate_identifier(std::string_view name, std::string_view what) {
+  auto bad = [&](std::string_view why) {
+    return Status::invalid_argument(std::string(what) + " '" + std::string(name) + "' " +
+                                    std::string(why) +
+                                    "; expected letters, digits and '_', starting with a letter or "
+                                    "'_', at most 64 characters");
+  };
+  if (name.empty()) return bad("is empty");
+  if (name.size() > 64) return bad("is too long");
+  const auto alpha = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  if (!alpha(name[0])) return bad("does not start with a letter or '_'");
+  for (char c : name) {
+    if (!alpha(c) && !(c >= '0' && c <= '9')) return bad("has a character outside [A-Za-z0-9_]");
+  }
+  return Status::ok();
+}
+
+}  // namespace kappa

@@ -1,0 +1,246 @@
+#include "pipeline/sqlite_sink.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+
+namespace kappa {
+namespace {
+
+// Owns a prepared statement.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() const { return stmt_; }
+  void bind(int i, std::string_view s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void bind(int i, const DimValue& v) {
+    if (std::holds_alternative<std::monostate>(v))
+      sqlite3_bind_null(stmt_, i);
+    else if (const auto* n = std::get_if<int64_t>(&v))
+      bind(i, *n);
+    else
+      bind(i, std::string_view(std::get<std::string>(v)));
+  }
+  int step() { return sqlite3_step(stmt_); }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+std::string quote(std::string_view identifier) {  // REQUIRES: validated identifier
+  return "\"" + std::string(identifier) + "\"";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, FaultHook* faults) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = "cannot open SQLite database " + path + ": " +
+                      (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return Status::unavailable(msg);
+  }
+  std::unique_ptr<SqliteSink> sink(new SqliteSink(db, path, faults));
+  sqlite3_busy_timeout(db, 5000);
+  if (path != ":memory:") {
+    KAPPA_RETURN_IF_ERROR(sink->exec("PRAGMA journal_mode=WAL"));
+    KAPPA_RETURN_IF_ERROR(sink->exec("PRAGMA synchronous=NORMAL"));
+  }
+  KAPPA_RETURN_IF_ERROR(sink->exec(
+      "CREATE TABLE IF NOT EXISTS kappa_ledger (query_id TEXT NOT NULL, batch_id INTEGER NOT NULL, "
+      "table_name TEXT NOT NULL, source_end TEXT NOT NULL, row_count INTEGER NOT NULL, "
+      "PRIMARY KEY (query_id, batch_id))"));
+  return sink;
+}
+
+SqliteSink::SqliteSink(sqlite3* db, std::string path, FaultHook* faults)
+    : db_(db), path_(std::move(path)), faults_(faults) {}
+
+SqliteSink::~SqliteSink() { sqlite3_close(db_); }
+
+Status SqliteSink::error(const std::string& what) const {
+  return Status::unavailable(describe() + ": " + what + ": " + sqlite3_errmsg(db_));
+}
+
+Status SqliteSink::exec(const std::string& sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    return Status::unavailable(describe() + ": " + m);
+  }
+  return Status::ok();
+}
+
+Status SqliteSink::write_rows(const BatchCommit& commit) {
+  const TableSpec& t = commit.table;
+  const std::string dim_type = t.dimension_type == ColumnType::kBigint ? "BIGINT" : "TEXT";
+  KAPPA_RETURN_IF_ERROR(exec("CREATE TABLE IF NOT EXISTS " + quote(t.name) +
+                             " (\"start\" TIMESTAMP, "
+                             "\"end\" TIMESTAMP, " +
+                             quote(t.dimension) + " " + dim_type + ", \"count\" BIGINT NOT NULL)"));
+  const std::string table = quote(t.name);
+  const std::string dim = quote(t.dimension);
+  if (commit.mode == OutputMode::kComplete) KAPPA_RETURN_IF_ERROR(exec("DELETE FROM " + table));
+  if (commit.rows.empty()) return Status::ok();
+
+  Statement insert(db_, "INSERT INTO " + table + " (\"start\", \"end\", " + dim +
+                            ", \"count\") VALUES (?, ?, ?, ?)");
+  if (!insert.ok()) return error("preparing insert into " + t.name);
+  std::unique_ptr<Statement> remove;
+  if (commit.mode == OutputMode::kUpdate) {
+    remove = std::make_unique<Statement>(
+        db_, "DELETE FROM " + table + " WHERE \"start\" = ? AND \"end\" = ? AND " + dim + " IS ?");
+    if (!remove->ok()) return error("preparing update of " + t.name);
+  }
+  for (const TableRow& r : commit.rows) {
+    if (remove) {
+      remove->bind(1, std::string_view(r.start));
+      remove->bind(2, std::string_view(r.end));
+      remove->bind(3, r.dim);
+      if (remove->step() != SQLITE_DONE) return error("updating " + t.name);
+      remove->reset();
+    }
+    insert.bind(1, std::string_view(r.start));
+    insert.bind(2, std::string_view(r.end));
+    insert.bind(3, r.dim);
+    insert.bind(4, r.count);
+    if (insert.step() != SQLITE_DONE) return error("inserting into " + t.name);
+    insert.reset();
+  }
+  return Status::ok();
+}
+
+Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
+  KAPPA_RETURN_IF_ERROR(validate_identifier(commit.table.name, "table name"));
+  KAPPA_RETURN_IF_ERROR(validate_identifier(commit.table.dimension, "dimension column"));
+  std::lock_guard lock(mu_);
+  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.before_commit"));
+  KAPPA_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+  auto rollback = [this](Status s) {
+    (void)exec("ROLLBACK");
+    return s;
+  };
+  {
+    Statement seen(db_, "SELECT 1 FROM kappa_ledger WHERE query_id = ? AND batch_id = ?");
+    if (!seen.ok()) return rollback(error("reading the ledger"));
+    seen.bind(1, std::string_view(commit.query_id));
+    seen.bind(2, commit.batch_id);
+    if (seen.step() == SQLITE_ROW) {
+      (void)exec("ROLLBACK");
+      return CommitOutcome::kAlreadyCommitted;
+    }
+  }
+  if (Status s = write_rows(commit); !s) return rollback(s);
+  if (Status s = fault_at(faults_, "sink.between_rows_and_ledger"); !s) return rollback(s);
+  {
+    Statement ledger(db_,
+                     "INSERT INTO kappa_ledger (query_id, batch_id, table_name, source_end, "
+                     "row_count) VALUES (?, ?, ?, ?, ?)");
+    if (!ledger.ok()) return rollback(error("preparing the ledger insert"));
+    ledger.bind(1, std::string_view(commit.query_id));
+    ledger.bind(2, commit.batch_id);
+    ledger.bind(3, std::string_view(commit.table.name));
+    ledger.bind(4, std::string_view(commit.source_end));
+    ledger.bind(5, static_cast<int64_t>(commit.rows.size()));
+    if (ledger.step() != SQLITE_DONE) return rollback(error("writing the ledger"));
+  }
+  if (Status s = exec("COMMIT"); !s) return rollback(s);
+  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.after_commit"));
+  return CommitOutcome::kWritten;
+}
+
+Result<bool> SqliteSink::table_exists(const std::string& table) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?");
+  if (!q.ok()) return error("reading the schema");
+  q.bind(1, std::string_view(table));
+  return q.step() == SQLITE_ROW;
+}
+
+Result<std::string> SqliteSink::table_ddl(const std::string& table) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT sql FROM sqlite_master WHERE name = ?");
+  if (!q.ok()) return error("reading the schema");
+  q.bind(1, std::string_view(table));
+  if (q.step() != SQLITE_ROW)
+    return Status::not_found("table " + table + " does not exist in " + describe());
+  return q.text(0);
+}
+
+Result<std::vector<TableRow>> SqliteSink::read_table(const std::string& table) {
+  KAPPA_RETURN_IF_ERROR(validate_identifier(table, "table name"));
+  auto exists = table_exists(table);
+  if (!exists) return exists.status();
+  if (!*exists) return Status::not_found("table " + table + " does not exist in " + describe());
+  std::lock_guard lock(mu_);
+  // The dimension is the third column, whatever its name.
+  Statement q(db_, "SELECT * FROM " + quote(table));
+  if (!q.ok()) return error("reading " + table);
+  if (sqlite3_column_count(q.get()) != 4) {
+    return Status::failed_precondition("table " + table + " has " +
+                                       std::to_string(sqlite3_column_count(q.get())) +
+                                       " columns; expected start, end, <dimension>, count");
+  }
+  std::vector<TableRow> rows;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    TableRow r;
+    r.start = q.text(0);
+    r.end = q.text(1);
+    switch (sqlite3_column_type(q.get(), 2)) {
+      case SQLITE_NULL:
+        r.dim = std::monostate{};
+        break;
+      case SQLITE_INTEGER:
+        r.dim = static_cast<int64_t>(sqlite3_column_int64(q.get(), 2));
+        break;
+      default:
+        r.dim = q.text(2);
+    }
+    r.count = sqlite3_column_int64(q.get(), 3);
+    rows.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return error("reading " + table);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+Result<std::optional<LedgerEntry>> SqliteSink::last_batch(const std::string& query_id) {
+  std::lock_guard lock(mu_);
+  Statement q(db_,
+              "SELECT batch_id, table_name, source_end, row_count FROM kappa_ledger WHERE query_id "
+              "= ? ORDER BY batch_id DESC LIMIT 1");
+  if (!q.ok()) return error("reading the ledger");
+  q.bind(1, std::string_view(query_id));
+  if (q.step() != SQLITE_ROW) return std::optional<LedgerEntry>{};
+  return std::optional<LedgerEntry>(LedgerEntry{query_id, sqlite3_column_int64(q.get(), 0),
+                                                q.text(1), q.text(2),
+                                                sqlite3_column_int64(q.get(), 3)});
+}
+
+}  // namespace kappa

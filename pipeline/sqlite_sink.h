@@ -1,0 +1,54 @@
+// The embedded Sink: SQLite, a file or ":memory:".
+//
+// Tables are created as Spark's JDBC writer would create them (sink.h), with double-quoted
+// identifiers. The ledger is the table `kappa_ledger`:
+//   query_id TEXT, batch_id INTEGER, table_name TEXT, source_end TEXT, row_count INTEGER,
+//   PRIMARY KEY (query_id, batch_id)
+// and a batch's rows and its ledger row are written in one BEGIN IMMEDIATE transaction. Files use
+// WAL with synchronous=NORMAL: a committed batch survives a process crash.
+//
+// Thread safety: one connection, serialized by an internal mutex.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "pipeline/faults.h"
+#include "pipeline/sink.h"
+
+struct sqlite3;
+
+namespace kappa {
+
+class SqliteSink final : public Sink {
+ public:
+  // path: a file name, or ":memory:".
+  static Result<std::unique_ptr<SqliteSink>> open(const std::string& path,
+                                                  FaultHook* faults = nullptr);
+  ~SqliteSink() override;
+
+  std::string describe() const override { return "sqlite:" + path_; }
+  Result<CommitOutcome> commit_batch(const BatchCommit& commit) override;
+  Result<bool> table_exists(const std::string& table) override;
+  Result<std::vector<TableRow>> read_table(const std::string& table) override;
+  Result<std::optional<LedgerEntry>> last_batch(const std::string& query_id) override;
+
+  // The CREATE statement SQLite keeps for a table or view.
+  Result<std::string> table_ddl(const std::string& table);
+
+  // Runs SQL with no result rows (schema changes, views): for callers in this layer and tests.
+  Status exec(const std::string& sql);
+
+ private:
+  SqliteSink(sqlite3* db, std::string path, FaultHook* faults);
+  Status error(const std::string& what) const;
+  Status write_rows(const BatchCommit& commit);
+
+  sqlite3* db_;
+  std::string path_;
+  FaultHook* faults_;
+  std::mutex mu_;
+};
+
+}  // namespace kappa
