@@ -65,7 +65,4 @@ class EmbeddedBroker final : public Log {
   std::map<std::tuple<std::string, std::string, int32_t>, int64_t> committed_;
 };
 
-// Validates a topic name as Kafka does: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
-Status validate_topic_name(std::string_view topic);
-
 }  // namespace kappa

@@ -71,4 +71,7 @@ class Log {
 std::string partition_name(std::string_view topic, int32_t partition);
 std::string record_name(std::string_view topic, int32_t partition, int64_t offset);
 
+// Validates a topic name as Kafka does: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
+Status validate_topic_name(std::string_view topic);
+
 }  // namespace kappa

@@ -97,6 +97,7 @@ uint32_t AggregateProcessor::intern(const StagedEvent& e) {
 void AggregateProcessor::begin_batch(const BatchPlan& plan, BatchOutput& output) {
   plan_ = &plan;
   output_ = &output;
+  dlq_topic_ = output.topic(spec_.dlq_topic);
   batch_.clear();
   max_event_time_.reset();
   dead_ = 0;
@@ -108,7 +109,7 @@ void AggregateProcessor::process(std::span<const RecordView> records) {
   DecodeFailure why;
   for (const RecordView& r : records) {
     if (!codec_.decode_staged(r.value, e, why)) {
-      add_dead_letter(*output_, scratch_, spec_.dlq_topic, spec_.query, spec_.source_topic, r, why,
+      add_dead_letter(*output_, scratch_, dlq_topic_, spec_.query, spec_.source_topic, r, why,
                       plan_->trigger_ms);
       ++dead_;
       continue;

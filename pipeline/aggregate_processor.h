@@ -105,6 +105,7 @@ class AggregateProcessor final : public BatchProcessor {
   // The batch in progress.
   const BatchPlan* plan_ = nullptr;
   BatchOutput* output_ = nullptr;
+  size_t dlq_topic_ = 0;
   std::unordered_map<Key, int64_t, KeyHash> batch_;  // partial counts of this batch
   std::optional<int64_t> max_event_time_;
   int64_t dead_ = 0;

@@ -40,28 +40,25 @@ Status BatchOutput::prepare(const std::map<std::string, std::vector<PartitionOff
   return Status::ok();
 }
 
-int32_t BatchOutput::partitions(std::string_view topic) const {
-  for (const auto& t : topics_) {
-    if (t.name == topic) return t.partitions;
+size_t BatchOutput::topic(std::string_view name) const {
+  for (size_t i = 0; i < topics_.size(); ++i) {
+    if (topics_[i].name == name) return i;
   }
-  return 1;
+  // An unprepared topic is a programming error in the job; fail loudly in tests.
+  std::abort();
 }
 
-void BatchOutput::add(std::string_view topic, std::optional<std::string_view> key,
-                      std::string_view value, int64_t timestamp_ms, int32_t partition) {
-  size_t ti = 0;
-  while (ti < topics_.size() && topics_[ti].name != topic) ++ti;
-  // An unprepared topic is a programming error in the job; fail loudly in tests.
-  if (ti == topics_.size()) std::abort();
-  TopicState& t = topics_[ti];
+void BatchOutput::add(size_t topic, std::optional<std::string_view> key, std::string_view value,
+                      int64_t timestamp_ms, int32_t partition) {
+  TopicState& t = topics_[topic];
   if (partition == kAnyPartition) partition = partition_for_key(key.value_or(""), t.partitions);
   const auto p = static_cast<size_t>(partition);
   if (t.seen[p]++ < t.already[p]) {
     ++skipped_;
     return;
   }
-  Pending rec{ti, partition,    key.has_value(), bytes_.size(), key ? key->size() : 0,
-              0,  value.size(), timestamp_ms};
+  Pending rec{topic, partition,    key.has_value(), bytes_.size(), key ? key->size() : 0,
+              0,     value.size(), timestamp_ms};
   if (key) bytes_.append(*key);
   rec.value_at = bytes_.size();
   bytes_.append(value);
@@ -71,7 +68,7 @@ void BatchOutput::add(std::string_view topic, std::optional<std::string_view> ke
 Status BatchOutput::flush() {
   if (pending_.empty()) return Status::ok();
   const HeaderView origin[] = {{kOriginHeader, std::string_view(origin_)}};
-  std::vector<OutgoingRecord> out;
+  std::vector<OutgoingRecord>& out = out_;
   size_t i = 0;
   while (i < pending_.size()) {
     const size_t topic = pending_[i].topic;

@@ -34,16 +34,18 @@ class BatchOutput {
   // planned: output topic -> its end offsets when the batch was planned.
   Status prepare(const std::map<std::string, std::vector<PartitionOffset>>& planned);
 
-  // Buffers a record for a topic given to prepare(). partition == kAnyPartition routes by key
-  // (REQUIRES a key).
-  void add(std::string_view topic, std::optional<std::string_view> key, std::string_view value,
+  // The handle of a topic given to prepare(), for add().
+  size_t topic(std::string_view name) const;
+
+  // Buffers a record. partition == kAnyPartition routes by key (REQUIRES a key).
+  void add(size_t topic, std::optional<std::string_view> key, std::string_view value,
            int64_t timestamp_ms, int32_t partition = kAnyPartition);
 
   // Produces what is buffered.
   Status flush();
 
   // Partition count of a prepared topic.
-  int32_t partitions(std::string_view topic) const;
+  int32_t partitions(size_t topic) const { return topics_[topic].partitions; }
 
   int64_t written() const { return written_; }
   int64_t skipped() const { return skipped_; }
@@ -68,6 +70,7 @@ class BatchOutput {
   std::vector<TopicState> topics_;
   std::string bytes_;
   std::vector<Pending> pending_;
+  std::vector<OutgoingRecord> out_;  // reused by flush()
   int64_t written_ = 0;
   int64_t skipped_ = 0;
 };

@@ -65,7 +65,7 @@ void append_dead_letter_json(std::string& out, std::string_view job, std::string
   out.push_back('}');
 }
 
-void add_dead_letter(BatchOutput& output, std::string& scratch, std::string_view dlq_topic,
+void add_dead_letter(BatchOutput& output, std::string& scratch, size_t dlq_topic,
                      std::string_view job, std::string_view source_topic, const RecordView& record,
                      const DecodeFailure& why, int64_t now_ms) {
   scratch.clear();

@@ -28,7 +28,7 @@ void append_dead_letter_json(std::string& out, std::string_view job, std::string
                              const RecordView& record, const DecodeFailure& why);
 
 // Builds the dead letter and adds it to the batch's output.
-void add_dead_letter(BatchOutput& output, std::string& scratch, std::string_view dlq_topic,
+void add_dead_letter(BatchOutput& output, std::string& scratch, size_t dlq_topic,
                      std::string_view job, std::string_view source_topic, const RecordView& record,
                      const DecodeFailure& why, int64_t now_ms);
 

@@ -1,11 +1,10 @@
 #include "pipeline/event_codec.h"
 
-#include <simdjson.h>
-
 #include <charconv>
 #include <cstring>
 #include <vector>
 
+#include "pipeline/flat_json.h"
 #include "pipeline/timestamp.h"
 
 namespace kappa {
@@ -32,30 +31,6 @@ std::string_view to_string(DeadLetterReason reason) {
 
 namespace {
 
-using simdjson::dom::element;
-using simdjson::dom::element_type;
-
-std::string_view type_name(element_type t) {
-  switch (t) {
-    case element_type::ARRAY:
-      return "an array";
-    case element_type::OBJECT:
-      return "an object";
-    case element_type::INT64:
-    case element_type::UINT64:
-      return "an integer";
-    case element_type::DOUBLE:
-      return "a number with a fraction or exponent";
-    case element_type::STRING:
-      return "a string";
-    case element_type::BOOL:
-      return "a boolean";
-    case element_type::NULL_VALUE:
-      return "null";
-  }
-  return "a value";
-}
-
 bool fail(DecodeFailure& why, DeadLetterReason reason, std::string pointer, std::string detail) {
   why.reason = reason;
   why.pointer = std::move(pointer);
@@ -63,83 +38,39 @@ bool fail(DecodeFailure& why, DeadLetterReason reason, std::string pointer, std:
   return false;
 }
 
-// Field readers: absent and null both leave `out` empty; a wrong type fails.
-bool read_string(element v, std::string_view name, std::optional<std::string_view>& out,
-                 DecodeFailure& why) {
-  if (v.type() == element_type::NULL_VALUE) {
+// Field readers: null leaves `out` empty; a wrong type fails.
+bool read_string(const FlatMember& m, std::optional<std::string_view>& out, DecodeFailure& why) {
+  if (m.type == FlatMember::Type::kNull) {
     out.reset();
     return true;
   }
-  if (v.type() != element_type::STRING) {
-    return fail(why, DeadLetterReason::kWrongType, "/" + std::string(name),
-                "expected a string at /" + std::string(name) + ", found " +
-                    std::string(type_name(v.type())));
+  if (m.type != FlatMember::Type::kString) {
+    return fail(why, DeadLetterReason::kWrongType, "/" + std::string(m.key),
+                "expected a string at /" + std::string(m.key) + ", found " +
+                    std::string(type_name(m.type)));
   }
-  out = std::string_view(v.get_string().value_unsafe());
+  out = m.str;
   return true;
 }
 
-bool read_int(element v, std::string_view name, std::optional<int64_t>& out, DecodeFailure& why) {
-  switch (v.type()) {
-    case element_type::NULL_VALUE:
+bool read_int(const FlatMember& m, std::optional<int64_t>& out, DecodeFailure& why) {
+  switch (m.type) {
+    case FlatMember::Type::kNull:
       out.reset();
       return true;
-    case element_type::INT64:
-      out = v.get_int64().value_unsafe();
+    case FlatMember::Type::kInt:
+      out = m.i;
       return true;
-    case element_type::UINT64:
-      return fail(why, DeadLetterReason::kOutOfRange, "/" + std::string(name),
-                  "expected an integer within int64 at /" + std::string(name) + ", found " +
-                      std::to_string(v.get_uint64().value_unsafe()));
+    case FlatMember::Type::kUint:
+      return fail(why, DeadLetterReason::kOutOfRange, "/" + std::string(m.key),
+                  "expected an integer within int64 at /" + std::string(m.key) + ", found " +
+                      std::to_string(m.u));
     default:
-      return fail(why, DeadLetterReason::kWrongType, "/" + std::string(name),
-                  "expected an integer at /" + std::string(name) + ", found " +
-                      std::string(type_name(v.type())));
+      return fail(why, DeadLetterReason::kWrongType, "/" + std::string(m.key),
+                  "expected an integer at /" + std::string(m.key) + ", found " +
+                      std::string(type_name(m.type)));
   }
 }
-
-}  // namespace
-
-struct EventCodec::Parser {
-  simdjson::dom::parser dom;
-  std::vector<char> padded;
-
-  // Parses `bytes` as a JSON object; on success `obj` is valid until the next call.
-  bool parse_object(std::string_view bytes, size_t max_bytes, simdjson::dom::object& obj,
-                    DecodeFailure& why) {
-    if (bytes.size() > max_bytes) {
-      return fail(why, DeadLetterReason::kOversize, "",
-                  "record of " + std::to_string(bytes.size()) + " bytes exceeds the maximum of " +
-                      std::to_string(max_bytes));
-    }
-    const size_t need = bytes.size() + simdjson::SIMDJSON_PADDING;
-    if (padded.size() < need) padded.resize(need);
-    std::memcpy(padded.data(), bytes.data(), bytes.size());
-    std::memset(padded.data() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
-    element root;
-    auto error = dom.parse(padded.data(), bytes.size(), /*realloc_if_needed=*/false).get(root);
-    if (error) {
-      return fail(why, DeadLetterReason::kNotJson, "",
-                  std::string("expected a JSON object, the value is not valid JSON (") +
-                      simdjson::error_message(error) + ")");
-    }
-    if (root.type() != element_type::OBJECT) {
-      return fail(why, DeadLetterReason::kNotObject, "",
-                  "expected a JSON object, found " + std::string(type_name(root.type())));
-    }
-    obj = root.get_object().value_unsafe();
-    return true;
-  }
-};
-
-EventCodec::EventCodec(TimeZone zone, size_t max_record_bytes)
-    : zone_(std::move(zone)),
-      max_record_bytes_(max_record_bytes),
-      parser_(std::make_unique<Parser>()) {}
-
-EventCodec::~EventCodec() = default;
-
-namespace {
 
 bool read_time(const std::optional<std::string_view>& time, const TimeZone& zone, int64_t& out,
                DecodeFailure& why) {
@@ -161,25 +92,50 @@ bool read_time(const std::optional<std::string_view>& time, const TimeZone& zone
 
 }  // namespace
 
-bool EventCodec::decode_source(std::optional<std::string_view> bytes, SourceEvent& out,
-                               DecodeFailure& why) {
+EventCodec::EventCodec(TimeZone zone, size_t max_record_bytes)
+    : zone_(std::move(zone)),
+      max_record_bytes_(max_record_bytes),
+      parser_(std::make_unique<FlatJsonParser>()) {}
+
+EventCodec::~EventCodec() = default;
+
+bool EventCodec::parse_object(std::optional<std::string_view> bytes, DecodeFailure& why) {
   if (!bytes)
     return fail(why, DeadLetterReason::kMissingField, "",
                 "expected a JSON object, the value is null");
-  simdjson::dom::object obj;
-  if (!parser_->parse_object(*bytes, max_record_bytes_, obj, why)) return false;
+  if (bytes->size() > max_record_bytes_) {
+    return fail(why, DeadLetterReason::kOversize, "",
+                "record of " + std::to_string(bytes->size()) + " bytes exceeds the maximum of " +
+                    std::to_string(max_record_bytes_));
+  }
+  switch (parser_->parse(*bytes)) {
+    case FlatJsonParser::Outcome::kObject:
+      return true;
+    case FlatJsonParser::Outcome::kNotObject:
+      return fail(why, DeadLetterReason::kNotObject, "",
+                  "expected a JSON object, found " + std::string(type_name(parser_->top())));
+    case FlatJsonParser::Outcome::kInvalid:
+      return fail(why, DeadLetterReason::kNotJson, "",
+                  "expected a JSON object, the value is not valid JSON (" + parser_->error() + ")");
+  }
+  return false;
+}
+
+bool EventCodec::decode_source(std::optional<std::string_view> bytes, SourceEvent& out,
+                               DecodeFailure& why) {
+  if (!parse_object(bytes, why)) return false;
   std::optional<int64_t> id;
   std::optional<std::string_view> time;
   std::optional<std::string_view> hello;
-  for (auto field : obj) {
-    const std::string_view key = field.key;
-    if (key == "id") {
-      if (!read_int(field.value, "id", id, why)) return false;
-    } else if (key == "time") {
-      if (!read_string(field.value, "time", time, why)) return false;
-    } else if (key == "hello") {
-      if (!read_string(field.value, "hello", hello, why)) return false;
-    }
+  for (const FlatMember& m : parser_->members()) {
+    bool ok = true;
+    if (m.key == "id")
+      ok = read_int(m, id, why);
+    else if (m.key == "time")
+      ok = read_string(m, time, why);
+    else if (m.key == "hello")
+      ok = read_string(m, hello, why);
+    if (!ok) return false;
   }
   if (!id) {
     return fail(why, DeadLetterReason::kMissingField, "/id",
@@ -194,32 +150,27 @@ bool EventCodec::decode_source(std::optional<std::string_view> bytes, SourceEven
 
 bool EventCodec::decode_staged(std::optional<std::string_view> bytes, StagedEvent& out,
                                DecodeFailure& why) {
-  if (!bytes)
-    return fail(why, DeadLetterReason::kMissingField, "",
-                "expected a JSON object, the value is null");
-  simdjson::dom::object obj;
-  if (!parser_->parse_object(*bytes, max_record_bytes_, obj, why)) return false;
+  if (!parse_object(bytes, why)) return false;
   StagedEvent e;
   std::optional<std::string_view> time;
-  for (auto field : obj) {
-    const std::string_view key = field.key;
+  for (const FlatMember& m : parser_->members()) {
     bool ok = true;
-    if (key == "time")
-      ok = read_string(field.value, "time", time, why);
-    else if (key == "user_id")
-      ok = read_int(field.value, "user_id", e.user_id, why);
-    else if (key == "user_name")
-      ok = read_string(field.value, "user_name", e.user_name, why);
-    else if (key == "dept_name")
-      ok = read_string(field.value, "dept_name", e.dept_name, why);
-    else if (key == "gender")
-      ok = read_string(field.value, "gender", e.gender, why);
-    else if (key == "age")
-      ok = read_int(field.value, "age", e.age, why);
-    else if (key == "hello")
-      ok = read_string(field.value, "hello", e.hello, why);
-    else if (key == "id")
-      ok = read_int(field.value, "id", e.id, why);
+    if (m.key == "time")
+      ok = read_string(m, time, why);
+    else if (m.key == "user_id")
+      ok = read_int(m, e.user_id, why);
+    else if (m.key == "user_name")
+      ok = read_string(m, e.user_name, why);
+    else if (m.key == "dept_name")
+      ok = read_string(m, e.dept_name, why);
+    else if (m.key == "gender")
+      ok = read_string(m, e.gender, why);
+    else if (m.key == "age")
+      ok = read_int(m, e.age, why);
+    else if (m.key == "hello")
+      ok = read_string(m, e.hello, why);
+    else if (m.key == "id")
+      ok = read_int(m, e.id, why);
     if (!ok) return false;
   }
   if (!read_time(time, zone_, e.event_time_ms, why)) return false;
@@ -231,8 +182,14 @@ bool EventCodec::decode_staged(std::optional<std::string_view> bytes, StagedEven
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
+  const size_t first = first_json_special(s);
+  if (first == s.size()) {  // the common case: nothing to escape
+    out.append(s);
+    out.push_back('"');
+    return;
+  }
   size_t run = 0;  // start of the pending unescaped run
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = first; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);

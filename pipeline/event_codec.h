@@ -31,6 +31,8 @@
 
 namespace kappa {
 
+class FlatJsonParser;
+
 enum class DeadLetterReason {
   kNotJson,       // not parseable as JSON (or not UTF-8)
   kNotObject,     // JSON, but not an object
@@ -81,10 +83,11 @@ class EventCodec {
   bool decode_staged(std::optional<std::string_view> bytes, StagedEvent& out, DecodeFailure& why);
 
  private:
-  struct Parser;
+  bool parse_object(std::optional<std::string_view> bytes, DecodeFailure& why);
+
   TimeZone zone_;
   size_t max_record_bytes_;
-  std::unique_ptr<Parser> parser_;
+  std::unique_ptr<FlatJsonParser> parser_;
 };
 
 // Encoders append to `out` (no allocation once `out` has capacity).

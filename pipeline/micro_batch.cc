@@ -244,7 +244,9 @@ Status MicroBatchQuery::run(int64_t now_ms) {
     return s.code() == StatusCode::kAborted ? Status::ok() : s;
   }
 
-  BatchReport report{spec_.id, plan, result, next_watermark, pending_is_retry_};
+  BatchReport report{
+      spec_.id,         plan, result, next_watermark, processor_->watermark_delay_ms().has_value(),
+      pending_is_retry_};
   committed_ = plan.end;
   has_committed_ = true;
   last_batch_watermark_ms_ = plan.watermark_ms;

@@ -71,6 +71,7 @@ struct BatchReport {
   BatchPlan plan;
   BatchResult result;
   int64_t next_watermark_ms = 0;
+  bool has_watermark = false;  // the query tracks an event-time watermark
   bool retried = false;  // a re-run of a plan recovered from the checkpoint or a failed attempt
 };
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <map>
 
 namespace kappa {
 namespace {
@@ -54,6 +55,16 @@ std::string quote(std::string_view identifier) {  // REQUIRES: validated identif
 
 }  // namespace
 
+struct SqliteSink::Cache {
+  struct Table {
+    std::unique_ptr<Statement> insert;
+    std::unique_ptr<Statement> remove;  // update mode: the row with the same key
+    std::unique_ptr<Statement> clear;   // complete mode: every row
+  };
+  std::unique_ptr<Statement> begin, commit, rollback, seen, ledger;
+  std::map<std::string, Table, std::less<>> tables;
+};
+
 Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, FaultHook* faults) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
@@ -78,19 +89,28 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, Fa
 }
 
 SqliteSink::SqliteSink(sqlite3* db, std::string path, FaultHook* faults)
-    : db_(db), path_(std::move(path)), faults_(faults) {}
+    : db_(db), path_(std::move(path)), faults_(faults), cache_(std::make_unique<Cache>()) {}
 
-SqliteSink::~SqliteSink() { sqlite3_close(db_); }
+SqliteSink::~SqliteSink() {
+  cache_.reset();  // statements before the connection
+  sqlite3_close(db_);
+}
 
 Status SqliteSink::error(const std::string& what) const {
   return Status::unavailable(describe() + ": " + what + ": " + sqlite3_errmsg(db_));
 }
 
 Status SqliteSink::exec(const std::string& sql) {
+  std::lock_guard lock(mu_);
+  return exec_locked(sql);
+}
+
+Status SqliteSink::exec_locked(const std::string& sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string m = msg ? msg : "unknown error";
     sqlite3_free(msg);
+    cache_->tables.clear();  // the schema may have changed under us
     return Status::unavailable(describe() + ": " + m);
   }
   return Status::ok();
@@ -98,39 +118,53 @@ Status SqliteSink::exec(const std::string& sql) {
 
 Status SqliteSink::write_rows(const BatchCommit& commit) {
   const TableSpec& t = commit.table;
-  const std::string dim_type = t.dimension_type == ColumnType::kBigint ? "BIGINT" : "TEXT";
-  KAPPA_RETURN_IF_ERROR(exec("CREATE TABLE IF NOT EXISTS " + quote(t.name) +
-                             " (\"start\" TIMESTAMP, "
-                             "\"end\" TIMESTAMP, " +
-                             quote(t.dimension) + " " + dim_type + ", \"count\" BIGINT NOT NULL)"));
-  const std::string table = quote(t.name);
-  const std::string dim = quote(t.dimension);
-  if (commit.mode == OutputMode::kComplete) KAPPA_RETURN_IF_ERROR(exec("DELETE FROM " + table));
-  if (commit.rows.empty()) return Status::ok();
-
-  Statement insert(db_, "INSERT INTO " + table + " (\"start\", \"end\", " + dim +
-                            ", \"count\") VALUES (?, ?, ?, ?)");
-  if (!insert.ok()) return error("preparing insert into " + t.name);
-  std::unique_ptr<Statement> remove;
-  if (commit.mode == OutputMode::kUpdate) {
-    remove = std::make_unique<Statement>(
+  auto it = cache_->tables.find(t.name);
+  if (it == cache_->tables.end()) {
+    const std::string table = quote(t.name);
+    const std::string dim = quote(t.dimension);
+    const std::string dim_type = t.dimension_type == ColumnType::kBigint ? "BIGINT" : "TEXT";
+    KAPPA_RETURN_IF_ERROR(exec_locked("CREATE TABLE IF NOT EXISTS " + table +
+                                      " (\"start\" TIMESTAMP, \"end\" TIMESTAMP, " + dim + " " +
+                                      dim_type + ", \"count\" BIGINT NOT NULL)"));
+    Cache::Table statements;
+    statements.insert =
+        std::make_unique<Statement>(db_, "INSERT INTO " + table + " (\"start\", \"end\", " + dim +
+                                             ", \"count\") VALUES (?, ?, ?, ?)");
+    statements.remove = std::make_unique<Statement>(
         db_, "DELETE FROM " + table + " WHERE \"start\" = ? AND \"end\" = ? AND " + dim + " IS ?");
-    if (!remove->ok()) return error("preparing update of " + t.name);
+    statements.clear = std::make_unique<Statement>(db_, "DELETE FROM " + table);
+    if (!statements.insert->ok() || !statements.remove->ok() || !statements.clear->ok()) {
+      return error("preparing statements for " + t.name);
+    }
+    it = cache_->tables.emplace(t.name, std::move(statements)).first;
+  }
+  Cache::Table& st = it->second;
+  auto fail = [&](const std::string& what) {
+    Status s = error(what + " " + t.name);
+    cache_->tables.erase(t.name);
+    return s;
+  };
+  if (commit.mode == OutputMode::kComplete) {
+    const int rc = st.clear->step();
+    st.clear->reset();
+    if (rc != SQLITE_DONE) return fail("clearing");
   }
   for (const TableRow& r : commit.rows) {
-    if (remove) {
-      remove->bind(1, std::string_view(r.start));
-      remove->bind(2, std::string_view(r.end));
-      remove->bind(3, r.dim);
-      if (remove->step() != SQLITE_DONE) return error("updating " + t.name);
-      remove->reset();
+    if (commit.mode == OutputMode::kUpdate) {
+      st.remove->bind(1, std::string_view(r.start));
+      st.remove->bind(2, std::string_view(r.end));
+      st.remove->bind(3, r.dim);
+      const int rc = st.remove->step();
+      st.remove->reset();
+      if (rc != SQLITE_DONE) return fail("updating");
     }
-    insert.bind(1, std::string_view(r.start));
-    insert.bind(2, std::string_view(r.end));
-    insert.bind(3, r.dim);
-    insert.bind(4, r.count);
-    if (insert.step() != SQLITE_DONE) return error("inserting into " + t.name);
-    insert.reset();
+    st.insert->bind(1, std::string_view(r.start));
+    st.insert->bind(2, std::string_view(r.end));
+    st.insert->bind(3, r.dim);
+    st.insert->bind(4, r.count);
+    const int rc = st.insert->step();
+    st.insert->reset();
+    if (rc != SQLITE_DONE) return fail("inserting into");
   }
   return Status::ok();
 }
@@ -140,36 +174,52 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
   KAPPA_RETURN_IF_ERROR(validate_identifier(commit.table.dimension, "dimension column"));
   std::lock_guard lock(mu_);
   KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.before_commit"));
-  KAPPA_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
-  auto rollback = [this](Status s) {
-    (void)exec("ROLLBACK");
-    return s;
-  };
-  {
-    Statement seen(db_, "SELECT 1 FROM kappa_ledger WHERE query_id = ? AND batch_id = ?");
-    if (!seen.ok()) return rollback(error("reading the ledger"));
-    seen.bind(1, std::string_view(commit.query_id));
-    seen.bind(2, commit.batch_id);
-    if (seen.step() == SQLITE_ROW) {
-      (void)exec("ROLLBACK");
-      return CommitOutcome::kAlreadyCommitted;
+  Cache& c = *cache_;
+  if (!c.begin) {
+    c.begin = std::make_unique<Statement>(db_, "BEGIN IMMEDIATE");
+    c.commit = std::make_unique<Statement>(db_, "COMMIT");
+    c.rollback = std::make_unique<Statement>(db_, "ROLLBACK");
+    c.seen = std::make_unique<Statement>(
+        db_, "SELECT 1 FROM kappa_ledger WHERE query_id = ? AND batch_id = ?");
+    c.ledger =
+        std::make_unique<Statement>(db_,
+                                    "INSERT INTO kappa_ledger (query_id, batch_id, table_name, "
+                                    "source_end, row_count) VALUES (?, ?, ?, ?, ?)");
+    if (!c.begin->ok() || !c.commit->ok() || !c.rollback->ok() || !c.seen->ok() ||
+        !c.ledger->ok()) {
+      Status s = error("preparing the ledger statements");
+      c.begin.reset();
+      return s;
     }
   }
+  auto run = [](Statement& st) {
+    const int rc = st.step();
+    st.reset();
+    return rc;
+  };
+  if (run(*c.begin) != SQLITE_DONE) return error("beginning a transaction");
+  auto rollback = [&](Status s) {
+    run(*c.rollback);
+    c.tables.clear();  // a table created in this transaction is gone again
+    return s;
+  };
+  c.seen->bind(1, std::string_view(commit.query_id));
+  c.seen->bind(2, commit.batch_id);
+  const int seen = run(*c.seen);
+  if (seen == SQLITE_ROW) {
+    run(*c.rollback);
+    return CommitOutcome::kAlreadyCommitted;
+  }
+  if (seen != SQLITE_DONE) return rollback(error("reading the ledger"));
   if (Status s = write_rows(commit); !s) return rollback(s);
   if (Status s = fault_at(faults_, "sink.between_rows_and_ledger"); !s) return rollback(s);
-  {
-    Statement ledger(db_,
-                     "INSERT INTO kappa_ledger (query_id, batch_id, table_name, source_end, "
-                     "row_count) VALUES (?, ?, ?, ?, ?)");
-    if (!ledger.ok()) return rollback(error("preparing the ledger insert"));
-    ledger.bind(1, std::string_view(commit.query_id));
-    ledger.bind(2, commit.batch_id);
-    ledger.bind(3, std::string_view(commit.table.name));
-    ledger.bind(4, std::string_view(commit.source_end));
-    ledger.bind(5, static_cast<int64_t>(commit.rows.size()));
-    if (ledger.step() != SQLITE_DONE) return rollback(error("writing the ledger"));
-  }
-  if (Status s = exec("COMMIT"); !s) return rollback(s);
+  c.ledger->bind(1, std::string_view(commit.query_id));
+  c.ledger->bind(2, commit.batch_id);
+  c.ledger->bind(3, std::string_view(commit.table.name));
+  c.ledger->bind(4, std::string_view(commit.source_end));
+  c.ledger->bind(5, static_cast<int64_t>(commit.rows.size()));
+  if (run(*c.ledger) != SQLITE_DONE) return rollback(error("writing the ledger"));
+  if (run(*c.commit) != SQLITE_DONE) return rollback(error("committing"));
   KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.after_commit"));
   return CommitOutcome::kWritten;
 }

@@ -41,14 +41,18 @@ class SqliteSink final : public Sink {
   Status exec(const std::string& sql);
 
  private:
+  struct Cache;  // prepared statements, per table and for the ledger
+
   SqliteSink(sqlite3* db, std::string path, FaultHook* faults);
   Status error(const std::string& what) const;
   Status write_rows(const BatchCommit& commit);
+  Status exec_locked(const std::string& sql);
 
   sqlite3* db_;
   std::string path_;
   FaultHook* faults_;
   std::mutex mu_;
+  std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace kappa

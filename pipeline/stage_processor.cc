@@ -29,6 +29,8 @@ StageProcessor::StageProcessor(StageSpec spec, const Fixtures& fixtures, TimeZon
 
 void StageProcessor::begin_batch(const BatchPlan& plan, BatchOutput& output) {
   output_ = &output;
+  stages_topic_ = output.topic(spec_.output_topic);
+  dlq_topic_ = output.topic(spec_.dlq_topic);
   trigger_ms_ = plan.trigger_ms;
   staged_ = 0;
   dead_ = 0;
@@ -39,7 +41,7 @@ void StageProcessor::process(std::span<const RecordView> records) {
   DecodeFailure why;
   for (const RecordView& r : records) {
     if (!codec_.decode_source(r.value, event, why)) {
-      add_dead_letter(*output_, value_, spec_.dlq_topic, spec_.job, spec_.source_topic, r, why,
+      add_dead_letter(*output_, value_, dlq_topic_, spec_.job, spec_.source_topic, r, why,
                       trigger_ms_);
       ++dead_;
       continue;
@@ -49,8 +51,8 @@ void StageProcessor::process(std::span<const RecordView> records) {
     append_staged_json(value_, staged);
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, *staged.user_id);
-    output_->add(spec_.output_topic, std::string_view(digits, static_cast<size_t>(end - digits)),
-                 value_, trigger_ms_);
+    output_->add(stages_topic_, std::string_view(digits, static_cast<size_t>(end - digits)), value_,
+                 trigger_ms_);
     ++staged_;
   }
 }

@@ -56,6 +56,8 @@ class StageProcessor final : public BatchProcessor {
   const Fixtures& fixtures_;
   EventCodec codec_;
   BatchOutput* output_ = nullptr;
+  size_t stages_topic_ = 0;
+  size_t dlq_topic_ = 0;
   int64_t trigger_ms_ = 0;
   int64_t staged_ = 0;
   int64_t dead_ = 0;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,7 +21,7 @@ constexpr int64_t kSecondsPerDay = 86400;
 // POSIX footer rule gives the same transitions, shifted by this many seconds, 400 years later.
 constexpr int64_t kFourHundredYears = 146097 * kSecondsPerDay;
 constexpr int64_t kMaxAbsSeconds = int64_t{1} << 60;
-constexpr int64_t kMaxOffsetSeconds = 18 * 3600;  // java.time's ZoneOffset limit
+constexpr int32_t kMaxOffsetSeconds = 18 * 3600;  // java.time's ZoneOffset limit
 constexpr size_t kMaxZoneFileBytes = 1 << 20;
 
 int64_t clamp_seconds(int64_t s) { return std::clamp(s, -kMaxAbsSeconds, kMaxAbsSeconds); }
@@ -169,21 +168,25 @@ bool spark_normalize(std::string_view id, char* buf, size_t cap, std::string_vie
 }
 
 // Classifies an id (already alias-resolved and normalized) the way ZoneId.of does. On kOffset,
-// *prefix is "UTC", "GMT", "UT" or empty (a bare ZoneOffset).
+// *prefix is "UTC", "GMT", "UT" (static strings) or empty (a bare ZoneOffset).
 ZoneIdKind classify_normalized(std::string_view id, int32_t* offset, std::string_view* prefix) {
   *prefix = {};
   if (id.size() <= 1 || id[0] == '+' || id[0] == '-') {
     return parse_offset_id(id, offset) ? ZoneIdKind::kOffset : ZoneIdKind::kInvalid;
   }
   size_t plen = 0;
-  if (id.starts_with("UTC") || id.starts_with("GMT")) {
+  if (id.starts_with("UTC")) {
     plen = 3;
+    *prefix = "UTC";
+  } else if (id.starts_with("GMT")) {
+    plen = 3;
+    *prefix = "GMT";
   } else if (id.starts_with("UT")) {
     plen = 2;
+    *prefix = "UT";
   } else {
     return ZoneIdKind::kRegion;
   }
-  *prefix = id.substr(0, plen);
   if (id.size() == plen) {
     *offset = 0;
     return ZoneIdKind::kOffset;
@@ -193,6 +196,19 @@ ZoneIdKind classify_normalized(std::string_view id, int32_t* offset, std::string
     return ZoneIdKind::kRegion;  // e.g. "GMT0", "UTC/x": a file name
   }
   return parse_offset_id(id.substr(plen), offset) ? ZoneIdKind::kOffset : ZoneIdKind::kInvalid;
+}
+
+// ZoneId.of(id, ZoneId.SHORT_IDS) after Spark's rewrite of the id: *region is the id to look up
+// as a file when the result is kRegion.
+ZoneIdKind resolve_zone_id(std::string_view id, int32_t* offset, std::string_view* prefix,
+                           std::string_view* region) {
+  id = short_id_alias(id);
+  *region = id;
+  *prefix = {};
+  char buf[48];
+  std::string_view normalized;
+  if (!spark_normalize(id, buf, sizeof buf, &normalized)) return ZoneIdKind::kRegion;
+  return classify_normalized(normalized, offset, prefix);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,7 +343,7 @@ int64_t posix_day(const PosixDate& d, int64_t y) {
       const int64_t next =
           month == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, month + 1, 1);
       const int64_t first_weekday = ((first % 7) + 7 + 4) % 7;  // 1970-01-01 was a Thursday
-      int64_t day = first + (d.weekday - first_weekday + 7) % 7 + 7 * (d.week - 1);
+      int64_t day = first + (d.weekday - first_weekday + 7) % 7 + int64_t{7} * (d.week - 1);
       while (day >= next) day -= 7;  // week 5 means "the last"
       return day;
     }
@@ -546,8 +562,8 @@ struct TimeZone::Rules {
     return x - *shift;
   }
 
-  void finish(const std::optional<PosixTz>& footer, bool has_footer_data, int64_t footer_from) {
-    if (has_footer_data && footer && footer->has_dst) {
+  void finish(const std::optional<PosixTz>& footer, int64_t footer_from) {
+    if (footer && footer->has_dst) {
       // The file's transitions end at footer_from; the footer rule gives every later one.
       const int64_t first_year = footer_from == std::numeric_limits<int64_t>::min()
                                      ? 1970
@@ -568,7 +584,7 @@ struct TimeZone::Rules {
       periodic_below = footer_from == std::numeric_limits<int64_t>::min();
       window_begin = days_from_civil(first_year + 2, 1, 1) * kSecondsPerDay;
       window_end = window_begin + kFourHundredYears;
-    } else if (has_footer_data && footer) {
+    } else if (footer) {
       // One offset forever after the file's last transition.
       if (footer_from == std::numeric_limits<int64_t>::min()) {
         initial_offset = footer->std_offset;
@@ -601,7 +617,7 @@ std::shared_ptr<TimeZone::Rules> fixed_rules(int32_t offset, std::string name) {
   auto r = std::make_shared<TimeZone::Rules>();
   r->name = std::move(name);
   r->initial_offset = offset;
-  r->finish(std::nullopt, false, 0);
+  r->finish(std::nullopt, 0);
   return r;
 }
 
@@ -609,8 +625,6 @@ Result<std::shared_ptr<const TimeZone::Rules>> load_region(std::string_view name
   static constexpr std::string_view kExpected =
       "expected UTC, Z, an offset such as +09:00, -0530 or +9, or an IANA zone name such as "
       "Asia/Seoul (letters, digits, '/', '_', '+' and '-')";
-  if (name.empty())
-    return Status::invalid_argument("empty time zone name; " + std::string(kExpected));
   if (name.front() == '/') {
     return Status::invalid_argument("invalid time zone " + quote_input(name) +
                                     ": absolute paths are not zone names; " +
@@ -668,22 +682,17 @@ Result<std::shared_ptr<const TimeZone::Rules>> load_region(std::string_view name
   for (const auto& [t, off] : data.transitions) r->append(t, off);
   const int64_t footer_from = data.transitions.empty() ? std::numeric_limits<int64_t>::min()
                                                        : data.transitions.back().first;
-  r->finish(data.footer, data.footer.has_value(), footer_from);
+  r->finish(data.footer, footer_from);
 
   std::lock_guard<std::mutex> lock(mu);
-  auto [it, inserted] = cache.emplace(path, std::move(r));
-  return it->second;
+  return cache.emplace(path, std::move(r)).first->second;  // a racing load may have won
 }
 
 }  // namespace
 
 ZoneIdKind classify_zone_id(std::string_view id, int32_t* offset_seconds) {
-  id = short_id_alias(id);
-  char buf[48];
-  std::string_view normalized;
-  if (!spark_normalize(id, buf, sizeof buf, &normalized)) return ZoneIdKind::kRegion;
-  std::string_view prefix;
-  return classify_normalized(normalized, offset_seconds, &prefix);
+  std::string_view prefix, region;
+  return resolve_zone_id(id, offset_seconds, &prefix, &region);
 }
 
 TimeZone::TimeZone(std::shared_ptr<const Rules> rules)
@@ -709,28 +718,23 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
         "empty time zone name; expected UTC, Z, an offset such as +09:00 or an IANA zone name such "
         "as Asia/Seoul");
   }
-  const std::string_view id = short_id_alias(name);
-  char buf[48];
-  std::string_view normalized;
-  if (spark_normalize(id, buf, sizeof buf, &normalized)) {
-    int32_t offset = 0;
-    std::string_view prefix;
-    switch (classify_normalized(normalized, &offset, &prefix)) {
-      case ZoneIdKind::kOffset:
-        if (prefix.empty()) return fixed(offset);
-        if (offset == 0 && prefix == "UTC") return utc();
-        return TimeZone(fixed_rules(
-            offset, std::string(prefix) + (offset == 0 ? std::string() : offset_id(offset))));
-      case ZoneIdKind::kInvalid:
-        return Status::invalid_argument(
-            "invalid time zone offset " + quote_input(name) +
-            ": expected Z or +h, +hh, +hh:mm, +hhmm, +hh:mm:ss, +hhmmss (or -), optionally after "
-            "UTC, GMT or UT, at most 18 hours");
-      case ZoneIdKind::kRegion:
-        break;
-    }
+  int32_t offset = 0;
+  std::string_view prefix, region;
+  switch (resolve_zone_id(name, &offset, &prefix, &region)) {
+    case ZoneIdKind::kOffset:
+      if (prefix.empty()) return fixed(offset);
+      if (offset == 0 && prefix == "UTC") return utc();
+      return TimeZone(fixed_rules(
+          offset, std::string(prefix) + (offset == 0 ? std::string() : offset_id(offset))));
+    case ZoneIdKind::kInvalid:
+      return Status::invalid_argument(
+          "invalid time zone offset " + quote_input(name) +
+          ": expected Z or +h, +hh, +hh:mm, +hhmm, +hh:mm:ss, +hhmmss (or -), optionally after "
+          "UTC, GMT or UT, at most 18 hours");
+    case ZoneIdKind::kRegion:
+      break;
   }
-  Result<std::shared_ptr<const Rules>> rules = load_region(id);
+  Result<std::shared_ptr<const Rules>> rules = load_region(region);
   if (!rules) return rules.status();
   return TimeZone(std::move(rules).value());
 }

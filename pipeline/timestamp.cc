@@ -22,7 +22,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Why a text is not a timestamp; `value` is the offending number where there is one.
+// Why a text is not a timestamp.
 enum class Problem {
   kNone,
   kEmpty,
@@ -53,6 +53,7 @@ struct Fields {
   std::string_view zone;      // the zone suffix, empty when there is none
 };
 
+// A Problem with the offending number or zone suffix, where there is one.
 struct Failure {
   Failure(Problem p = Problem::kNone, int64_t v = 0, std::string_view z = {})  // NOLINT
       : problem(p), value(v), zone(z) {}
@@ -216,7 +217,7 @@ std::string describe(const Failure& e, const Status& zone_error) {
 // "00".."99", so that writing two digits is one table load instead of a division.
 constexpr auto kDigitPairs = [] {
   std::array<char, 200> pairs{};
-  for (unsigned i = 0; i < 100; ++i) {
+  for (size_t i = 0; i < 100; ++i) {
     pairs[2 * i] = static_cast<char>('0' + i / 10);
     pairs[2 * i + 1] = static_cast<char>('0' + i % 10);
   }
@@ -224,7 +225,7 @@ constexpr auto kDigitPairs = [] {
 }();
 
 void put2(char* p, unsigned v) {  // REQUIRES: v < 100
-  std::memcpy(p, &kDigitPairs[2 * v], 2);
+  std::memcpy(p, &kDigitPairs[size_t{2} * v], 2);
 }
 
 struct LocalTime {
@@ -266,8 +267,7 @@ void append_date_time(std::string* out, const LocalTime& t, char sep) {
     std::string digits = std::to_string(y < 0 ? -y : y);
     if (digits.size() < 4) digits.insert(0, 4 - digits.size(), '0');
     buf[n++] = y < 0 ? '-' : '+';
-    std::memcpy(buf + n, digits.data(), digits.size());
-    n += digits.size();
+    n += digits.copy(buf + n, digits.size());
   }
   buf[n] = '-';
   put2(buf + n + 1, t.date.month);
@@ -338,8 +338,8 @@ std::optional<int64_t> parse_timestamp_fast(std::string_view text, const TimeZon
     const unsigned second = v[12] * 10 + v[13];
     if (ok && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month) &&
         hour < 24 && minute < 60 && second < 60) {
-      const int64_t local =
-          days_from_civil(year, month, day) * kSecondsPerDay + hour * 3600 + minute * 60 + second;
+      const int64_t local = days_from_civil(year, month, day) * kSecondsPerDay +
+                            int64_t{hour} * 3600 + int64_t{minute} * 60 + second;
       return zone.local_to_utc(local) * 1000;
     }
   }

@@ -1,0 +1,511 @@
+#include "replay/scenario.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <initializer_list>
+
+#include "pipeline/duration.h"
+#include "pipeline/timestamp.h"
+
+namespace kappa {
+
+std::string Where::to_string() const {
+  return file + ":" + std::to_string(location.line) + ":" + std::to_string(location.column);
+}
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Thrown inside this file only; parse_scenario() turns it into a Status.
+struct Invalid {
+  Status status;
+};
+
+std::string type_name(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      return "an integer";
+    case Json::value_t::number_float:
+      return "a number with a fraction";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::object:
+      return "an object";
+    default:
+      return "a value";
+  }
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// A value of the document with its JSON pointer.
+class Node {
+ public:
+  Node(const JsonDocument& doc, const Json& value, std::string pointer)
+      : doc_(&doc), value_(&value), pointer_(std::move(pointer)) {}
+
+  const Json& json() const { return *value_; }
+  const std::string& pointer() const { return pointer_; }
+  const JsonDocument& doc() const { return *doc_; }
+  Where where() const { return Where{doc_->path(), doc_->location(pointer_), pointer_}; }
+
+  [[noreturn]] void fail(std::string_view message) const {
+    throw Invalid{doc_->error_at(pointer_, message)};
+  }
+  [[noreturn]] void expected(std::string_view what) const {
+    fail("expected " + std::string(what) + ", found " + type_name(*value_));
+  }
+
+  Node child(std::string_view key) const {
+    return Node(*doc_, value_->at(std::string(key)), pointer_ + "/" + json_pointer_token(key));
+  }
+  std::vector<Node> elements() const {
+    if (!value_->is_array()) expected("an array");
+    std::vector<Node> out;
+    for (size_t i = 0; i < value_->size(); ++i) {
+      out.emplace_back(*doc_, (*value_)[i], pointer_ + "/" + std::to_string(i));
+    }
+    return out;
+  }
+  std::string str() const {
+    if (!value_->is_string()) expected("a string");
+    return value_->get<std::string>();
+  }
+  int64_t integer(int64_t min = INT64_MIN, int64_t max = INT64_MAX) const {
+    if (!value_->is_number_integer()) expected("an integer");
+    const auto v = value_->get<int64_t>();
+    if (v < min || v > max) {
+      fail("expected an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+           ", found " + std::to_string(v));
+    }
+    return v;
+  }
+  bool boolean() const {
+    if (!value_->is_boolean()) expected("true or false");
+    return value_->get<bool>();
+  }
+  int64_t duration() const {
+    auto d = parse_duration(str());
+    if (!d) fail(d.status().message());
+    return *d;
+  }
+  int64_t time(const TimeZone& zone) const {
+    auto t = parse_timestamp(str(), zone);
+    if (!t) fail(t.status().message());
+    return *t;
+  }
+
+ private:
+  const JsonDocument* doc_;
+  const Json* value_;
+  std::string pointer_;
+};
+
+// An object's members, every key checked against the allowed ones.
+class Members {
+ public:
+  Members(const Node& node, std::string what, std::initializer_list<std::string_view> allowed)
+      : node_(node) {
+    if (!node.json().is_object()) node.expected("an object (" + what + ")");
+    for (const auto& [key, _] : node.json().items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string message = "unknown key \"" + key + "\" in " + what;
+      std::string_view best;
+      size_t best_distance = 3;
+      for (std::string_view a : allowed) {
+        const size_t d = edit_distance(key, a);
+        if (d < best_distance) {
+          best_distance = d;
+          best = a;
+        }
+      }
+      if (!best.empty()) message += "; did you mean \"" + std::string(best) + "\"?";
+      message += " Expected one of:";
+      for (std::string_view a : allowed) message += " " + std::string(a);
+      const std::string pointer = node.pointer() + "/" + json_pointer_token(key);
+      throw Invalid{node.doc().error_at_key(pointer, message)};
+    }
+  }
+
+  std::optional<Node> get(std::string_view key) const {
+    if (!node_.json().contains(std::string(key))) return std::nullopt;
+    return node_.child(key);
+  }
+  Node require(std::string_view key, std::string_view what) const {
+    if (auto n = get(key)) return *n;
+    node_.fail("missing key \"" + std::string(key) + "\" (" + std::string(what) + ")");
+  }
+  const Node& node() const { return node_; }
+
+ private:
+  Node node_;
+};
+
+OutputMode output_mode(const Node& n) {
+  const std::string s = n.str();
+  if (s == "append") return OutputMode::kAppend;
+  if (s == "update") return OutputMode::kUpdate;
+  if (s == "complete") return OutputMode::kComplete;
+  n.fail("expected \"append\", \"update\" or \"complete\", found \"" + s + "\"");
+}
+
+LateRule late_rule(const Node& n) {
+  const std::string s = n.str();
+  if (s == "spark-3.2") return LateRule::kSpark32;
+  if (s == "spark-3.4") return LateRule::kSpark34;
+  n.fail(
+      "expected \"spark-3.2\" (late against the batch's own watermark) or \"spark-3.4\" "
+      "(against the previous batch's), found \"" +
+      s + "\"");
+}
+
+StartingPosition starting(const Node& n, const TimeZone& zone) {
+  StartingPosition p;
+  if (n.json().is_string()) {
+    const std::string s = n.str();
+    if (s == "latest") return p;
+    if (s == "earliest") {
+      p.kind = StartingPosition::Kind::kEarliest;
+      return p;
+    }
+    n.fail(
+        "expected \"latest\", \"earliest\", {\"timestamp\": ...} or {\"offsets\": {...}}, found "
+        "\"" +
+        s + "\"");
+  }
+  Members m(n, "starting offsets", {"timestamp", "offsets"});
+  if (auto t = m.get("timestamp")) {
+    p.kind = StartingPosition::Kind::kTimestamp;
+    p.timestamp_ms = t->time(zone);
+    if (m.get("offsets")) n.fail("give either \"timestamp\" or \"offsets\", not both");
+    return p;
+  }
+  Node offsets = m.require("offsets", "a map from partition to offset, like {\"0\": 42}");
+  if (!offsets.json().is_object()) offsets.expected("an object like {\"0\": 42}");
+  p.kind = StartingPosition::Kind::kOffsets;
+  for (const auto& [key, _] : offsets.json().items()) {
+    const Node value = offsets.child(key);
+    int32_t partition = -1;
+    try {
+      size_t used = 0;
+      partition = std::stoi(key, &used);
+      if (used != key.size() || partition < 0) partition = -1;
+    } catch (const std::exception&) {
+      partition = -1;
+    }
+    if (partition < 0) value.fail("expected a partition number as the key, found \"" + key + "\"");
+    p.offsets.push_back({partition, value.integer(0)});
+  }
+  return p;
+}
+
+QueryOptions query_options(const Members& m, const TimeZone& zone) {
+  QueryOptions o;
+  if (auto t = m.get("trigger")) {
+    o.trigger_ms = t->duration();
+    if (*o.trigger_ms <= 0) t->fail("expected a positive trigger interval");
+  }
+  if (auto s = m.get("starting_offsets")) o.starting = starting(*s, zone);
+  if (auto r = m.get("max_records_per_batch")) o.max_records_per_batch = r->integer(1);
+  return o;
+}
+
+AggregationConfig aggregation(const Node& n, const TimeZone& zone) {
+  Members m(n, "an aggregation",
+            {"table", "query", "dimension", "window", "slide", "window_offset", "watermark",
+             "output_mode", "late_rule", "trigger", "starting_offsets", "max_records_per_batch"});
+  AggregationConfig a;
+  const Node table = m.require("table", "the table to write, like \"events_users_v1\"");
+  a.spec.table = table.str();
+  if (Status s = validate_identifier(a.spec.table, "table name"); !s) table.fail(s.message());
+  if (auto q = m.get("query")) a.spec.query = q->str();
+  if (auto d = m.get("dimension")) {
+    a.spec.dimension = d->str();
+    if (auto f = dimension_field(a.spec.dimension); !f) d->fail(f.status().message());
+  }
+  if (auto w = m.get("window")) a.spec.window.size_ms = w->duration();
+  a.spec.window.slide_ms = a.spec.window.size_ms;
+  if (auto s = m.get("slide")) a.spec.window.slide_ms = s->duration();
+  if (auto o = m.get("window_offset")) a.spec.window.offset_ms = o->duration();
+  if (Status s = validate(a.spec.window); !s) n.fail(s.message());
+  if (auto w = m.get("watermark")) a.spec.watermark_delay_ms = w->duration();
+  if (auto o = m.get("output_mode")) a.spec.mode = output_mode(*o);
+  if (auto l = m.get("late_rule")) a.spec.late_rule = late_rule(*l);
+  a.options = query_options(m, zone);
+  return a;
+}
+
+std::string resolve_path(const std::string& scenario_path, const std::string& relative) {
+  std::filesystem::path p(relative);
+  if (p.is_absolute()) return relative;
+  return (std::filesystem::path(scenario_path).parent_path() / p).lexically_normal().string();
+}
+
+void parse_pipeline(const Node& n, const std::string& path, PipelineConfig& c) {
+  Members m(n, "the pipeline",
+            {"zone", "trigger", "topics", "fixtures", "stage", "aggregations", "max_record_bytes"});
+  if (auto z = m.get("zone")) {
+    c.zone = z->str();
+    if (auto tz = TimeZone::load(c.zone); !tz) z->fail(tz.status().message());
+  }
+  const TimeZone zone = TimeZone::load(c.zone).value();
+  if (auto t = m.get("trigger")) {
+    c.trigger_ms = t->duration();
+    if (c.trigger_ms <= 0) t->fail("expected a positive trigger interval");
+  }
+  if (auto topics = m.get("topics")) {
+    Members tm(*topics, "topics", {"events", "events_stages", "events_dlq"});
+    auto topic = [&](std::string_view key, TopicConfig& t) {
+      if (auto tn = tm.get(key)) {
+        Members fields(*tn, "a topic", {"name", "partitions"});
+        if (auto name = fields.get("name")) {
+          t.name = name->str();
+          if (Status s = validate_topic_name(t.name); !s) name->fail(s.message());
+        }
+        if (auto p = fields.get("partitions"))
+          t.partitions = static_cast<int32_t>(p->integer(1, 1000));
+      }
+    };
+    topic("events", c.events);
+    topic("events_stages", c.stages);
+    topic("events_dlq", c.dlq);
+  }
+  if (auto f = m.get("fixtures")) {
+    Members fm(*f, "fixtures", {"names", "depts"});
+    if (auto names = fm.get("names")) c.names_fixture = resolve_path(path, names->str());
+    if (auto depts = fm.get("depts")) c.depts_fixture = resolve_path(path, depts->str());
+  }
+  if (auto s = m.get("stage")) {
+    Members sm(*s, "the stage job",
+               {"enabled", "trigger", "starting_offsets", "max_records_per_batch"});
+    if (auto e = sm.get("enabled")) c.stage_enabled = e->boolean();
+    c.stage = query_options(sm, zone);
+  }
+  if (auto b = m.get("max_record_bytes"))
+    c.max_record_bytes = static_cast<size_t>(b->integer(64, 1 << 30));
+  if (auto aggs = m.get("aggregations")) {
+    c.aggregations.clear();
+    for (const Node& a : aggs->elements()) c.aggregations.push_back(aggregation(a, zone));
+  }
+  if (Status s = validate(c); !s) n.fail(s.message());
+}
+
+GenerateStep generate(const Node& n) {
+  Members m(n, "generate", {"rate", "count", "first_id", "hello", "topic"});
+  GenerateStep g;
+  if (auto r = m.get("rate")) g.spec.rate = r->integer(1, 1000000);
+  if (auto c = m.get("count")) g.spec.count = c->integer(0);
+  if (auto f = m.get("first_id")) g.spec.first_id = f->integer();
+  if (auto h = m.get("hello")) {
+    if (h->json().is_null())
+      g.spec.hello.reset();
+    else
+      g.spec.hello = h->str();
+  }
+  if (auto t = m.get("topic"))
+    g.spec.topic = t->str();
+  else
+    g.spec.topic.clear();  // the pipeline's events topic
+  return g;
+}
+
+ProduceStep produce(const Node& n, const PipelineConfig& c, const TimeZone& zone) {
+  Members m(
+      n, "produce",
+      {"topic", "key", "partition", "event", "value", "raw", "null_value", "timestamp", "repeat"});
+  ProduceStep p;
+  p.topic = c.events.name;
+  if (auto t = m.get("topic")) p.topic = t->str();
+  if (auto k = m.get("key")) {
+    if (!k->json().is_null()) p.key = k->str();
+  }
+  if (auto part = m.get("partition")) p.partition = static_cast<int32_t>(part->integer(0, 1000));
+  if (auto ts = m.get("timestamp")) p.timestamp_ms = ts->time(zone);
+  if (auto r = m.get("repeat")) p.repeat = r->integer(1, 10000000);
+  int forms = 0;
+  if (auto e = m.get("event")) {
+    ++forms;
+    Members em(*e, "an event", {"id", "time", "time_ago", "hello"});
+    ProduceStep::Event ev;
+    ev.id = em.require("id", "the event's id").integer();
+    if (auto t = em.get("time")) ev.time = t->str();
+    if (auto ago = em.get("time_ago")) {
+      if (ev.time) ago->fail("give either \"time\" or \"time_ago\", not both");
+      ev.time_ago_ms = ago->duration();
+    }
+    if (!ev.time && !ev.time_ago_ms) ev.time_ago_ms = 0;
+    if (auto h = em.get("hello")) {
+      if (h->json().is_null())
+        ev.hello.reset();
+      else
+        ev.hello = h->str();
+    }
+    p.event = ev;
+  }
+  if (auto v = m.get("value")) {
+    ++forms;
+    p.value = v->json().dump();
+  }
+  if (auto raw = m.get("raw")) {
+    ++forms;
+    p.value = raw->str();
+  }
+  if (auto nv = m.get("null_value")) {
+    ++forms;
+    if (!nv->boolean()) nv->fail("expected true (a record with a null value)");
+  }
+  if (forms != 1) {
+    n.fail(
+        "give exactly one of \"event\" (an events record), \"value\" (any JSON), \"raw\" (the "
+        "bytes of a string) or \"null_value\": true");
+  }
+  return p;
+}
+
+AdvanceStep advance(const Node& n, const TimeZone& zone) {
+  AdvanceStep a;
+  if (n.json().is_string()) {
+    a.by_ms = n.duration();
+    return a;
+  }
+  Members m(n, "advance", {"by", "to"});
+  if (auto by = m.get("by")) a.by_ms = by->duration();
+  if (auto to = m.get("to")) a.to_ms = to->time(zone);
+  if (a.by_ms.has_value() == a.to_ms.has_value()) {
+    n.fail("give a duration (\"10m\"), {\"by\": \"10m\"} or {\"to\": \"2022-09-30 16:52:00\"}");
+  }
+  return a;
+}
+
+ExpectedRow expected_row(const Node& n, const TimeZone& zone) {
+  const auto cells = n.elements();
+  if (cells.size() != 4) {
+    n.fail("expected a row [start, end, dimension value, count], found " +
+           std::to_string(cells.size()) + " values");
+  }
+  ExpectedRow r;
+  r.where = n.where();
+  r.row.start = format_timestamp_ms(cells[0].time(zone), zone);
+  r.row.end = format_timestamp_ms(cells[1].time(zone), zone);
+  const Json& dim = cells[2].json();
+  if (dim.is_null())
+    r.row.dim = std::monostate{};
+  else if (dim.is_number_integer())
+    r.row.dim = dim.get<int64_t>();
+  else if (dim.is_string())
+    r.row.dim = dim.get<std::string>();
+  else
+    cells[2].expected("a string, an integer or null");
+  r.row.count = cells[3].integer(0);
+  return r;
+}
+
+ExpectStep expect(const Node& n, const TimeZone& zone) {
+  Members m(n, "expect", {"table", "rows", "contains", "absent", "row_count"});
+  ExpectTableStep t;
+  const Node table = m.require("table", "the table to check");
+  t.table = table.str();
+  if (Status s = validate_identifier(t.table, "table name"); !s) table.fail(s.message());
+  auto rows = [&](const Node& list) {
+    std::vector<ExpectedRow> out;
+    for (const Node& r : list.elements()) out.push_back(expected_row(r, zone));
+    return out;
+  };
+  if (auto r = m.get("rows")) t.rows = rows(*r);
+  if (auto c = m.get("contains")) t.contains = rows(*c);
+  if (auto a = m.get("absent")) t.absent = rows(*a);
+  if (auto c = m.get("row_count")) t.row_count = c->integer(0);
+  if (!t.rows && t.contains.empty() && t.absent.empty() && !t.row_count) {
+    n.fail("say what to expect of the table: \"rows\", \"contains\", \"absent\" or \"row_count\"");
+  }
+  return t;
+}
+
+Step step(const Node& n, const Scenario& s, const TimeZone& zone) {
+  if (!n.json().is_object() || n.json().size() != 1) {
+    n.fail(
+        "expected an action: an object with one key, like {\"advance\": \"10s\"} (actions: "
+        "generate, produce, advance, run_until_idle, expect)");
+  }
+  const std::string kind = n.json().begin().key();
+  Members m(n, "an action", {"generate", "produce", "advance", "run_until_idle", "expect"});
+  const Node body = n.child(kind);
+  Step st;
+  st.where = body.where();
+  st.label = kind;
+  if (kind == "generate") {
+    st.action = generate(body);
+  } else if (kind == "produce") {
+    st.action = produce(body, s.pipeline, zone);
+  } else if (kind == "advance") {
+    st.action = advance(body, zone);
+  } else if (kind == "run_until_idle") {
+    RunUntilIdleStep r;
+    if (!body.json().is_boolean() || !body.boolean()) {
+      Members rm(body, "run_until_idle", {"limit"});
+      r.limit_ms = rm.require("limit", "the most simulated time to run").duration();
+    }
+    st.action = r;
+  } else {
+    ExpectStep e = expect(body, zone);
+    st.label = "expect table " + std::get<ExpectTableStep>(e).table;
+    st.action = std::move(e);
+  }
+  return st;
+}
+
+}  // namespace
+
+Result<Scenario> parse_scenario(const JsonDocument& doc) {
+  try {
+    Scenario s;
+    s.path = doc.path();
+    const Node root(doc, doc.root(), "");
+    Members m(root, "the scenario", {"name", "description", "pipeline", "clock", "actions"});
+    s.name = std::filesystem::path(doc.path()).stem().string();
+    if (auto n = m.get("name")) s.name = n->str();
+    if (auto d = m.get("description")) s.description = d->str();
+    s.pipeline.aggregations = {PipelineConfig::lab_v1()};
+    if (auto p = m.get("pipeline")) parse_pipeline(*p, doc.path(), s.pipeline);
+    const TimeZone zone = TimeZone::load(s.pipeline.zone).value();
+    s.start_ms = parse_timestamp("2022-09-30 16:42:00", zone).value();  // the seed's example time
+    if (auto c = m.get("clock")) {
+      Members cm(*c, "the clock", {"start"});
+      if (auto start = cm.get("start")) s.start_ms = start->time(zone);
+    }
+    const Node actions = m.require("actions", "the list of steps to run");
+    for (const Node& a : actions.elements()) s.steps.push_back(step(a, s, zone));
+    return s;
+  } catch (const Invalid& e) {
+    return e.status;
+  }
+}
+
+Result<Scenario> load_scenario(const std::string& path) {
+  auto doc = JsonDocument::load(path);
+  if (!doc) return doc.status();
+  return parse_scenario(*doc);
+}
+
+}  // namespace kappa
