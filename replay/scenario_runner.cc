@@ -182,6 +182,7 @@ class Run {
     if (b.has_watermark) {
       out << ", watermark " << format_timestamp_ms(b.plan.watermark_ms, z) << " -> "
           << format_timestamp_ms(b.next_watermark_ms, z) << ", late " << b.result.late_rows;
+      if (b.result.late_rows > 0) out << " (" << b.result.late_groups << " groups)";
     }
     out << ", dead letters " << b.result.dead_letters << ", written " << b.result.rows_out
         << (b.result.sink_skipped ? " (already committed)" : "") << "\n";
