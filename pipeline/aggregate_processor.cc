@@ -101,6 +101,7 @@ void AggregateProcessor::begin_batch(const BatchPlan& plan, BatchOutput& output)
   batch_.clear();
   max_event_time_.reset();
   dead_ = 0;
+  decoded_ = 0;
   undo_.clear();
 }
 
@@ -114,6 +115,7 @@ void AggregateProcessor::process(std::span<const RecordView> records) {
       ++dead_;
       continue;
     }
+    ++decoded_;
     const int64_t t = e.event_time_ms;
     if (!max_event_time_ || t > *max_event_time_) max_event_time_ = t;
     const uint32_t dim = intern(e);
@@ -193,9 +195,16 @@ Status AggregateProcessor::finish_batch(BatchResult& result) {
   result.rows_out = static_cast<int64_t>(rows.size());
   result.sink_skipped = *outcome == CommitOutcome::kAlreadyCommitted;
   result.dead_letters = dead_;
+  result.decoded = decoded_;
   result.max_event_time_ms = max_event_time_;
   result.state_rows = static_cast<int64_t>(state_.size());
   return Status::ok();
+}
+
+int64_t AggregateProcessor::state_count() const {
+  int64_t n = 0;
+  for (const auto& [_, c] : state_) n += c;
+  return n;
 }
 
 std::string AggregateProcessor::encode_key(const Key& key) const {

@@ -1,4 +1,4 @@
-// The aggregation job (seed step 3.1): counts `events_stages` records per event-time window and
+// The aggregation job (lab step 3.1): counts `events_stages` records per event-time window and
 // dimension value, and writes the table through the Sink, as Spark's
 //   withWatermark("timestamp", delay).groupBy(window("timestamp", size, slide), dim).count()
 //   .writeStream.foreachBatch(jdbc append)
@@ -67,6 +67,8 @@ class AggregateProcessor final : public BatchProcessor {
   const AggregationSpec& spec() const { return spec_; }
   TableSpec table_spec() const;
   size_t state_groups() const { return state_.size(); }
+  // Sum of the counts held in state (windows not yet written, in append mode).
+  int64_t state_count() const;
 
  private:
   struct Key {
@@ -109,6 +111,7 @@ class AggregateProcessor final : public BatchProcessor {
   std::unordered_map<Key, int64_t, KeyHash> batch_;  // partial counts of this batch
   std::optional<int64_t> max_event_time_;
   int64_t dead_ = 0;
+  int64_t decoded_ = 0;
   std::vector<std::pair<Key, std::optional<int64_t>>> undo_;  // state before this batch
   std::string scratch_;
 };

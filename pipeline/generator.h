@@ -1,15 +1,18 @@
-// The event source of seed step 2.1: fluentd's `dummy` input with auto_increment_key `id` and
+// The event source of lab step 2.1: fluentd's `dummy` input with auto_increment_key `id` and
 // the record_transformer that adds `time`, writing to the `events` topic.
 //
 // Event k (k = 0, 1, ...) has id first_id + k and is emitted at start + floor(k * 1000 / rate)
 // milliseconds of processing time: `rate` events a second, spread evenly. Its value is
 //   {"hello":"ssm-seoul","id":<id>,"time":"<emission time in the zone, yyyy-MM-dd HH:mm:ss>"}
-// (event_codec.h), key null, timestamp the emission time. Null-key records are spread over the
+// (event_codec.h), key null, timestamp the time it is sent. Null-key records are spread over the
 // topic's partitions round-robin, computed here so that every Log places them alike.
+// While the broker is unavailable, emitted events wait in a buffer (as fluentd's file buffer) and
+// are retried every second; they keep their emission time, so they arrive late.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "broker/log.h"
 #include "broker/partitioner.h"
@@ -37,11 +40,13 @@ class GeneratorJob final : public Job {
 
   void stop() { stopped_ = true; }
   int64_t emitted() const { return emitted_; }
+  int64_t buffered() const { return static_cast<int64_t>(pending_.size()); }
   int64_t next_id() const { return spec_.first_id + emitted_; }
   const GeneratorSpec& spec() const { return spec_; }
 
  private:
   int64_t due_ms(int64_t k) const { return start_ms_ + (k * 1000) / spec_.rate; }
+  int64_t next_emission_ms() const;
 
   std::string name_;
   GeneratorSpec spec_;
@@ -52,7 +57,12 @@ class GeneratorJob final : public Job {
   bool stopped_ = false;
   Partitioner partitioner_;
   int32_t partitions_ = 0;
-  std::string bytes_;
+  struct Pending {
+    size_t at, size;
+  };
+  std::string bytes_;  // values of the pending events
+  std::vector<Pending> pending_;
+  int64_t retry_at_ms_ = kNever;
 };
 
 }  // namespace kappa

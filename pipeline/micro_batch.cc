@@ -194,7 +194,7 @@ Status MicroBatchQuery::execute(const BatchPlan& plan, BatchResult& result) {
     }
   }
   KAPPA_RETURN_IF_ERROR(processor_->finish_batch(result));
-  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "query.before_checkpoint"));
+  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "query.before_checkpoint", spec_.id));
   return Status::ok();
 }
 
@@ -217,7 +217,7 @@ Status MicroBatchQuery::run(int64_t now_ms) {
     if (!*planned) return Status::ok();
     pending_ = std::move(**planned);
     pending_is_retry_ = false;
-    if (Status s = fault_at(faults_, "query.after_plan"); !s) {
+    if (Status s = fault_at(faults_, "query.after_plan", spec_.id); !s) {
       state_ = RunState::kCrashed;
       last_error_ = s;
       return Status::ok();
@@ -259,6 +259,7 @@ Status MicroBatchQuery::run(int64_t now_ms) {
 
   ++totals_.batches;
   totals_.rows_in += result.rows_in;
+  totals_.decoded += result.decoded;
   totals_.rows_out += result.rows_out;
   totals_.dead_letters += result.dead_letters;
   totals_.late_rows += result.late_rows;

@@ -56,6 +56,7 @@ struct QuerySpec {
 // What one batch did, for metrics and traces.
 struct BatchResult {
   int64_t rows_in = 0;        // records read
+  int64_t decoded = 0;        // records that decoded (aggregations)
   int64_t rows_out = 0;       // staged records, or rows written to the table
   int64_t dead_letters = 0;   // records sent to the dead-letter topic
   int64_t late_rows = 0;      // window rows dropped as late (input rows; one per window per event)
@@ -126,7 +127,7 @@ class MicroBatchQuery final : public Job {
   BatchProcessor& processor() { return *processor_; }
 
   struct Totals {
-    int64_t batches = 0, rows_in = 0, rows_out = 0, dead_letters = 0, late_rows = 0,
+    int64_t batches = 0, rows_in = 0, decoded = 0, rows_out = 0, dead_letters = 0, late_rows = 0,
             late_groups = 0, windowed_rows = 0, failed_attempts = 0, sink_skips = 0;
   };
   const Totals& totals() const { return totals_; }

@@ -115,6 +115,7 @@ Pipeline::Slot Pipeline::make_aggregation_slot(AggregationConfig aggregation) {
   aggregation.spec.max_record_bytes = config_.max_record_bytes;
   Slot slot;
   slot.id = aggregation.spec.query;
+  slot.table = aggregation.spec.table;
   slot.checkpoint = std::make_unique<MemoryCheckpointStore>();
   slot.make = [this, aggregation](CheckpointStore& checkpoint) {
     auto processor = std::make_unique<AggregateProcessor>(aggregation.spec, zone_, sink_);
@@ -216,6 +217,57 @@ void Pipeline::on_batch(std::function<void(const BatchReport&)> listener) {
   for (auto& slot : slots_) {
     if (slot.query) slot.query->on_batch(listener_);
   }
+}
+
+Result<MicroBatchQuery*> Pipeline::recover(AggregationConfig aggregation, int64_t now_ms) {
+  const std::string& table = aggregation.spec.table;
+  KAPPA_RETURN_IF_ERROR(validate_identifier(table, "table name"));
+  const std::string why = "; a recovery writes a new table (appending to " + table +
+                          " would duplicate its rows, overwriting it would delete them)";
+  for (auto& slot : slots_) {
+    if (slot.table == table && slot.query && slot.query->run_state() == MicroBatchQuery::RunState::kRunning) {
+      return Status::failed_precondition("refusing to recover into " + table + ": it is written by the live query " +
+                                         slot.id + why);
+    }
+  }
+  auto rows = sink_.read_table(table);
+  if (rows && !rows->empty()) {
+    return Status::failed_precondition("refusing to recover into " + table + ": it already has " +
+                                       std::to_string(rows->size()) + " rows" + why);
+  }
+  if (!rows && rows.status().code() != StatusCode::kNotFound) return rows.status();
+  const std::string id = aggregation.spec.query.empty() ? table : aggregation.spec.query;
+  auto writers = sink_.writers(table);
+  if (!writers) return writers.status();
+  for (const auto& w : *writers) {
+    if (w != id) {
+      return Status::failed_precondition("refusing to recover into " + table + ": the query " + w +
+                                         " has written to it" + why);
+    }
+  }
+  return add_aggregation(std::move(aggregation), now_ms);
+}
+
+Result<bool> Pipeline::caught_up(std::string_view query, std::string_view reference) {
+  MicroBatchQuery* q = this->query(query);
+  MicroBatchQuery* r = this->query(reference);
+  if (!q) return Status::not_found("no query named '" + std::string(query) + "'");
+  if (!r) return Status::not_found("no query named '" + std::string(reference) + "'");
+  const auto& mine = q->committed_offsets();
+  const auto& theirs = r->committed_offsets();
+  for (const auto& t : theirs) {
+    bool reached = false;
+    for (const auto& m : mine) reached = reached || (m.partition == t.partition && m.offset >= t.offset);
+    if (!reached) return false;
+  }
+  return true;
+}
+
+Status Pipeline::stop(std::string_view id) {
+  MicroBatchQuery* q = query(id);
+  if (!q) return Status::not_found("no query named '" + std::string(id) + "'");
+  q->stop();
+  return Status::ok();
 }
 
 }  // namespace kappa

@@ -1,4 +1,4 @@
-// The seed lab's whole pipeline, assembled from a PipelineConfig on a Log and a Sink:
+// The lab's whole pipeline, assembled from a PipelineConfig on a Log and a Sink:
 //
 //   generators --events--> stage --events_stages--> aggregations (events_users_v1, ...)
 //                            \--events_dlq            \--events_dlq
@@ -55,7 +55,7 @@ struct PipelineConfig {
   std::optional<std::string> names_fixture;  // default: the lab's built-in tables
   std::optional<std::string> depts_fixture;
 
-  // The seed's v1 job: user_name, 10 s tumbling windows, 15 s watermark, append.
+  // The lab's v1 job: user_name, 10 s tumbling windows, 15 s watermark, append.
   static AggregationConfig lab_v1();
 };
 
@@ -92,8 +92,21 @@ class Pipeline final : public JobSet {
   // Destroys the query object and builds a new one from its checkpoint; first trigger at now_ms.
   Status restart(std::string_view id, int64_t now_ms);
 
-  // Adds and starts an aggregation query (a recovery), after the configured ones.
+  // Adds and starts an aggregation query after the configured ones.
   Result<MicroBatchQuery*> add_aggregation(AggregationConfig aggregation, int64_t now_ms);
+
+  // The Kappa recovery: a new query replays the log (from earliest unless `options.starting`
+  // says otherwise) into a NEW table. Refused (kFailedPrecondition) when the table is written by a
+  // live query, already has rows, or was written by another query: appending there would
+  // duplicate rows and overwriting would delete them.
+  Result<MicroBatchQuery*> recover(AggregationConfig aggregation, int64_t now_ms);
+
+  // Whether `query` has read at least as far as `reference` in every partition of their source
+  // (a recovery has caught up with the query it replaces).
+  Result<bool> caught_up(std::string_view query, std::string_view reference);
+
+  // Stops a query: it runs no more batches and is no longer live. Its checkpoint remains.
+  Status stop(std::string_view id);
 
   void on_batch(std::function<void(const BatchReport&)> listener);
 
@@ -103,6 +116,7 @@ class Pipeline final : public JobSet {
 
   struct Slot {
     std::string id;
+    std::string table;  // aggregations only
     std::function<std::unique_ptr<MicroBatchQuery>(CheckpointStore&)> make;
     std::unique_ptr<MemoryCheckpointStore> checkpoint;
     std::unique_ptr<MicroBatchQuery> query;

@@ -4,6 +4,9 @@
 // timestamps, written as text "YYYY-MM-DD HH:MM:SS"), the dimension (TEXT for string fields,
 // BIGINT for integer fields, as Spark maps StringType and LongType), and `count` BIGINT NOT NULL.
 //
+// Readers read through a view (`events_users`) that cut-over repoints from one table to another
+// (v1 to v2, and back) atomically.
+//
 // Every commit carries (query id, batch id, source end offsets). The sink writes the rows and a
 // ledger row in one transaction; if the ledger already holds (query id, batch id), the batch is
 // skipped and nothing is written. That is what makes a batch re-run after a crash harmless.
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "broker/result.h"
+#include "pipeline/faults.h"
 
 namespace kappa {
 
@@ -69,6 +73,8 @@ struct LedgerEntry {
 class Sink {
  public:
   virtual ~Sink() = default;
+  // Where faults are injected (tests, scenarios); nullptr for none.
+  virtual void set_faults(FaultHook* faults) = 0;
   // Password-free description: "sqlite::memory:", "mysql://scott@127.0.0.1:3306/default".
   virtual std::string describe() const = 0;
   virtual Result<CommitOutcome> commit_batch(const BatchCommit& commit) = 0;
@@ -77,6 +83,15 @@ class Sink {
   virtual Result<std::vector<TableRow>> read_table(const std::string& table) = 0;
   // The ledger entry of the query's highest committed batch, if any.
   virtual Result<std::optional<LedgerEntry>> last_batch(const std::string& query_id) = 0;
+  // The queries whose batches the ledger records for `table`.
+  virtual Result<std::vector<std::string>> writers(const std::string& table) = 0;
+
+  // Cut-over: creates or repoints the view `view` to read `table`, in one transaction, so a
+  // reader sees the old table or the new one, never neither. kNotFound if the table is missing,
+  // kFailedPrecondition if `view` names a table.
+  virtual Status point_view(const std::string& view, const std::string& table) = 0;
+  // The table a view reads, or nullopt if there is no such view.
+  virtual Result<std::optional<std::string>> view_target(const std::string& view) = 0;
 };
 
 // SQL identifiers we create or read: [A-Za-z_][A-Za-z0-9_]*, at most 64 characters (MySQL's

@@ -85,6 +85,8 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, Fa
       "CREATE TABLE IF NOT EXISTS kappa_ledger (query_id TEXT NOT NULL, batch_id INTEGER NOT NULL, "
       "table_name TEXT NOT NULL, source_end TEXT NOT NULL, row_count INTEGER NOT NULL, "
       "PRIMARY KEY (query_id, batch_id))"));
+  KAPPA_RETURN_IF_ERROR(sink->exec(
+      "CREATE TABLE IF NOT EXISTS kappa_views (view TEXT PRIMARY KEY, target TEXT NOT NULL)"));
   return sink;
 }
 
@@ -173,7 +175,7 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
   KAPPA_RETURN_IF_ERROR(validate_identifier(commit.table.name, "table name"));
   KAPPA_RETURN_IF_ERROR(validate_identifier(commit.table.dimension, "dimension column"));
   std::lock_guard lock(mu_);
-  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.before_commit"));
+  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.before_commit", commit.query_id));
   Cache& c = *cache_;
   if (!c.begin) {
     c.begin = std::make_unique<Statement>(db_, "BEGIN IMMEDIATE");
@@ -212,7 +214,7 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
   }
   if (seen != SQLITE_DONE) return rollback(error("reading the ledger"));
   if (Status s = write_rows(commit); !s) return rollback(s);
-  if (Status s = fault_at(faults_, "sink.between_rows_and_ledger"); !s) return rollback(s);
+  if (Status s = fault_at(faults_, "sink.between_rows_and_ledger", commit.query_id); !s) return rollback(s);
   c.ledger->bind(1, std::string_view(commit.query_id));
   c.ledger->bind(2, commit.batch_id);
   c.ledger->bind(3, std::string_view(commit.table.name));
@@ -220,7 +222,7 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
   c.ledger->bind(5, static_cast<int64_t>(commit.rows.size()));
   if (run(*c.ledger) != SQLITE_DONE) return rollback(error("writing the ledger"));
   if (run(*c.commit) != SQLITE_DONE) return rollback(error("committing"));
-  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.after_commit"));
+  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.after_commit", commit.query_id));
   return CommitOutcome::kWritten;
 }
 
@@ -291,6 +293,59 @@ Result<std::optional<LedgerEntry>> SqliteSink::last_batch(const std::string& que
   return std::optional<LedgerEntry>(LedgerEntry{query_id, sqlite3_column_int64(q.get(), 0),
                                                 q.text(1), q.text(2),
                                                 sqlite3_column_int64(q.get(), 3)});
+}
+
+Result<std::vector<std::string>> SqliteSink::writers(const std::string& table) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT DISTINCT query_id FROM kappa_ledger WHERE table_name = ? ORDER BY query_id");
+  if (!q.ok()) return error("reading the ledger");
+  q.bind(1, std::string_view(table));
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.text(0));
+  if (rc != SQLITE_DONE) return error("reading the ledger");
+  return out;
+}
+
+Status SqliteSink::point_view(const std::string& view, const std::string& table) {
+  KAPPA_RETURN_IF_ERROR(validate_identifier(view, "view name"));
+  KAPPA_RETURN_IF_ERROR(validate_identifier(table, "table name"));
+  std::lock_guard lock(mu_);
+  auto kind = [&](const std::string& name) -> std::string {
+    Statement q(db_, "SELECT type FROM sqlite_master WHERE name = ?");
+    q.bind(1, std::string_view(name));
+    return q.step() == SQLITE_ROW ? q.text(0) : std::string();
+  };
+  if (kind(table) != "table") {
+    return Status::not_found("cannot point view " + view + " at " + table + ": no such table in " + describe());
+  }
+  if (kind(view) == "table") {
+    return Status::failed_precondition(view + " is a table in " + describe() + ", not a view; cut-over needs a view name");
+  }
+  KAPPA_RETURN_IF_ERROR(exec_locked("BEGIN IMMEDIATE"));
+  Status s = exec_locked("DROP VIEW IF EXISTS " + quote(view));
+  if (s) s = exec_locked("CREATE VIEW " + quote(view) + " AS SELECT * FROM " + quote(table));
+  if (s) {
+    Statement record(db_, "INSERT OR REPLACE INTO kappa_views (view, target) VALUES (?, ?)");
+    record.bind(1, std::string_view(view));
+    record.bind(2, std::string_view(table));
+    if (!record.ok() || record.step() != SQLITE_DONE) s = error("recording view " + view);
+  }
+  if (s) s = exec_locked("COMMIT");
+  if (!s) {
+    (void)exec_locked("ROLLBACK");
+    return s;
+  }
+  return Status::ok();
+}
+
+Result<std::optional<std::string>> SqliteSink::view_target(const std::string& view) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT target FROM kappa_views WHERE view = ?");
+  if (!q.ok()) return error("reading the views");
+  q.bind(1, std::string_view(view));
+  if (q.step() != SQLITE_ROW) return std::optional<std::string>{};
+  return std::optional<std::string>(q.text(0));
 }
 
 }  // namespace kappa

@@ -4,7 +4,9 @@
 // identifiers. The ledger is the table `kappa_ledger`:
 //   query_id TEXT, batch_id INTEGER, table_name TEXT, source_end TEXT, row_count INTEGER,
 //   PRIMARY KEY (query_id, batch_id)
-// and a batch's rows and its ledger row are written in one BEGIN IMMEDIATE transaction. Files use
+// and a batch's rows and its ledger row are written in one BEGIN IMMEDIATE transaction. Views made
+// by cut-over are recorded in `kappa_views` (view TEXT PRIMARY KEY, target TEXT), changed in the
+// same transaction as the view itself. Files use
 // WAL with synchronous=NORMAL: a committed batch survives a process crash.
 //
 // Thread safety: one connection, serialized by an internal mutex.
@@ -29,10 +31,17 @@ class SqliteSink final : public Sink {
   ~SqliteSink() override;
 
   std::string describe() const override { return "sqlite:" + path_; }
+  void set_faults(FaultHook* faults) override {
+    std::lock_guard lock(mu_);
+    faults_ = faults;
+  }
   Result<CommitOutcome> commit_batch(const BatchCommit& commit) override;
   Result<bool> table_exists(const std::string& table) override;
   Result<std::vector<TableRow>> read_table(const std::string& table) override;
   Result<std::optional<LedgerEntry>> last_batch(const std::string& query_id) override;
+  Result<std::vector<std::string>> writers(const std::string& table) override;
+  Status point_view(const std::string& view, const std::string& table) override;
+  Result<std::optional<std::string>> view_target(const std::string& view) override;
 
   // The CREATE statement SQLite keeps for a table or view.
   Result<std::string> table_ddl(const std::string& table);

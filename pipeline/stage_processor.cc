@@ -59,6 +59,7 @@ void StageProcessor::process(std::span<const RecordView> records) {
 
 Status StageProcessor::finish_batch(BatchResult& result) {
   result.rows_out = staged_;
+  result.decoded = staged_;
   result.dead_letters = dead_;
   output_ = nullptr;
   return Status::ok();

@@ -1,4 +1,4 @@
-// The stage job (seed step 2.2): reads `events`, enriches each event by the lab's rules and
+// The stage job (lab step 2.2): reads `events`, enriches each event by the lab's rules and
 // writes it to `events_stages` keyed by user_id; records that are not events go to `events_dlq`.
 //
 // Rules (DESIGN.md §2), with Java's remainder semantics for negative ids:
@@ -23,7 +23,7 @@ namespace kappa {
 inline constexpr std::string_view kUnknownName = "Unknown Name";
 inline constexpr std::string_view kUnknownDept = "Unknown Dept";
 
-// The seed's enrichment of one event. The views point into `e` and `fixtures`.
+// The lab's enrichment of one event. The views point into `e` and `fixtures`.
 StagedEvent enrich(const SourceEvent& e, const Fixtures& fixtures);
 
 struct StageSpec {

@@ -1,11 +1,17 @@
 #include "replay/cli.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "bench/pipeline_bench.h"
 #include "broker/embedded_broker.h"
 #include "pipeline/sqlite_sink.h"
+#include "replay/capture.h"
+#include "replay/junit.h"
 #include "replay/scenario_runner.h"
 
 namespace kappa {
@@ -16,7 +22,11 @@ constexpr const char* kUsage = R"(usage: kappa COMMAND [OPTIONS]
 commands:
   run [--print-tables] [--trace] SCENARIO.json...
       replay scenarios under the simulated clock and check their expectations
-  bench pipeline [--events N] [--runs N]
+  test [--junit FILE] [--trace] DIR|SCENARIO.json...
+      the same over folders of scenarios; PASS/FAIL per scenario, then "N passed, M failed"
+  record --topic TOPIC [--topic TOPIC...] --out FILE SCENARIO.json
+      run a scenario and capture topics to a file that a scenario can replay
+  bench pipeline [--events N] [--runs N] [--sqlite-file PATH]
       pipeline throughput figures, one "name value" per line
 
 exit codes: 0 all expectations hold; 1 an expectation failed; 2 bad input or usage
@@ -27,66 +37,224 @@ int usage(std::ostream& err, const std::string& problem) {
   return 2;
 }
 
-void print_report(std::ostream& out, const RunReport& r) {
-  if (r.passed()) {
-    out << "PASS " << r.path << " (" << r.expectations << " expectations, " << r.rows_checked
-        << " rows checked, " << static_cast<int64_t>(r.wall_ms) << " ms)\n";
-    return;
+// A run's outcome as the command line reports it.
+enum class Outcome { kPassed, kFailed, kBadInput };
+
+struct ScenarioRun {
+  std::string path;
+  Outcome outcome = Outcome::kPassed;
+  RunReport report;
+  Status load_error;
+};
+
+Outcome outcome_of(const RunReport& r) {
+  if (r.passed()) return Outcome::kPassed;
+  const auto code = r.error.code();
+  return code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound ? Outcome::kBadInput : Outcome::kFailed;
+}
+
+ScenarioRun run_one(const std::string& path, const RunOptions& options, std::function<void(Log&)> after = {}) {
+  ScenarioRun run;
+  run.path = path;
+  auto scenario = load_scenario(path);
+  if (!scenario) {
+    run.outcome = Outcome::kBadInput;
+    run.load_error = scenario.status();
+    return run;
   }
-  out << "FAIL " << r.path << "\n";
-  if (!r.error.is_ok()) {
-    out << "  " << r.error_where.to_string() << ": " << r.error.message() << "\n";
+  EmbeddedBroker broker;
+  auto sink = SqliteSink::open(":memory:");
+  if (!sink) {
+    run.outcome = Outcome::kFailed;
+    run.load_error = sink.status();
+    return run;
   }
+  run.report = run_scenario(*scenario, broker, **sink, options);
+  run.outcome = outcome_of(run.report);
+  if (after) after(broker);
+  return run;
+}
+
+std::vector<std::string> failure_lines(const ScenarioRun& run) {
+  std::vector<std::string> lines;
+  if (!run.load_error.is_ok()) {
+    lines.push_back(run.load_error.message());
+    return lines;
+  }
+  const RunReport& r = run.report;
+  if (!r.error.is_ok()) lines.push_back(r.error_where.to_string() + ": " + r.error.message());
   for (const auto& f : r.failures) {
-    out << "  " << f.where.to_string() << ": " << f.title << "\n";
-    for (const auto& line : f.lines) out << "    " << line << "\n";
+    lines.push_back(f.where.to_string() + ": " + f.title);
+    for (const auto& line : f.lines) lines.push_back("  " + line);
   }
+  return lines;
+}
+
+void print_run(std::ostream& out, const ScenarioRun& run) {
+  const RunReport& r = run.report;
+  if (run.outcome == Outcome::kPassed) {
+    out << "PASS " << run.path << " (" << r.expectations << " expectations, " << r.rows_checked << " rows checked, "
+        << static_cast<int64_t>(r.wall_ms) << " ms)\n";
+  } else {
+    out << "FAIL " << run.path << "\n";
+    for (const auto& line : failure_lines(run)) out << "  " << line << "\n";
+  }
+  for (const auto& note : r.notes) out << "  | " << note << "\n";
+}
+
+struct RunFlags {
+  RunOptions options;
+  std::vector<std::string> inputs;
+  std::string junit;
+};
+
+// Parses the flags shared by run and test; returns an error message, or "" when fine.
+std::string parse_flags(const std::vector<std::string>& args, bool allow_junit, bool allow_tables, std::ostream& out,
+                        RunFlags& f) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--trace") {
+      f.options.trace = &out;
+    } else if (a == "--print-tables" && allow_tables) {
+      f.options.tables = &out;
+    } else if (a == "--junit" && allow_junit) {
+      if (i + 1 >= args.size()) return "--junit needs a file name";
+      f.junit = args[++i];
+    } else if (a.rfind("--", 0) == 0) {
+      return "unknown option " + a;
+    } else {
+      f.inputs.push_back(a);
+    }
+  }
+  return "";
+}
+
+int exit_code(const std::vector<ScenarioRun>& runs) {
+  bool bad = false, failed = false;
+  for (const auto& r : runs) {
+    bad = bad || r.outcome == Outcome::kBadInput;
+    failed = failed || r.outcome == Outcome::kFailed;
+  }
+  return bad ? 2 : failed ? 1 : 0;
 }
 
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  bool print_tables = false;
-  bool trace = false;
-  std::vector<std::string> files;
-  for (const auto& a : args) {
-    if (a == "--print-tables")
-      print_tables = true;
-    else if (a == "--trace")
-      trace = true;
-    else if (a.rfind("--", 0) == 0)
-      return usage(err, "unknown option " + a + " for run");
-    else
-      files.push_back(a);
-  }
-  if (files.empty()) return usage(err, "run needs at least one scenario file");
-  bool bad_input = false;
-  bool failed = false;
-  for (const auto& file : files) {
-    auto scenario = load_scenario(file);
-    if (!scenario) {
-      err << "kappa: " << scenario.status().message() << "\n";
-      bad_input = true;
+  RunFlags f;
+  if (auto problem = parse_flags(args, false, true, out, f); !problem.empty()) return usage(err, problem + " for run");
+  if (f.inputs.empty()) return usage(err, "run needs at least one scenario file");
+  std::vector<ScenarioRun> runs;
+  for (const auto& file : f.inputs) {
+    runs.push_back(run_one(file, f.options));
+    if (!runs.back().load_error.is_ok()) {
+      err << "kappa: " << runs.back().load_error.message() << "\n";
       continue;
     }
-    EmbeddedBroker broker;
-    auto sink = SqliteSink::open(":memory:");
-    if (!sink) {
-      err << "kappa: " << sink.status().message() << "\n";
-      return 2;
-    }
-    RunOptions options;
-    if (trace) options.trace = &out;
-    if (print_tables) options.tables = &out;
-    const RunReport report = run_scenario(*scenario, broker, **sink, options);
-    print_report(out, report);
-    if (!report.passed()) {
-      const auto code = report.error.code();
-      if (code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound)
-        bad_input = true;
-      else
-        failed = true;
+    print_run(out, runs.back());
+  }
+  return exit_code(runs);
+}
+
+// Scenario files under the inputs: files as given, folders searched for *.json, sorted.
+Result<std::vector<std::string>> scenario_files(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) {
+      std::vector<std::string> found;
+      for (auto it = std::filesystem::recursive_directory_iterator(input, ec); !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file() && it->path().extension() == ".json") found.push_back(it->path().string());
+      }
+      if (ec) return Status::not_found("cannot read folder " + input + ": " + ec.message());
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::exists(input, ec)) {
+      files.push_back(input);
+    } else {
+      return Status::not_found("no such file or folder: " + input);
     }
   }
-  return bad_input ? 2 : failed ? 1 : 0;
+  return files;
+}
+
+int test_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  RunFlags f;
+  if (auto problem = parse_flags(args, true, false, out, f); !problem.empty()) return usage(err, problem + " for test");
+  if (f.inputs.empty()) return usage(err, "test needs a folder or scenario files");
+  auto files = scenario_files(f.inputs);
+  if (!files) {
+    err << "kappa: " << files.status().message() << "\n";
+    return 2;
+  }
+  if (files->empty()) {
+    err << "kappa: no scenario files (*.json) found\n";
+    return 2;
+  }
+  std::vector<ScenarioRun> runs;
+  std::vector<JunitCase> cases;
+  int passed = 0;
+  for (const auto& file : *files) {
+    runs.push_back(run_one(file, f.options));
+    const ScenarioRun& run = runs.back();
+    print_run(out, run);
+    JunitCase c;
+    c.name = std::filesystem::path(file).stem().string();
+    c.file = file;
+    c.seconds = run.report.wall_ms / 1000;
+    if (run.outcome == Outcome::kPassed) {
+      ++passed;
+    } else {
+      const auto lines = failure_lines(run);
+      c.error = run.outcome == Outcome::kBadInput || !run.load_error.is_ok() || !run.report.error.is_ok();
+      c.failure = lines.empty() ? "failed" : lines.front();
+      std::ostringstream details;
+      for (const auto& line : lines) details << line << "\n";
+      c.details = details.str();
+    }
+    cases.push_back(std::move(c));
+  }
+  const int failed = static_cast<int>(runs.size()) - passed;
+  out << passed << " passed, " << failed << " failed\n";
+  if (!f.junit.empty()) {
+    std::ofstream junit(f.junit);
+    write_junit(junit, "kappa scenarios", cases);
+    if (!junit) {
+      err << "kappa: cannot write " << f.junit << "\n";
+      return 2;
+    }
+  }
+  return exit_code(runs);
+}
+
+int record_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> topics;
+  std::string output, scenario;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--topic" && i + 1 < args.size()) topics.push_back(args[++i]);
+    else if (args[i] == "--out" && i + 1 < args.size()) output = args[++i];
+    else if (args[i].rfind("--", 0) == 0) return usage(err, "unknown or incomplete option " + args[i] + " for record");
+    else if (scenario.empty()) scenario = args[i];
+    else return usage(err, "record runs one scenario");
+  }
+  if (topics.empty() || output.empty() || scenario.empty()) return usage(err, "record needs --topic, --out and a scenario");
+  Status written;
+  int64_t count = 0;
+  const ScenarioRun run = run_one(scenario, RunOptions{}, [&](Log& log) {
+    std::ofstream file(output);
+    auto n = write_capture(log, topics, file);
+    written = n.status();
+    if (n) count = *n;
+  });
+  if (!run.load_error.is_ok()) {
+    err << "kappa: " << run.load_error.message() << "\n";
+    return 2;
+  }
+  print_run(out, run);
+  if (!written) {
+    err << "kappa: " << written.message() << "\n";
+    return 2;
+  }
+  out << "recorded " << count << " records to " << output << "\n";
+  return 0;
 }
 
 }  // namespace
@@ -96,6 +264,8 @@ int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") return run_command(rest, out, err);
+  if (command == "test") return test_command(rest, out, err);
+  if (command == "record") return record_command(rest, out, err);
   if (command == "bench") return bench_command(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;

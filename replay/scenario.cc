@@ -231,10 +231,7 @@ QueryOptions query_options(const Members& m, const TimeZone& zone) {
   return o;
 }
 
-AggregationConfig aggregation(const Node& n, const TimeZone& zone) {
-  Members m(n, "an aggregation",
-            {"table", "query", "dimension", "window", "slide", "window_offset", "watermark",
-             "output_mode", "late_rule", "trigger", "starting_offsets", "max_records_per_batch"});
+AggregationConfig aggregation(const Members& m, const Node& n, const TimeZone& zone) {
   AggregationConfig a;
   const Node table = m.require("table", "the table to write, like \"events_users_v1\"");
   a.spec.table = table.str();
@@ -306,7 +303,12 @@ void parse_pipeline(const Node& n, const std::string& path, PipelineConfig& c) {
     c.max_record_bytes = static_cast<size_t>(b->integer(64, 1 << 30));
   if (auto aggs = m.get("aggregations")) {
     c.aggregations.clear();
-    for (const Node& a : aggs->elements()) c.aggregations.push_back(aggregation(a, zone));
+    for (const Node& a : aggs->elements()) {
+      Members am(a, "an aggregation",
+                 {"table", "query", "dimension", "window", "slide", "window_offset", "watermark",
+                  "output_mode", "late_rule", "trigger", "starting_offsets", "max_records_per_batch"});
+      c.aggregations.push_back(aggregation(am, a, zone));
+    }
   }
   if (Status s = validate(c); !s) n.fail(s.message());
 }
@@ -342,6 +344,7 @@ ProduceStep produce(const Node& n, const PipelineConfig& c, const TimeZone& zone
   }
   if (auto part = m.get("partition")) p.partition = static_cast<int32_t>(part->integer(0, 1000));
   if (auto ts = m.get("timestamp")) p.timestamp_ms = ts->time(zone);
+  if (auto at = m.get("at")) p.at_ms = at->time(zone);
   if (auto r = m.get("repeat")) p.repeat = r->integer(1, 10000000);
   int forms = 0;
   if (auto e = m.get("event")) {
@@ -421,12 +424,15 @@ ExpectedRow expected_row(const Node& n, const TimeZone& zone) {
   return r;
 }
 
-ExpectStep expect(const Node& n, const TimeZone& zone) {
-  Members m(n, "expect", {"table", "rows", "contains", "absent", "row_count"});
+std::string identifier(const Node& n, std::string_view what) {
+  std::string v = n.str();
+  if (Status st = validate_identifier(v, what); !st) n.fail(st.message());
+  return v;
+}
+
+ExpectTableStep expect_table(const Members& m, const Node& n, const TimeZone& zone) {
   ExpectTableStep t;
-  const Node table = m.require("table", "the table to check");
-  t.table = table.str();
-  if (Status s = validate_identifier(t.table, "table name"); !s) table.fail(s.message());
+  t.table = identifier(m.require("table", "the table to check"), "table name");
   auto rows = [&](const Node& list) {
     std::vector<ExpectedRow> out;
     for (const Node& r : list.elements()) out.push_back(expected_row(r, zone));
@@ -442,22 +448,228 @@ ExpectStep expect(const Node& n, const TimeZone& zone) {
   return t;
 }
 
+ExpectTopicStep expect_topic(const Members& m, const Node& n) {
+  ExpectTopicStep t;
+  t.topic = m.require("topic", "the topic to check").str();
+  if (auto p = m.get("partition")) t.partition = static_cast<int32_t>(p->integer(0, 1000));
+  if (auto c = m.get("count")) t.count = c->integer(0);
+  auto values = [](const Node& list) {
+    std::vector<ExpectedValue> out;
+    for (const Node& v : list.elements()) out.push_back({v.json(), v.where()});
+    return out;
+  };
+  if (auto v = m.get("values")) t.values = values(*v);
+  if (auto c = m.get("contains")) t.contains = values(*c);
+  if (!t.count && !t.values && t.contains.empty()) {
+    n.fail("say what to expect of the topic: \"count\", \"values\" or \"contains\"");
+  }
+  return t;
+}
+
+ExpectDeadLettersStep expect_dead_letters(const Node& n) {
+  Members m(n, "dead_letters", {"count", "reasons"});
+  ExpectDeadLettersStep d;
+  if (auto c = m.get("count")) d.count = c->integer(0);
+  if (auto r = m.get("reasons")) {
+    Members rm(*r, "dead-letter reasons",
+               {"not_json", "not_object", "missing_field", "wrong_type", "out_of_range", "bad_time", "oversize"});
+    for (const auto& [reason, _] : r->json().items()) d.reasons.emplace_back(reason, r->child(reason).integer(0));
+  }
+  if (!d.count && d.reasons.empty()) n.fail("say what to expect: \"count\" or \"reasons\"");
+  return d;
+}
+
+ExpectMetricsStep expect_metrics(const Node& n, const TimeZone& zone) {
+  Members m(n, "metrics",
+            {"query", "watermark", "batches", "rows_in", "rows_out", "dead_letters", "dropped_as_late",
+             "late_groups", "failed_attempts", "state"});
+  ExpectMetricsStep e;
+  e.query = m.require("query", "the query whose metrics to check").str();
+  if (auto w = m.get("watermark")) e.watermark_ms = w->time(zone);
+  auto count = [&](std::string_view key, std::optional<int64_t>& out) {
+    if (auto v = m.get(key)) out = v->integer(0);
+  };
+  count("batches", e.batches);
+  count("rows_in", e.rows_in);
+  count("rows_out", e.rows_out);
+  count("dead_letters", e.dead_letters);
+  count("dropped_as_late", e.dropped_as_late);
+  count("late_groups", e.late_groups);
+  count("failed_attempts", e.failed_attempts);
+  if (auto st = m.get("state")) {
+    e.state = st->str();
+    if (*e.state != "running" && *e.state != "crashed" && *e.state != "stopped") {
+      st->fail("expected \"running\", \"crashed\" or \"stopped\", found \"" + *e.state + "\"");
+    }
+  }
+  return e;
+}
+
+ExpectStep expect(const Node& n, const TimeZone& zone, std::string& label) {
+  if (!n.json().is_object()) n.expected("an object (expect)");
+  static const std::pair<std::string_view, std::string_view> kKinds[] = {
+      {"table", "table"}, {"topic", "topic"}, {"dead_letters", "dead letters"}, {"metrics", "metrics"},
+      {"balanced", "balanced counts"}, {"caught_up", "catch-up"}, {"view", "view"}};
+  std::string kind;
+  for (const auto& [key, _] : kKinds) {
+    if (n.json().contains(std::string(key))) {
+      if (!kind.empty()) n.fail("expect one thing at a time: found both \"" + kind + "\" and \"" + std::string(key) + "\"");
+      kind = key;
+    }
+  }
+  if (kind.empty()) {
+    Members any(n, "expect", {"table", "topic", "dead_letters", "metrics", "balanced", "caught_up", "view"});
+    n.fail("say what to expect: one of \"table\", \"topic\", \"dead_letters\", \"metrics\", \"balanced\", "
+           "\"caught_up\" or \"view\"");
+  }
+  if (kind == "table") {
+    Members m(n, "expect (table)", {"table", "rows", "contains", "absent", "row_count"});
+    ExpectTableStep t = expect_table(m, n, zone);
+    label = "expect table " + t.table;
+    return t;
+  }
+  if (kind == "topic") {
+    Members m(n, "expect (topic)", {"topic", "partition", "count", "values", "contains"});
+    ExpectTopicStep t = expect_topic(m, n);
+    label = "expect topic " + t.topic;
+    return t;
+  }
+  if (kind == "dead_letters") {
+    Members m(n, "expect (dead letters)", {"dead_letters"});
+    label = "expect dead letters";
+    return expect_dead_letters(n.child("dead_letters"));
+  }
+  if (kind == "metrics") {
+    Members m(n, "expect (metrics)", {"metrics"});
+    ExpectMetricsStep e = expect_metrics(n.child("metrics"), zone);
+    label = "expect metrics of " + e.query;
+    return e;
+  }
+  if (kind == "balanced") {
+    Members m(n, "expect (balanced)", {"balanced"});
+    if (!n.child("balanced").boolean()) n.child("balanced").fail("expected true");
+    label = "expect balanced counts";
+    return ExpectBalancedStep{};
+  }
+  if (kind == "caught_up") {
+    Members m(n, "expect (caught_up)", {"caught_up"});
+    Members cm(n.child("caught_up"), "caught_up", {"query", "with", "value"});
+    ExpectCaughtUpStep c;
+    c.query = cm.require("query", "the recovering query").str();
+    c.with = cm.require("with", "the query it replaces").str();
+    if (auto v = cm.get("value")) c.caught_up = v->boolean();
+    label = "expect " + c.query + (c.caught_up ? " caught up with " : " not caught up with ") + c.with;
+    return c;
+  }
+  Members m(n, "expect (view)", {"view", "reads"});
+  ExpectViewStep v;
+  v.view = identifier(m.require("view", "the view"), "view name");
+  v.reads = identifier(m.require("reads", "the table the view must read"), "table name");
+  label = "expect view " + v.view + " reads " + v.reads;
+  return v;
+}
+
+ReplayStep replay(const Node& n, const std::string& path) {
+  Members m(n, "replay", {"file", "topic", "timing"});
+  ReplayStep r;
+  r.file = resolve_path(path, m.require("file", "a file written by kappa record").str());
+  if (auto t = m.get("topic")) r.topic = t->str();
+  if (auto t = m.get("timing")) {
+    const std::string s = t->str();
+    if (s == "relative") r.timing = ReplayStep::Timing::kRelative;
+    else if (s == "recorded") r.timing = ReplayStep::Timing::kRecorded;
+    else if (s == "now") r.timing = ReplayStep::Timing::kNow;
+    else t->fail("expected \"relative\" (keep the gaps, starting now), \"recorded\" (at the recorded times) or \"now\", found \"" + s + "\"");
+  }
+  return r;
+}
+
+FaultStep fault(const Node& n) {
+  Members m(n, "fault", {"sink_unavailable", "crash", "broker_unavailable"});
+  if (n.json().size() != 1) n.fail("give one fault: \"sink_unavailable\", \"crash\" or \"broker_unavailable\"");
+  FaultStep f;
+  if (auto s = m.get("sink_unavailable")) {
+    Members sm(*s, "sink_unavailable", {"commits"});
+    f.kind = FaultStep::Kind::kSinkUnavailable;
+    f.commits = static_cast<int>(sm.require("commits", "how many commits fail").integer(1, 1000000));
+  } else if (auto c = m.get("crash")) {
+    Members cm(*c, "crash", {"query", "at", "after", "restart"});
+    f.kind = FaultStep::Kind::kCrash;
+    f.query = cm.require("query", "the query that crashes").str();
+    const Node at = cm.require("at", "where in the batch");
+    static const std::pair<std::string_view, std::string_view> kPoints[] = {
+        {"after_plan", "query.after_plan"},
+        {"before_rows", "sink.before_commit"},
+        {"between_rows_and_ledger", "sink.between_rows_and_ledger"},
+        {"after_commit", "sink.after_commit"},
+        {"before_checkpoint", "query.before_checkpoint"}};
+    const std::string where = at.str();
+    for (const auto& [name, point] : kPoints) {
+      if (name == where) f.point = point;
+    }
+    if (f.point.empty()) {
+      at.fail("expected one of after_plan, before_rows, between_rows_and_ledger, after_commit, "
+              "before_checkpoint, found \"" + where + "\"");
+    }
+    if (f.query == "stage" && f.point.rfind("sink.", 0) == 0) {
+      at.fail("the stage job writes no table; crash it at after_plan or before_checkpoint");
+    }
+    if (auto a = cm.get("after")) f.after = static_cast<int>(a->integer(0, 1000000));
+    if (auto r = cm.get("restart")) {
+      const std::string how = r->str();
+      if (how == "immediately") f.restart_immediately = true;
+      else if (how != "manual") r->fail("expected \"immediately\" or \"manual\" (a restart action), found \"" + how + "\"");
+    }
+  } else {
+    Node b = *m.get("broker_unavailable");
+    Members bm(b, "broker_unavailable", {"for"});
+    f.kind = FaultStep::Kind::kBrokerUnavailable;
+    f.duration_ms = bm.require("for", "how long the broker is down").duration();
+  }
+  return f;
+}
+
+RecoverStep recover(const Node& n, const TimeZone& zone) {
+  Members m(n, "recover",
+            {"table", "query", "dimension", "window", "slide", "window_offset", "watermark", "output_mode",
+             "late_rule", "trigger", "from", "max_records_per_batch", "expect_error"});
+  RecoverStep r;
+  r.aggregation = aggregation(m, n, zone);
+  r.aggregation.options.starting.kind = StartingPosition::Kind::kEarliest;
+  if (auto f = m.get("from")) r.aggregation.options.starting = starting(*f, zone);
+  if (auto e = m.get("expect_error")) r.expect_error = e->str();
+  return r;
+}
+
 Step step(const Node& n, const Scenario& s, const TimeZone& zone) {
   if (!n.json().is_object() || n.json().size() != 1) {
-    n.fail(
-        "expected an action: an object with one key, like {\"advance\": \"10s\"} (actions: "
-        "generate, produce, advance, run_until_idle, expect)");
+    n.fail("expected an action: an object with one key, like {\"advance\": \"10s\"} (actions: generate, stop, "
+           "produce, replay, advance, run_until_idle, restart, fault, recover, compare, cutover, expect)");
   }
   const std::string kind = n.json().begin().key();
-  Members m(n, "an action", {"generate", "produce", "advance", "run_until_idle", "expect"});
+  Members m(n, "an action",
+            {"generate", "stop", "produce", "replay", "advance", "run_until_idle", "restart", "fault",
+             "recover", "compare", "cutover", "expect"});
   const Node body = n.child(kind);
   Step st;
   st.where = body.where();
   st.label = kind;
   if (kind == "generate") {
     st.action = generate(body);
+  } else if (kind == "stop") {
+    StopStep stop;
+    if (body.json().is_string() && body.str() == "generators") {
+      stop.generators = true;
+    } else {
+      Members sm(body, "stop", {"query"});
+      stop.query = sm.require("query", "the query to stop").str();
+      st.label = "stop " + *stop.query;
+    }
+    st.action = stop;
   } else if (kind == "produce") {
     st.action = produce(body, s.pipeline, zone);
+  } else if (kind == "replay") {
+    st.action = replay(body, s.path);
   } else if (kind == "advance") {
     st.action = advance(body, zone);
   } else if (kind == "run_until_idle") {
@@ -467,10 +679,45 @@ Step step(const Node& n, const Scenario& s, const TimeZone& zone) {
       r.limit_ms = rm.require("limit", "the most simulated time to run").duration();
     }
     st.action = r;
+  } else if (kind == "restart") {
+    RestartStep r;
+    r.query = body.json().is_string() ? body.str() : Members(body, "restart", {"query"}).require("query", "the query to restart").str();
+    st.label = "restart " + r.query;
+    st.action = r;
+  } else if (kind == "fault") {
+    st.action = fault(body);
+  } else if (kind == "recover") {
+    RecoverStep r = recover(body, zone);
+    st.label = "recover into " + r.aggregation.spec.table;
+    st.action = std::move(r);
+  } else if (kind == "compare") {
+    Members cm(body, "compare", {"tables", "expect"});
+    CompareStep c;
+    const auto tables = cm.require("tables", "the two tables, like [\"events_users_v1\", \"events_users_v2\"]").elements();
+    if (tables.size() != 2) cm.node().fail("expected two tables to compare");
+    c.left = identifier(tables[0], "table name");
+    c.right = identifier(tables[1], "table name");
+    if (auto e = cm.get("expect")) {
+      Members em(*e, "compare expectations", {"same", "changed", "added", "removed"});
+      auto count = [&](std::string_view key, std::optional<int64_t>& out) {
+        if (auto v = em.get(key)) out = v->integer(0);
+      };
+      count("same", c.same);
+      count("changed", c.changed);
+      count("added", c.added);
+      count("removed", c.removed);
+    }
+    st.label = "compare " + c.left + " with " + c.right;
+    st.action = c;
+  } else if (kind == "cutover") {
+    Members cm(body, "cutover", {"view", "to"});
+    CutoverStep c;
+    if (auto v = cm.get("view")) c.view = identifier(*v, "view name");
+    c.table = identifier(cm.require("to", "the table readers move to"), "table name");
+    st.label = "cut over " + c.view + " to " + c.table;
+    st.action = c;
   } else {
-    ExpectStep e = expect(body, zone);
-    st.label = "expect table " + std::get<ExpectTableStep>(e).table;
-    st.action = std::move(e);
+    st.action = expect(body, zone, st.label);
   }
   return st;
 }
@@ -489,7 +736,7 @@ Result<Scenario> parse_scenario(const JsonDocument& doc) {
     s.pipeline.aggregations = {PipelineConfig::lab_v1()};
     if (auto p = m.get("pipeline")) parse_pipeline(*p, doc.path(), s.pipeline);
     const TimeZone zone = TimeZone::load(s.pipeline.zone).value();
-    s.start_ms = parse_timestamp("2022-09-30 16:42:00", zone).value();  // the seed's example time
+    s.start_ms = parse_timestamp("2022-09-30 16:42:00", zone).value();  // the lab's example time
     if (auto c = m.get("clock")) {
       Members cm(*c, "the clock", {"start"});
       if (auto start = cm.get("start")) s.start_ms = start->time(zone);

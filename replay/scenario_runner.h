@@ -24,6 +24,7 @@ struct RunReport {
   int expectations = 0;  // checked
   int64_t rows_checked = 0;
   std::vector<ExpectationFailure> failures;
+  std::vector<std::string> notes;  // reports worth showing: comparisons, balances
   Status error;  // a step could not run; the scenario fails
   Where error_where;
   double wall_ms = 0;
