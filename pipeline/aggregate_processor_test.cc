@@ -184,7 +184,7 @@ std::vector<TableRow> run_story(const std::vector<Arrival>& arrivals,
   FaultPlan faults;
   for (const auto& [point, skip] : crashes) faults.arm(point, StatusCode::kAborted, 1, skip);
   Rig rig(testing::config_with({v1()}, false), &faults);
-  rig.pipeline->set_auto_restart(true);
+  rig.pipeline->set_auto_restart("", true);
   const char* names[] = {"zero", "one", "two", "three"};
   size_t next_restart = 0;
   for (const Arrival& a : arrivals) {

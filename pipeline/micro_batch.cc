@@ -238,6 +238,11 @@ Status MicroBatchQuery::run(int64_t now_ms) {
     processor_->abort_batch();
     ++totals_.failed_attempts;
     last_error_ = s;
+    if (listener_) {
+      BatchReport failed{spec_.id, plan, {}, watermark_ms_, processor_->watermark_delay_ms().has_value(),
+                         pending_is_retry_, now_ms, s};
+      listener_(failed);
+    }
     pending_is_retry_ = true;
     if (s.code() == StatusCode::kUnavailable) return Status::ok();  // retried next trigger
     state_ = RunState::kCrashed;
@@ -246,7 +251,7 @@ Status MicroBatchQuery::run(int64_t now_ms) {
 
   BatchReport report{
       spec_.id,         plan, result, next_watermark, processor_->watermark_delay_ms().has_value(),
-      pending_is_retry_};
+      pending_is_retry_, now_ms, std::nullopt};
   committed_ = plan.end;
   has_committed_ = true;
   last_batch_watermark_ms_ = plan.watermark_ms;
@@ -268,6 +273,20 @@ Status MicroBatchQuery::run(int64_t now_ms) {
   if (result.sink_skipped) ++totals_.sink_skips;
   if (listener_) listener_(report);
   return Status::ok();
+}
+
+MicroBatchQuery::Totals& MicroBatchQuery::Totals::operator+=(const Totals& o) {
+  batches += o.batches;
+  rows_in += o.rows_in;
+  decoded += o.decoded;
+  rows_out += o.rows_out;
+  dead_letters += o.dead_letters;
+  late_rows += o.late_rows;
+  late_groups += o.late_groups;
+  windowed_rows += o.windowed_rows;
+  failed_attempts += o.failed_attempts;
+  sink_skips += o.sink_skips;
+  return *this;
 }
 
 bool MicroBatchQuery::wants_no_data_batch() const {

@@ -74,6 +74,9 @@ struct BatchReport {
   int64_t next_watermark_ms = 0;
   bool has_watermark = false;  // the query tracks an event-time watermark
   bool retried = false;  // a re-run of a plan recovered from the checkpoint or a failed attempt
+  int64_t ran_at_ms = 0;  // when this attempt ran (a re-run runs after its plan's trigger)
+  // Set when the attempt failed (nothing of it is committed; `result` is not meaningful).
+  std::optional<Status> failure;
 };
 
 // The query-specific part: what a batch does with its records.
@@ -129,6 +132,7 @@ class MicroBatchQuery final : public Job {
   struct Totals {
     int64_t batches = 0, rows_in = 0, decoded = 0, rows_out = 0, dead_letters = 0, late_rows = 0,
             late_groups = 0, windowed_rows = 0, failed_attempts = 0, sink_skips = 0;
+    Totals& operator+=(const Totals& o);
   };
   const Totals& totals() const { return totals_; }
 

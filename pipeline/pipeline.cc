@@ -149,9 +149,8 @@ std::vector<Job*> Pipeline::jobs() {
 }
 
 Status Pipeline::after_run(Job& job, int64_t now_ms) {
-  if (!auto_restart_) return Status::ok();
   for (auto& slot : slots_) {
-    if (slot.query.get() == &job &&
+    if (slot.auto_restart && slot.query.get() == &job &&
         slot.query->run_state() == MicroBatchQuery::RunState::kCrashed) {
       return restart(slot.id, now_ms);
     }
@@ -191,10 +190,27 @@ std::vector<MicroBatchQuery*> Pipeline::queries() {
 Status Pipeline::restart(std::string_view id, int64_t now_ms) {
   for (auto& slot : slots_) {
     if (slot.id != id) continue;
+    if (slot.query) slot.earlier_runs += slot.query->totals();
     slot.query.reset();  // the old process is gone; only its checkpoint remains
     slot.query = slot.make(*slot.checkpoint);
     if (listener_) slot.query->on_batch(listener_);
     return slot.query->start(now_ms);
+  }
+  return Status::not_found("no query named '" + std::string(id) + "'");
+}
+
+void Pipeline::set_auto_restart(std::string_view id, bool on) {
+  for (auto& slot : slots_) {
+    if (id.empty() || slot.id == id) slot.auto_restart = on;
+  }
+}
+
+Result<MicroBatchQuery::Totals> Pipeline::totals(std::string_view id) const {
+  for (const auto& slot : slots_) {
+    if (slot.id != id) continue;
+    MicroBatchQuery::Totals t = slot.earlier_runs;
+    if (slot.query) t += slot.query->totals();
+    return t;
   }
   return Status::not_found("no query named '" + std::string(id) + "'");
 }

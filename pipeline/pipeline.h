@@ -74,8 +74,8 @@ class Pipeline final : public JobSet {
   Status after_run(Job& job, int64_t now_ms) override;
 
   // A supervisor that restarts a crashed query from its checkpoint at the instant it crashed
-  // (off by default: a crashed query stays down until restart()).
-  void set_auto_restart(bool on) { auto_restart_ = on; }
+  // (off by default: a crashed query stays down until restart()). `id` empty: every query.
+  void set_auto_restart(std::string_view id, bool on);
 
   const PipelineConfig& config() const { return config_; }
   const TimeZone& zone() const { return zone_; }
@@ -101,6 +101,10 @@ class Pipeline final : public JobSet {
   // duplicate rows and overwriting would delete them.
   Result<MicroBatchQuery*> recover(AggregationConfig aggregation, int64_t now_ms);
 
+  // The query's figures over all its runs: a restart builds a new query object, whose own
+  // totals start at zero, and the ones of the runs before are kept here.
+  Result<MicroBatchQuery::Totals> totals(std::string_view id) const;
+
   // Whether `query` has read at least as far as `reference` in every partition of their source
   // (a recovery has caught up with the query it replaces).
   Result<bool> caught_up(std::string_view query, std::string_view reference);
@@ -120,6 +124,8 @@ class Pipeline final : public JobSet {
     std::function<std::unique_ptr<MicroBatchQuery>(CheckpointStore&)> make;
     std::unique_ptr<MemoryCheckpointStore> checkpoint;
     std::unique_ptr<MicroBatchQuery> query;
+    MicroBatchQuery::Totals earlier_runs;
+    bool auto_restart = false;
   };
   Slot make_stage_slot();
   Slot make_aggregation_slot(AggregationConfig aggregation);
@@ -134,7 +140,6 @@ class Pipeline final : public JobSet {
   std::vector<std::unique_ptr<GeneratorJob>> generators_;
   std::vector<Slot> slots_;  // stage first, then aggregations in order
   std::function<void(const BatchReport&)> listener_;
-  bool auto_restart_ = false;
 };
 
 }  // namespace kappa

@@ -335,7 +335,7 @@ GenerateStep generate(const Node& n) {
 ProduceStep produce(const Node& n, const PipelineConfig& c, const TimeZone& zone) {
   Members m(
       n, "produce",
-      {"topic", "key", "partition", "event", "value", "raw", "null_value", "timestamp", "repeat"});
+      {"topic", "key", "partition", "event", "value", "raw", "null_value", "timestamp", "at", "repeat"});
   ProduceStep p;
   p.topic = c.events.name;
   if (auto t = m.get("topic")) p.topic = t->str();
@@ -589,9 +589,18 @@ FaultStep fault(const Node& n) {
   if (n.json().size() != 1) n.fail("give one fault: \"sink_unavailable\", \"crash\" or \"broker_unavailable\"");
   FaultStep f;
   if (auto s = m.get("sink_unavailable")) {
-    Members sm(*s, "sink_unavailable", {"commits"});
+    Members sm(*s, "sink_unavailable", {"commits", "at", "query"});
     f.kind = FaultStep::Kind::kSinkUnavailable;
     f.commits = static_cast<int>(sm.require("commits", "how many commits fail").integer(1, 1000000));
+    f.point = "sink.before_commit";
+    if (auto at = sm.get("at")) {
+      const std::string where = at->str();
+      if (where == "between_rows_and_ledger") f.point = "sink.between_rows_and_ledger";
+      else if (where != "before_rows")
+        at->fail("expected \"before_rows\" (the commit fails to start) or \"between_rows_and_ledger\" (the rows are "
+                 "written, then the transaction fails and rolls back), found \"" + where + "\"");
+    }
+    if (auto q = sm.get("query")) f.query = q->str();
   } else if (auto c = m.get("crash")) {
     Members cm(*c, "crash", {"query", "at", "after", "restart"});
     f.kind = FaultStep::Kind::kCrash;

@@ -74,8 +74,8 @@ struct FaultStep {
   enum class Kind { kSinkUnavailable, kCrash, kBrokerUnavailable };
   Kind kind = Kind::kSinkUnavailable;
   int commits = 1;                   // sink_unavailable
-  std::string query;                 // crash: the query ("" any)
-  std::string point;                 // crash: the internal fault point (faults.h)
+  std::string query;                 // the query whose commits fail or that crashes ("" any)
+  std::string point;                 // the internal fault point (faults.h)
   int after = 0;                     // crash: passes of the point before it fires
   bool restart_immediately = false;  // crash
   int64_t duration_ms = 0;           // broker_unavailable

@@ -255,12 +255,13 @@ class Run final : public JobSet {
   Status fault(const FaultStep& f) {
     switch (f.kind) {
       case FaultStep::Kind::kSinkUnavailable:
-        faults_.arm("sink.before_commit", StatusCode::kUnavailable, f.commits);
+        if (!f.query.empty() && !pipeline_->query(f.query)) return Status::invalid_argument("no query named '" + f.query + "'");
+        faults_.arm(f.point, StatusCode::kUnavailable, f.commits, 0, f.query);
         return Status::ok();
       case FaultStep::Kind::kCrash:
         if (!pipeline_->query(f.query)) return Status::invalid_argument("no query named '" + f.query + "' to crash");
         faults_.arm(f.point, StatusCode::kAborted, 1, f.after, f.query);
-        if (f.restart_immediately) pipeline_->set_auto_restart(true);
+        pipeline_->set_auto_restart(f.query, f.restart_immediately);
         return Status::ok();
       case FaultStep::Kind::kBrokerUnavailable:
         outage_.fail_until(clock_.now_ms() + f.duration_ms);
@@ -475,7 +476,9 @@ class Run final : public JobSet {
     Status missing;
     MicroBatchQuery* q = query_or_fail(m.query, missing);
     if (!q) return missing;
-    const auto& t = q->totals();
+    auto totals = pipeline_->totals(m.query);
+    if (!totals) return totals.status();
+    const auto& t = *totals;
     std::vector<std::string> lines;
     auto check = [&](const char* what, const std::optional<int64_t>& want, int64_t got) {
       if (want && *want != got) lines.push_back(std::string(what) + ": expected " + std::to_string(*want) + ", found " + std::to_string(got));
@@ -504,8 +507,10 @@ class Run final : public JobSet {
   Status expect_balanced() {
     std::vector<std::string> lines;
     for (MicroBatchQuery* q : pipeline_->queries()) {
-      const auto& t = q->totals();
       const std::string& id = q->name();
+      auto totals = pipeline_->totals(id);
+      if (!totals) return totals.status();
+      const auto& t = *totals;
       std::string figures = id + ": read " + std::to_string(t.rows_in) + " = " + std::to_string(t.decoded) +
                             " processed + " + std::to_string(t.dead_letters) + " dead letters";
       bool ok = t.rows_in == t.decoded + t.dead_letters;
@@ -562,8 +567,13 @@ class Run final : public JobSet {
   void trace(const BatchReport& b) {
     const TimeZone& z = zone();
     auto& out = *options_.trace;
-    out << "[" << format_timestamp(b.plan.trigger_ms, z) << "] " << b.query << " batch " << b.plan.batch_id
-        << (b.retried ? " (re-run)" : "") << ": read " << b.result.rows_in;
+    out << "[" << format_timestamp(b.ran_at_ms, z) << "] " << b.query << " batch " << b.plan.batch_id
+        << (b.retried ? " (re-run, planned at " + format_timestamp(b.plan.trigger_ms, z) + ")" : "");
+    if (b.failure) {
+      out << ": FAILED (" << b.failure->message() << "); not checkpointed, the batch runs again\n";
+      return;
+    }
+    out << ": read " << b.result.rows_in;
     std::string ranges;
     for (size_t i = 0; i < b.plan.start.size(); ++i) {
       if (b.plan.start[i].offset == b.plan.end[i].offset) continue;
