@@ -241,7 +241,7 @@ Result<MicroBatchQuery*> Pipeline::recover(AggregationConfig aggregation, int64_
   const std::string why = "; a recovery writes a new table (appending to " + table +
                           " would duplicate its rows, overwriting it would delete them)";
   for (auto& slot : slots_) {
-    if (slot.table == table && slot.query && slot.query->run_state() == MicroBatchQuery::RunState::kRunning) {
+    if (slot.table == table && slot.query && slot.query->run_state() != MicroBatchQuery::RunState::kStopped) {
       return Status::failed_precondition("refusing to recover into " + table + ": it is written by the live query " +
                                          slot.id + why);
     }

@@ -96,9 +96,9 @@ class Pipeline final : public JobSet {
   Result<MicroBatchQuery*> add_aggregation(AggregationConfig aggregation, int64_t now_ms);
 
   // The Kappa recovery: a new query replays the log (from earliest unless `options.starting`
-  // says otherwise) into a NEW table. Refused (kFailedPrecondition) when the table is written by a
-  // live query, already has rows, or was written by another query: appending there would
-  // duplicate rows and overwriting would delete them.
+  // says otherwise) into a NEW table. Refused (kFailedPrecondition) when the table is written by
+  // a live query (running, or crashed and due for a restart), already has rows, or was written
+  // by another query: appending there would duplicate rows and overwriting would delete them.
   Result<MicroBatchQuery*> recover(AggregationConfig aggregation, int64_t now_ms);
 
   // The query's figures over all its runs: a restart builds a new query object, whose own

@@ -72,8 +72,15 @@ std::string capture_line(std::string_view topic, const RecordView& r) {
       out += '[';
       append_json_string(out, r.headers[i].key);
       out += ',';
-      if (r.headers[i].value) append_json_string(out, *r.headers[i].value);
-      else out += "null";
+      if (!r.headers[i].value) {
+        out += "null";
+      } else if (is_valid_utf8(*r.headers[i].value)) {
+        append_json_string(out, *r.headers[i].value);
+      } else {
+        out += "{\"base64\":";
+        append_json_string(out, base64_encode(*r.headers[i].value));
+        out += '}';
+      }
       out += ']';
     }
     out += ']';
@@ -132,6 +139,15 @@ Result<std::vector<CapturedRecord>> read_capture(const std::string& path) {
     if (!partition || !partition->is_number_integer()) return Status::invalid_argument(where + "expected an integer at /partition");
     if (!offset || !offset->is_number_integer()) return Status::invalid_argument(where + "expected an integer at /offset");
     if (!timestamp || !timestamp->is_number_integer()) return Status::invalid_argument(where + "expected an integer at /timestamp");
+    // Out-of-range numbers would wrap silently (partition 2^32 to 0, -1 to kAnyPartition).
+    const auto fits_int64 = [](const nlohmann::json& v) {
+      return !v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+    };
+    if (!fits_int64(*partition) || partition->get<int64_t>() < 0 || partition->get<int64_t>() > INT32_MAX) {
+      return Status::invalid_argument(where + "expected an integer from 0 to 2147483647 at /partition");
+    }
+    if (!fits_int64(*offset) || offset->get<int64_t>() < 0) return Status::invalid_argument(where + "expected a non-negative integer at /offset");
+    if (!fits_int64(*timestamp)) return Status::invalid_argument(where + "expected an integer at /timestamp");
     r.topic = topic->get<std::string>();
     r.partition = partition->get<int32_t>();
     r.offset = offset->get<int64_t>();
@@ -152,15 +168,29 @@ Result<std::vector<CapturedRecord>> read_capture(const std::string& path) {
     if (const auto* hs = field("headers")) {
       if (!hs->is_array()) return Status::invalid_argument(where + "expected an array at /headers");
       for (const auto& h : *hs) {
-        if (!h.is_array() || h.size() != 2 || !h[0].is_string() || !(h[1].is_string() || h[1].is_null())) {
-          return Status::invalid_argument(where + "expected [name, value] pairs at /headers");
+        const bool base64 = h.is_array() && h.size() == 2 && h[1].is_object() && h[1].size() == 1 &&
+                            h[1].contains("base64") && h[1]["base64"].is_string();
+        if (!h.is_array() || h.size() != 2 || !h[0].is_string() ||
+            !(h[1].is_string() || h[1].is_null() || base64)) {
+          return Status::invalid_argument(where +
+                                          "expected [name, value] pairs at /headers (value: a string, null or "
+                                          "{\"base64\": ...})");
         }
-        r.headers.emplace_back(h[0].get<std::string>(),
-                               h[1].is_null() ? std::nullopt : std::optional<std::string>(h[1].get<std::string>()));
+        std::optional<std::string> value;
+        if (base64) {
+          auto bytes = base64_decode(h[1]["base64"].get<std::string>());
+          if (!bytes) return Status::invalid_argument(where + bytes.status().message() + " at /headers");
+          value = std::move(*bytes);
+        } else if (h[1].is_string()) {
+          value = h[1].get<std::string>();
+        }
+        r.headers.emplace_back(h[0].get<std::string>(), std::move(value));
       }
     }
     out.push_back(std::move(r));
   }
+  // A read error (a directory opens, then fails to read) is not the end of the file.
+  if (in.bad()) return Status::not_found("capture file " + path + " cannot be read");
   return out;
 }
 

@@ -6,7 +6,8 @@
 //    "headers":[["kappa.origin","stage:3"]]}
 // key and value are strings (the bytes, when valid UTF-8) or null; bytes that are not UTF-8 are
 // written as "key_base64"/"value_base64" instead. timestamp is milliseconds since the epoch.
-// headers is a list of [name, value-or-null] pairs, omitted when empty.
+// headers is a list of [name, value] pairs, omitted when empty; a value is a string, null, or
+// {"base64": "..."} when its bytes are not UTF-8.
 #pragma once
 
 #include <cstdint>

@@ -263,6 +263,11 @@ int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (args.empty()) return usage(err, "missing command");
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (std::find_if(rest.begin(), rest.end(), [](const std::string& a) { return a == "--help" || a == "-h"; }) !=
+      rest.end()) {
+    out << kUsage;
+    return 0;
+  }
   if (command == "run") return run_command(rest, out, err);
   if (command == "test") return test_command(rest, out, err);
   if (command == "record") return record_command(rest, out, err);

@@ -117,6 +117,42 @@ TEST(Scenario, WrongTypesAndBadValuesSayWhatWasExpected) {
   expect_error(R"({"pipeline": {}})", "missing key \"actions\"");
 }
 
+TEST(Scenario, ActionsOfRecoveryFaultsAndReplaySayWhatWasExpected) {
+  expect_error(R"({"actions": [{"fault": {"crash": {"query": "events_users_v1", "at": "teatime"}}}]})",
+               "expected one of after_plan, before_rows, between_rows_and_ledger, after_commit, before_checkpoint, "
+               "found \"teatime\" (at JSON pointer /actions/0/fault/crash/at)");
+  expect_error(R"({"actions": [{"fault": {"crash": {"query": "stage", "at": "before_rows"}}}]})",
+               "the stage job writes no table");
+  expect_error(R"({"actions": [{"fault": {"crash": {"query": "q", "at": "after_plan", "restart": "soon"}}}]})",
+               "expected \"immediately\" or \"manual\"");
+  expect_error(R"({"actions": [{"fault": {"sink_unavailable": {"commits": 1, "at": "lunch"}}}]})",
+               "/actions/0/fault/sink_unavailable/at");
+  expect_error(R"({"actions": [{"fault": {"sink_unavailable": {}}}]})", "missing key \"commits\"");
+  expect_error(R"({"actions": [{"fault": {"broker_unavailable": {"for": "a while"}}}]})", "invalid duration");
+  expect_error(R"({"actions": [{"fault": {"sink_unavailable": {"commits": 1}, "broker_unavailable": {"for": "1s"}}}]})",
+               "give one fault");
+  expect_error(R"({"actions": [{"recover": {"window": "1m"}}]})", "missing key \"table\"");
+  expect_error(R"({"actions": [{"recover": {"table": "v2", "from": "yesterday"}}]})", "/actions/0/recover/from");
+  expect_error(R"({"actions": [{"recover": {"table": "v2", "max_records_per_batch": 0}}]})",
+               "/actions/0/recover/max_records_per_batch");
+  expect_error(R"({"actions": [{"compare": {"tables": ["a"]}}]})", "expected two tables");
+  expect_error(R"({"actions": [{"compare": {"tables": ["a", "b"], "expect": {"similar": 1}}}]})",
+               "unknown key \"similar\"");
+  expect_error(R"({"actions": [{"cutover": {"view": "events_users"}}]})", "missing key \"to\"");
+  expect_error(R"({"actions": [{"cutover": {"to": "v2; drop table v1"}}]})", "table name");
+  expect_error(R"({"actions": [{"replay": {"file": "x.jsonl", "timing": "later"}}]})",
+               "expected \"relative\"");
+  expect_error(R"({"actions": [{"produce": {"at": "soon", "event": {"id": 1}}}]})", "/actions/0/produce/at");
+  expect_error(R"({"actions": [{"expect": {"metrics": {"query": "q", "state": "asleep"}}}]})",
+               "expected \"running\", \"crashed\" or \"stopped\"");
+  expect_error(R"({"actions": [{"expect": {"dead_letters": {"reasons": {"cosmic_ray": 1}}}}]})",
+               "unknown key \"cosmic_ray\"");
+  expect_error(R"({"actions": [{"expect": {"table": "t", "row_count": 1, "topic": "events"}}]})",
+               "expect one thing at a time");
+  expect_error(R"({"actions": [{"expect": {"balanced": false}}]})", "expected true");
+  expect_error(R"({"actions": [{"stop": "everything"}]})", "/actions/0/stop");
+}
+
 TEST(Scenario, TruncatedMissingAndDirectoryFiles) {
   const Status truncated = parse("{\"actions\": [\n  {\"advance\": \"5s\"}");
   EXPECT_NE(truncated.message().find("s.json:2:20: unexpected end of input"), std::string::npos)

@@ -57,7 +57,7 @@ Result<TableComparison> compare_tables(const std::string& left_name, const std::
     } else {
       return Status::invalid_argument("cannot compare " + left_name + " (" + format_duration(left_window.size_ms) +
                                       " windows every " + format_duration(left_window.slide_ms) + ") with " + right_name +
-                                      " (" + format_duration(right_window.size_ms) + " every " +
+                                      " (" + format_duration(right_window.size_ms) + " windows every " +
                                       format_duration(right_window.slide_ms) +
                                       "): neither table's windows tile the other's");
     }

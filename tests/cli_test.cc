@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -101,6 +103,123 @@ TEST(Cli, TraceShowsEachBatch) {
   EXPECT_NE(r.out.find("[2022-09-30 16:42:00] stage batch 0: read 1 (partition:[from,to) 0:[0,1)), "
                        "dead letters 0, written 1\n"),
             std::string::npos);
+}
+
+
+// A folder of scenarios: one that passes, one that fails, one in a subfolder.
+struct Folder {
+  std::filesystem::path dir;
+  explicit Folder(const std::string& name) {
+    dir = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_" + name);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir / "more");
+  }
+  ~Folder() { std::filesystem::remove_all(dir); }
+  std::string write(const std::string& relative, const std::string& text) const {
+    std::ofstream(dir / relative) << text;
+    return (dir / relative).string();
+  }
+};
+
+// 40 events from 16:42:00: v1 closes two 10 s windows, 20 rows (see scenario_runner_test.cc).
+std::string forty_events_expecting(int rows) {
+  return R"({"actions": [
+    {"generate": {"rate": 1, "count": 40}},
+    {"advance": "1m"},
+    {"expect": {"table": "events_users_v1", "row_count": )" +
+         std::to_string(rows) + R"(}}
+  ]})";
+}
+
+TEST(Cli, TestRunsAFolderRecursivelyAndEndsWithTheTally) {
+  const Folder f("cli_test_folder");
+  const std::string pass = f.write("a_pass.json", forty_events_expecting(20));
+  const std::string fail = f.write("b_fail.json", forty_events_expecting(21));
+  const std::string nested = f.write("more/c_pass.json", forty_events_expecting(20));
+  const std::string junit = (f.dir / "junit.xml").string();
+  const Ran r = kappa({"test", "--junit", junit, f.dir.string()});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS " + pass), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL " + fail), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("row count: expected 21, found 20"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS " + nested), std::string::npos) << r.out;
+  const std::string closing = "2 passed, 1 failed\n";
+  ASSERT_GE(r.out.size(), closing.size());
+  EXPECT_EQ(r.out.substr(r.out.size() - closing.size()), closing) << r.out;
+
+  const std::string xml = read(junit);
+  EXPECT_NE(xml.find(R"(<testsuite name="kappa scenarios" tests="3" failures="1" errors="0")"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find(R"(<testcase classname="kappa scenarios" name="b_fail")"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure message="), std::string::npos) << xml;
+  EXPECT_NE(xml.find("  row count: expected 21, found 20\n</failure>"), std::string::npos) << xml;
+}
+
+TEST(Cli, TestWithAnUnreadableScenarioExitsTwoAndReportsAnError) {
+  const Folder f("cli_test_bad");
+  f.write("a_pass.json", forty_events_expecting(20));
+  const std::string bad = f.write("b_bad.json", "{\"actions\": [{\"advance\": \"5 parsecs\"}]}");
+  const std::string junit = (f.dir / "junit.xml").string();
+  const Ran r = kappa({"test", "--junit", junit, f.dir.string()});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL " + bad), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(bad + ":1:26"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 passed, 1 failed"), std::string::npos) << r.out;
+  EXPECT_NE(read(junit).find(R"(failures="0" errors="1")"), std::string::npos) << read(junit);
+
+  EXPECT_EQ(kappa({"test", (f.dir / "nothing_here").string()}).code, 2);
+  EXPECT_EQ(kappa({"test", "--junit"}).code, 2);
+  const Folder empty("cli_test_empty");
+  EXPECT_EQ(kappa({"test", empty.dir.string()}).code, 2);
+}
+
+TEST(Cli, TestPassesEveryBundledScenario) {
+  const Ran r = kappa({"test", source("scenarios")});
+  EXPECT_EQ(r.code, 0) << r.out;
+  const auto closing = r.out.rfind('\n', r.out.size() - 2);
+  const std::string last = r.out.substr(closing + 1);
+  int passed = -1, failed = -1;
+  ASSERT_EQ(std::sscanf(last.c_str(), "%d passed, %d failed", &passed, &failed), 2) << last;
+  EXPECT_GE(passed, 9);
+  EXPECT_EQ(failed, 0);
+}
+
+TEST(Cli, RecordCapturesATopicThatAScenarioReplays) {
+  const Folder f("cli_test_record");
+  const std::string capture = (f.dir / "events.jsonl").string();
+  const Ran rec = kappa({"record", "--topic", "events", "--out", capture, source("scenarios/out_of_order.json")});
+  EXPECT_EQ(rec.code, 0) << rec.out << rec.err;
+  EXPECT_NE(rec.out.find("recorded 10 records to " + capture), std::string::npos) << rec.out;
+  const std::string text = read(capture);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 10);
+  // The first arrival of out_of_order.json: id 12 at 16:42:14 (KST) = 1664523734000 ms.
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            R"({"topic":"events","partition":0,"offset":0,"timestamp":1664523734000,"key":null,)"
+            R"("value":"{\"hello\":\"ssm-seoul\",\"id\":12,\"time\":\"2022-09-30 16:42:14\"}"})");
+
+  const std::string replay = f.write("replay.json", R"({"actions": [
+    {"replay": {"file": "events.jsonl", "timing": "recorded"}},
+    {"advance": {"to": "2022-09-30 16:43:30"}},
+    {"expect": {"metrics": {"query": "events_users_v1", "rows_in": 10, "dropped_as_late": 1}}},
+    {"expect": {"table": "events_users_v1", "row_count": 8}}
+  ]})");
+  const Ran r = kappa({"run", replay});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+
+  EXPECT_EQ(kappa({"record", "--out", capture, source("scenarios/out_of_order.json")}).code, 2);
+  EXPECT_EQ(kappa({"record", "--topic", "events", source("scenarios/out_of_order.json")}).code, 2);
+  const Ran unknown = kappa({"record", "--topic", "no_such_topic", "--out", capture, source("scenarios/out_of_order.json")});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("no_such_topic"), std::string::npos) << unknown.err;
+}
+
+TEST(Cli, EveryCommandHasHelp) {
+  for (const char* command : {"run", "test", "record", "bench"}) {
+    const Ran r = kappa({command, "--help"});
+    EXPECT_EQ(r.code, 0) << command << ": " << r.err;
+    EXPECT_NE(r.out.find("usage: kappa"), std::string::npos) << command;
+  }
 }
 
 }  // namespace
