@@ -188,6 +188,7 @@ TEST_P(BundledScenario, FailsWhenAnyExpectationChanges) {
   auto original = load_scenario(GetParam());
   ASSERT_TRUE(original) << original.status().message();
   const auto all = mutations(*original);
+  RecordProperty("mutations", static_cast<int>(all.size()));
   std::set<size_t> expectation_steps;
   for (size_t i = 0; i < original->steps.size(); ++i) {
     const auto& a = original->steps[i].action;
