@@ -103,10 +103,46 @@ Status MicroBatchQuery::start(int64_t now_ms) {
   return Status::ok();
 }
 
+bool MicroBatchQuery::owns(int32_t partition) const {
+  return !spec_.group || std::binary_search(owned_.begin(), owned_.end(), partition);
+}
+
+Status MicroBatchQuery::follow_group() {
+  auto owned = spec_.group->owned();
+  if (!owned) return owned.status();
+  if (*owned == owned_) return Status::ok();
+  std::vector<int32_t> gained;
+  for (int32_t p : *owned) {
+    if (!std::binary_search(owned_.begin(), owned_.end(), p)) gained.push_back(p);
+  }
+  if (!gained.empty()) {
+    auto committed = spec_.group->committed();
+    if (!committed) return committed.status();
+    auto start = resolve_start();
+    if (!start) return start.status();
+    for (auto& po : committed_) {
+      if (!std::binary_search(gained.begin(), gained.end(), po.partition)) continue;
+      // Where the group left it; a partition nobody has committed starts where a new query would.
+      for (const auto& s : *start) {
+        if (s.partition == po.partition) po.offset = s.offset;
+      }
+      for (const auto& c : *committed) {
+        if (c.partition == po.partition) po.offset = c.offset;
+      }
+    }
+  }
+  owned_ = *owned;
+  return Status::ok();
+}
+
 Result<std::vector<PartitionOffset>> MicroBatchQuery::latest_offsets() const {
   std::vector<PartitionOffset> latest;
   latest.reserve(committed_.size());
   for (const auto& po : committed_) {
+    if (!owns(po.partition)) {  // another member of the group reads it
+      latest.push_back(po);
+      continue;
+    }
     auto range = log_.offsets(spec_.source_topic, po.partition);
     if (!range) return range.status();
     latest.push_back({po.partition, range->end});
@@ -139,6 +175,7 @@ std::vector<PartitionOffset> MicroBatchQuery::rate_limit(
 }
 
 Result<std::optional<BatchPlan>> MicroBatchQuery::plan_batch(int64_t now_ms) {
+  if (spec_.group) KAPPA_RETURN_IF_ERROR(follow_group());
   auto latest = latest_offsets();
   if (!latest) return latest.status();
   std::vector<PartitionOffset> end = rate_limit(*latest);
@@ -261,6 +298,16 @@ Status MicroBatchQuery::run(int64_t now_ms) {
   pending_.reset();
   pending_is_retry_ = false;
   last_error_ = Status::ok();
+
+  if (spec_.group) {
+    // The group learns this member's progress; a refused commit (the group rebalanced) is
+    // not fatal: the partition's new owner starts from the previous commit (at least once).
+    std::vector<PartitionOffset> mine;
+    for (const auto& po : committed_) {  // the batch's end offsets
+      if (owns(po.partition)) mine.push_back(po);
+    }
+    if (Status c = spec_.group->commit(mine); !c) last_error_ = c;
+  }
 
   ++totals_.batches;
   totals_.rows_in += result.rows_in;

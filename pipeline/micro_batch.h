@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/group.h"
 #include "broker/log.h"
 #include "pipeline/batch_output.h"
 #include "pipeline/checkpoint.h"
@@ -51,6 +52,11 @@ struct QuerySpec {
   int64_t max_records_per_batch = 0;  // 0: everything available (maxOffsetsPerTrigger unset)
   bool no_data_batches = true;        // spark.sql.streaming.noDataMicroBatches.enabled
   int64_t fetch_chunk_records = 8192;
+  // Consumer-group mode: the group decides which partitions this query reads; a partition it
+  // gains continues from the group's committed offset (else the starting position), and each
+  // batch commits its end offsets to the group. nullptr: every partition, offsets from the
+  // checkpoint alone.
+  GroupMembership* group = nullptr;
 };
 
 // What one batch did, for metrics and traces.
@@ -147,6 +153,9 @@ class MicroBatchQuery final : public Job {
   std::vector<PartitionOffset> rate_limit(const std::vector<PartitionOffset>& latest) const;
   Result<std::optional<BatchPlan>> plan_batch(int64_t now_ms);
   Status execute(const BatchPlan& plan, BatchResult& result);
+  // Group mode: takes up the group's current assignment (see QuerySpec::group).
+  Status follow_group();
+  bool owns(int32_t partition) const;
 
   QuerySpec spec_;
   Log& log_;
@@ -161,6 +170,7 @@ class MicroBatchQuery final : public Job {
   int64_t watermark_ms_ = 0;                // the watermark the next batch runs with
   int64_t last_batch_watermark_ms_ = 0;     // the watermark the last planned batch ran with
   bool ran_batch_this_run_ = false;         // Spark's lastExecution != null
+  std::vector<int32_t> owned_;              // group mode: the partitions held, sorted
   bool has_committed_ = false;              // some batch was committed (else batch 0 must run)
   std::vector<PartitionOffset> committed_;  // source offsets the next batch starts from
   std::optional<BatchPlan> pending_;        // planned, not yet committed

@@ -1,6 +1,9 @@
 #include "pipeline/pipeline.h"
 
+#include <filesystem>
 #include <set>
+
+#include "pipeline/file_checkpoint.h"
 
 namespace kappa {
 
@@ -20,7 +23,7 @@ Status validate(const PipelineConfig& config) {
       return Status::invalid_argument("topic " + t->name + " needs at least 1 partition");
     }
   }
-  std::set<std::string> ids{"stage"};
+  std::set<std::string> ids{config.stage_query_id};
   std::set<std::string> tables;
   for (const auto& a : config.aggregations) {
     KAPPA_RETURN_IF_ERROR(validate_identifier(a.spec.table, "table name"));
@@ -63,8 +66,21 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(PipelineConfig config, Log& l
       fixtures.depts = std::move(*depts);
     }
   }
-  return std::unique_ptr<Pipeline>(
+  std::unique_ptr<Pipeline> p(
       new Pipeline(std::move(config), log, sink, faults, std::move(*zone), std::move(fixtures)));
+  for (auto& slot : p->slots_) {
+    auto store = p->checkpoint_for(slot.id);
+    if (!store) return store.status();
+    slot.checkpoint = std::move(*store);
+  }
+  return p;
+}
+
+Result<std::unique_ptr<CheckpointStore>> Pipeline::checkpoint_for(const std::string& query_id) const {
+  if (config_.checkpoint_dir.empty()) return std::unique_ptr<CheckpointStore>(std::make_unique<MemoryCheckpointStore>());
+  auto store = FileCheckpointStore::open((std::filesystem::path(config_.checkpoint_dir) / query_id).string());
+  if (!store) return store.status();
+  return std::unique_ptr<CheckpointStore>(std::move(*store));
 }
 
 Pipeline::Pipeline(PipelineConfig config, Log& log, Sink& sink, FaultHook* faults, TimeZone zone,
@@ -87,12 +103,13 @@ QuerySpec Pipeline::query_spec(std::string id, std::string source,
   q.starting = options.starting;
   q.trigger_ms = options.trigger_ms.value_or(config_.trigger_ms);
   q.max_records_per_batch = options.max_records_per_batch;
+  q.group = options.group;
   return q;
 }
 
 Pipeline::Slot Pipeline::make_stage_slot() {
   Slot slot;
-  slot.id = "stage";
+  slot.id = config_.stage_query_id;
   slot.checkpoint = std::make_unique<MemoryCheckpointStore>();
   slot.make = [this](CheckpointStore& checkpoint) {
     StageSpec spec;
@@ -102,7 +119,7 @@ Pipeline::Slot Pipeline::make_stage_slot() {
     spec.max_record_bytes = config_.max_record_bytes;
     auto processor = std::make_unique<StageProcessor>(spec, fixtures_, zone_);
     return std::make_unique<MicroBatchQuery>(
-        query_spec("stage", config_.events.name, config_.stage), log_, checkpoint,
+        query_spec(config_.stage_query_id, config_.events.name, config_.stage), log_, checkpoint,
         std::move(processor), faults_);
   };
   return slot;
@@ -219,8 +236,12 @@ Result<MicroBatchQuery*> Pipeline::add_aggregation(AggregationConfig aggregation
   PipelineConfig probe = config_;
   probe.aggregations.push_back(aggregation);
   KAPPA_RETURN_IF_ERROR(validate(probe));
-  config_.aggregations.push_back(aggregation);
-  slots_.push_back(make_aggregation_slot(std::move(aggregation)));
+  Slot made = make_aggregation_slot(std::move(aggregation));
+  auto store = checkpoint_for(made.id);
+  if (!store) return store.status();
+  made.checkpoint = std::move(*store);
+  config_.aggregations.push_back(probe.aggregations.back());
+  slots_.push_back(std::move(made));
   Slot& slot = slots_.back();
   slot.query = slot.make(*slot.checkpoint);
   if (listener_) slot.query->on_batch(listener_);

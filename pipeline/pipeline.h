@@ -35,6 +35,7 @@ struct QueryOptions {
   std::optional<int64_t> trigger_ms;  // default: the pipeline's trigger
   StartingPosition starting;          // default: latest, as the lab's jobs
   int64_t max_records_per_batch = 0;
+  GroupMembership* group = nullptr;   // share the source's partitions with a consumer group
 };
 
 struct AggregationConfig {
@@ -49,9 +50,13 @@ struct PipelineConfig {
   TopicConfig stages{"events_stages"};
   TopicConfig dlq{"events_dlq"};
   bool stage_enabled = true;
+  std::string stage_query_id = "stage";  // several stage processes in one group need distinct ids
   QueryOptions stage;
   std::vector<AggregationConfig> aggregations;
   size_t max_record_bytes = size_t{1} << 20;
+  // Where queries keep their checkpoints: empty keeps them in memory (scenarios); a folder
+  // keeps each query's in <folder>/<query id> on disk, so a service resumes after kill -9.
+  std::string checkpoint_dir;
   std::optional<std::string> names_fixture;  // default: the lab's built-in tables
   std::optional<std::string> depts_fixture;
 
@@ -122,7 +127,7 @@ class Pipeline final : public JobSet {
     std::string id;
     std::string table;  // aggregations only
     std::function<std::unique_ptr<MicroBatchQuery>(CheckpointStore&)> make;
-    std::unique_ptr<MemoryCheckpointStore> checkpoint;
+    std::unique_ptr<CheckpointStore> checkpoint;
     std::unique_ptr<MicroBatchQuery> query;
     MicroBatchQuery::Totals earlier_runs;
     bool auto_restart = false;
@@ -130,6 +135,8 @@ class Pipeline final : public JobSet {
   Slot make_stage_slot();
   Slot make_aggregation_slot(AggregationConfig aggregation);
   QuerySpec query_spec(std::string id, std::string source, const QueryOptions& options) const;
+  // A memory store, or the query's folder under config_.checkpoint_dir.
+  Result<std::unique_ptr<CheckpointStore>> checkpoint_for(const std::string& query_id) const;
 
   PipelineConfig config_;
   Log& log_;

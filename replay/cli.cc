@@ -8,11 +8,12 @@
 #include <sstream>
 
 #include "bench/pipeline_bench.h"
-#include "broker/embedded_broker.h"
-#include "pipeline/sqlite_sink.h"
+#include "broker/url.h"
+#include "replay/backends.h"
 #include "replay/capture.h"
 #include "replay/junit.h"
 #include "replay/scenario_runner.h"
+#include "replay/services.h"
 
 namespace kappa {
 namespace {
@@ -20,14 +21,27 @@ namespace {
 constexpr const char* kUsage = R"(usage: kappa COMMAND [OPTIONS]
 
 commands:
-  run [--print-tables] [--trace] SCENARIO.json...
+  run [--print-tables] [--trace] [BACKENDS] SCENARIO.json...
       replay scenarios under the simulated clock and check their expectations
-  test [--junit FILE] [--trace] DIR|SCENARIO.json...
+  test [--junit FILE] [--trace] [BACKENDS] DIR|SCENARIO.json...
       the same over folders of scenarios; PASS/FAIL per scenario, then "N passed, M failed"
-  record --topic TOPIC [--topic TOPIC...] --out FILE SCENARIO.json
+  record --topic TOPIC [--topic TOPIC...] --out FILE [BACKENDS] SCENARIO.json
       run a scenario and capture topics to a file that a scenario can replay
   bench pipeline [--events N] [--runs N] [--sqlite-file PATH]
       pipeline throughput figures, one "name value" per line
+  generate --broker kafka://HOST:PORT [--rate N] [--count N] [--first-id N]
+  stage --broker kafka://HOST:PORT [--from earliest|latest|TIME] [--checkpoint DIR]
+  aggregate --broker URL --sink URL [--table T] [--dimension D] [--window 10s] [--watermark 15s]
+  recover --broker URL --sink URL --table T [--window W] [--watermark W] [--max-records-per-batch N] [--until-idle]
+  cutover --sink URL [--view events_users] --to TABLE
+      the jobs as services on the system clock, until SIGINT/SIGTERM; they resume from their
+      checkpoints (--checkpoint DIR, default kappa-checkpoints). Common: --zone, --trigger, --partitions
+
+BACKENDS:
+  --broker embedded|kafka://HOST:PORT     the log (default: the embedded broker)
+  --sink sqlite::memory:|sqlite:PATH|mysql://USER:PASS@HOST:PORT/DB
+                                          the tables (default: in-memory SQLite)
+  On a shared backend every scenario run gets its own topic and table name prefix.
 
 exit codes: 0 all expectations hold; 1 an expectation failed; 2 bad input or usage
 )";
@@ -53,7 +67,8 @@ Outcome outcome_of(const RunReport& r) {
   return code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound ? Outcome::kBadInput : Outcome::kFailed;
 }
 
-ScenarioRun run_one(const std::string& path, const RunOptions& options, std::function<void(Log&)> after = {}) {
+ScenarioRun run_one(const std::string& path, const RunOptions& options, const BackendUrls& urls,
+                    std::function<void(Log&)> after = {}) {
   ScenarioRun run;
   run.path = path;
   auto scenario = load_scenario(path);
@@ -62,16 +77,16 @@ ScenarioRun run_one(const std::string& path, const RunOptions& options, std::fun
     run.load_error = scenario.status();
     return run;
   }
-  EmbeddedBroker broker;
-  auto sink = SqliteSink::open(":memory:");
-  if (!sink) {
-    run.outcome = Outcome::kFailed;
-    run.load_error = sink.status();
+  auto backends = Backends::open(urls);
+  if (!backends) {
+    run.outcome = backends.status().code() == StatusCode::kInvalidArgument ? Outcome::kBadInput : Outcome::kFailed;
+    run.load_error = Status(backends.status().code(), redact(backends.status().message()));
     return run;
   }
-  run.report = run_scenario(*scenario, broker, **sink, options);
+  run.report = run_scenario(*scenario, (*backends)->log(), (*backends)->sink(), options);
+  if (!(*backends)->note().empty()) run.report.notes.insert(run.report.notes.begin(), (*backends)->note());
   run.outcome = outcome_of(run.report);
-  if (after) after(broker);
+  if (after) after((*backends)->log());
   return run;
 }
 
@@ -104,15 +119,33 @@ void print_run(std::ostream& out, const ScenarioRun& run) {
 
 struct RunFlags {
   RunOptions options;
+  BackendUrls backends;
   std::vector<std::string> inputs;
   std::string junit;
 };
+
+// --broker URL and --sink URL; returns true when args[i] was one of them (i moved past its value).
+bool backend_flag(const std::vector<std::string>& args, size_t& i, BackendUrls& urls, std::string& problem) {
+  const std::string& a = args[i];
+  if (a != "--broker" && a != "--sink") return false;
+  if (i + 1 >= args.size()) {
+    problem = a + " needs a URL";
+    return true;
+  }
+  (a == "--broker" ? urls.broker : urls.sink) = args[++i];
+  return true;
+}
 
 // Parses the flags shared by run and test; returns an error message, or "" when fine.
 std::string parse_flags(const std::vector<std::string>& args, bool allow_junit, bool allow_tables, std::ostream& out,
                         RunFlags& f) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    std::string problem;
+    if (backend_flag(args, i, f.backends, problem)) {
+      if (!problem.empty()) return problem;
+      continue;
+    }
     if (a == "--trace") {
       f.options.trace = &out;
     } else if (a == "--print-tables" && allow_tables) {
@@ -126,6 +159,7 @@ std::string parse_flags(const std::vector<std::string>& args, bool allow_junit, 
       f.inputs.push_back(a);
     }
   }
+  if (Status s = validate(f.backends); !s) return s.message();
   return "";
 }
 
@@ -144,7 +178,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   if (f.inputs.empty()) return usage(err, "run needs at least one scenario file");
   std::vector<ScenarioRun> runs;
   for (const auto& file : f.inputs) {
-    runs.push_back(run_one(file, f.options));
+    runs.push_back(run_one(file, f.options, f.backends));
     if (!runs.back().load_error.is_ok()) {
       err << "kappa: " << runs.back().load_error.message() << "\n";
       continue;
@@ -193,7 +227,7 @@ int test_command(const std::vector<std::string>& args, std::ostream& out, std::o
   std::vector<JunitCase> cases;
   int passed = 0;
   for (const auto& file : *files) {
-    runs.push_back(run_one(file, f.options));
+    runs.push_back(run_one(file, f.options, f.backends));
     const ScenarioRun& run = runs.back();
     print_run(out, run);
     JunitCase c;
@@ -228,7 +262,13 @@ int test_command(const std::vector<std::string>& args, std::ostream& out, std::o
 int record_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::vector<std::string> topics;
   std::string output, scenario;
+  BackendUrls urls;
   for (size_t i = 0; i < args.size(); ++i) {
+    std::string problem;
+    if (backend_flag(args, i, urls, problem)) {
+      if (!problem.empty()) return usage(err, problem + " for record");
+      continue;
+    }
     if (args[i] == "--topic" && i + 1 < args.size()) topics.push_back(args[++i]);
     else if (args[i] == "--out" && i + 1 < args.size()) output = args[++i];
     else if (args[i].rfind("--", 0) == 0) return usage(err, "unknown or incomplete option " + args[i] + " for record");
@@ -236,9 +276,10 @@ int record_command(const std::vector<std::string>& args, std::ostream& out, std:
     else return usage(err, "record runs one scenario");
   }
   if (topics.empty() || output.empty() || scenario.empty()) return usage(err, "record needs --topic, --out and a scenario");
+  if (Status s = validate(urls); !s) return usage(err, s.message() + " for record");
   Status written;
   int64_t count = 0;
-  const ScenarioRun run = run_one(scenario, RunOptions{}, [&](Log& log) {
+  const ScenarioRun run = run_one(scenario, RunOptions{}, urls, [&](Log& log) {
     std::ofstream file(output);
     auto n = write_capture(log, topics, file);
     written = n.status();
@@ -246,7 +287,7 @@ int record_command(const std::vector<std::string>& args, std::ostream& out, std:
   });
   if (!run.load_error.is_ok()) {
     err << "kappa: " << run.load_error.message() << "\n";
-    return 2;
+    return run.outcome == Outcome::kBadInput ? 2 : 1;
   }
   print_run(out, run);
   if (!written) {
@@ -272,6 +313,10 @@ int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (command == "test") return test_command(rest, out, err);
   if (command == "record") return record_command(rest, out, err);
   if (command == "bench") return bench_command(rest, out, err);
+  if (command == "generate" || command == "stage" || command == "aggregate" || command == "recover" ||
+      command == "cutover") {
+    return service_command(command, rest, out, err);
+  }
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return 0;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iomanip>
 #include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "broker/partitioner.h"
@@ -564,31 +565,7 @@ class Run final : public JobSet {
     report_.failures.push_back({step_->where, step_->label + " at " + now_text(), std::move(lines)});
   }
 
-  void trace(const BatchReport& b) {
-    const TimeZone& z = zone();
-    auto& out = *options_.trace;
-    out << "[" << format_timestamp(b.ran_at_ms, z) << "] " << b.query << " batch " << b.plan.batch_id
-        << (b.retried ? " (re-run, planned at " + format_timestamp(b.plan.trigger_ms, z) + ")" : "");
-    if (b.failure) {
-      out << ": FAILED (" << b.failure->message() << "); not checkpointed, the batch runs again\n";
-      return;
-    }
-    out << ": read " << b.result.rows_in;
-    std::string ranges;
-    for (size_t i = 0; i < b.plan.start.size(); ++i) {
-      if (b.plan.start[i].offset == b.plan.end[i].offset) continue;
-      ranges += " " + std::to_string(b.plan.start[i].partition) + ":[" + std::to_string(b.plan.start[i].offset) + "," +
-                std::to_string(b.plan.end[i].offset) + ")";
-    }
-    if (!ranges.empty()) out << " (partition:[from,to)" << ranges << ")";
-    if (b.has_watermark) {
-      out << ", watermark " << format_timestamp_ms(b.plan.watermark_ms, z) << " -> "
-          << format_timestamp_ms(b.next_watermark_ms, z) << ", late " << b.result.late_rows;
-      if (b.result.late_rows > 0) out << " (" << b.result.late_groups << " groups)";
-    }
-    out << ", dead letters " << b.result.dead_letters << ", written " << b.result.rows_out
-        << (b.result.sink_skipped ? " (already committed)" : "") << "\n";
-  }
+  void trace(const BatchReport& b) { *options_.trace << describe_batch(b, zone()) << "\n"; }
 
   const Scenario& s_;
   Log& log_;
@@ -606,6 +583,32 @@ class Run final : public JobSet {
 };
 
 }  // namespace
+
+std::string describe_batch(const BatchReport& b, const TimeZone& z) {
+  std::ostringstream out;
+  out << "[" << format_timestamp(b.ran_at_ms, z) << "] " << b.query << " batch " << b.plan.batch_id
+      << (b.retried ? " (re-run, planned at " + format_timestamp(b.plan.trigger_ms, z) + ")" : "");
+  if (b.failure) {
+    out << ": FAILED (" << b.failure->message() << "); not checkpointed, the batch runs again";
+    return out.str();
+  }
+  out << ": read " << b.result.rows_in;
+  std::string ranges;
+  for (size_t i = 0; i < b.plan.start.size(); ++i) {
+    if (b.plan.start[i].offset == b.plan.end[i].offset) continue;
+    ranges += " " + std::to_string(b.plan.start[i].partition) + ":[" + std::to_string(b.plan.start[i].offset) + "," +
+              std::to_string(b.plan.end[i].offset) + ")";
+  }
+  if (!ranges.empty()) out << " (partition:[from,to)" << ranges << ")";
+  if (b.has_watermark) {
+    out << ", watermark " << format_timestamp_ms(b.plan.watermark_ms, z) << " -> "
+        << format_timestamp_ms(b.next_watermark_ms, z) << ", late " << b.result.late_rows;
+    if (b.result.late_rows > 0) out << " (" << b.result.late_groups << " groups)";
+  }
+  out << ", dead letters " << b.result.dead_letters << ", written " << b.result.rows_out
+      << (b.result.sink_skipped ? " (already committed)" : "");
+  return out.str();
+}
 
 RunReport run_scenario(const Scenario& scenario, Log& log, Sink& sink, const RunOptions& options) {
   const auto began = std::chrono::steady_clock::now();

@@ -38,6 +38,10 @@ struct RunOptions {
 
 RunReport run_scenario(const Scenario& scenario, Log& log, Sink& sink, const RunOptions& options);
 
+// One micro-batch as --trace prints it: when it ran, offsets read, watermark before and after,
+// rows dropped as late, dead letters, rows written (or why it failed).
+std::string describe_batch(const BatchReport& batch, const TimeZone& zone);
+
 // Prints a table the way Spark's DataFrame.show() does.
 void print_table(std::ostream& out, const std::string& name, const std::string& dimension,
                  const std::vector<TableRow>& rows);

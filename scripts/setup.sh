@@ -11,6 +11,9 @@ packages=(
   librdkafka-dev libmysqlcppconn-dev
   libgtest-dev librapidcheck-dev
   tzdata
+  # test-only: the real servers of the real-backend suite and the tools to look at them
+  # (Apache Kafka itself comes from Maven Central through scripts/start-kafka.sh)
+  openjdk-17-jre-headless maven kcat mariadb-server mariadb-client
 )
 if [ "${KAPPA_SETUP_EXTRA:-}" != "" ]; then
   # shellcheck disable=SC2206
