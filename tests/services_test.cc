@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -238,6 +239,67 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
   EXPECT_EQ(v1->stop(SIGTERM), 0);
   ref.stop(SIGTERM);
   stage.stop(SIGTERM);
+}
+
+TEST(Services, StageProcessesInOneGroupShareThePartitions) {
+  KAPPA_REQUIRE_KAFKA();
+  const Dir dir("group");
+  const std::string prefix = prefix_for("group");
+  const std::string group = prefix + "stagers";
+  auto log = KafkaLog::open(kafka_url());
+  ASSERT_TRUE(log);
+  auto staged = [&] {
+    int64_t n = 0;
+    for (int32_t p = 0; p < 4; ++p) {
+      auto r = (*log)->offsets(prefix + "events_stages", p);
+      n += r ? r->end : 0;
+    }
+    return n;
+  };
+  auto stage = [&](const std::string& name) {
+    return std::make_unique<Child>(std::vector<std::string>{"stage", "--broker", kafka_url(), "--topic-prefix", prefix,
+                                                            "--partitions", "4", "--trigger", "1s", "--group", group,
+                                                            "--checkpoint", dir / "ckpt"},
+                                   dir / name);
+  };
+  // Two members: the group gives each some of the 4 partitions of events.
+  auto a = stage("a.log");
+  auto b = stage("b.log");
+  Child gen({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--partitions", "4", "--rate", "50",
+             "--count", "200"},
+            dir / "generate.log");
+  ASSERT_EQ(gen.wait(), 0) << gen.output();
+  ASSERT_TRUE(eventually(40, [&] { return staged() == 200; })) << staged() << "\n" << a->output() << b->output();
+  // One leaves; the other takes over its partitions and stages what comes next.
+  EXPECT_EQ(b->stop(SIGTERM), 0) << b->output();
+  Child more({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--partitions", "4", "--rate", "50",
+              "--count", "100", "--first-id", "200"},
+             dir / "generate2.log");
+  ASSERT_EQ(more.wait(), 0) << more.output();
+  EXPECT_TRUE(eventually(40, [&] { return staged() == 300; })) << staged() << "\n" << a->output();
+  EXPECT_EQ(a->stop(SIGTERM), 0) << a->output();
+
+  // Both read, neither read everything, and together they staged each event exactly once.
+  auto read_count = [](const std::string& out) {
+    const auto at = out.find(" stopped after ");
+    if (at == std::string::npos) return int64_t{-1};
+    const auto read = out.find("read ", at);
+    return static_cast<int64_t>(std::stoll(out.substr(read + 5)));
+  };
+  const int64_t by_a = read_count(a->output()), by_b = read_count(b->output());
+  EXPECT_GT(by_b, 0) << b->output();
+  EXPECT_LT(by_b, 200) << b->output();
+  EXPECT_GT(by_a, 100) << a->output();
+  EXPECT_EQ(by_a + by_b, 300);
+  std::set<int64_t> ids;
+  for (int32_t p = 0; p < 4; ++p) {
+    auto f = (*log)->fetch(prefix + "events_stages", p, 0, FetchLimits{});
+    ASSERT_TRUE(f) << f.status().message();
+    for (const auto& r : f->records) ids.insert(nlohmann::json::parse(*r.value)["id"].get<int64_t>());
+  }
+  EXPECT_EQ(ids.size(), 300u);
+  EXPECT_EQ(*ids.begin(), 0);
+  EXPECT_EQ(*ids.rbegin(), 299);
 }
 
 }  // namespace
