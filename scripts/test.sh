@@ -9,6 +9,7 @@
 # KAPPA_KEEP_SERVERS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$PWD"
 bash scripts/setup.sh
 bash scripts/build.sh
 
@@ -20,7 +21,7 @@ start() {  # start NAME PORT
     echo "test: $name already listening on 127.0.0.1:$port"
     return 0
   fi
-  if bash "scripts/start-$name.sh"; then
+  if bash "$root/scripts/start-$name.sh"; then
     started+=("$name")
   else
     echo "test: ************************************************************" >&2
@@ -30,7 +31,7 @@ start() {  # start NAME PORT
 }
 stop_started() {
   [ "${KAPPA_KEEP_SERVERS:-}" = 1 ] && return 0
-  for name in "${started[@]}"; do bash "scripts/stop-$name.sh" >/dev/null 2>&1 || true; done
+  for name in "${started[@]}"; do bash "$root/scripts/stop-$name.sh" || true; done
 }
 trap stop_started EXIT
 start kafka 9092

@@ -239,6 +239,33 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
   EXPECT_EQ(v1->stop(SIGTERM), 0);
   ref.stop(SIGTERM);
   stage.stop(SIGTERM);
+
+  // The Kappa move as services: recover into v2 with a longer watermark until caught up, then
+  // cut the view over. Recovering into the table v1 wrote is refused.
+  std::vector<std::string> recover = {"recover"};
+  recover.insert(recover.end(), common.begin(), common.end());
+  recover.insert(recover.end(), {"--sink", "sqlite:" + (dir / "v1.db"), "--window", "2s", "--watermark", "5s"});
+  std::vector<std::string> refused = recover;
+  refused.insert(refused.end(), {"--table", "events_users_v1", "--query", "v1_again"});
+  Child no(refused, dir / "refused.log");
+  EXPECT_EQ(WEXITSTATUS(no.wait()), 1) << no.output();
+  EXPECT_NE(no.output().find("refusing to recover into events_users_v1: it already has"), std::string::npos)
+      << no.output();
+  recover.insert(recover.end(), {"--table", "events_users_v2", "--until-idle"});
+  Child rec(recover, dir / "recover.log");
+  EXPECT_EQ(rec.wait(), 0) << rec.output();
+  // Nothing was late, so every window v2 has closed (fewer: its watermark is 5 s behind, not
+  // 1 s) holds the counts v1 has for it.
+  const std::vector<TableRow> v2 = rows("v1.db", "events_users_v2");
+  EXPECT_FALSE(v2.empty());
+  EXPECT_LT(v2.size(), b.size());
+  for (const auto& r : v2) EXPECT_NE(std::find(b.begin(), b.end(), r), b.end()) << r.start << " " << to_display(r.dim);
+  Child cut({"cutover", "--sink", "sqlite:" + (dir / "v1.db"), "--to", "events_users_v2"}, dir / "cutover.log");
+  EXPECT_EQ(cut.wait(), 0) << cut.output();
+  EXPECT_NE(cut.output().find("view events_users now reads events_users_v2"), std::string::npos) << cut.output();
+  auto sink = SqliteSink::open(dir / "v1.db");
+  ASSERT_TRUE(sink);
+  EXPECT_EQ((*sink)->view_target("events_users")->value_or(""), "events_users_v2");
 }
 
 TEST(Services, StageProcessesInOneGroupShareThePartitions) {
