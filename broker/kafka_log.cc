@@ -49,6 +49,7 @@ Status status_of(rd_kafka_resp_err_t err, const std::string& context) {
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
       return Status::not_found(m);
     case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
       return Status::out_of_range(m);
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
@@ -108,6 +109,9 @@ struct KafkaLog::Impl {
   Handle producer;
   Handle reader;                          // assign-only consumer for fetch and metadata
   std::map<std::string, Handle> groups;   // consumer per group, for offset commit/fetch
+  // Partition counts by topic, refreshed after 30 s (they only change by an admin's hand); a
+  // micro-batch asks for them at every plan.
+  std::map<std::string, std::pair<int32_t, Clock::time_point>> partition_counts;
   // Where the reader's single assignment stands, so consecutive fetches continue in place.
   std::string assigned_topic;
   int32_t assigned_partition = -1;
@@ -121,6 +125,8 @@ struct KafkaLog::Impl {
         {"client.id", "kappa"},
         {"log_level", "3"},
         {"socket.timeout.ms", std::to_string(std::max(1000, timeout_ms))},
+        // Small requests answered at once: Nagle's algorithm would hold them for delayed ACKs.
+        {"socket.nagle.disable", "true"},
     };
     all.insert(all.end(), settings.begin(), settings.end());
     for (const auto& [k, v] : all) {
@@ -341,7 +347,16 @@ Status KafkaLog::delete_topics(const std::vector<std::string>& topics) {
   return s;
 }
 
-Result<int32_t> KafkaLog::partition_count(std::string_view topic) { return impl_->partitions_of(topic); }
+Result<int32_t> KafkaLog::partition_count(std::string_view topic) {
+  const auto now = Clock::now();
+  auto it = impl_->partition_counts.find(std::string(topic));
+  if (it != impl_->partition_counts.end() && now - it->second.second < std::chrono::seconds(30)) {
+    return it->second.first;
+  }
+  auto n = impl_->partitions_of(topic);
+  if (n) impl_->partition_counts[std::string(topic)] = {*n, now};
+  return n;
+}
 
 Result<std::vector<std::string>> KafkaLog::list_topics() {
   auto rk = impl_->reader_handle();
@@ -431,17 +446,25 @@ Result<OffsetRange> KafkaLog::offsets(std::string_view topic, int32_t partition)
 
 Result<FetchResult> KafkaLog::fetch(std::string_view topic, int32_t partition, int64_t offset,
                                    const FetchLimits& limits) {
-  auto range = offsets(topic, partition);
-  if (!range) return range.status();
-  if (offset < range->earliest || offset > range->end) {
-    return Status::out_of_range("offset " + std::to_string(offset) + " is outside " + partition_name(topic, partition) +
-                                " [" + std::to_string(range->earliest) + ", " + std::to_string(range->end) + "] on " +
-                                describe());
-  }
   FetchResult result;
   result.next_offset = offset;
-  result.end_offset = range->end;
-  const int64_t stop = std::min(limits.end_offset, range->end);
+  int64_t stop = limits.end_offset;
+  if (limits.end_offset == std::numeric_limits<int64_t>::max() || offset > limits.end_offset) {
+    // An unbounded fetch reads up to the end as it is now (and checks the offset against the
+    // partition's range); a bounded one trusts the caller's plan, made from offsets().
+    auto range = offsets(topic, partition);
+    if (!range) return range.status();
+    if (offset < range->earliest || offset > range->end) {
+      return Status::out_of_range("offset " + std::to_string(offset) + " is outside " +
+                                  partition_name(topic, partition) + " [" + std::to_string(range->earliest) + ", " +
+                                  std::to_string(range->end) + "] on " + describe());
+    }
+    result.end_offset = range->end;
+    stop = std::min(limits.end_offset, range->end);
+  } else {
+    // The caller planned [offset, end_offset) from offsets() it read: those records exist.
+    result.end_offset = limits.end_offset;
+  }
   if (offset >= stop || limits.max_records <= 0) return result;
 
   auto rk = impl_->reader_handle();
