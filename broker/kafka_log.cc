@@ -107,7 +107,11 @@ struct KafkaLog::Impl {
   int timeout_ms = 10000;
   int replication_factor = 1;
   Handle producer;
-  Handle reader;                          // assign-only consumer for fetch and metadata
+  Handle reader;                          // assign-only consumer for fetch
+  // Metadata and offset queries go through a client that never fetches: on the reader's
+  // connection they would wait behind its long-polling Fetch requests (the broker answers a
+  // connection's requests in order).
+  Handle querier;
   std::map<std::string, Handle> groups;   // consumer per group, for offset commit/fetch
   // Partition counts by topic, refreshed after 30 s (they only change by an admin's hand); a
   // micro-batch asks for them at every plan.
@@ -172,6 +176,17 @@ struct KafkaLog::Impl {
     return reader.get();
   }
 
+  Result<rd_kafka_t*> query_handle() {
+    if (!querier) {
+      auto h = make(RD_KAFKA_CONSUMER, {{"group.id", "kappa-query"},
+                                        {"enable.auto.commit", "false"},
+                                        {"allow.auto.create.topics", "false"}});
+      if (!h) return h.status();
+      querier = std::move(*h);
+    }
+    return querier.get();
+  }
+
   Result<rd_kafka_t*> group_handle(std::string_view group) {
     auto it = groups.find(std::string(group));
     if (it != groups.end()) return it->second.get();
@@ -186,7 +201,7 @@ struct KafkaLog::Impl {
 
   // The topic's metadata: its partition count, or kNotFound.
   Result<int32_t> partitions_of(std::string_view topic) {
-    auto rk = reader_handle();
+    auto rk = query_handle();
     if (!rk) return rk.status();
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(*rk, std::string(topic).c_str(), nullptr);
     const rd_kafka_metadata_t* md = nullptr;
@@ -359,7 +374,7 @@ Result<int32_t> KafkaLog::partition_count(std::string_view topic) {
 }
 
 Result<std::vector<std::string>> KafkaLog::list_topics() {
-  auto rk = impl_->reader_handle();
+  auto rk = impl_->query_handle();
   if (!rk) return rk.status();
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(*rk, 1, nullptr, &md, impl_->timeout_ms);
@@ -435,13 +450,32 @@ Result<std::vector<Appended>> KafkaLog::produce(std::string_view topic, std::spa
 }
 
 Result<OffsetRange> KafkaLog::offsets(std::string_view topic, int32_t partition) {
-  auto rk = impl_->reader_handle();
+  auto rk = impl_->query_handle();
   if (!rk) return rk.status();
   int64_t low = 0, high = 0;
   const rd_kafka_resp_err_t err =
       rd_kafka_query_watermark_offsets(*rk, std::string(topic).c_str(), partition, &low, &high, impl_->timeout_ms);
   if (err) return status_of(err, "reading the offsets of " + partition_name(topic, partition) + " on " + describe());
   return OffsetRange{low, high};
+}
+
+Result<std::vector<PartitionOffset>> KafkaLog::end_offsets(std::string_view topic) {
+  auto n = partition_count(topic);
+  if (!n) return n.status();
+  auto rk = impl_->query_handle();
+  if (!rk) return rk.status();
+  // ListOffsets with the timestamp -1 ("latest") for every partition, in one request.
+  PartitionList list(rd_kafka_topic_partition_list_new(*n));
+  for (int32_t p = 0; p < *n; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), std::string(topic).c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(*rk, list.get(), impl_->timeout_ms);
+  for (int i = 0; !err && i < list->cnt; ++i) err = list->elems[i].err;
+  if (err) return status_of(err, "reading the end offsets of " + std::string(topic) + " on " + describe());
+  std::vector<PartitionOffset> out;
+  for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].partition, list->elems[i].offset});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  return out;
 }
 
 Result<FetchResult> KafkaLog::fetch(std::string_view topic, int32_t partition, int64_t offset,
@@ -552,7 +586,7 @@ Result<FetchResult> KafkaLog::fetch(std::string_view topic, int32_t partition, i
 }
 
 Result<int64_t> KafkaLog::offset_for_time(std::string_view topic, int32_t partition, int64_t timestamp_ms) {
-  auto rk = impl_->reader_handle();
+  auto rk = impl_->query_handle();
   if (!rk) return rk.status();
   PartitionList list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), std::string(topic).c_str(), partition)->offset = timestamp_ms;

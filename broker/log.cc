@@ -2,6 +2,19 @@
 
 namespace kappa {
 
+Result<std::vector<PartitionOffset>> Log::end_offsets(std::string_view topic) {
+  auto n = partition_count(topic);
+  if (!n) return n.status();
+  std::vector<PartitionOffset> out;
+  out.reserve(static_cast<size_t>(*n));
+  for (int32_t p = 0; p < *n; ++p) {
+    auto range = offsets(topic, p);
+    if (!range) return range.status();
+    out.push_back({p, range->end});
+  }
+  return out;
+}
+
 std::string partition_name(std::string_view topic, int32_t partition) {
   std::string s(topic);
   s += '/';

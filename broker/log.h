@@ -56,6 +56,10 @@ class Log {
 
   virtual Result<OffsetRange> offsets(std::string_view topic, int32_t partition) = 0;
 
+  // The end offset of every partition of the topic, in partition order. A micro-batch asks at
+  // every trigger; a remote log answers in one request (the default asks partition by partition).
+  virtual Result<std::vector<PartitionOffset>> end_offsets(std::string_view topic);
+
   // The first offset whose record timestamp is >= timestamp_ms, or the end offset if none.
   virtual Result<int64_t> offset_for_time(std::string_view topic, int32_t partition,
                                           int64_t timestamp_ms) = 0;

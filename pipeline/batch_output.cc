@@ -17,8 +17,12 @@ Status BatchOutput::prepare(const std::map<std::string, std::vector<PartitionOff
     t.partitions = *n;
     t.already.assign(static_cast<size_t>(*n), 0);
     t.seen.assign(static_cast<size_t>(*n), 0);
+    auto now = log_.end_offsets(topic);  // what was written since the plan: usually nothing
+    if (!now) return now.status();
     for (const auto& po : ends) {
       if (po.partition < 0 || po.partition >= *n) continue;
+      const auto end = std::find_if(now->begin(), now->end(), [&](const auto& e) { return e.partition == po.partition; });
+      if (end == now->end() || end->offset <= po.offset) continue;
       auto range = log_.offsets(topic, po.partition);
       if (!range) return range.status();
       int64_t at = std::max(po.offset, range->earliest);

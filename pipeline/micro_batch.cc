@@ -136,6 +136,8 @@ Status MicroBatchQuery::follow_group() {
 }
 
 Result<std::vector<PartitionOffset>> MicroBatchQuery::latest_offsets() const {
+  auto ends = log_.end_offsets(spec_.source_topic);
+  if (!ends) return ends.status();
   std::vector<PartitionOffset> latest;
   latest.reserve(committed_.size());
   for (const auto& po : committed_) {
@@ -143,9 +145,12 @@ Result<std::vector<PartitionOffset>> MicroBatchQuery::latest_offsets() const {
       latest.push_back(po);
       continue;
     }
-    auto range = log_.offsets(spec_.source_topic, po.partition);
-    if (!range) return range.status();
-    latest.push_back({po.partition, range->end});
+    const auto it = std::find_if(ends->begin(), ends->end(), [&](const auto& e) { return e.partition == po.partition; });
+    if (it == ends->end()) {
+      return Status::not_found("query " + spec_.id + ": " + partition_name(spec_.source_topic, po.partition) +
+                               " is gone");
+    }
+    latest.push_back(*it);
   }
   return latest;
 }
@@ -190,14 +195,9 @@ Result<std::optional<BatchPlan>> MicroBatchQuery::plan_batch(int64_t now_ms) {
   plan.start = committed_;
   plan.end = std::move(end);
   for (const auto& topic : processor_->output_topics()) {
-    auto n = log_.partition_count(topic);
-    if (!n) return n.status();
-    auto& ends = plan.outputs[topic];
-    for (int32_t p = 0; p < *n; ++p) {
-      auto range = log_.offsets(topic, p);
-      if (!range) return range.status();
-      ends.push_back({p, range->end});
-    }
+    auto ends = log_.end_offsets(topic);
+    if (!ends) return ends.status();
+    plan.outputs[topic] = std::move(*ends);
   }
   KAPPA_RETURN_IF_ERROR(checkpoint_.write_plan(plan));
   return std::optional<BatchPlan>(std::move(plan));

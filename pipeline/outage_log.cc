@@ -29,6 +29,9 @@ Result<FetchResult> OutageLog::fetch(std::string_view topic, int32_t partition, 
 Result<OffsetRange> OutageLog::offsets(std::string_view topic, int32_t partition) {
   KAPPA_UNLESS_DOWN(offsets(topic, partition));
 }
+Result<std::vector<PartitionOffset>> OutageLog::end_offsets(std::string_view topic) {
+  KAPPA_UNLESS_DOWN(end_offsets(topic));
+}
 Result<int64_t> OutageLog::offset_for_time(std::string_view topic, int32_t partition,
                                            int64_t timestamp_ms) {
   KAPPA_UNLESS_DOWN(offset_for_time(topic, partition, timestamp_ms));

@@ -46,6 +46,10 @@ Result<OffsetRange> NamespacedLog::offsets(std::string_view topic, int32_t parti
   return inner_.offsets(name(topic), partition);
 }
 
+Result<std::vector<PartitionOffset>> NamespacedLog::end_offsets(std::string_view topic) {
+  return inner_.end_offsets(name(topic));
+}
+
 Result<int64_t> NamespacedLog::offset_for_time(std::string_view topic, int32_t partition, int64_t timestamp_ms) {
   return inner_.offset_for_time(name(topic), partition, timestamp_ms);
 }
