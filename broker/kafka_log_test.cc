@@ -80,6 +80,10 @@ TEST_P(LogContract, OffsetsStartAtZeroAndGrowByOne) {
   ASSERT_TRUE(range) << range.status().message();
   EXPECT_EQ(range->earliest, 0);
   EXPECT_EQ(range->end, 2);
+  auto ends = log_->end_offsets(t);
+  ASSERT_TRUE(ends) << ends.status().message();
+  EXPECT_EQ(*ends, (std::vector<PartitionOffset>{{0, 2}, {1, 1}}));
+  EXPECT_EQ(log_->end_offsets(fresh_topic("missing")).status().code(), StatusCode::kNotFound);
   auto topics = log_->list_topics();
   ASSERT_TRUE(topics);
   EXPECT_NE(std::find(topics->begin(), topics->end(), t), topics->end());
