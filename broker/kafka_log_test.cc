@@ -13,19 +13,13 @@
 
 #include "broker/embedded_broker.h"
 #include "broker/partitioner.h"
+#include "broker/test_servers.h"
 
 namespace kappa {
 namespace {
 
-std::string kafka_url() {
-  const char* url = std::getenv("KAPPA_TEST_KAFKA");
-  return url && *url ? url : "kafka://127.0.0.1:9092";
-}
-
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
+using test_servers::in_ci;
+using test_servers::kafka_url;
 
 // A topic name no other test process uses.
 std::string fresh_topic(const std::string& name) {
@@ -199,18 +193,8 @@ TEST_P(LogContract, CommittedOffsetsPerGroup) {
 const Backend kEmbedded{"embedded", []() -> Result<std::unique_ptr<Log>> {
   return std::unique_ptr<Log>(std::make_unique<EmbeddedBroker>());
 }};
-// Whether the cluster answers, asked once per process (each test would otherwise wait).
-const Status& kafka_reachable() {
-  static const Status status = [] {
-    auto log = KafkaLog::open(kafka_url(), 3000);
-    if (!log) return log.status();
-    return (*log)->list_topics().status();
-  }();
-  return status;
-}
-
 const Backend kKafka{"kafka", []() -> Result<std::unique_ptr<Log>> {
-                       if (!kafka_reachable()) return kafka_reachable();
+                       if (!test_servers::kafka_up()) return test_servers::kafka_up();
                        auto log = KafkaLog::open(kafka_url(), 10000);
                        if (!log) return log.status();
                        return std::unique_ptr<Log>(std::move(*log));

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "broker/kafka_log.h"
+#include "broker/test_servers.h"
 #include "broker/url.h"
 #include "pipeline/mysql_sink.h"
 #include "replay/backends.h"
@@ -22,26 +23,13 @@
 namespace kappa {
 namespace {
 
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : fallback;
-}
+using test_servers::env_or;
+using test_servers::in_ci;
+using test_servers::kafka_up;
+using test_servers::kafka_url;
+using test_servers::mysql_url;
 
-std::string kafka_url() { return env_or("KAPPA_TEST_KAFKA", "kafka://127.0.0.1:9092"); }
-std::string mysql_url() { return env_or("KAPPA_TEST_MYSQL", "mysql://scott:tiger@127.0.0.1:3306/default"); }
-
-bool in_ci() { return env_or("CI", "") == "true"; }
-
-// Whether each server answers, asked once per process.
-const Status& kafka_up() {
-  static const Status s = [] {
-    auto log = KafkaLog::open(kafka_url(), 3000);
-    if (!log) return log.status();
-    return (*log)->list_topics().status();
-  }();
-  return s;
-}
-
+// Whether the MySQL server answers, asked once per process.
 const Status& mysql_up() {
   static const Status s = [] {
     auto sink = MysqlSink::open(mysql_url());

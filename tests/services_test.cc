@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "broker/kafka_log.h"
+#include "broker/test_servers.h"
 #include "pipeline/sqlite_sink.h"
 
 extern char** environ;
@@ -25,22 +26,11 @@ extern char** environ;
 namespace kappa {
 namespace {
 
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : fallback;
-}
-std::string kafka_url() { return env_or("KAPPA_TEST_KAFKA", "kafka://127.0.0.1:9092"); }
+using test_servers::env_or;
+using test_servers::kafka_url;
 std::string bootstrap() { return kafka_url().substr(std::string("kafka://").size()); }
 
-#define KAPPA_REQUIRE_KAFKA()                                                             \
-  do {                                                                                    \
-    auto probe = KafkaLog::open(kafka_url(), 3000);                                       \
-    Status up = probe ? (*probe)->list_topics().status() : probe.status();                \
-    if (!up) {                                                                            \
-      if (env_or("CI", "") == "true") FAIL() << "CI=true and no Kafka: " << up.message(); \
-      GTEST_SKIP() << "no Kafka: " << up.message();                                       \
-    }                                                                                     \
-  } while (0)
+#define KAPPA_REQUIRE_KAFKA() KAPPA_REQUIRE_SERVER(test_servers::kafka_up(), "Kafka")
 
 // A child process running the kappa binary.
 struct Child {
