@@ -87,7 +87,11 @@ Status sql_error(const Url& url, std::string_view what, const sql::SQLException&
            scrub(e.getSQLState(), url) + ")";
   }
   const bool missing = e.getErrorCode() == kErNoSuchTable || e.getErrorCode() == kErBadDb;
-  return Status(missing ? StatusCode::kNotFound : StatusCode::kUnavailable, std::move(msg));
+  if (missing) return Status(StatusCode::kNotFound, std::move(msg));
+  // SQLSTATE class 22 (data exception: a time outside TIMESTAMP's range, a value too long)
+  // will fail the same way on every retry: a permanent error, not an outage.
+  if (e.getSQLState().rfind("22", 0) == 0) return Status(StatusCode::kInvalidArgument, std::move(msg));
+  return Status(StatusCode::kUnavailable, std::move(msg));
 }
 
 sql::Driver& driver() {

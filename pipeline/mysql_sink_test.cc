@@ -118,6 +118,15 @@ TEST_F(MysqlSinkTest, AppendsAndReadsBackSorted) {
                                    r("2022-09-30 16:42:10", "two", 3)}));
 }
 
+TEST_F(MysqlSinkTest, AValueTheColumnCannotHoldIsAPermanentErrorNotAnOutage) {
+  // TIMESTAMP ends in 2038: retrying would fail forever, so it is not kUnavailable.
+  const TableRow late[] = {r("2040-01-01 00:00:00", "zero", 1)};
+  auto written = sink_->commit_batch(commit(0, late));
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.status().code(), StatusCode::kInvalidArgument) << written.status().message();
+  EXPECT_FALSE(*sink_->last_batch("q1")) << "nothing of the failed batch is in the ledger";
+}
+
 TEST_F(MysqlSinkTest, IntegerAndNullDimensionsAndSparksJdbcColumnTypes) {
   BatchCommit c = commit(0, {});
   c.table = TableSpec{"events_ages", "age", ColumnType::kBigint};
