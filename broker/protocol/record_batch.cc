@@ -1,0 +1,243 @@
+#include "broker/protocol/record_batch.h"
+
+#include <algorithm>
+
+#include "broker/protocol/crc32c.h"
+
+namespace kappa {
+namespace {
+
+void put_be(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void put_varlong(std::string& out, int64_t v) {
+  uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);  // zigzag
+  while (z >= 0x80) {
+    out.push_back(static_cast<char>((z & 0x7f) | 0x80));
+    z >>= 7;
+  }
+  out.push_back(static_cast<char>(z));
+}
+
+void put_bytes(std::string& out, const std::optional<std::string_view>& b) {
+  if (!b) {
+    put_varlong(out, -1);
+    return;
+  }
+  put_varlong(out, static_cast<int64_t>(b->size()));
+  out.append(*b);
+}
+
+// Reads big-endian integers and zigzag varints from `bytes`, never past its end; `at` is the
+// offset within the whole batch, for error messages.
+class Reader {
+ public:
+  Reader(std::string_view bytes, size_t base) : bytes_(bytes), base_(base) {}
+  size_t at() const { return base_ + pos_; }
+  size_t left() const { return bytes_.size() - pos_; }
+
+  Status need(size_t n, const char* what) const {
+    if (left() >= n) return Status::ok();
+    return Status::corruption("record batch at byte " + std::to_string(at()) + ": expected " + std::to_string(n) +
+                              " bytes of " + what + ", found " + std::to_string(left()));
+  }
+  uint64_t be(int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(bytes_[pos_++]);
+    return v;
+  }
+  Result<int64_t> varlong(const char* what, int max_bytes = 10) {
+    uint64_t z = 0;
+    for (int shift = 0, i = 0; i < max_bytes; ++i, shift += 7) {
+      if (pos_ >= bytes_.size()) {
+        return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what +
+                                  " runs past the end");
+      }
+      const auto b = static_cast<unsigned char>(bytes_[pos_++]);
+      z |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+    }
+    return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what + " is longer than " +
+                              std::to_string(max_bytes) + " bytes");
+  }
+  Result<int32_t> varint(const char* what) {
+    auto v = varlong(what, 5);
+    if (!v) return v.status();
+    if (*v < INT32_MIN || *v > INT32_MAX) {
+      return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what + " " +
+                                std::to_string(*v) + " does not fit in 32 bits");
+    }
+    return static_cast<int32_t>(*v);
+  }
+  Result<std::optional<std::string>> bytes(const char* what) {
+    auto n = varint(what);
+    if (!n) return n.status();
+    if (*n == -1) return std::optional<std::string>();
+    if (*n < -1) {
+      return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what + " length " +
+                                std::to_string(*n));
+    }
+    KAPPA_RETURN_IF_ERROR(need(static_cast<size_t>(*n), what));
+    std::string out(bytes_.substr(pos_, static_cast<size_t>(*n)));
+    pos_ += static_cast<size_t>(*n);
+    return std::optional<std::string>(std::move(out));
+  }
+
+ private:
+  std::string_view bytes_;
+  size_t base_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records) {
+  int64_t base_ts = records.empty() ? 0 : records.front().timestamp_ms;
+  int64_t max_ts = base_ts;
+  for (const auto& r : records) {
+    base_ts = std::min(base_ts, r.timestamp_ms);
+    max_ts = std::max(max_ts, r.timestamp_ms);
+  }
+  std::string body;  // records
+  std::string rec;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const OutgoingRecord& r = records[i];
+    rec.clear();
+    rec.push_back(0);  // record attributes: unused
+    put_varlong(rec, r.timestamp_ms - base_ts);
+    put_varlong(rec, static_cast<int64_t>(i));
+    put_bytes(rec, r.key);
+    put_bytes(rec, r.value);
+    put_varlong(rec, static_cast<int64_t>(r.headers.size()));
+    for (const auto& h : r.headers) {
+      put_bytes(rec, h.key);
+      put_bytes(rec, h.value);
+    }
+    put_varlong(body, static_cast<int64_t>(rec.size()));
+    body += rec;
+  }
+  std::string after_crc;  // attributes .. records: what the CRC covers
+  put_be(after_crc, 0, 2);  // attributes: no compression, CreateTime
+  put_be(after_crc, static_cast<uint32_t>(records.empty() ? 0 : records.size() - 1), 4);
+  put_be(after_crc, static_cast<uint64_t>(base_ts), 8);
+  put_be(after_crc, static_cast<uint64_t>(max_ts), 8);
+  put_be(after_crc, static_cast<uint64_t>(int64_t{-1}), 8);  // producerId
+  put_be(after_crc, static_cast<uint16_t>(int16_t{-1}), 2);  // producerEpoch
+  put_be(after_crc, static_cast<uint32_t>(int32_t{-1}), 4);  // baseSequence
+  put_be(after_crc, static_cast<uint32_t>(records.size()), 4);
+  after_crc += body;
+
+  std::string out;
+  out.reserve(17 + after_crc.size());
+  put_be(out, static_cast<uint64_t>(base_offset), 8);
+  put_be(out, static_cast<uint32_t>(4 + 1 + 4 + after_crc.size()), 4);  // batchLength
+  put_be(out, static_cast<uint32_t>(int32_t{-1}), 4);                   // partitionLeaderEpoch
+  out.push_back(2);                                                       // magic
+  put_be(out, crc32c(after_crc), 4);
+  out += after_crc;
+  return out;
+}
+
+Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed) {
+  Reader head(bytes, 0);
+  KAPPA_RETURN_IF_ERROR(head.need(kRecordBatchHeaderSize, "a record batch header"));
+  RecordBatch b;
+  b.base_offset = static_cast<int64_t>(head.be(8));
+  const auto length = static_cast<int32_t>(head.be(4));
+  if (length < static_cast<int32_t>(kRecordBatchHeaderSize - 12)) {
+    return Status::corruption("record batch at byte 8: batchLength " + std::to_string(length) + " is shorter than a header (" +
+                              std::to_string(kRecordBatchHeaderSize - 12) + ")");
+  }
+  if (static_cast<size_t>(length) > bytes.size() - 12) {
+    return Status::corruption("record batch at byte 8: batchLength " + std::to_string(length) + " runs past the " +
+                              std::to_string(bytes.size()) + " bytes given");
+  }
+  b.partition_leader_epoch = static_cast<int32_t>(head.be(4));
+  const auto magic = static_cast<int8_t>(head.be(1));
+  if (magic != 2) {
+    return Status::corruption("record batch at byte 16: expected magic 2, found " + std::to_string(magic));
+  }
+  const auto crc = static_cast<uint32_t>(head.be(4));
+  const std::string_view covered = bytes.substr(21, static_cast<size_t>(length) - 9);
+  if (const uint32_t actual = crc32c(covered); actual != crc) {
+    return Status::corruption("record batch at byte 17: CRC-32C " + std::to_string(actual) + " does not match " +
+                              std::to_string(crc));
+  }
+  b.attributes = static_cast<int16_t>(head.be(2));
+  b.last_offset_delta = static_cast<int32_t>(head.be(4));
+  b.base_timestamp = static_cast<int64_t>(head.be(8));
+  b.max_timestamp = static_cast<int64_t>(head.be(8));
+  b.producer_id = static_cast<int64_t>(head.be(8));
+  b.producer_epoch = static_cast<int16_t>(head.be(2));
+  b.base_sequence = static_cast<int32_t>(head.be(4));
+  const auto count = static_cast<int32_t>(head.be(4));
+  if (const int codec = b.attributes & 0x07; codec != 0) {
+    static const char* kNames[] = {"none", "gzip", "snappy", "lz4", "zstd", "5", "6", "7"};
+    return Status::invalid_argument(std::string("record batch: ") + kNames[codec] +
+                                    "-compressed batches are not decoded yet");
+  }
+  const size_t end = 12 + static_cast<size_t>(length);
+  if (count < 0 || static_cast<size_t>(count) > (end - kRecordBatchHeaderSize)) {
+    return Status::corruption("record batch at byte 57: record count " + std::to_string(count) + " cannot fit in " +
+                              std::to_string(end - kRecordBatchHeaderSize) + " bytes");
+  }
+  Reader r(bytes.substr(kRecordBatchHeaderSize, end - kRecordBatchHeaderSize), kRecordBatchHeaderSize);
+  b.records.reserve(static_cast<size_t>(count));
+  for (int32_t i = 0; i < count; ++i) {
+    auto len = r.varint("record length");
+    if (!len) return len.status();
+    if (*len < 1) return Status::corruption("record batch at byte " + std::to_string(r.at()) + ": record length " + std::to_string(*len));
+    KAPPA_RETURN_IF_ERROR(r.need(static_cast<size_t>(*len), "a record"));
+    const size_t record_end = r.at() + static_cast<size_t>(*len);
+    Reader rec(bytes.substr(r.at(), static_cast<size_t>(*len)), r.at());
+    KAPPA_RETURN_IF_ERROR(rec.need(1, "record attributes"));
+    (void)rec.be(1);
+    auto ts = rec.varlong("timestampDelta");
+    if (!ts) return ts.status();
+    auto delta = rec.varint("offsetDelta");
+    if (!delta) return delta.status();
+    if (*delta < 0 || *delta > b.last_offset_delta) {
+      return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": offsetDelta " +
+                                std::to_string(*delta) + " outside [0, lastOffsetDelta " +
+                                std::to_string(b.last_offset_delta) + "]");
+    }
+    WireRecord w;
+    w.timestamp_ms = b.base_timestamp + *ts;
+    w.offset = b.base_offset + *delta;
+    auto key = rec.bytes("key");
+    if (!key) return key.status();
+    w.key = std::move(*key);
+    auto value = rec.bytes("value");
+    if (!value) return value.status();
+    w.value = std::move(*value);
+    auto headers = rec.varint("header count");
+    if (!headers) return headers.status();
+    if (*headers < 0 || static_cast<size_t>(*headers) > rec.left()) {
+      return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": header count " +
+                                std::to_string(*headers));
+    }
+    for (int32_t h = 0; h < *headers; ++h) {
+      auto hk = rec.bytes("header key");
+      if (!hk) return hk.status();
+      if (!*hk) return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": a null header key");
+      auto hv = rec.bytes("header value");
+      if (!hv) return hv.status();
+      w.headers.emplace_back(std::move(**hk), std::move(*hv));
+    }
+    if (rec.left() != 0) {
+      return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": " + std::to_string(rec.left()) +
+                                " bytes left over in a record of " + std::to_string(*len));
+    }
+    b.records.push_back(std::move(w));
+    r = Reader(bytes.substr(record_end, end - record_end), record_end);
+  }
+  if (r.left() != 0) {
+    return Status::corruption("record batch at byte " + std::to_string(r.at()) + ": " + std::to_string(r.left()) +
+                              " bytes after the last of " + std::to_string(count) + " records");
+  }
+  consumed = end;
+  return b;
+}
+
+}  // namespace kappa

@@ -1,0 +1,64 @@
+// Kafka's RecordBatch, magic v2: how producers send records and fetches return them on the
+// wire, and how a durable log can keep them. Layout (Apache Kafka's protocol documentation),
+// fixed-width fields big-endian:
+//
+//   baseOffset int64 | batchLength int32 (bytes after this field) | partitionLeaderEpoch int32 |
+//   magic int8 = 2 | crc uint32 (CRC-32C of everything after it) | attributes int16 |
+//   lastOffsetDelta int32 | baseTimestamp int64 | maxTimestamp int64 | producerId int64 |
+//   producerEpoch int16 | baseSequence int32 | recordCount int32 | records...
+//
+// attributes: bits 0-2 compression (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), bit 3 timestamp
+// type, bit 4 transactional, bit 5 control batch. A record: length varint | attributes int8 |
+// timestampDelta varlong | offsetDelta varint | keyLength varint (-1: null) | key |
+// valueLength varint (-1: null) | value | headerCount varint | per header: keyLength varint |
+// key | valueLength varint (-1: null) | value. Varints are zigzag (protobuf's sint32/sint64).
+//
+// Decoding treats its input as hostile (it comes from the network): every length is checked
+// before it is used, and an error names the byte offset and what was expected.
+// Compressed batches are not decoded yet (kInvalidArgument naming the codec).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/record.h"
+#include "broker/result.h"
+
+namespace kappa {
+
+struct WireRecord {
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
+  friend bool operator==(const WireRecord&, const WireRecord&) = default;
+};
+
+struct RecordBatch {
+  int64_t base_offset = 0;
+  int32_t partition_leader_epoch = -1;
+  int16_t attributes = 0;
+  int32_t last_offset_delta = 0;
+  int64_t base_timestamp = 0;
+  int64_t max_timestamp = 0;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  std::vector<WireRecord> records;
+};
+
+inline constexpr size_t kRecordBatchHeaderSize = 61;
+
+// An uncompressed batch of `records` (their partition fields are ignored), offsets from
+// base_offset; no producer id (-1), CreateTime timestamps.
+std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records);
+
+// Decodes the batch at the start of `bytes`; `consumed` is set to its size (12 + batchLength).
+Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed);
+
+}  // namespace kappa
