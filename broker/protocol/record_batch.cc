@@ -2,10 +2,60 @@
 
 #include <algorithm>
 
+#include <zlib.h>
+
 #include "broker/protocol/crc32c.h"
 
 namespace kappa {
 namespace {
+
+// Limits against hostile input: a batch may announce at most this many records, and
+// decompress to at most this many bytes (Kafka's default message.max.bytes is ~1 MiB; this
+// leaves room for highly compressible batches without letting one exhaust memory).
+constexpr size_t kMaxRecordsPerBatch = 1 << 20;
+constexpr size_t kMaxDecompressedBytes = size_t{64} << 20;
+
+Result<std::string> gunzip(std::string_view in, size_t limit) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return Status::internal("zlib: inflateInit2 failed");
+  std::string out;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  char buf[16384];
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&z);
+      return Status::corruption("record batch at byte 61: the gzip records do not decompress (" +
+                                std::string(z.msg ? z.msg : (rc == Z_BUF_ERROR ? "truncated" : "error")) + ")");
+    }
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > limit) {
+      inflateEnd(&z);
+      return Status::corruption("record batch at byte 61: the gzip records decompress to more than " +
+                                std::to_string(limit) + " bytes");
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+std::string gzip(std::string_view in) {
+  z_stream z{};
+  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, static_cast<uLong>(in.size())) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
 
 void put_be(std::string& out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -92,7 +142,8 @@ class Reader {
 
 }  // namespace
 
-std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records) {
+std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records,
+                                Compression compression) {
   int64_t base_ts = records.empty() ? 0 : records.front().timestamp_ms;
   int64_t max_ts = base_ts;
   for (const auto& r : records) {
@@ -117,8 +168,9 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
     put_varlong(body, static_cast<int64_t>(rec.size()));
     body += rec;
   }
+  if (compression == Compression::kGzip) body = gzip(body);
   std::string after_crc;  // attributes .. records: what the CRC covers
-  put_be(after_crc, 0, 2);  // attributes: no compression, CreateTime
+  put_be(after_crc, compression == Compression::kGzip ? 1 : 0, 2);  // attributes: codec, CreateTime
   put_be(after_crc, static_cast<uint32_t>(records.empty() ? 0 : records.size() - 1), 4);
   put_be(after_crc, static_cast<uint64_t>(base_ts), 8);
   put_be(after_crc, static_cast<uint64_t>(max_ts), 8);
@@ -172,17 +224,37 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
   b.producer_epoch = static_cast<int16_t>(head.be(2));
   b.base_sequence = static_cast<int32_t>(head.be(4));
   const auto count = static_cast<int32_t>(head.be(4));
-  if (const int codec = b.attributes & 0x07; codec != 0) {
-    static const char* kNames[] = {"none", "gzip", "snappy", "lz4", "zstd", "5", "6", "7"};
-    return Status::invalid_argument(std::string("record batch: ") + kNames[codec] +
-                                    "-compressed batches are not decoded yet");
-  }
   const size_t end = 12 + static_cast<size_t>(length);
-  if (count < 0 || static_cast<size_t>(count) > (end - kRecordBatchHeaderSize)) {
-    return Status::corruption("record batch at byte 57: record count " + std::to_string(count) + " cannot fit in " +
-                              std::to_string(end - kRecordBatchHeaderSize) + " bytes");
+  if (count < 0 || static_cast<size_t>(count) > kMaxRecordsPerBatch) {
+    return Status::corruption("record batch at byte 57: record count " + std::to_string(count));
   }
-  Reader r(bytes.substr(kRecordBatchHeaderSize, end - kRecordBatchHeaderSize), kRecordBatchHeaderSize);
+  // The records: the rest of the batch, or, when compressed, what it decompresses to (then
+  // error positions count bytes of the decompressed records).
+  std::string_view area = bytes.substr(kRecordBatchHeaderSize, end - kRecordBatchHeaderSize);
+  size_t area_base = kRecordBatchHeaderSize;
+  std::string inflated;
+  switch (b.attributes & 0x07) {
+    case 0:
+      if (static_cast<size_t>(count) > area.size()) {
+        return Status::corruption("record batch at byte 57: record count " + std::to_string(count) +
+                                  " cannot fit in " + std::to_string(area.size()) + " bytes");
+      }
+      break;
+    case 1: {
+      auto out = gunzip(area, kMaxDecompressedBytes);
+      if (!out) return out.status();
+      inflated = std::move(*out);
+      area = inflated;
+      area_base = 0;
+      break;
+    }
+    default: {
+      static const char* kNames[] = {"none", "gzip", "snappy", "lz4", "zstd", "5", "6", "7"};
+      return Status::invalid_argument(std::string("record batch: ") + kNames[b.attributes & 0x07] +
+                                      "-compressed batches are not decoded yet");
+    }
+  }
+  Reader r(area, area_base);
   b.records.reserve(static_cast<size_t>(count));
   for (int32_t i = 0; i < count; ++i) {
     auto len = r.varint("record length");
@@ -190,7 +262,7 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
     if (*len < 1) return Status::corruption("record batch at byte " + std::to_string(r.at()) + ": record length " + std::to_string(*len));
     KAPPA_RETURN_IF_ERROR(r.need(static_cast<size_t>(*len), "a record"));
     const size_t record_end = r.at() + static_cast<size_t>(*len);
-    Reader rec(bytes.substr(r.at(), static_cast<size_t>(*len)), r.at());
+    Reader rec(area.substr(r.at() - area_base, static_cast<size_t>(*len)), r.at());
     KAPPA_RETURN_IF_ERROR(rec.need(1, "record attributes"));
     (void)rec.be(1);
     auto ts = rec.varlong("timestampDelta");
@@ -230,7 +302,7 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
                                 " bytes left over in a record of " + std::to_string(*len));
     }
     b.records.push_back(std::move(w));
-    r = Reader(bytes.substr(record_end, end - record_end), record_end);
+    r = Reader(area.substr(record_end - area_base), record_end);
   }
   if (r.left() != 0) {
     return Status::corruption("record batch at byte " + std::to_string(r.at()) + ": " + std::to_string(r.left()) +

@@ -15,7 +15,8 @@
 //
 // Decoding treats its input as hostile (it comes from the network): every length is checked
 // before it is used, and an error names the byte offset and what was expected.
-// Compressed batches are not decoded yet (kInvalidArgument naming the codec).
+// gzip batches are decoded and written; snappy, lz4 and zstd are not yet (kInvalidArgument
+// naming the codec). A batch may decompress to at most 64 MiB.
 #pragma once
 
 #include <cstdint>
@@ -54,9 +55,12 @@ struct RecordBatch {
 
 inline constexpr size_t kRecordBatchHeaderSize = 61;
 
-// An uncompressed batch of `records` (their partition fields are ignored), offsets from
-// base_offset; no producer id (-1), CreateTime timestamps.
-std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records);
+enum class Compression { kNone, kGzip };
+
+// A batch of `records` (their partition fields are ignored), offsets from base_offset; no
+// producer id (-1), CreateTime timestamps.
+std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records,
+                                Compression compression = Compression::kNone);
 
 // Decodes the batch at the start of `bytes`; `consumed` is set to its size (12 + batchLength).
 Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed);

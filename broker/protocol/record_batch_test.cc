@@ -123,10 +123,16 @@ TEST(RecordBatch, RejectsWhatTheCrcDoesNotCatch) {
   count[60] = 2;  // two records announced, one there
   EXPECT_EQ(decode_record_batch(recrc(count), used).status().code(), StatusCode::kCorruption);
   std::string gzip = good;
-  gzip[22] = 1;  // attributes: gzip
-  auto compressed = decode_record_batch(recrc(gzip), used);
+  gzip[22] = 1;  // attributes: gzip, but the records are not a gzip stream
+  auto not_gzip = decode_record_batch(recrc(gzip), used);
+  EXPECT_EQ(not_gzip.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(not_gzip.status().message().find("gzip records do not decompress"), std::string::npos)
+      << not_gzip.status().message();
+  std::string zstd = good;
+  zstd[22] = 4;
+  auto compressed = decode_record_batch(recrc(zstd), used);
   EXPECT_EQ(compressed.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(compressed.status().message().find("gzip"), std::string::npos);
+  EXPECT_NE(compressed.status().message().find("zstd"), std::string::npos);
   // The record starts at byte 61: length, attributes, timestampDelta, offsetDelta, keyLength.
   std::string offset_delta = good;
   offset_delta[64] = 0x02;  // zigzag 1: past lastOffsetDelta 0
@@ -138,8 +144,31 @@ TEST(RecordBatch, RejectsWhatTheCrcDoesNotCatch) {
   EXPECT_EQ(decode_record_batch(recrc(key_length), used).status().code(), StatusCode::kCorruption);
 }
 
+TEST(RecordBatch, GzipBatchesRoundTripAndAreSmaller) {
+  std::vector<std::string> values;
+  for (int i = 0; i < 200; ++i) values.push_back(R"({"hello":"ssm-seoul","id":)" + std::to_string(i) + "}");
+  std::vector<OutgoingRecord> rs;
+  for (const auto& v : values) rs.push_back(rec(std::nullopt, v, 1000));
+  const std::string plain = encode_record_batch(7, rs);
+  const std::string packed = encode_record_batch(7, rs, Compression::kGzip);
+  EXPECT_LT(packed.size() * 3, plain.size());
+  EXPECT_EQ(packed[22] & 0x07, 1);
+  size_t used = 0;
+  auto d = decode_record_batch(packed, used);
+  ASSERT_TRUE(d) << d.status().message();
+  ASSERT_EQ(d->records.size(), 200u);
+  EXPECT_EQ(d->records[199].offset, 206);
+  EXPECT_EQ(d->records[199].value, std::optional<std::string>(values[199]));
+  for (size_t n = 61; n < packed.size(); n += 7) {  // a cut gzip stream is refused, with a fixed CRC too
+    std::string cut = recrc(packed.substr(0, n));
+    const uint32_t length = static_cast<uint32_t>(cut.size() - 12);
+    for (int i = 0; i < 4; ++i) cut[8 + i] = static_cast<char>(length >> (24 - 8 * i));
+    EXPECT_FALSE(decode_record_batch(recrc(cut), used)) << n;
+  }
+}
+
 RC_GTEST_PROP(RecordBatchProperty, DecodeInvertsEncode,
-              (const std::vector<std::pair<std::string, std::string>>& kvs, int64_t base)) {
+              (const std::vector<std::pair<std::string, std::string>>& kvs, int64_t base, bool gzip)) {
   std::vector<OutgoingRecord> rs;
   for (size_t i = 0; i < kvs.size(); ++i) {
     OutgoingRecord r;
@@ -149,7 +178,7 @@ RC_GTEST_PROP(RecordBatchProperty, DecodeInvertsEncode,
     rs.push_back(r);
   }
   const int64_t base_offset = base & 0xffffffffffff;
-  const std::string b = encode_record_batch(base_offset, rs);
+  const std::string b = encode_record_batch(base_offset, rs, gzip ? Compression::kGzip : Compression::kNone);
   size_t used = 0;
   auto d = decode_record_batch(b, used);
   RC_ASSERT(d.is_ok());
