@@ -2,7 +2,12 @@
 
 #include <algorithm>
 
+#include <lz4frame.h>
+#include <snappy-c.h>
 #include <zlib.h>
+#include <zstd.h>
+
+#include <cstring>
 
 #include "broker/protocol/crc32c.h"
 
@@ -40,6 +45,116 @@ Result<std::string> gunzip(std::string_view in, size_t limit) {
     }
   }
   inflateEnd(&z);
+  return out;
+}
+
+Status too_big(const char* codec, size_t limit) {
+  return Status::corruption(std::string("record batch at byte 61: the ") + codec + " records decompress to more than " +
+                            std::to_string(limit) + " bytes");
+}
+
+Status undecodable(const char* codec, const std::string& why) {
+  return Status::corruption(std::string("record batch at byte 61: the ") + codec + " records do not decompress (" +
+                            why + ")");
+}
+
+// Kafka's snappy: Java clients frame it the xerial way ("\x82SNAPPY\0", version, compatible
+// version, then blocks of [int32 length][raw snappy]); other clients send one raw block.
+Result<std::string> unsnappy(std::string_view in, size_t limit) {
+  static constexpr char kMagic[8] = {'\x82', 'S', 'N', 'A', 'P', 'P', 'Y', '\0'};
+  auto raw = [&](std::string_view block, std::string& out) -> Status {
+    size_t n = 0;
+    if (snappy_uncompressed_length(block.data(), block.size(), &n) != SNAPPY_OK) return undecodable("snappy", "bad header");
+    if (out.size() + n > limit) return too_big("snappy", limit);
+    const size_t at = out.size();
+    out.resize(at + n);
+    if (snappy_uncompress(block.data(), block.size(), out.data() + at, &n) != SNAPPY_OK) {
+      return undecodable("snappy", "bad block");
+    }
+    out.resize(at + n);
+    return Status::ok();
+  };
+  std::string out;
+  if (in.size() < 16 || std::memcmp(in.data(), kMagic, 8) != 0) {
+    KAPPA_RETURN_IF_ERROR(raw(in, out));
+    return out;
+  }
+  size_t at = 16;
+  while (at < in.size()) {
+    if (in.size() - at < 4) return undecodable("snappy", "a truncated block length");
+    const uint32_t n = (uint32_t{static_cast<unsigned char>(in[at])} << 24) |
+                       (uint32_t{static_cast<unsigned char>(in[at + 1])} << 16) |
+                       (uint32_t{static_cast<unsigned char>(in[at + 2])} << 8) | static_cast<unsigned char>(in[at + 3]);
+    at += 4;
+    if (n > in.size() - at) return undecodable("snappy", "a block runs past the end");
+    KAPPA_RETURN_IF_ERROR(raw(in.substr(at, n), out));
+    at += n;
+  }
+  return out;
+}
+
+Result<std::string> unlz4(std::string_view in, size_t limit) {
+  LZ4F_dctx* ctx = nullptr;
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION))) return Status::internal("lz4: no context");
+  std::string out;
+  char buf[65536];
+  size_t at = 0;
+  size_t hint = 1;
+  while (hint != 0) {
+    if (at >= in.size()) {
+      LZ4F_freeDecompressionContext(ctx);
+      return undecodable("lz4", "truncated");
+    }
+    size_t dst = sizeof buf;
+    size_t src = in.size() - at;
+    hint = LZ4F_decompress(ctx, buf, &dst, in.data() + at, &src, nullptr);
+    if (LZ4F_isError(hint)) {
+      const std::string why = LZ4F_getErrorName(hint);
+      LZ4F_freeDecompressionContext(ctx);
+      return undecodable("lz4", why);
+    }
+    at += src;
+    out.append(buf, dst);
+    if (out.size() > limit) {
+      LZ4F_freeDecompressionContext(ctx);
+      return too_big("lz4", limit);
+    }
+    if (src == 0 && dst == 0 && hint != 0 && at >= in.size()) {
+      LZ4F_freeDecompressionContext(ctx);
+      return undecodable("lz4", "truncated");
+    }
+  }
+  LZ4F_freeDecompressionContext(ctx);
+  return out;
+}
+
+Result<std::string> unzstd(std::string_view in, size_t limit) {
+  ZSTD_DStream* z = ZSTD_createDStream();
+  if (!z) return Status::internal("zstd: no stream");
+  ZSTD_initDStream(z);
+  std::string out;
+  std::string buf(ZSTD_DStreamOutSize(), '\0');
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  size_t rc = 1;
+  while (rc != 0) {
+    ZSTD_outBuffer output{buf.data(), buf.size(), 0};
+    rc = ZSTD_decompressStream(z, &output, &input);
+    if (ZSTD_isError(rc)) {
+      const std::string why = ZSTD_getErrorName(rc);
+      ZSTD_freeDStream(z);
+      return undecodable("zstd", why);
+    }
+    out.append(buf.data(), output.pos);
+    if (out.size() > limit) {
+      ZSTD_freeDStream(z);
+      return too_big("zstd", limit);
+    }
+    if (rc != 0 && input.pos == input.size && output.pos < output.size) {
+      ZSTD_freeDStream(z);
+      return undecodable("zstd", "truncated");
+    }
+  }
+  ZSTD_freeDStream(z);
   return out;
 }
 
@@ -140,6 +255,33 @@ class Reader {
   size_t pos_ = 0;
 };
 
+std::string compress(Compression c, std::string_view in) {
+  switch (c) {
+    case Compression::kNone:
+      return std::string(in);
+    case Compression::kGzip:
+      return gzip(in);
+    case Compression::kSnappy: {  // one raw block, as librdkafka writes it
+      size_t n = snappy_max_compressed_length(in.size());
+      std::string out(n, '\0');
+      snappy_compress(in.data(), in.size(), out.data(), &n);
+      out.resize(n);
+      return out;
+    }
+    case Compression::kLz4: {
+      std::string out(LZ4F_compressFrameBound(in.size(), nullptr), '\0');
+      out.resize(LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), nullptr));
+      return out;
+    }
+    case Compression::kZstd: {
+      std::string out(ZSTD_compressBound(in.size()), '\0');
+      out.resize(ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3));
+      return out;
+    }
+  }
+  return std::string(in);
+}
+
 }  // namespace
 
 std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records,
@@ -168,9 +310,9 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
     put_varlong(body, static_cast<int64_t>(rec.size()));
     body += rec;
   }
-  if (compression == Compression::kGzip) body = gzip(body);
+  body = compress(compression, body);
   std::string after_crc;  // attributes .. records: what the CRC covers
-  put_be(after_crc, compression == Compression::kGzip ? 1 : 0, 2);  // attributes: codec, CreateTime
+  put_be(after_crc, static_cast<uint64_t>(compression), 2);  // attributes: codec, CreateTime
   put_be(after_crc, static_cast<uint32_t>(records.empty() ? 0 : records.size() - 1), 4);
   put_be(after_crc, static_cast<uint64_t>(base_ts), 8);
   put_be(after_crc, static_cast<uint64_t>(max_ts), 8);
@@ -240,19 +382,24 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
                                   " cannot fit in " + std::to_string(area.size()) + " bytes");
       }
       break;
-    case 1: {
-      auto out = gunzip(area, kMaxDecompressedBytes);
+    case 1:
+    case 2:
+    case 3:
+    case 4: {
+      const int codec = b.attributes & 0x07;
+      auto out = codec == 1   ? gunzip(area, kMaxDecompressedBytes)
+                 : codec == 2 ? unsnappy(area, kMaxDecompressedBytes)
+                 : codec == 3 ? unlz4(area, kMaxDecompressedBytes)
+                              : unzstd(area, kMaxDecompressedBytes);
       if (!out) return out.status();
       inflated = std::move(*out);
       area = inflated;
       area_base = 0;
       break;
     }
-    default: {
-      static const char* kNames[] = {"none", "gzip", "snappy", "lz4", "zstd", "5", "6", "7"};
-      return Status::invalid_argument(std::string("record batch: ") + kNames[b.attributes & 0x07] +
-                                      "-compressed batches are not decoded yet");
-    }
+    default:
+      return Status::corruption("record batch at byte 22: unknown compression codec " +
+                                std::to_string(b.attributes & 0x07));
   }
   Reader r(area, area_base);
   b.records.reserve(static_cast<size_t>(count));

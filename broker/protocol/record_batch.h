@@ -15,8 +15,9 @@
 //
 // Decoding treats its input as hostile (it comes from the network): every length is checked
 // before it is used, and an error names the byte offset and what was expected.
-// gzip batches are decoded and written; snappy, lz4 and zstd are not yet (kInvalidArgument
-// naming the codec). A batch may decompress to at most 64 MiB.
+// Compressed batches are written and read with Debian's zlib (gzip), libsnappy (a raw block;
+// xerial-framed blocks, as Java clients send, are read too), liblz4 (frames) and libzstd. A
+// batch may decompress to at most 64 MiB.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +56,8 @@ struct RecordBatch {
 
 inline constexpr size_t kRecordBatchHeaderSize = 61;
 
-enum class Compression { kNone, kGzip };
+// The codec numbers of the attributes field.
+enum class Compression { kNone = 0, kGzip = 1, kSnappy = 2, kLz4 = 3, kZstd = 4 };
 
 // A batch of `records` (their partition fields are ignored), offsets from base_offset; no
 // producer id (-1), CreateTime timestamps.
