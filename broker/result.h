@@ -82,6 +82,8 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
 
   Status status() const { return is_ok() ? Status::ok() : std::get<1>(v_); }
+  // The value, or `fallback` for an error (when the error itself does not matter).
+  T value_or(T fallback) const& { return is_ok() ? value() : std::move(fallback); }
 
  private:
   std::variant<T, Status> v_;

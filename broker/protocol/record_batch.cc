@@ -333,10 +333,13 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
   return out;
 }
 
-Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed) {
+namespace {
+
+// The header checks shared by decode_record_batch and check_record_batch.
+Result<RecordBatchHeader> read_header(std::string_view bytes) {
   Reader head(bytes, 0);
   KAPPA_RETURN_IF_ERROR(head.need(kRecordBatchHeaderSize, "a record batch header"));
-  RecordBatch b;
+  RecordBatchHeader b;
   b.base_offset = static_cast<int64_t>(head.be(8));
   const auto length = static_cast<int32_t>(head.be(4));
   if (length < static_cast<int32_t>(kRecordBatchHeaderSize - 12)) {
@@ -347,6 +350,7 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
     return Status::corruption("record batch at byte 8: batchLength " + std::to_string(length) + " runs past the " +
                               std::to_string(bytes.size()) + " bytes given");
   }
+  b.batch_length = length;
   b.partition_leader_epoch = static_cast<int32_t>(head.be(4));
   const auto magic = static_cast<int8_t>(head.be(1));
   if (magic != 2) {
@@ -365,11 +369,36 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
   b.producer_id = static_cast<int64_t>(head.be(8));
   b.producer_epoch = static_cast<int16_t>(head.be(2));
   b.base_sequence = static_cast<int32_t>(head.be(4));
-  const auto count = static_cast<int32_t>(head.be(4));
-  const size_t end = 12 + static_cast<size_t>(length);
-  if (count < 0 || static_cast<size_t>(count) > kMaxRecordsPerBatch) {
-    return Status::corruption("record batch at byte 57: record count " + std::to_string(count));
+  b.record_count = static_cast<int32_t>(head.be(4));
+  if (b.record_count < 0 || static_cast<size_t>(b.record_count) > kMaxRecordsPerBatch) {
+    return Status::corruption("record batch at byte 57: record count " + std::to_string(b.record_count));
   }
+  return b;
+}
+
+}  // namespace
+
+Result<RecordBatchHeader> check_record_batch(std::string_view bytes) {
+  auto h = read_header(bytes);
+  if (!h) return h.status();
+  if (h->codec() > 4) {
+    return Status::corruption("record batch at byte 21: unknown compression codec " + std::to_string(h->codec()));
+  }
+  if (h->record_count == 0 || h->last_offset_delta != h->record_count - 1) {
+    return Status::corruption("record batch at byte 23: lastOffsetDelta " + std::to_string(h->last_offset_delta) +
+                              " does not fit a producer batch of " + std::to_string(h->record_count) + " records");
+  }
+  return h;
+}
+
+Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed) {
+  auto header = read_header(bytes);
+  if (!header) return header.status();
+  RecordBatch b;
+  static_cast<RecordBatchHeader&>(b) = *header;
+  const int32_t length = b.batch_length;
+  const int32_t count = b.record_count;
+  const size_t end = 12 + static_cast<size_t>(length);
   // The records: the rest of the batch, or, when compressed, what it decompresses to (then
   // error positions count bytes of the decompressed records).
   std::string_view area = bytes.substr(kRecordBatchHeaderSize, end - kRecordBatchHeaderSize);

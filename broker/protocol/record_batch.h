@@ -41,8 +41,10 @@ struct WireRecord {
   friend bool operator==(const WireRecord&, const WireRecord&) = default;
 };
 
-struct RecordBatch {
+// The 61 bytes before a batch's records.
+struct RecordBatchHeader {
   int64_t base_offset = 0;
+  int32_t batch_length = 0;  // bytes after this field; the batch is 12 + batch_length bytes
   int32_t partition_leader_epoch = -1;
   int16_t attributes = 0;
   int32_t last_offset_delta = 0;
@@ -51,6 +53,15 @@ struct RecordBatch {
   int64_t producer_id = -1;
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;
+  int32_t record_count = 0;
+
+  int codec() const { return attributes & 0x07; }
+  bool is_transactional() const { return (attributes & 0x10) != 0; }
+  bool is_control() const { return (attributes & 0x20) != 0; }
+  int64_t last_offset() const { return base_offset + last_offset_delta; }
+};
+
+struct RecordBatch : RecordBatchHeader {
   std::vector<WireRecord> records;
 };
 
@@ -66,5 +77,10 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
 
 // Decodes the batch at the start of `bytes`; `consumed` is set to its size (12 + batchLength).
 Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed);
+
+// Checks the batch at the start of `bytes` without decoding its records: the lengths, magic 2,
+// the CRC-32C, a known codec and a record count that matches lastOffsetDelta (as a producer's
+// batch has). What a broker does to a produced batch before storing it as it came.
+Result<RecordBatchHeader> check_record_batch(std::string_view bytes);
 
 }  // namespace kappa

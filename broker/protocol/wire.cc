@@ -153,6 +153,31 @@ std::string WireReader::bytes(const char* field) {
 
 std::optional<std::string> WireReader::compact_bytes(const char* field) { return compact_string(field); }
 
+std::optional<std::string_view> WireReader::nullable_bytes_view(const char* field, bool compact) {
+  int64_t n = 0;
+  if (compact) {
+    const uint64_t raw = uvarint(field);
+    if (!ok() || raw == 0) return std::nullopt;
+    if (raw - 1 > left()) {
+      fail(field, "a length of " + std::to_string(raw - 1) + " with " + std::to_string(left()) +
+                      " bytes left");
+      return std::nullopt;
+    }
+    n = static_cast<int64_t>(raw - 1);
+  } else {
+    n = i32(field);
+    if (!ok() || n == -1) return std::nullopt;
+    if (n < 0) {
+      fail(field, "a length of " + std::to_string(n));
+      return std::nullopt;
+    }
+  }
+  if (!take(static_cast<size_t>(n), field)) return std::nullopt;
+  const std::string_view v = in_.substr(pos_, static_cast<size_t>(n));
+  pos_ += static_cast<size_t>(n);
+  return v;
+}
+
 std::optional<int32_t> WireReader::array_length(const char* field, bool compact) {
   int64_t n = 0;
   if (compact) {

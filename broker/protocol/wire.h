@@ -64,6 +64,11 @@ class WireReader {
   std::optional<int32_t> array_length(const char* field, bool compact);
   // Skips tagged fields (their tags and values), as a reader that knows none of them does.
   void skip_tagged_fields(const char* where);
+  // NULLABLE_BYTES (INT32 length, -1: null) or COMPACT_NULLABLE_BYTES as a view into the input:
+  // record sets, which are large and handed on whole.
+  std::optional<std::string_view> nullable_bytes_view(const char* field, bool compact);
+  // Records a decoding error found by the caller (a value out of its range), at this position.
+  void invalid(const char* field, const std::string& what) { fail(field, what); }
 
   bool ok() const { return error_.is_ok(); }
   const Status& error() const { return error_; }

@@ -1,0 +1,460 @@
+// The Kafka requests and responses this broker speaks, as C++ structs, and their codec.
+//
+// Field layouts follow Apache Kafka's published message definitions
+// (clients/src/main/resources/common/message/*.json): each field exists from a version on (and
+// sometimes only up to one), and flexible versions use compact lengths and end every structure
+// with tagged fields. messages.cc describes each message ONCE, as an ordered list of fields with
+// their versions; the same description drives decoding and encoding, so the two cannot
+// disagree about field order.
+//
+// Supported versions are in kSupportedApis (docs/protocol.md explains the choice): everything
+// librdkafka 2.0 and kcat use, from the first version that carries RecordBatch v2 (Produce v3,
+// Fetch v4) to the last non-flexible one, plus ApiVersions v3 (flexible), which clients send
+// first.
+//
+// Records fields are views: a decoded Produce request points into the frame it came from, and
+// an encoded Fetch response copies from the views its caller keeps alive.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/protocol/wire.h"
+#include "broker/result.h"
+
+namespace kappa::kafka {
+
+enum ApiKey : int16_t {
+  kProduce = 0,
+  kFetch = 1,
+  kListOffsets = 2,
+  kMetadata = 3,
+  kOffsetCommit = 8,
+  kOffsetFetch = 9,
+  kFindCoordinator = 10,
+  kJoinGroup = 11,
+  kHeartbeat = 12,
+  kLeaveGroup = 13,
+  kSyncGroup = 14,
+  kApiVersions = 18,
+  kCreateTopics = 19,
+  kInitProducerId = 22,
+};
+
+struct ApiSupport {
+  int16_t key;
+  const char* name;
+  int16_t min_version;
+  int16_t max_version;
+  int16_t first_flexible;  // Kafka's first flexible version of the API (may be > max_version)
+};
+
+// Sorted by key.
+std::span<const ApiSupport> supported_apis();
+const ApiSupport* find_api(int16_t key);
+// The name of any Kafka API key ("Produce", "DescribeConfigs"...), or "api <n>".
+std::string api_name(int16_t key);
+bool is_flexible(int16_t key, int16_t version);
+
+// Request header v1 (v0 has no client id and is not sent by any supported client) or v2 (v1 +
+// tagged fields, for flexible request versions).
+struct RequestHeader {
+  int16_t api_key = 0;
+  int16_t api_version = 0;
+  int32_t correlation_id = 0;
+  std::optional<std::string> client_id;
+};
+
+// Reads the header at the start of a request frame; `body` is set to what follows it. The
+// header version depends on the API and version, which the header's first fields give.
+Result<RequestHeader> decode_request_header(std::string_view frame, std::string_view& body);
+
+// A response frame: size, correlation id, tagged fields when the response header is v1 (a
+// flexible version of anything but ApiVersions), then the body.
+std::string frame_response(const RequestHeader& header, std::string_view body);
+
+// ---- ApiVersions (18) --------------------------------------------------------------------
+struct ApiVersionsRequest {
+  std::string client_software_name;     // v3+
+  std::string client_software_version;  // v3+
+};
+struct ApiVersionsResponse {
+  struct Api {
+    int16_t api_key = 0, min_version = 0, max_version = 0;
+  };
+  int16_t error_code = 0;
+  std::vector<Api> api_keys;
+  int32_t throttle_time_ms = 0;  // v1+
+};
+
+// ---- Metadata (3) ------------------------------------------------------------------------
+struct MetadataRequest {
+  std::optional<std::vector<std::string>> topics;  // v0: empty means all; v1+: null means all
+  bool allow_auto_topic_creation = true;           // v4+
+  bool include_cluster_authorized_operations = false;  // v8+
+  bool include_topic_authorized_operations = false;    // v8+
+};
+struct MetadataResponse {
+  struct Broker {
+    int32_t node_id = 0;
+    std::string host;
+    int32_t port = 0;
+    std::optional<std::string> rack;  // v1+
+  };
+  struct Partition {
+    int16_t error_code = 0;
+    int32_t partition_index = 0;
+    int32_t leader_id = 0;
+    int32_t leader_epoch = -1;  // v7+
+    std::vector<int32_t> replica_nodes;
+    std::vector<int32_t> isr_nodes;
+    std::vector<int32_t> offline_replicas;  // v5+
+  };
+  struct Topic {
+    int16_t error_code = 0;
+    std::string name;
+    bool is_internal = false;  // v1+
+    std::vector<Partition> partitions;
+    int32_t topic_authorized_operations = INT32_MIN;  // v8+
+  };
+  int32_t throttle_time_ms = 0;  // v3+
+  std::vector<Broker> brokers;
+  std::optional<std::string> cluster_id;  // v2+
+  int32_t controller_id = -1;             // v1+
+  std::vector<Topic> topics;
+  int32_t cluster_authorized_operations = INT32_MIN;  // v8+
+};
+
+// ---- Produce (0) -------------------------------------------------------------------------
+struct ProduceRequest {
+  struct Partition {
+    int32_t index = 0;
+    std::optional<std::string_view> records;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::optional<std::string> transactional_id;  // v3+
+  int16_t acks = -1;
+  int32_t timeout_ms = 0;
+  std::vector<Topic> topics;
+};
+struct ProduceResponse {
+  struct RecordError {
+    int32_t batch_index = 0;
+    std::optional<std::string> message;
+  };
+  struct Partition {
+    int32_t index = 0;
+    int16_t error_code = 0;
+    int64_t base_offset = -1;
+    int64_t log_append_time_ms = -1;  // v2+
+    int64_t log_start_offset = -1;    // v5+
+    std::vector<RecordError> record_errors;  // v8+
+    std::optional<std::string> error_message;  // v8+
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::vector<Topic> topics;
+  int32_t throttle_time_ms = 0;  // v1+
+};
+
+// ---- Fetch (1) ---------------------------------------------------------------------------
+struct FetchRequest {
+  struct Partition {
+    int32_t index = 0;
+    int32_t current_leader_epoch = -1;  // v9+
+    int64_t fetch_offset = 0;
+    int64_t log_start_offset = -1;  // v5+
+    int32_t partition_max_bytes = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  struct Forgotten {
+    std::string name;
+    std::vector<int32_t> partitions;
+  };
+  int32_t replica_id = -1;
+  int32_t max_wait_ms = 0;
+  int32_t min_bytes = 0;
+  int32_t max_bytes = INT32_MAX;  // v3+
+  int8_t isolation_level = 0;     // v4+
+  int32_t session_id = 0;         // v7+
+  int32_t session_epoch = -1;     // v7+
+  std::vector<Topic> topics;
+  std::vector<Forgotten> forgotten;  // v7+
+  std::string rack_id;               // v11+
+};
+struct FetchResponse {
+  struct AbortedTransaction {
+    int64_t producer_id = 0;
+    int64_t first_offset = 0;
+  };
+  struct Partition {
+    int32_t index = 0;
+    int16_t error_code = 0;
+    int64_t high_watermark = 0;
+    int64_t last_stable_offset = -1;  // v4+
+    int64_t log_start_offset = -1;    // v5+
+    std::optional<std::vector<AbortedTransaction>> aborted_transactions;  // v4+
+    int32_t preferred_read_replica = -1;                                  // v11+
+    std::optional<std::string_view> records;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  int16_t error_code = 0;        // v7+
+  int32_t session_id = 0;        // v7+
+  std::vector<Topic> topics;
+};
+
+// ---- ListOffsets (2) ---------------------------------------------------------------------
+struct ListOffsetsRequest {
+  struct Partition {
+    int32_t index = 0;
+    int32_t current_leader_epoch = -1;  // v4+
+    int64_t timestamp = 0;              // -1 latest, -2 earliest
+    int32_t max_num_offsets = 1;        // v0
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t replica_id = -1;
+  int8_t isolation_level = 0;  // v2+
+  std::vector<Topic> topics;
+};
+struct ListOffsetsResponse {
+  struct Partition {
+    int32_t index = 0;
+    int16_t error_code = 0;
+    std::vector<int64_t> old_style_offsets;  // v0
+    int64_t timestamp = -1;                  // v1+
+    int64_t offset = -1;                     // v1+
+    int32_t leader_epoch = -1;               // v4+
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;  // v2+
+  std::vector<Topic> topics;
+};
+
+// ---- CreateTopics (19) -------------------------------------------------------------------
+struct CreateTopicsRequest {
+  struct Assignment {
+    int32_t partition_index = 0;
+    std::vector<int32_t> broker_ids;
+  };
+  struct Config {
+    std::string name;
+    std::optional<std::string> value;
+  };
+  struct Topic {
+    std::string name;
+    int32_t num_partitions = -1;
+    int16_t replication_factor = -1;
+    std::vector<Assignment> assignments;
+    std::vector<Config> configs;
+  };
+  std::vector<Topic> topics;
+  int32_t timeout_ms = 60000;
+  bool validate_only = false;  // v1+
+};
+struct CreateTopicsResponse {
+  struct Topic {
+    std::string name;
+    int16_t error_code = 0;
+    std::optional<std::string> error_message;  // v1+
+  };
+  int32_t throttle_time_ms = 0;  // v2+
+  std::vector<Topic> topics;
+};
+
+// ---- FindCoordinator (10) ----------------------------------------------------------------
+struct FindCoordinatorRequest {
+  std::string key;
+  int8_t key_type = 0;  // v1+: 0 group, 1 transaction
+};
+struct FindCoordinatorResponse {
+  int32_t throttle_time_ms = 0;  // v1+
+  int16_t error_code = 0;
+  std::optional<std::string> error_message;  // v1+
+  int32_t node_id = -1;
+  std::string host;
+  int32_t port = -1;
+};
+
+// ---- JoinGroup (11) ----------------------------------------------------------------------
+struct JoinGroupRequest {
+  struct Protocol {
+    std::string name;
+    std::string metadata;
+  };
+  std::string group_id;
+  int32_t session_timeout_ms = 0;
+  int32_t rebalance_timeout_ms = -1;  // v1+
+  std::string member_id;
+  std::optional<std::string> group_instance_id;  // v5+
+  std::string protocol_type;
+  std::vector<Protocol> protocols;
+};
+struct JoinGroupResponse {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;  // v5+
+    std::string metadata;
+  };
+  int32_t throttle_time_ms = 0;  // v2+
+  int16_t error_code = 0;
+  int32_t generation_id = -1;
+  std::string protocol_name;
+  std::string leader;
+  std::string member_id;
+  std::vector<Member> members;
+};
+
+// ---- SyncGroup (14) ----------------------------------------------------------------------
+struct SyncGroupRequest {
+  struct Assignment {
+    std::string member_id;
+    std::string assignment;
+  };
+  std::string group_id;
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;  // v3+
+  std::vector<Assignment> assignments;
+};
+struct SyncGroupResponse {
+  int32_t throttle_time_ms = 0;  // v1+
+  int16_t error_code = 0;
+  std::string assignment;
+};
+
+// ---- Heartbeat (12) ----------------------------------------------------------------------
+struct HeartbeatRequest {
+  std::string group_id;
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;  // v3+
+};
+struct HeartbeatResponse {
+  int32_t throttle_time_ms = 0;  // v1+
+  int16_t error_code = 0;
+};
+
+// ---- LeaveGroup (13) ---------------------------------------------------------------------
+struct LeaveGroupRequest {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+  };
+  std::string group_id;
+  std::string member_id;        // v0-2
+  std::vector<Member> members;  // v3+
+};
+struct LeaveGroupResponse {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+    int16_t error_code = 0;
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  int16_t error_code = 0;
+  std::vector<Member> members;  // v3+
+};
+
+// ---- OffsetCommit (8) --------------------------------------------------------------------
+struct OffsetCommitRequest {
+  struct Partition {
+    int32_t index = 0;
+    int64_t committed_offset = 0;
+    int32_t committed_leader_epoch = -1;  // v6+
+    int64_t commit_timestamp = -1;        // v1 only
+    std::optional<std::string> committed_metadata;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::string group_id;
+  int32_t generation_id = -1;                    // v1+
+  std::string member_id;                         // v1+
+  std::optional<std::string> group_instance_id;  // v7+
+  int64_t retention_time_ms = -1;                // v2-4
+  std::vector<Topic> topics;
+};
+struct OffsetCommitResponse {
+  struct Partition {
+    int32_t index = 0;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;  // v3+
+  std::vector<Topic> topics;
+};
+
+// ---- OffsetFetch (9) ---------------------------------------------------------------------
+struct OffsetFetchRequest {
+  struct Topic {
+    std::string name;
+    std::vector<int32_t> partition_indexes;
+  };
+  std::string group_id;
+  std::optional<std::vector<Topic>> topics;  // v2+: null means every topic of the group
+};
+struct OffsetFetchResponse {
+  struct Partition {
+    int32_t index = 0;
+    int64_t committed_offset = -1;
+    int32_t committed_leader_epoch = -1;  // v5+
+    std::optional<std::string> metadata;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;  // v3+
+  std::vector<Topic> topics;
+  int16_t error_code = 0;  // v2+
+};
+
+// ---- InitProducerId (22) -----------------------------------------------------------------
+struct InitProducerIdRequest {
+  std::optional<std::string> transactional_id;
+  int32_t transaction_timeout_ms = 0;
+};
+struct InitProducerIdResponse {
+  int32_t throttle_time_ms = 0;
+  int16_t error_code = 0;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+};
+
+// Decodes a request body of the given version; the error names the message, version, field
+// and byte offset. Trailing bytes are an error too.
+template <class Message>
+Status decode(std::string_view body, int16_t version, Message& out);
+
+// Encodes a response (or, for tests and clients, a request) body of the given version.
+template <class Message>
+std::string encode(const Message& message, int16_t version);
+
+}  // namespace kappa::kafka
