@@ -1,0 +1,779 @@
+#include "broker/groups/group_coordinator.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/protocol/error_codes.h"
+
+namespace kappa {
+namespace {
+
+namespace err = kafka_error;
+using Protocols = std::vector<std::pair<std::string, std::string>>;
+
+constexpr int32_t kSession = 10000;
+constexpr int32_t kRebalance = 30000;
+const std::string kGroup = "orders";
+
+// What a callback received; shared, so the callback outlives the test's copy.
+template <class R>
+struct Reply {
+  std::shared_ptr<std::vector<R>> got = std::make_shared<std::vector<R>>();
+  std::function<void(R)> callback() const {
+    auto sink = got;
+    return [sink](R r) { sink->push_back(std::move(r)); };
+  }
+  bool answered() const { return !got->empty(); }
+  size_t calls() const { return got->size(); }
+  const R& result() const {
+    EXPECT_EQ(got->size(), 1u) << "a callback must run exactly once";
+    return got->back();
+  }
+};
+using JoinReply = Reply<JoinGroupResult>;
+using SyncReply = Reply<SyncGroupResult>;
+
+GroupCoordinator::Options test_options(int32_t initial_delay_ms = 0) {
+  GroupCoordinator::Options o;
+  o.initial_rebalance_delay_ms = initial_delay_ms;
+  o.member_id_seed = 42;
+  return o;
+}
+
+JoinGroupArgs join_args(std::string member_id, std::string client_id,
+                        Protocols protocols = {{"range", "m"}}, bool require_known = false) {
+  JoinGroupArgs a;
+  a.group_id = kGroup;
+  a.session_timeout_ms = kSession;
+  a.rebalance_timeout_ms = kRebalance;
+  a.member_id = std::move(member_id);
+  a.protocol_type = "consumer";
+  a.protocols = std::move(protocols);
+  a.require_known_member_id = require_known;
+  a.client_id = std::move(client_id);
+  a.client_host = "/10.0.0.1";
+  return a;
+}
+
+JoinReply join(GroupCoordinator& c, JoinGroupArgs a, int64_t now) {
+  JoinReply r;
+  c.join(std::move(a), now, r.callback());
+  return r;
+}
+
+SyncReply sync(GroupCoordinator& c, const std::string& member, int32_t generation, int64_t now,
+               Protocols assignments = {}) {
+  SyncGroupArgs a;
+  a.group_id = kGroup;
+  a.generation_id = generation;
+  a.member_id = member;
+  a.assignments = std::move(assignments);
+  SyncReply r;
+  c.sync(std::move(a), now, r.callback());
+  return r;
+}
+
+// Ticks at each deadline up to `until`.
+void run_until(GroupCoordinator& c, int64_t until) {
+  while (auto d = c.next_deadline()) {
+    if (*d > until) break;
+    c.tick(*d);
+  }
+}
+
+std::string state_of(const GroupCoordinator& c) { return c.describe(kGroup)->state; }
+
+// A Stable group of two v0 members, "a" the leader, formed and synced at time 0..1000.
+struct TwoMembers {
+  std::string a, b;
+  int32_t generation = 0;
+};
+TwoMembers form_stable_pair(GroupCoordinator& c) {
+  JoinReply ja = join(c, join_args("", "a"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  EXPECT_TRUE(ja.answered() && jb.answered());
+  TwoMembers t{ja.result().member_id, jb.result().member_id, ja.result().generation_id};
+  EXPECT_EQ(ja.result().leader, t.a);
+  SyncReply sb = sync(c, t.b, t.generation, 1000);
+  SyncReply sa = sync(c, t.a, t.generation, 1000, {{t.a, "A"}, {t.b, "B"}});
+  EXPECT_EQ(sb.result().assignment, "B");
+  EXPECT_EQ(state_of(c), "Stable");
+  return t;
+}
+
+TEST(GroupCoordinatorTest, TwoStepAndOneStepJoinFormGenerationOneAndSyncDistributes) {
+  GroupCoordinator c(test_options(/*initial_delay_ms=*/3000));
+  // v4: the unknown member is told its id first.
+  JoinReply first = join(c, join_args("", "alpha", {{"range", "ar"}, {"roundrobin", "arr"}}, true),
+                         0);
+  ASSERT_TRUE(first.answered());
+  EXPECT_EQ(first.result().error, err::kMemberIdRequired);
+  const std::string a = first.result().member_id;
+  EXPECT_EQ(a.rfind("alpha-", 0), 0u) << a;
+  EXPECT_EQ(a.size(), std::string("alpha-").size() + 36);
+  EXPECT_EQ(state_of(c), "Empty");
+
+  JoinReply ja = join(c, join_args(a, "alpha", {{"range", "ar"}, {"roundrobin", "arr"}}, true), 0);
+  EXPECT_FALSE(ja.answered());
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  // v0: added at once. A new member in generation 0 extends the initial delay once more.
+  JoinReply jb = join(c, join_args("", "beta", {{"roundrobin", "brr"}, {"range", "br"}}), 1000);
+  EXPECT_FALSE(jb.answered());
+  EXPECT_EQ(c.next_deadline(), 3000);
+  c.tick(3000);
+  EXPECT_FALSE(ja.answered());
+  EXPECT_EQ(c.next_deadline(), 6000);
+  c.tick(6000);
+  ASSERT_TRUE(ja.answered() && jb.answered());
+
+  const JoinGroupResult& ra = ja.result();
+  const JoinGroupResult& rb = jb.result();
+  const std::string b = rb.member_id;
+  EXPECT_EQ(b.rfind("beta-", 0), 0u);
+  EXPECT_EQ(ra.error, err::kNone);
+  EXPECT_EQ(ra.generation_id, 1);
+  EXPECT_EQ(rb.generation_id, 1);
+  EXPECT_EQ(ra.leader, a);
+  EXPECT_EQ(rb.leader, a);
+  // One vote each: the tie goes to the leader's preference.
+  EXPECT_EQ(ra.protocol_name, "range");
+  EXPECT_EQ(ra.protocol_type, "consumer");
+  ASSERT_EQ(ra.members.size(), 2u);
+  EXPECT_EQ(ra.members[0].member_id, a);
+  EXPECT_EQ(ra.members[0].metadata, "ar");
+  EXPECT_EQ(ra.members[1].member_id, b);
+  EXPECT_EQ(ra.members[1].metadata, "br");
+  EXPECT_TRUE(rb.members.empty());
+  EXPECT_EQ(state_of(c), "CompletingRebalance");
+
+  // The follower's sync waits for the leader's.
+  SyncReply sb = sync(c, b, 1, 6100);
+  EXPECT_FALSE(sb.answered());
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 6100), err::kNone);
+  SyncReply sa = sync(c, a, 1, 6200, {{a, "pa"}, {b, "pb"}, {"stranger", "x"}});
+  ASSERT_TRUE(sa.answered() && sb.answered());
+  EXPECT_EQ(sa.result().error, err::kNone);
+  EXPECT_EQ(sa.result().assignment, "pa");
+  EXPECT_EQ(sb.result().assignment, "pb");
+  EXPECT_EQ(sb.result().protocol_name, "range");
+  EXPECT_EQ(state_of(c), "Stable");
+  // In Stable a sync is answered at once with the stored assignment.
+  EXPECT_EQ(sync(c, b, 1, 6300).result().assignment, "pb");
+
+  // A third member: everyone rejoins, generation 2.
+  JoinReply jc = join(c, join_args("", "gamma", {{"range", "cr"}}), 7000);
+  EXPECT_FALSE(jc.answered());
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  EXPECT_EQ(c.heartbeat(kGroup, 1, a, 7100), err::kRebalanceInProgress);
+  JoinReply ja2 = join(c, join_args(a, "alpha", {{"range", "ar"}, {"roundrobin", "arr"}}), 7200);
+  EXPECT_FALSE(ja2.answered());
+  JoinReply jb2 = join(c, join_args(b, "beta", {{"roundrobin", "brr"}, {"range", "br"}}), 7300);
+  ASSERT_TRUE(ja2.answered() && jb2.answered() && jc.answered());
+  EXPECT_EQ(ja2.result().generation_id, 2);
+  EXPECT_EQ(jc.result().generation_id, 2);
+  EXPECT_EQ(ja2.result().leader, a);
+  EXPECT_EQ(ja2.result().members.size(), 3u);
+  EXPECT_EQ(ja2.result().protocol_name, "range");  // gamma supports only range
+  auto view = c.describe(kGroup);
+  EXPECT_EQ(view->generation_id, 2);
+  EXPECT_EQ(view->members, (std::vector<std::string>{a, b, jc.result().member_id}));
+}
+
+TEST(GroupCoordinatorTest, FirstJoinWithoutInitialDelayCompletesAtOnce) {
+  GroupCoordinator c(test_options(0));
+  JoinReply j = join(c, join_args("", "solo"), 0);
+  ASSERT_TRUE(j.answered());
+  EXPECT_EQ(j.result().generation_id, 1);
+  EXPECT_EQ(j.result().leader, j.result().member_id);
+  EXPECT_EQ(j.result().members.size(), 1u);
+  EXPECT_EQ(state_of(c), "CompletingRebalance");
+}
+
+TEST(GroupCoordinatorTest, ProtocolVoteAmongProtocolsAllMembersSupport) {
+  GroupCoordinator c(test_options(100));
+  JoinReply ja = join(c, join_args("", "a", {{"range", ""}, {"roundrobin", ""}}), 0);
+  JoinReply jb = join(c, join_args("", "b", {{"roundrobin", ""}, {"range", ""}}), 0);
+  JoinReply jc = join(c, join_args("", "c", {{"sticky", ""}, {"roundrobin", ""}, {"range", ""}}),
+                      0);
+  // A protocol nobody else supports, or another protocol type, is refused.
+  JoinReply jd = join(c, join_args("", "d", {{"sticky", ""}}), 0);
+  EXPECT_EQ(jd.result().error, err::kInconsistentGroupProtocol);
+  JoinGroupArgs other_type = join_args("", "e", {{"range", ""}});
+  other_type.protocol_type = "connect";
+  EXPECT_EQ(join(c, other_type, 0).result().error, err::kInconsistentGroupProtocol);
+  run_until(c, 1000);
+  // sticky is not common; a votes range, b and c (first common choice) roundrobin.
+  EXPECT_EQ(ja.result().protocol_name, "roundrobin");
+  EXPECT_EQ(jc.result().protocol_name, "roundrobin");
+  EXPECT_EQ(ja.result().members.size(), 3u);
+}
+
+TEST(GroupCoordinatorTest, JoinValidation) {
+  GroupCoordinator::Options o = test_options(0);
+  o.max_group_size = 2;
+  GroupCoordinator c(o);
+  JoinGroupArgs no_group = join_args("", "x");
+  no_group.group_id = "";
+  EXPECT_EQ(join(c, no_group, 0).result().error, err::kInvalidGroupId);
+  JoinGroupArgs short_session = join_args("", "x");
+  short_session.session_timeout_ms = 5999;
+  EXPECT_EQ(join(c, short_session, 0).result().error, err::kInvalidSessionTimeout);
+  JoinGroupArgs long_session = join_args("", "x");
+  long_session.session_timeout_ms = 1800001;
+  EXPECT_EQ(join(c, long_session, 0).result().error, err::kInvalidSessionTimeout);
+  // A member id for a group that does not exist: refused, and no group is made.
+  EXPECT_EQ(join(c, join_args("ghost", "x"), 0).result().error, err::kUnknownMemberId);
+  EXPECT_FALSE(c.describe(kGroup).has_value());
+  EXPECT_EQ(join(c, join_args("", "x", {}), 0).result().error, err::kInconsistentGroupProtocol);
+
+  JoinReply a = join(c, join_args("", "a"), 0);
+  ASSERT_TRUE(a.answered());
+  EXPECT_EQ(join(c, join_args("ghost", "x"), 0).result().error, err::kUnknownMemberId);
+  JoinReply b = join(c, join_args("", "b"), 0);
+  JoinReply a2 = join(c, join_args(a.result().member_id, "a"), 0);
+  ASSERT_TRUE(b.answered() && a2.answered());
+  EXPECT_EQ(state_of(c), "CompletingRebalance");
+  JoinReply third = join(c, join_args("", "c"), 0);
+  ASSERT_TRUE(third.answered());
+  EXPECT_EQ(third.result().error, err::kGroupMaxSizeReached);
+  EXPECT_EQ(third.result().member_id, "");
+  EXPECT_EQ(state_of(c), "CompletingRebalance");
+}
+
+TEST(GroupCoordinatorTest, HeartbeatErrorsPerState) {
+  GroupCoordinator c(test_options(100));
+  EXPECT_EQ(c.heartbeat("", 0, "m", 0), err::kInvalidGroupId);
+  EXPECT_EQ(c.heartbeat(kGroup, 0, "m", 0), err::kUnknownMemberId);  // no such group
+  JoinReply ja = join(c, join_args("", "a"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, b = jb.result().member_id;
+  // CompletingRebalance
+  EXPECT_EQ(c.heartbeat(kGroup, 1, a, 1000), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 0, a, 1000), err::kIllegalGeneration);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, "stranger", 1000), err::kUnknownMemberId);
+  // Stable
+  sync(c, a, 1, 1000, {{a, "A"}, {b, "B"}});
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 1100), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 2, b, 1100), err::kIllegalGeneration);
+  // PreparingRebalance
+  JoinReply ja2 = join(c, join_args(a, "a"), 1200);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 1300), err::kRebalanceInProgress);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, a, 1300), err::kRebalanceInProgress);
+  // Empty: every member left.
+  c.leave(kGroup, std::vector<std::string>{a, b}, 1400);
+  EXPECT_EQ(state_of(c), "Empty");
+  EXPECT_EQ(c.heartbeat(kGroup, 2, a, 1500), err::kUnknownMemberId);
+  EXPECT_EQ(ja2.result().error, err::kUnknownMemberId);
+}
+
+TEST(GroupCoordinatorTest, SessionExpiryRebalancesAndTheSurvivorGetsAll) {
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  EXPECT_EQ(c.next_deadline(), 1000 + kSession);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.a, 5000), err::kNone);
+  EXPECT_EQ(c.next_deadline(), 1000 + kSession);  // b's
+  c.tick(1000 + kSession - 1);
+  EXPECT_EQ(state_of(c), "Stable");
+  c.tick(1000 + kSession);
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  EXPECT_EQ(c.describe(kGroup)->members, std::vector<std::string>{t.a});
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.a, 11500), err::kRebalanceInProgress);
+  JoinReply ja = join(c, join_args(t.a, "a"), 12000);
+  ASSERT_TRUE(ja.answered());
+  EXPECT_EQ(ja.result().generation_id, t.generation + 1);
+  EXPECT_EQ(ja.result().leader, t.a);
+  ASSERT_EQ(ja.result().members.size(), 1u);
+  SyncReply sa = sync(c, t.a, t.generation + 1, 12100, {{t.a, "partitions 0-7"}});
+  EXPECT_EQ(sa.result().assignment, "partitions 0-7");
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation + 1, t.b, 12200), err::kUnknownMemberId);
+}
+
+TEST(GroupCoordinatorTest, WorkThatFellDueIsDoneBeforeARequest) {
+  // Whether or not tick() ran, a request sees the group as of its own time.
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.b, 1000 + kSession), err::kUnknownMemberId);
+  // Both sessions ended at that instant; the rebalance completed with nobody: Empty.
+  auto view = c.describe(kGroup);
+  EXPECT_EQ(view->state, "Empty");
+  EXPECT_EQ(view->generation_id, t.generation + 1);
+  EXPECT_TRUE(view->members.empty());
+}
+
+TEST(GroupCoordinatorTest, RebalanceTimeoutRemovesAMemberThatNeverRejoined) {
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  JoinReply jc = join(c, join_args("", "c"), 2000);
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  JoinReply ja = join(c, join_args(t.a, "a"), 3000);
+  // b keeps its session alive but never rejoins.
+  for (int64_t at : {9000, 18000, 27000}) {
+    EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.b, at), err::kRebalanceInProgress);
+  }
+  c.tick(2000 + kRebalance - 1);
+  EXPECT_FALSE(ja.answered());
+  c.tick(2000 + kRebalance);
+  ASSERT_TRUE(ja.answered() && jc.answered());
+  EXPECT_EQ(ja.result().generation_id, t.generation + 1);
+  EXPECT_EQ(ja.result().leader, t.a);
+  ASSERT_EQ(ja.result().members.size(), 2u);
+  EXPECT_EQ(ja.result().members[1].member_id, jc.result().member_id);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation + 1, t.b, 32100), err::kUnknownMemberId);
+}
+
+TEST(GroupCoordinatorTest, LeaveHandsLeadershipOverAndTheLastLeaveEmptiesTheGroup) {
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  EXPECT_EQ(c.leave("", std::vector<std::string>{t.a}, 2000).error, err::kInvalidGroupId);
+  auto unknown_group = c.leave("nope", std::vector<std::string>{t.a}, 2000);
+  EXPECT_EQ(unknown_group.error, err::kNone);
+  EXPECT_EQ(unknown_group.member_errors, std::vector<int16_t>{err::kUnknownMemberId});
+
+  auto left = c.leave(kGroup, std::vector<std::string>{"stranger", t.a}, 2000);
+  EXPECT_EQ(left.error, err::kNone);
+  EXPECT_EQ(left.member_errors, (std::vector<int16_t>{err::kUnknownMemberId, err::kNone}));
+  auto view = c.describe(kGroup);
+  EXPECT_EQ(view->state, "PreparingRebalance");
+  EXPECT_EQ(view->leader, t.b);
+  JoinReply jb = join(c, join_args(t.b, "b"), 2100);
+  ASSERT_TRUE(jb.answered());
+  EXPECT_EQ(jb.result().leader, t.b);
+  EXPECT_EQ(jb.result().generation_id, t.generation + 1);
+  EXPECT_EQ(jb.result().members.size(), 1u);
+
+  EXPECT_EQ(c.leave(kGroup, std::vector<std::string>{t.b}, 2200).member_errors,
+            std::vector<int16_t>{err::kNone});
+  view = c.describe(kGroup);
+  EXPECT_EQ(view->state, "Empty");
+  EXPECT_EQ(view->generation_id, t.generation + 2);  // the empty generation counts, as Kafka
+  EXPECT_EQ(view->leader, "");
+  EXPECT_EQ(view->protocol_name, "");
+  EXPECT_FALSE(c.next_deadline().has_value());
+}
+
+TEST(GroupCoordinatorTest, LeavingWhileTheSyncWaitsAnswersItWithUnknownMember) {
+  GroupCoordinator c(test_options(100));
+  JoinReply ja = join(c, join_args("", "a"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, b = jb.result().member_id;
+  SyncReply sb = sync(c, b, 1, 1000);
+  ASSERT_FALSE(sb.answered());
+  c.leave(kGroup, std::vector<std::string>{b}, 1100);
+  EXPECT_EQ(sb.result().error, err::kUnknownMemberId);
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  JoinReply ja2 = join(c, join_args(a, "a"), 1300);
+  ASSERT_TRUE(ja2.answered());
+  EXPECT_EQ(ja2.result().generation_id, 2);
+  EXPECT_EQ(ja2.result().members.size(), 1u);
+}
+
+TEST(GroupCoordinatorTest, LeavingWhileTheJoinWaitsAnswersItWithUnknownMember) {
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  JoinReply jb = join(c, join_args(t.b, "b", {{"range", "changed"}}), 2000);
+  EXPECT_FALSE(jb.answered());
+  c.leave(kGroup, std::vector<std::string>{t.b}, 2100);
+  EXPECT_EQ(jb.result().error, err::kUnknownMemberId);
+  JoinReply ja = join(c, join_args(t.a, "a"), 2200);
+  EXPECT_EQ(ja.result().members.size(), 1u);
+}
+
+TEST(GroupCoordinatorTest, CommitValidation) {
+  GroupCoordinator c(test_options(100));
+  // A group that only stores offsets.
+  EXPECT_EQ(c.validate_commit("offsets-only", -1, "", 0), err::kNone);
+  EXPECT_EQ(c.describe("offsets-only")->state, "Empty");
+  EXPECT_EQ(c.validate_commit("missing", 3, "m", 0), err::kIllegalGeneration);
+  EXPECT_EQ(c.validate_commit("missing", -1, "m", 0), err::kUnknownMemberId);
+
+  JoinReply ja = join(c, join_args("", "a"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, b = jb.result().member_id;
+  EXPECT_EQ(c.validate_commit(kGroup, -1, "", 1000), err::kUnknownMemberId);  // has members
+  EXPECT_EQ(c.validate_commit(kGroup, 1, "stranger", 1000), err::kUnknownMemberId);
+  EXPECT_EQ(c.validate_commit(kGroup, 0, a, 1000), err::kIllegalGeneration);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 1000), err::kRebalanceInProgress);  // Completing
+  sync(c, b, 1, 1000);
+  sync(c, a, 1, 1000, {{a, "A"}, {b, "B"}});
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 1000), err::kNone);
+  // A commit keeps the session alive like a heartbeat.
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 9000), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 9000), err::kNone);
+  c.tick(1000 + kSession);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 1000 + kSession), err::kNone);
+  // PreparingRebalance: the current generation may still commit.
+  join(c, join_args("", "c"), 12000);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, b, 12000), err::kNone);
+}
+
+TEST(GroupCoordinatorTest, SyncErrorsAndARebalanceCancelsWaitingSyncs) {
+  GroupCoordinator c(test_options(100));
+  EXPECT_EQ(sync(c, "m", 1, 0).result().error, err::kUnknownMemberId);  // no such group
+  JoinReply ja = join(c, join_args("", "a"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, b = jb.result().member_id;
+  EXPECT_EQ(sync(c, "stranger", 1, 1000).result().error, err::kUnknownMemberId);
+  EXPECT_EQ(sync(c, b, 2, 1000).result().error, err::kIllegalGeneration);
+  SyncGroupArgs wrong_protocol;
+  wrong_protocol.group_id = kGroup;
+  wrong_protocol.generation_id = 1;
+  wrong_protocol.member_id = b;
+  wrong_protocol.protocol_name = "roundrobin";
+  SyncReply wp;
+  c.sync(wrong_protocol, 1000, wp.callback());
+  EXPECT_EQ(wp.result().error, err::kInconsistentGroupProtocol);
+
+  SyncReply sb = sync(c, b, 1, 1000);
+  EXPECT_FALSE(sb.answered());
+  // A third member starts a rebalance while b waits.
+  JoinReply jc = join(c, join_args("", "c"), 1100);
+  EXPECT_EQ(sb.result().error, err::kRebalanceInProgress);
+  EXPECT_EQ(sync(c, a, 1, 1200, {{a, "A"}}).result().error, err::kRebalanceInProgress);
+  EXPECT_FALSE(jc.answered());
+}
+
+TEST(GroupCoordinatorTest, RejoinInStable) {
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  // A follower with the same metadata gets the current generation back; nothing changes.
+  JoinReply jb = join(c, join_args(t.b, "b"), 2000);
+  ASSERT_TRUE(jb.answered());
+  EXPECT_EQ(jb.result().generation_id, t.generation);
+  EXPECT_EQ(jb.result().leader, t.a);
+  EXPECT_TRUE(jb.result().members.empty());
+  EXPECT_EQ(state_of(c), "Stable");
+  // The leader's rejoin always rebalances.
+  JoinReply ja = join(c, join_args(t.a, "a"), 2100);
+  EXPECT_FALSE(ja.answered());
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  JoinReply jb2 = join(c, join_args(t.b, "b", {{"range", "new topics"}}), 2200);
+  ASSERT_TRUE(ja.answered());
+  EXPECT_EQ(ja.result().generation_id, t.generation + 1);
+  EXPECT_EQ(ja.result().members[1].metadata, "new topics");
+  // In CompletingRebalance a repeated join with the same metadata repeats the answer.
+  JoinReply ja3 = join(c, join_args(t.a, "a"), 2300);
+  ASSERT_TRUE(ja3.answered());
+  EXPECT_EQ(ja3.result().generation_id, t.generation + 1);
+  EXPECT_EQ(ja3.result().members.size(), 2u);
+  EXPECT_EQ(state_of(c), "CompletingRebalance");
+}
+
+TEST(GroupCoordinatorTest, ARepeatedJoinAnswersTheEarlierOneAndTakesItsPlace) {
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  JoinReply first = join(c, join_args(t.a, "a"), 2000);
+  JoinReply second = join(c, join_args(t.a, "a"), 2100);
+  ASSERT_TRUE(first.answered());
+  EXPECT_EQ(first.result().error, err::kRebalanceInProgress);
+  EXPECT_EQ(first.result().member_id, t.a);
+  EXPECT_FALSE(second.answered());
+  JoinReply jb = join(c, join_args(t.b, "b"), 2200);
+  EXPECT_EQ(second.result().generation_id, t.generation + 1);
+  EXPECT_EQ(first.calls(), 1u);
+}
+
+TEST(GroupCoordinatorTest, PendingMemberHoldsTheRebalanceUntilItJoinsOrExpires) {
+  GroupCoordinator c(test_options(100));
+  TwoMembers t = form_stable_pair(c);
+  JoinReply pending = join(c, join_args("", "d", {{"range", ""}}, true), 2000);
+  EXPECT_EQ(pending.result().error, err::kMemberIdRequired);
+  EXPECT_EQ(state_of(c), "Stable");  // nothing changes until it joins with its id
+  JoinReply ja = join(c, join_args(t.a, "a"), 2100);
+  JoinReply jb = join(c, join_args(t.b, "b"), 2200);
+  EXPECT_FALSE(ja.answered()) << "the pending member is still expected";
+  c.tick(2000 + kSession);
+  ASSERT_TRUE(ja.answered() && jb.answered());
+  EXPECT_EQ(ja.result().members.size(), 2u);
+  // Its id is forgotten.
+  EXPECT_EQ(join(c, join_args(pending.result().member_id, "d"), 12100).result().error,
+            err::kUnknownMemberId);
+}
+
+TEST(GroupCoordinatorTest, ALeaderThatNeverSyncsIsRemovedAfterTheRebalanceTimeout) {
+  GroupCoordinator c(test_options(100));
+  JoinReply ja = join(c, join_args("", "a"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, b = jb.result().member_id;
+  const int64_t completed = 200;
+  SyncReply sb = sync(c, b, 1, 300);
+  for (int64_t at = 5000; at < completed + kRebalance; at += 5000) {
+    EXPECT_EQ(c.heartbeat(kGroup, 1, a, at), err::kNone);
+  }
+  EXPECT_EQ(c.next_deadline(), completed + kRebalance);
+  c.tick(completed + kRebalance);
+  EXPECT_EQ(sb.result().error, err::kRebalanceInProgress);
+  EXPECT_EQ(c.describe(kGroup)->members, std::vector<std::string>{b});
+  EXPECT_EQ(c.describe(kGroup)->leader, b);
+}
+
+TEST(GroupCoordinatorTest, ANewMemberThatNeverCompletesItsFirstJoinIsDropped) {
+  GroupCoordinator::Options o = test_options(100);
+  o.new_member_join_timeout_ms = 50000;
+  GroupCoordinator c(o);
+  // Members with a long rebalance timeout, so the rebalance below outlasts the new member.
+  JoinGroupArgs slow_a = join_args("", "a");
+  JoinGroupArgs slow_b = join_args("", "b");
+  slow_a.rebalance_timeout_ms = slow_b.rebalance_timeout_ms = 600000;
+  JoinReply ja = join(c, slow_a, 0);
+  JoinReply jb = join(c, slow_b, 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, b = jb.result().member_id;
+  sync(c, b, 1, 1000);
+  sync(c, a, 1, 1000, {{a, "A"}, {b, "B"}});
+  JoinReply jc = join(c, join_args("", "c"), 2000);
+  EXPECT_EQ(c.next_deadline(), 1000 + kSession);  // the sessions come before the rebalance
+  for (int64_t at = 9000; at < 60000; at += 9000) {
+    EXPECT_EQ(c.heartbeat(kGroup, 1, a, at), err::kRebalanceInProgress);
+    EXPECT_EQ(c.heartbeat(kGroup, 1, b, at), err::kRebalanceInProgress);
+    c.tick(at);
+  }
+  ASSERT_TRUE(jc.answered());
+  EXPECT_EQ(jc.result().error, err::kUnknownMemberId);
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  EXPECT_EQ(c.describe(kGroup)->members, (std::vector<std::string>{a, b}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property: random clients doing random things keep the coordinator's promises.
+
+struct Client {
+  std::string name;
+  std::string member_id;
+  int32_t generation = -1;
+  bool leader = false;
+  std::vector<std::string> peers;  // the members list, when leader
+  Protocols protocols;
+};
+
+struct SyncRecord {
+  int32_t generation;
+  std::string member;
+  std::map<std::string, std::string> given;  // the leader's assignments, last one wins
+  std::optional<SyncGroupResult> result;
+};
+
+RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
+  GroupCoordinator::Options o;
+  o.initial_rebalance_delay_ms = *rc::gen::element(0, 3000);
+  o.max_group_size = *rc::gen::element(3, std::numeric_limits<int32_t>::max());
+  o.member_id_seed = 1;
+  GroupCoordinator c(o);
+
+  const std::vector<Protocols> choices = {{{"range", "r"}},
+                                          {{"range", "r"}, {"roundrobin", "rr"}},
+                                          {{"roundrobin", "rr"}, {"range", "r"}}};
+  std::vector<Client> clients(4);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    clients[i].name = "client" + std::to_string(i);
+    clients[i].protocols = choices[i % choices.size()];
+  }
+
+  std::vector<int> calls;  // per callback handed out: how many times it ran
+  std::vector<std::string> violations;
+  std::map<int32_t, std::string> leader_of;  // generation -> leader, from successful joins
+  std::vector<std::shared_ptr<SyncRecord>> syncs;
+  int64_t now = 0;
+  int32_t last_generation = 0;
+  int64_t last_call = 0;  // the time of the latest call into the coordinator
+  bool saw_stable = false, saw_stable_pair = false;
+
+  auto new_callback = [&]() {
+    calls.push_back(0);
+    return calls.size() - 1;
+  };
+  auto ran = [&](size_t id) {
+    if (++calls[id] > 1) violations.push_back("callback " + std::to_string(id) + " ran twice");
+  };
+
+  auto check_after_op = [&]() {
+    if (auto d = c.next_deadline(); d && *d <= last_call) {
+      violations.push_back("next_deadline " + std::to_string(*d) + " not after now");
+    }
+    auto view = c.describe(kGroup);
+    if (!view) return;
+    if (view->generation_id < last_generation) violations.push_back("generation went back");
+    last_generation = view->generation_id;
+    if (view->state == "Stable") {
+      saw_stable = true;
+      if (view->members.size() >= 2) saw_stable_pair = true;
+    }
+    if (view->state == "CompletingRebalance" || view->state == "Stable") {
+      auto it = leader_of.find(view->generation_id);
+      if (it == leader_of.end() || it->second != view->leader) {
+        violations.push_back("leader of generation " + std::to_string(view->generation_id) +
+                             " not the one announced");
+      }
+    }
+  };
+
+  auto send_sync = [&](size_t who) {
+    const Client& cl = clients[who];
+    auto rec = std::make_shared<SyncRecord>();
+    rec->generation = cl.generation;
+    rec->member = cl.member_id;
+    SyncGroupArgs a;
+    a.group_id = kGroup;
+    a.generation_id = cl.generation;
+    a.member_id = cl.member_id;
+    if (cl.leader) {
+      for (const std::string& peer : cl.peers) {
+        if (*rc::gen::inRange(0, 5) == 0) continue;  // some members get nothing
+        std::string given = "g" + std::to_string(cl.generation) + ":" + peer + ":" +
+                            std::to_string(*rc::gen::inRange(0, 3));
+        a.assignments.emplace_back(peer, given);
+        rec->given[peer] = given;
+      }
+    }
+    syncs.push_back(rec);
+    const size_t id = new_callback();
+    last_call = now;
+    c.sync(std::move(a), now, [&, id, rec](SyncGroupResult r) {
+      ran(id);
+      rec->result = std::move(r);
+    });
+  };
+
+  const int steps = *rc::gen::inRange(10, 150);
+  for (int step = 0; step < steps; ++step) {
+    now += *rc::gen::inRange(0, 1500);
+    const size_t who = *rc::gen::inRange<size_t>(0, clients.size());
+    Client& cl = clients[who];
+    // Weighted so that groups often get as far as Stable: joins and syncs are the common steps.
+    const int pick = *rc::gen::inRange(0, 13);
+    int kind = pick < 3 ? 0 : pick < 6 ? 2 : pick < 8 ? 3 : pick < 12 ? pick - 4 : 7;
+    // A member of a generation mostly heartbeats rather than rejoins, as real consumers do.
+    if (kind == 0 && cl.generation >= 0 && *rc::gen::inRange(0, 4) != 0) kind = 3;
+    switch (kind) {
+      case 0: {  // JoinGroup
+        JoinGroupArgs a = join_args(cl.member_id, cl.name, cl.protocols,
+                                    *rc::gen::arbitrary<bool>());
+        a.rebalance_timeout_ms = *rc::gen::element(kSession, 20000);
+        if (*rc::gen::inRange(0, 8) == 0) {
+          cl.protocols = choices[*rc::gen::inRange<size_t>(0, choices.size())];
+          a.protocols = cl.protocols;
+        }
+        const size_t id = new_callback();
+        c.join(std::move(a), now, [&, id, who](JoinGroupResult r) {
+          ran(id);
+          Client& me = clients[who];
+          if (r.error == err::kMemberIdRequired) {
+            me.member_id = r.member_id;
+          } else if (r.error == err::kNone) {
+            me.member_id = r.member_id;
+            me.generation = r.generation_id;
+            me.leader = r.leader == r.member_id;
+            me.peers.clear();
+            for (const auto& m : r.members) me.peers.push_back(m.member_id);
+            if (r.leader.empty() || me.leader == r.members.empty()) {
+              violations.push_back("members list not exactly for the leader");
+            }
+            auto [it, fresh] = leader_of.emplace(r.generation_id, r.leader);
+            if (!fresh && it->second != r.leader) {
+              violations.push_back("two leaders in generation " + std::to_string(r.generation_id));
+            }
+          } else if (r.error == err::kUnknownMemberId) {
+            me.member_id.clear();
+            me.generation = -1;
+          }
+        });
+        break;
+      }
+      case 2:  // SyncGroup
+        send_sync(who);
+        break;
+      case 7:  // every member that knows a generation syncs, followers first
+        for (size_t i = 0; i < clients.size(); ++i) {
+          if (!clients[i].leader && clients[i].generation >= 0) send_sync(i);
+        }
+        for (size_t i = 0; i < clients.size(); ++i) {
+          if (clients[i].leader) send_sync(i);
+        }
+        break;
+      case 3: {  // Heartbeat
+        int16_t e = c.heartbeat(kGroup, cl.generation, cl.member_id, now);
+        if (e != err::kNone && e != err::kRebalanceInProgress && e != err::kIllegalGeneration &&
+            e != err::kUnknownMemberId) {
+          violations.push_back("unexpected heartbeat error " + std::to_string(e));
+        }
+        if (e == err::kUnknownMemberId) cl.member_id.clear();
+        break;
+      }
+      case 4: {  // LeaveGroup
+        auto r = c.leave(kGroup, std::vector<std::string>{cl.member_id}, now);
+        if (r.member_errors.size() != 1) violations.push_back("one error per leaving member");
+        cl.member_id.clear();
+        cl.generation = -1;
+        cl.leader = false;
+        break;
+      }
+      case 5:
+        c.validate_commit(kGroup, cl.generation, cl.member_id, now);
+        break;
+      case 6:
+        now += *rc::gen::inRange(0, 25000);
+        c.tick(now);
+        break;
+    }
+    if (kind != 7) last_call = now;  // case 7 may call nothing: send_sync keeps the time
+    check_after_op();
+    if (!violations.empty()) RC_FAIL(violations.front());
+  }
+
+  // Everyone goes quiet: sessions and rebalances run out, and every callback gets its answer.
+  for (int i = 0; i < 20; ++i) {
+    now += 100000;
+    c.tick(now);
+    last_call = now;
+    check_after_op();
+  }
+  if (!violations.empty()) RC_FAIL(violations.front());
+  for (size_t id = 0; id < calls.size(); ++id) RC_ASSERT(calls[id] == 1);
+  if (auto view = c.describe(kGroup)) {
+    RC_ASSERT(view->state == "Empty");
+    RC_ASSERT(view->members.empty());
+  }
+  RC_ASSERT(!c.next_deadline().has_value());
+
+  // Every member that got an assignment got the one its generation's leader gave it.
+  std::map<int32_t, const SyncRecord*> leaders_sync;
+  for (const auto& rec : syncs) {
+    if (!rec->result || rec->result->error != err::kNone) continue;
+    auto leader = leader_of.find(rec->generation);
+    RC_ASSERT(leader != leader_of.end());
+    if (rec->member == leader->second && !leaders_sync.contains(rec->generation)) {
+      leaders_sync[rec->generation] = rec.get();
+    }
+  }
+  for (const auto& rec : syncs) {
+    if (!rec->result || rec->result->error != err::kNone) continue;
+    auto from = leaders_sync.find(rec->generation);
+    RC_ASSERT(from != leaders_sync.end());
+    auto given = from->second->given.find(rec->member);
+    const std::string expected = given == from->second->given.end() ? "" : given->second;
+    RC_ASSERT(rec->result->assignment == expected);
+  }
+  const bool follower_assigned = std::any_of(syncs.begin(), syncs.end(), [&](const auto& rec) {
+    return rec->result && rec->result->error == err::kNone && !rec->result->assignment.empty() &&
+           leader_of[rec->generation] != rec->member;
+  });
+  RC_CLASSIFY(follower_assigned, "a follower got its assignment");
+  RC_CLASSIFY(saw_stable, "stable");
+  RC_CLASSIFY(saw_stable_pair, "stable with two or more");
+  RC_CLASSIFY(last_generation >= 3, "three or more generations");
+}
+
+}  // namespace
+}  // namespace kappa
