@@ -1,0 +1,555 @@
+#include "broker/disk/disk_broker.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <deque>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#include "broker/disk/file.h"
+#include "broker/disk/group_offset_log.h"
+#include "broker/disk/partition_store.h"
+#include "broker/partitioner.h"
+#include "broker/protocol/record_batch.h"
+
+namespace kappa {
+namespace {
+
+constexpr const char* kLockName = ".lock";
+constexpr const char* kTopicsName = "topics";
+constexpr const char* kGroupOffsetsName = "group_offsets.log";
+// fetch() reads batches in steps of this many bytes (the first batch of a step is whole).
+constexpr int64_t kFetchStep = int64_t{1} << 20;
+// produce() starts a new batch when its records' estimated size passes this share of
+// max_batch_bytes; a batch that still encodes too large is split in halves.
+constexpr int64_t kRecordOverhead = 32;
+
+std::string partition_dir_name(std::string_view topic, int32_t partition) {
+  return std::string(topic) + "-" + std::to_string(partition);
+}
+
+// "<topic>-<partition>" with the partition after the last '-', or nullopt.
+std::optional<std::pair<std::string, int32_t>> parse_partition_dir(const std::string& name) {
+  const auto dash = name.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
+  int64_t p = 0;
+  for (size_t i = dash + 1; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    p = p * 10 + (c - '0');
+    if (p > std::numeric_limits<int32_t>::max()) return std::nullopt;
+  }
+  std::string topic = name.substr(0, dash);
+  if (!validate_topic_name(topic)) return std::nullopt;
+  return std::make_pair(std::move(topic), static_cast<int32_t>(p));
+}
+
+int64_t estimated_size(const OutgoingRecord& r) {
+  int64_t n = kRecordOverhead + (r.key ? static_cast<int64_t>(r.key->size()) : 0) +
+              (r.value ? static_cast<int64_t>(r.value->size()) : 0);
+  for (const HeaderView& h : r.headers) {
+    n += 10 + static_cast<int64_t>(h.key.size()) +
+         (h.value ? static_cast<int64_t>(h.value->size()) : 0);
+  }
+  return n;
+}
+
+disk::PartitionOptions partition_options(const DiskBroker::Options& o) {
+  return {o.segment_bytes, o.index_interval_bytes, o.max_batch_bytes};
+}
+
+// What a FetchResult's views point into: decoded batches and their header arrays. Neither
+// container moves its elements once added.
+struct FetchOwner {
+  std::deque<RecordBatch> batches;
+  std::deque<std::vector<HeaderView>> headers;
+};
+
+}  // namespace
+
+struct DiskBroker::Topic {
+  std::vector<std::unique_ptr<disk::PartitionStore>> partitions;
+  std::mutex partitioner_mu;
+  Partitioner partitioner;
+  explicit Topic(int32_t sticky_batch) : partitioner(sticky_batch) {}
+};
+
+Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
+  const std::string dir = options.dir.string();
+  if (dir.empty()) return Status::invalid_argument("disk broker: empty data directory name");
+  const auto bad = [&](const std::string& what) {
+    return Status::invalid_argument("disk broker " + dir + ": " + what);
+  };
+  if (options.segment_bytes < 1 || options.segment_bytes > std::numeric_limits<int32_t>::max()) {
+    return bad("segment_bytes must be 1 to 2147483647, got " +
+               std::to_string(options.segment_bytes));
+  }
+  if (options.index_interval_bytes < 0) {
+    return bad("index_interval_bytes must be >= 0, got " +
+               std::to_string(options.index_interval_bytes));
+  }
+  if (options.max_batch_bytes < static_cast<int64_t>(kRecordBatchHeaderSize)) {
+    return bad("max_batch_bytes must be >= 61, got " + std::to_string(options.max_batch_bytes));
+  }
+  if (options.default_partitions < 1) {
+    return bad("default_partitions must be >= 1, got " +
+               std::to_string(options.default_partitions));
+  }
+  if (options.fsync == FsyncPolicy::kInterval && options.fsync_interval_ms < 1) {
+    return bad("fsync_interval_ms must be >= 1, got " + std::to_string(options.fsync_interval_ms));
+  }
+
+  std::error_code ec;
+  if (std::filesystem::create_directories(options.dir, ec)) {
+    auto parent = options.dir.parent_path();
+    if (parent.empty()) parent = ".";
+    KAPPA_RETURN_IF_ERROR(disk::sync_dir(parent));
+  }
+  if (ec) {
+    return Status::unavailable("disk broker " + dir + ": cannot create the directory: " +
+                               ec.message());
+  }
+  const auto lock_path = options.dir / kLockName;
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) return disk::io_error(lock_path, std::nullopt, "open", errno);
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(lock_fd);
+    if (err == EWOULDBLOCK) {
+      return Status::failed_precondition("disk broker " + dir +
+                                         " is in use: another broker holds the lock " +
+                                         lock_path.string());
+    }
+    return disk::io_error(lock_path, std::nullopt, "flock", err);
+  }
+  std::unique_ptr<DiskBroker> broker(new DiskBroker(std::move(options), lock_fd));
+  KAPPA_RETURN_IF_ERROR(broker->load_topics());
+  auto groups = disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName,
+                                           broker->recovery_);
+  if (!groups) return groups.status();
+  broker->groups_ = std::move(*groups);
+  if (broker->options_.fsync == FsyncPolicy::kInterval) {
+    broker->sync_thread_ = std::thread([b = broker.get()] { b->sync_loop(); });
+  }
+  return broker;
+}
+
+DiskBroker::DiskBroker(Options options, int lock_fd)
+    : options_(std::move(options)), lock_fd_(lock_fd) {}
+
+DiskBroker::~DiskBroker() {
+  if (sync_thread_.joinable()) {
+    {
+      std::lock_guard lock(stop_mu_);
+      stop_ = true;
+    }
+    stop_cv_.notify_all();
+    sync_thread_.join();
+    // A clean shutdown leaves nothing for the kernel to write later.
+    for (const auto& [name, topic] : topics_) {
+      for (const auto& p : topic->partitions) (void)p->sync();
+    }
+    if (groups_) (void)groups_->sync();
+  }
+  topics_.clear();
+  groups_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+std::string DiskBroker::describe() const { return "disk:" + options_.dir.string(); }
+
+Status DiskBroker::load_topics() {
+  const auto topics_dir = options_.dir / kTopicsName;
+  std::error_code ec;
+  if (std::filesystem::create_directory(topics_dir, ec)) {
+    KAPPA_RETURN_IF_ERROR(disk::sync_dir(options_.dir));
+  }
+  if (ec) {
+    return Status::unavailable("disk broker " + topics_dir.string() + ": cannot create: " +
+                               ec.message());
+  }
+  std::map<std::string, std::vector<int32_t>> found;
+  for (const auto& entry : std::filesystem::directory_iterator(topics_dir, ec)) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    auto parsed = parse_partition_dir(name);
+    if (!parsed) {
+      return Status::corruption("disk broker " + entry.path().string() +
+                                ": not a <topic>-<partition> directory");
+    }
+    found[parsed->first].push_back(parsed->second);
+  }
+  if (ec) {
+    return Status::unavailable("disk broker " + topics_dir.string() + ": cannot list: " +
+                               ec.message());
+  }
+  for (auto& [name, partitions] : found) {
+    std::sort(partitions.begin(), partitions.end());
+    for (size_t i = 0; i < partitions.size(); ++i) {
+      if (partitions[i] != static_cast<int32_t>(i)) {
+        return Status::corruption("disk broker " + topics_dir.string() + ": topic '" + name +
+                                  "' has " + std::to_string(partitions.size()) +
+                                  " partition directories but no " +
+                                  partition_dir_name(name, static_cast<int32_t>(i)));
+      }
+    }
+    auto topic = std::make_unique<Topic>(options_.sticky_batch);
+    for (int32_t p : partitions) {
+      PartitionRecovery report;
+      auto store = disk::PartitionStore::open(topics_dir / partition_dir_name(name, p), name, p,
+                                              partition_options(options_), report);
+      if (!store) return store.status();
+      topic->partitions.push_back(std::move(*store));
+      recovery_.partitions.push_back(std::move(report));
+    }
+    topics_.emplace(name, std::move(topic));
+  }
+  return Status::ok();
+}
+
+DiskBroker::Topic* DiskBroker::find(std::string_view topic) const {
+  std::shared_lock lock(topics_mu_);
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? nullptr : it->second.get();
+}
+
+Status DiskBroker::create_topic(std::string_view topic, int32_t partitions) {
+  KAPPA_RETURN_IF_ERROR(validate_topic_name(topic));
+  if (partitions < 1) {
+    return Status::invalid_argument("topic '" + std::string(topic) +
+                                    "' needs at least 1 partition, got " +
+                                    std::to_string(partitions));
+  }
+  std::unique_lock lock(topics_mu_);
+  if (auto it = topics_.find(topic); it != topics_.end()) {
+    const auto have = static_cast<int32_t>(it->second->partitions.size());
+    if (have == partitions) return Status::ok();
+    return Status::already_exists("topic '" + std::string(topic) + "' exists with " +
+                                  std::to_string(have) + " partitions, not " +
+                                  std::to_string(partitions));
+  }
+  const auto topics_dir = options_.dir / kTopicsName;
+  for (int32_t p = 0; p < partitions; ++p) {
+    const auto path = topics_dir / partition_dir_name(topic, p);
+    std::error_code ec;
+    std::filesystem::create_directory(path, ec);
+    if (ec) {
+      return Status::unavailable("disk broker " + path.string() + ": cannot create: " +
+                                 ec.message());
+    }
+  }
+  KAPPA_RETURN_IF_ERROR(disk::sync_dir(topics_dir));
+  auto t = std::make_unique<Topic>(options_.sticky_batch);
+  for (int32_t p = 0; p < partitions; ++p) {
+    PartitionRecovery ignored;
+    auto store = disk::PartitionStore::open(topics_dir / partition_dir_name(topic, p),
+                                            std::string(topic), p, partition_options(options_),
+                                            ignored);
+    if (!store) return store.status();
+    t->partitions.push_back(std::move(*store));
+  }
+  topics_.emplace(std::string(topic), std::move(t));
+  return Status::ok();
+}
+
+Result<DiskBroker::Topic*> DiskBroker::find_or_create(std::string_view topic) {
+  if (Topic* t = find(topic)) return t;
+  if (!options_.auto_create_topics) {
+    return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+  }
+  KAPPA_RETURN_IF_ERROR(create_topic(topic, options_.default_partitions));
+  return find(topic);
+}
+
+Result<disk::PartitionStore*> DiskBroker::find_partition(std::string_view topic,
+                                                         int32_t partition) const {
+  Topic* t = find(topic);
+  if (!t) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+  if (partition < 0 || partition >= static_cast<int32_t>(t->partitions.size())) {
+    return Status::not_found("partition " + partition_name(topic, partition) + " does not exist (" +
+                             std::to_string(t->partitions.size()) + " partitions)");
+  }
+  return t->partitions[static_cast<size_t>(partition)].get();
+}
+
+Result<int32_t> DiskBroker::partition_count(std::string_view topic) {
+  Topic* t = find(topic);
+  if (!t) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+  return static_cast<int32_t>(t->partitions.size());
+}
+
+Result<std::vector<std::string>> DiskBroker::list_topics() {
+  std::shared_lock lock(topics_mu_);
+  std::vector<std::string> names;
+  names.reserve(topics_.size());
+  for (const auto& [name, _] : topics_) names.push_back(name);
+  return names;
+}
+
+namespace {
+
+// Appends records as batches of at most max_batch_bytes (one batch if they fit); sets
+// `offsets[i]` for records[i].
+Status append_records(disk::PartitionStore& store, std::span<const OutgoingRecord> records,
+                      int64_t max_batch_bytes, int64_t* offsets) {
+  if (records.empty()) return Status::ok();
+  std::string batch = encode_record_batch(0, records, Compression::kNone);
+  if (static_cast<int64_t>(batch.size()) > max_batch_bytes && records.size() > 1) {
+    const size_t half = records.size() / 2;
+    KAPPA_RETURN_IF_ERROR(append_records(store, records.first(half), max_batch_bytes, offsets));
+    return append_records(store, records.subspan(half), max_batch_bytes, offsets + half);
+  }
+  auto base = store.append(std::move(batch));
+  if (!base) return base.status();
+  for (size_t i = 0; i < records.size(); ++i) offsets[i] = *base + static_cast<int64_t>(i);
+  return Status::ok();
+}
+
+Status append_share(disk::PartitionStore& store, std::span<const OutgoingRecord> records,
+                    int64_t max_batch_bytes, int64_t* offsets) {
+  // Cut where the estimated size passes the limit, so a huge produce call is not encoded whole.
+  size_t start = 0;
+  int64_t estimate = static_cast<int64_t>(kRecordBatchHeaderSize);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const int64_t size = estimated_size(records[i]);
+    if (i > start && estimate + size > max_batch_bytes) {
+      KAPPA_RETURN_IF_ERROR(append_records(store, records.subspan(start, i - start),
+                                           max_batch_bytes, offsets + start));
+      start = i;
+      estimate = static_cast<int64_t>(kRecordBatchHeaderSize);
+    }
+    estimate += size;
+  }
+  return append_records(store, records.subspan(start), max_batch_bytes, offsets + start);
+}
+
+}  // namespace
+
+Result<std::vector<Appended>> DiskBroker::produce(std::string_view topic,
+                                                  std::span<const OutgoingRecord> records) {
+  auto found = find_or_create(topic);
+  if (!found) return found.status();
+  Topic& t = **found;
+  const auto n = static_cast<int32_t>(t.partitions.size());
+
+  std::vector<Appended> placed(records.size());
+  {
+    std::lock_guard lock(t.partitioner_mu);
+    for (size_t i = 0; i < records.size(); ++i) {
+      int32_t p = records[i].partition;
+      if (p == kAnyPartition) {
+        p = t.partitioner.partition(records[i].key, n);
+      } else if (p < 0 || p >= n) {
+        return Status::not_found("partition " + partition_name(topic, p) + " does not exist (" +
+                                 std::to_string(n) + " partitions)");
+      }
+      placed[i].partition = p;
+    }
+  }
+  std::vector<std::vector<size_t>> by_partition(static_cast<size_t>(n));
+  for (size_t i = 0; i < records.size(); ++i) {
+    by_partition[static_cast<size_t>(placed[i].partition)].push_back(i);
+  }
+  std::vector<OutgoingRecord> share;
+  std::vector<int64_t> offsets;
+  for (int32_t p = 0; p < n; ++p) {
+    const auto& idx = by_partition[static_cast<size_t>(p)];
+    if (idx.empty()) continue;
+    share.clear();
+    for (size_t i : idx) share.push_back(records[i]);
+    offsets.assign(idx.size(), 0);
+    disk::PartitionStore& store = *t.partitions[static_cast<size_t>(p)];
+    if (Status s = append_share(store, share, options_.max_batch_bytes, offsets.data()); !s) {
+      return s.with_context("producing to " + partition_name(topic, p));
+    }
+    for (size_t k = 0; k < idx.size(); ++k) placed[idx[k]].offset = offsets[k];
+  }
+  if (options_.fsync == FsyncPolicy::kAlways) {
+    for (int32_t p = 0; p < n; ++p) {
+      if (by_partition[static_cast<size_t>(p)].empty()) continue;
+      KAPPA_RETURN_IF_ERROR(t.partitions[static_cast<size_t>(p)]->sync());
+    }
+  }
+  return placed;
+}
+
+Result<FetchResult> DiskBroker::fetch(std::string_view topic, int32_t partition, int64_t offset,
+                                      const FetchLimits& limits) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  disk::PartitionStore& store = **found;
+  const OffsetRange range = store.offsets();
+  FetchResult result;
+  result.end_offset = range.end;
+  result.next_offset = offset;
+  if (offset < range.earliest || offset > range.end) return store.out_of_range(offset, range);
+  const int64_t stop = std::min(range.end, limits.end_offset);
+  if (offset >= stop || limits.max_records <= 0) return result;
+
+  auto owner = std::make_shared<FetchOwner>();
+  int64_t next = offset;
+  int64_t count = 0;
+  int64_t bytes = 0;
+  bool full = false;
+  while (!full && next < stop) {
+    auto read = store.read(next, kFetchStep);
+    if (!read) return read.status();
+    if (read->bytes.empty()) break;
+    const std::string_view all = read->bytes;
+    size_t at = 0;
+    while (!full && at < all.size()) {
+      size_t consumed = 0;
+      auto decoded = decode_record_batch(all.substr(at), consumed);
+      if (!decoded) {
+        return decoded.status().with_context("reading " + record_name(topic, partition, next));
+      }
+      at += consumed;
+      owner->batches.push_back(std::move(*decoded));
+      const RecordBatch& batch = owner->batches.back();
+      size_t header_count = 0;
+      for (const WireRecord& r : batch.records) header_count += r.headers.size();
+      std::vector<HeaderView>& headers = owner->headers.emplace_back();
+      headers.reserve(header_count);
+      for (const WireRecord& r : batch.records) {
+        if (r.offset < next) continue;
+        if (r.offset >= stop || count >= limits.max_records) {
+          full = true;
+          break;
+        }
+        const int64_t size = (r.key ? static_cast<int64_t>(r.key->size()) : 0) +
+                             (r.value ? static_cast<int64_t>(r.value->size()) : 0);
+        if (count > 0 && bytes + size > limits.max_bytes) {
+          full = true;
+          break;
+        }
+        const size_t first_header = headers.size();
+        for (const auto& [k, v] : r.headers) {
+          headers.push_back({k, v ? std::optional<std::string_view>(*v) : std::nullopt});
+        }
+        RecordView view;
+        view.partition = partition;
+        view.offset = r.offset;
+        view.timestamp_ms = r.timestamp_ms;
+        if (r.key) view.key = std::string_view(*r.key);
+        if (r.value) view.value = std::string_view(*r.value);
+        view.headers = std::span<const HeaderView>(headers.data() + first_header,
+                                                   headers.size() - first_header);
+        result.records.push_back(view);
+        next = r.offset + 1;
+        ++count;
+        bytes += size;
+      }
+      if (!full) next = std::max(next, std::min(batch.last_offset() + 1, stop));
+    }
+  }
+  result.next_offset = next;
+  result.owner = std::move(owner);
+  return result;
+}
+
+Result<OffsetRange> DiskBroker::offsets(std::string_view topic, int32_t partition) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->offsets();
+}
+
+Result<int64_t> DiskBroker::offset_for_time(std::string_view topic, int32_t partition,
+                                            int64_t timestamp_ms) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->offset_for_time(timestamp_ms);
+}
+
+Status DiskBroker::commit_offsets(std::string_view group, std::string_view topic,
+                                  std::span<const PartitionOffset> offsets) {
+  std::vector<GroupOffset> with_metadata;
+  with_metadata.reserve(offsets.size());
+  for (const auto& po : offsets) with_metadata.push_back({po.partition, po.offset, ""});
+  return commit_group_offsets(group, topic, with_metadata);
+}
+
+Result<std::vector<PartitionOffset>> DiskBroker::committed_offsets(std::string_view group,
+                                                                   std::string_view topic) {
+  std::vector<PartitionOffset> out;
+  for (const auto& go : groups_->offsets(group, topic)) out.push_back({go.partition, go.offset});
+  return out;
+}
+
+Result<int64_t> DiskBroker::append_batch(std::string_view topic, int32_t partition,
+                                         std::string batch) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->append(std::move(batch));
+}
+
+Result<BatchRead> DiskBroker::read_batches(std::string_view topic, int32_t partition,
+                                           int64_t offset, int64_t max_bytes) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->read(offset, max_bytes);
+}
+
+Status DiskBroker::sync(std::string_view topic, int32_t partition) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  if (options_.fsync != FsyncPolicy::kAlways) return Status::ok();
+  return (*found)->sync();
+}
+
+Status DiskBroker::commit_group_offsets(std::string_view group, std::string_view topic,
+                                        std::span<const GroupOffset> offsets) {
+  if (group.empty()) return Status::invalid_argument("consumer group id must not be empty");
+  return groups_->commit(group, topic, offsets, options_.fsync == FsyncPolicy::kAlways);
+}
+
+Result<std::vector<GroupOffset>> DiskBroker::group_offsets(std::string_view group,
+                                                           std::string_view topic) {
+  return groups_->offsets(group, topic);
+}
+
+Status DiskBroker::enforce_retention(int64_t now_ms) {
+  if (options_.retention_ms < 0 && options_.retention_bytes < 0) return Status::ok();
+  std::vector<disk::PartitionStore*> stores;
+  {
+    std::shared_lock lock(topics_mu_);
+    for (const auto& [name, topic] : topics_) {
+      for (const auto& p : topic->partitions) stores.push_back(p.get());
+    }
+  }
+  Status first;
+  for (disk::PartitionStore* s : stores) {
+    Status r = s->enforce_retention(now_ms, options_.retention_ms, options_.retention_bytes);
+    if (!r && first.is_ok()) first = r;
+  }
+  return first;
+}
+
+void DiskBroker::sync_loop() {
+  const auto period = std::chrono::milliseconds(options_.fsync_interval_ms);
+  std::unique_lock lock(stop_mu_);
+  while (!stop_) {
+    if (stop_cv_.wait_for(lock, period, [this] { return stop_; })) break;
+    lock.unlock();
+    std::vector<disk::PartitionStore*> dirty;
+    {
+      std::shared_lock topics(topics_mu_);
+      for (const auto& [name, topic] : topics_) {
+        for (const auto& p : topic->partitions) {
+          if (p->dirty()) dirty.push_back(p.get());
+        }
+      }
+    }
+    // A failed sync marks its partition broken, so the next append or sync reports it.
+    for (disk::PartitionStore* p : dirty) (void)p->sync();
+    (void)groups_->sync();
+    lock.lock();
+  }
+}
+
+}  // namespace kappa

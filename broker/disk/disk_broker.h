@@ -1,0 +1,177 @@
+// DiskBroker: the durable BatchLog behind `kappa broker --data DIR`. Topics survive restarts,
+// kill -9 and (under fsync "always") power loss; producers' RecordBatches are stored as they
+// came and served to consumers as they are stored, in Apache Kafka's own segment format.
+//
+// On-disk format (DIR is Options::dir):
+//
+//   DIR/.lock                      flock(LOCK_EX) while a broker has DIR open: one per directory
+//   DIR/topics/<topic>-<p>/        one directory per partition p = 0..N-1 of a topic; a topic's
+//                                  partition count is the number of its directories (the number
+//                                  is after the LAST '-', since topic names may contain '-')
+//   DIR/topics/<topic>-<p>/<base>.log    a segment: RecordBatch v2 batches back to back
+//   DIR/topics/<topic>-<p>/<base>.index  its sparse offset index
+//   DIR/group_offsets.log          committed consumer-group offsets
+//
+// <base> is the segment's first offset, 20 decimal digits zero-padded (Kafka's naming). The
+// segments of a partition are contiguous: each starts at the offset after the last batch of the
+// one before; the first one's base is the partition's log start offset.
+//
+// A .log file is exactly Kafka's: batches as record_batch.h lays them out (big-endian
+// baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 | magic int8 = 2 | crc
+// uint32 | attributes int16 | lastOffsetDelta int32 | baseTimestamp | maxTimestamp |
+// producerId | producerEpoch | baseSequence | recordCount | records). baseOffset is absolute:
+// append_batch rewrites it to the partition's end offset (the CRC does not cover it); the rest
+// of the batch is stored as the producer sent it. Batch i+1's baseOffset is batch i's
+// baseOffset + lastOffsetDelta + 1.
+//
+// A .index file is Kafka's offset index: 8-byte entries, relative offset int32 big-endian (the
+// batch's last offset minus the segment's base) | file position int32 big-endian (where the
+// batch starts in the .log). The first batch of a segment gets an entry, then the first batch
+// starting at least index_interval_bytes after the previous entry's batch. The index is derived
+// data: open() rebuilds it from the .log and rewrites the file if it differs. In memory each
+// entry also carries the maximum timestamp of every batch before it, so offset_for_time is a
+// binary search followed by a short scan of batch headers.
+//
+// group_offsets.log is a sequence of records, each: length uint32 BE (payload bytes) | crc
+// uint32 BE (CRC-32C of the 4 length bytes followed by the payload) | payload. The payload of a
+// commit record: type uint8 = 1 | group string | topic string | count uint32 | count x
+// (partition int32 | offset int64 | metadata string), big-endian; a string is length uint32 +
+// bytes. A later record for the same (group, topic, partition) overrides an earlier one.
+//
+// Writing: a segment rolls (the next batch goes to a new segment named after its base offset)
+// when the batch would take the active segment past segment_bytes, or its offsets past what a
+// relative int32 offset can name. The closed segment is fdatasync'ed and the directory fsync'ed
+// before the new segment takes writes, so only the last segment of a partition can hold a torn
+// write. A topic's partition directories are all created before the topics directory is
+// fsync'ed.
+//
+// Recovery (open()): each partition's segments are scanned batch by batch: a sane header
+// (batchLength >= 49 and within the file, magic 2), a CRC-32C over attributes..end that
+// matches, and a baseOffset equal to the offset expected next. In the last segment the first
+// batch failing a check starts a torn tail: the file is truncated there (ftruncate, fdatasync)
+// and recovery() reports it. In a closed segment any failure is kCorruption naming the file and
+// byte position, and open() refuses. group_offsets.log is replayed the same way (a torn last
+// record is truncated) and rewritten compactly when it holds over 4x as many entries as are live
+// (and more than 16).
+//
+// Durability (FsyncPolicy): kAlways fdatasyncs in sync() (and produce()/commit before they
+// return); kInterval leaves it to a background thread that syncs dirty partitions every
+// fsync_interval_ms; kNever leaves it to the kernel. Segment rolls and directory changes are
+// always synced.
+//
+// Thread safety: every method may be called from any thread. Appends to a partition are
+// serialized; reads run beside them and see whole published batches only.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/batch_log.h"
+#include "broker/disk/recovery_report.h"
+
+namespace kappa {
+
+namespace disk {
+class PartitionStore;
+class GroupOffsetLog;
+}  // namespace disk
+
+class DiskBroker final : public BatchLog {
+ public:
+  enum class FsyncPolicy { kAlways, kInterval, kNever };
+
+  struct Options {
+    std::filesystem::path dir;
+    FsyncPolicy fsync = FsyncPolicy::kAlways;
+    int64_t fsync_interval_ms = 1000;          // kInterval's period
+    int64_t segment_bytes = int64_t{128} << 20;  // at most 2 GiB - 1
+    int64_t index_interval_bytes = 4096;
+    int64_t retention_ms = -1;     // -1: unlimited
+    int64_t retention_bytes = -1;  // per partition; -1: unlimited
+    int64_t max_batch_bytes = 1048588;  // Kafka's message.max.bytes default
+    bool auto_create_topics = true;     // produce to a missing topic creates it, as Kafka does
+    int32_t default_partitions = 1;
+    int32_t sticky_batch = 1;  // null-key records per partition before moving on
+  };
+
+  // Creates dir if missing, takes its lock (kFailedPrecondition if another broker holds it) and
+  // recovers every partition and the group offsets. I/O errors are kUnavailable; stored bytes
+  // that fail their checks outside a torn tail are kCorruption.
+  static Result<std::unique_ptr<DiskBroker>> open(Options options);
+  ~DiskBroker() override;
+  DiskBroker(const DiskBroker&) = delete;
+  DiskBroker& operator=(const DiskBroker&) = delete;
+
+  // What open() found and repaired.
+  const RecoveryReport& recovery() const { return recovery_; }
+  // Whether an append is on disk when sync() returns (FsyncPolicy::kAlways).
+  bool durable() const { return options_.fsync == FsyncPolicy::kAlways; }
+  const Options& options() const { return options_; }
+
+  // Deletes, in every partition, closed segments older than retention_ms (by their newest
+  // timestamp) or beyond retention_bytes, oldest first; never a partition's active segment.
+  // The log start offset moves to the first remaining segment.
+  Status enforce_retention(int64_t now_ms);
+
+  // Log
+  std::string describe() const override;  // "disk:DIR"
+  Status create_topic(std::string_view topic, int32_t partitions) override;
+  Result<int32_t> partition_count(std::string_view topic) override;
+  Result<std::vector<std::string>> list_topics() override;
+  Result<std::vector<Appended>> produce(std::string_view topic,
+                                        std::span<const OutgoingRecord> records) override;
+  Result<FetchResult> fetch(std::string_view topic, int32_t partition, int64_t offset,
+                            const FetchLimits& limits) override;
+  Result<OffsetRange> offsets(std::string_view topic, int32_t partition) override;
+  Result<int64_t> offset_for_time(std::string_view topic, int32_t partition,
+                                  int64_t timestamp_ms) override;
+  Status commit_offsets(std::string_view group, std::string_view topic,
+                        std::span<const PartitionOffset> offsets) override;
+  Result<std::vector<PartitionOffset>> committed_offsets(std::string_view group,
+                                                         std::string_view topic) override;
+
+  // BatchLog
+  Result<int64_t> append_batch(std::string_view topic, int32_t partition,
+                               std::string batch) override;
+  Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
+                                 int64_t max_bytes) override;
+  Status sync(std::string_view topic, int32_t partition) override;
+  Status commit_group_offsets(std::string_view group, std::string_view topic,
+                              std::span<const GroupOffset> offsets) override;
+  Result<std::vector<GroupOffset>> group_offsets(std::string_view group,
+                                                 std::string_view topic) override;
+
+ private:
+  struct Topic;
+
+  DiskBroker(Options options, int lock_fd);
+  Status load_topics();
+  Topic* find(std::string_view topic) const;
+  Result<Topic*> find_or_create(std::string_view topic);
+  Result<disk::PartitionStore*> find_partition(std::string_view topic, int32_t partition) const;
+  void sync_loop();
+
+  const Options options_;
+  int lock_fd_ = -1;
+  RecoveryReport recovery_;
+
+  mutable std::shared_mutex topics_mu_;
+  std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
+  std::unique_ptr<disk::GroupOffsetLog> groups_;
+
+  // kInterval's background sync thread.
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread sync_thread_;
+};
+
+}  // namespace kappa

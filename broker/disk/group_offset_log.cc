@@ -1,0 +1,275 @@
+#include "broker/disk/group_offset_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <limits>
+#include <optional>
+
+#include "broker/protocol/crc32c.h"
+
+namespace kappa::disk {
+namespace {
+
+// The framing is described in disk_broker.h.
+constexpr size_t kFrameHeader = 8;  // length u32, crc u32
+constexpr uint8_t kCommitRecord = 1;
+constexpr int64_t kCompactFactor = 4;
+
+void put_string(std::string& out, std::string_view s) {
+  append_be(out, s.size(), 4);
+  out.append(s);
+}
+
+// Frames a payload: length, CRC-32C of (length, payload), payload.
+std::string frame(const std::string& payload) {
+  std::string out;
+  append_be(out, payload.size(), 4);
+  uint32_t crc = crc32c(0, out.data(), 4);
+  crc = crc32c(crc, payload.data(), payload.size());
+  append_be(out, crc, 4);
+  out += payload;
+  return out;
+}
+
+std::string commit_record(std::string_view group, std::string_view topic,
+                          std::span<const GroupOffset> offsets) {
+  std::string p;
+  p.push_back(static_cast<char>(kCommitRecord));
+  put_string(p, group);
+  put_string(p, topic);
+  append_be(p, offsets.size(), 4);
+  for (const GroupOffset& o : offsets) {
+    append_be(p, static_cast<uint32_t>(o.partition), 4);
+    append_be(p, static_cast<uint64_t>(o.offset), 8);
+    put_string(p, o.metadata);
+  }
+  return frame(p);
+}
+
+// A parsed commit record.
+struct Commit {
+  std::string group;
+  std::string topic;
+  std::vector<GroupOffset> offsets;
+};
+
+class PayloadReader {
+ public:
+  explicit PayloadReader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && at_ == in_.size(); }
+  uint64_t be(int bytes) {
+    if (!need(static_cast<size_t>(bytes))) return 0;
+    const uint64_t v = load_be(in_.data() + at_, bytes);
+    at_ += static_cast<size_t>(bytes);
+    return v;
+  }
+  std::string string() {
+    const auto n = static_cast<size_t>(be(4));
+    if (!need(n)) return {};
+    std::string s(in_.substr(at_, n));
+    at_ += n;
+    return s;
+  }
+
+ private:
+  bool need(size_t n) {
+    if (ok_ && in_.size() - at_ >= n) return true;
+    ok_ = false;
+    return false;
+  }
+  std::string_view in_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+std::optional<Commit> parse_commit(std::string_view payload) {
+  PayloadReader r(payload);
+  if (r.be(1) != kCommitRecord) return std::nullopt;
+  Commit c;
+  c.group = r.string();
+  c.topic = r.string();
+  const auto n = r.be(4);
+  if (!r.ok() || n > payload.size()) return std::nullopt;
+  c.offsets.resize(static_cast<size_t>(n));
+  for (GroupOffset& o : c.offsets) {
+    o.partition = static_cast<int32_t>(r.be(4));
+    o.offset = static_cast<int64_t>(r.be(8));
+    o.metadata = r.string();
+  }
+  if (!r.done()) return std::nullopt;
+  return c;
+}
+
+// The framed record at `at`: its payload and end, or nullopt if short or failing its CRC.
+struct Frame {
+  std::string_view payload;
+  size_t end = 0;
+};
+std::optional<Frame> read_frame(std::string_view bytes, size_t at) {
+  if (bytes.size() - at < kFrameHeader) return std::nullopt;
+  const auto length = static_cast<size_t>(load_be(bytes.data() + at, 4));
+  if (length > bytes.size() - at - kFrameHeader) return std::nullopt;
+  const auto stored = static_cast<uint32_t>(load_be(bytes.data() + at + 4, 4));
+  uint32_t crc = crc32c(0, bytes.data() + at, 4);
+  crc = crc32c(crc, bytes.data() + at + kFrameHeader, length);
+  if (crc != stored) return std::nullopt;
+  return Frame{bytes.substr(at + kFrameHeader, length), at + kFrameHeader + length};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<GroupOffsetLog>> GroupOffsetLog::open(std::filesystem::path path,
+                                                             RecoveryReport& report) {
+  std::unique_ptr<GroupOffsetLog> log(new GroupOffsetLog(std::move(path)));
+  KAPPA_RETURN_IF_ERROR(log->replay(report));
+  return log;
+}
+
+Status GroupOffsetLog::replay(RecoveryReport& report) {
+  const auto tmp = std::filesystem::path(path_.string() + ".tmp");
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
+    return io_error(tmp, std::nullopt, "unlink a stale temp file", errno);
+  }
+  auto file = File::open(path_, O_RDWR | O_CREAT);
+  if (!file) return file.status();
+  file_ = std::move(*file);
+  auto size = file_.size();
+  if (!size) return size.status();
+  // Group offsets are small (one entry per group, topic and partition): read them whole.
+  std::string bytes(static_cast<size_t>(*size), '\0');
+  auto got = file_.read_at(0, bytes.data(), bytes.size());
+  if (!got) return got.status();
+  bytes.resize(*got);
+
+  size_t at = 0;
+  while (at < bytes.size()) {
+    auto f = read_frame(bytes, at);
+    std::optional<Commit> c;
+    if (f) c = parse_commit(f->payload);
+    if (!c) {
+      // Torn if nothing valid follows: a crash mid-append leaves at most one partial record.
+      for (size_t next = at + 1; next < bytes.size(); ++next) {
+        if (auto g = read_frame(bytes, next); g && parse_commit(g->payload)) {
+          return Status::corruption("disk broker " + path_.string() + " at byte " +
+                                    std::to_string(at) +
+                                    ": a damaged group offset record, and a valid one follows "
+                                    "at byte " + std::to_string(next));
+        }
+      }
+      report.group_truncated_bytes = static_cast<int64_t>(bytes.size() - at);
+      KAPPA_RETURN_IF_ERROR(file_.truncate(static_cast<int64_t>(at)));
+      KAPPA_RETURN_IF_ERROR(file_.datasync());
+      break;
+    }
+    for (GroupOffset& o : c->offsets) {
+      offsets_[Key{c->group, c->topic, o.partition}] = Value{o.offset, std::move(o.metadata)};
+    }
+    entries_written_ += static_cast<int64_t>(c->offsets.size());
+    ++report.group_offset_records;
+    at = f->end;
+  }
+  size_ = static_cast<int64_t>(at);
+  report.group_offsets = static_cast<int64_t>(offsets_.size());
+  if (entries_written_ > kCompactFactor * static_cast<int64_t>(offsets_.size()) &&
+      entries_written_ > 16) {
+    KAPPA_RETURN_IF_ERROR(compact());
+    report.group_log_compacted = true;
+  }
+  return Status::ok();
+}
+
+Status GroupOffsetLog::compact() {
+  std::string out;
+  for (auto it = offsets_.begin(); it != offsets_.end();) {
+    const auto& [group, topic, partition] = it->first;
+    std::vector<GroupOffset> batch;
+    auto jt = it;
+    for (; jt != offsets_.end() && std::get<0>(jt->first) == group &&
+           std::get<1>(jt->first) == topic;
+         ++jt) {
+      batch.push_back({std::get<2>(jt->first), jt->second.offset, jt->second.metadata});
+    }
+    out += commit_record(group, topic, batch);
+    it = jt;
+  }
+  const auto tmp = std::filesystem::path(path_.string() + ".tmp");
+  {
+    auto f = File::open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!f) return f.status();
+    KAPPA_RETURN_IF_ERROR(f->write_at(0, out));
+    KAPPA_RETURN_IF_ERROR(f->datasync());
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    return io_error(tmp, std::nullopt, "rename to " + path_.string(), errno);
+  }
+  KAPPA_RETURN_IF_ERROR(sync_dir(path_.parent_path()));
+  auto file = File::open(path_, O_RDWR);
+  if (!file) return file.status();
+  file_ = std::move(*file);
+  size_ = static_cast<int64_t>(out.size());
+  entries_written_ = static_cast<int64_t>(offsets_.size());
+  return Status::ok();
+}
+
+Status GroupOffsetLog::commit(std::string_view group, std::string_view topic,
+                              std::span<const GroupOffset> offsets, bool sync) {
+  const std::string record = commit_record(group, topic, offsets);
+  if (record.size() - kFrameHeader > std::numeric_limits<uint32_t>::max()) {
+    return Status::invalid_argument("a group offset commit of " + std::to_string(record.size()) +
+                                    " bytes for group '" + std::string(group) + "' is too large");
+  }
+  std::lock_guard lock(mu_);
+  KAPPA_RETURN_IF_ERROR(broken_);
+  if (Status s = file_.write_at(size_, record); !s) {
+    if (!file_.truncate(size_)) {
+      broken_ = Status::failed_precondition(s.message() + "; the partial record could not be "
+                                            "removed: reopen the broker");
+    }
+    return s;
+  }
+  size_ += static_cast<int64_t>(record.size());
+  dirty_ = true;
+  if (sync) {
+    if (Status s = file_.datasync(); !s) {
+      broken_ = Status::failed_precondition(s.message() + ": reopen the broker");
+      return s;
+    }
+    dirty_ = false;
+  }
+  for (const GroupOffset& o : offsets) {
+    offsets_[Key{std::string(group), std::string(topic), o.partition}] =
+        Value{o.offset, o.metadata};
+  }
+  entries_written_ += static_cast<int64_t>(offsets.size());
+  return Status::ok();
+}
+
+std::vector<GroupOffset> GroupOffsetLog::offsets(std::string_view group,
+                                                 std::string_view topic) const {
+  std::lock_guard lock(mu_);
+  std::vector<GroupOffset> out;
+  const std::string g(group), t(topic);
+  for (auto it = offsets_.lower_bound(Key{g, t, std::numeric_limits<int32_t>::min()});
+       it != offsets_.end(); ++it) {
+    const auto& [kg, kt, kp] = it->first;
+    if (kg != g || kt != t) break;
+    out.push_back({kp, it->second.offset, it->second.metadata});
+  }
+  return out;
+}
+
+Status GroupOffsetLog::sync() {
+  std::lock_guard lock(mu_);
+  if (!dirty_) return Status::ok();
+  if (Status s = file_.datasync(); !s) {
+    broken_ = Status::failed_precondition(s.message() + ": reopen the broker");
+    return s;
+  }
+  dirty_ = false;
+  return Status::ok();
+}
+
+}  // namespace kappa::disk

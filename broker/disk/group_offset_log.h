@@ -1,0 +1,64 @@
+// GroupOffsetLog: the disk broker's committed consumer-group offsets, in memory as a map and on
+// disk as DIR/group_offsets.log, an append-only file of CRC-framed records (the framing is
+// described in disk_broker.h). One commit call is one record, so its offsets land together or
+// not at all.
+//
+// open() replays the file; a last record that is short or fails its CRC is a torn write and is
+// truncated (a bad record followed by a valid one is kCorruption naming the byte). When the file
+// holds over 4x as many entries as are live (and more than 16), open() rewrites it compactly,
+// one record per (group, topic): temp file, fdatasync, rename, directory fsync.
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "broker/batch_log.h"
+#include "broker/disk/file.h"
+#include "broker/disk/recovery_report.h"
+
+namespace kappa::disk {
+
+class GroupOffsetLog {
+ public:
+  static Result<std::unique_ptr<GroupOffsetLog>> open(std::filesystem::path path,
+                                                      RecoveryReport& report);
+
+  // Appends one record; fdatasyncs it when `sync` is set.
+  Status commit(std::string_view group, std::string_view topic,
+                std::span<const GroupOffset> offsets, bool sync);
+  std::vector<GroupOffset> offsets(std::string_view group, std::string_view topic) const;
+  // fdatasync if anything was written since the last one.
+  Status sync();
+
+ private:
+  using Key = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition
+  struct Value {
+    int64_t offset;
+    std::string metadata;
+  };
+
+  explicit GroupOffsetLog(std::filesystem::path path) : path_(std::move(path)) {}
+  Status replay(RecoveryReport& report);
+  Status compact();
+
+  const std::filesystem::path path_;
+  mutable std::mutex mu_;
+  File file_;
+  int64_t size_ = 0;
+  int64_t entries_written_ = 0;  // entries in the file's records, live or overwritten
+  bool dirty_ = false;
+  Status broken_;
+  std::map<Key, Value, std::less<>> offsets_;
+};
+
+}  // namespace kappa::disk

@@ -1,0 +1,667 @@
+#include "broker/disk/partition_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "broker/protocol/crc32c.h"
+
+namespace kappa::disk {
+namespace {
+
+// Field positions of a RecordBatch v2 header (record_batch.h).
+constexpr size_t kHeaderSize = kRecordBatchHeaderSize;  // 61
+constexpr size_t kLengthAt = 8;
+constexpr size_t kMagicAt = 16;
+constexpr size_t kCrcAt = 17;
+constexpr size_t kAttributesAt = 21;  // the CRC covers from here to the end of the batch
+constexpr size_t kLastOffsetDeltaAt = 23;
+constexpr size_t kMaxTimestampAt = 35;
+constexpr size_t kRecordCountAt = 57;
+constexpr int32_t kMinBatchLength = static_cast<int32_t>(kHeaderSize - 12);  // 49
+constexpr size_t kRecoveryChunk = size_t{1} << 20;
+constexpr int64_t kMaxPosition = std::numeric_limits<int32_t>::max();
+
+std::string segment_name(int64_t base_offset, const char* extension) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(base_offset));
+  return std::string(buf) + extension;
+}
+
+// The base offset of "<20 digits>.log" / ".index", or -1 for any other name.
+int64_t parse_segment_name(const std::string& name, const std::string& extension) {
+  if (name.size() != 20 + extension.size() || name.compare(20, extension.size(), extension) != 0) {
+    return -1;
+  }
+  int64_t v = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return -1;
+    if (v > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+int32_t be32(const char* p) { return static_cast<int32_t>(load_be(p, 4)); }
+int64_t be64(const char* p) { return static_cast<int64_t>(load_be(p, 8)); }
+
+RecordBatchHeader parse_header(const char* h) {
+  RecordBatchHeader b;
+  b.base_offset = be64(h);
+  b.batch_length = be32(h + kLengthAt);
+  b.partition_leader_epoch = be32(h + 12);
+  b.attributes = static_cast<int16_t>(load_be(h + kAttributesAt, 2));
+  b.last_offset_delta = be32(h + kLastOffsetDeltaAt);
+  b.base_timestamp = be64(h + 27);
+  b.max_timestamp = be64(h + kMaxTimestampAt);
+  b.producer_id = be64(h + 43);
+  b.producer_epoch = static_cast<int16_t>(load_be(h + 51, 2));
+  b.base_sequence = be32(h + 53);
+  b.record_count = be32(h + kRecordCountAt);
+  return b;
+}
+
+// Reads a file front to back in large chunks, handing out views of byte ranges.
+class ChunkReader {
+ public:
+  explicit ChunkReader(const File& file) : file_(file) {}
+
+  // A view of [pos, pos + n); the caller knows the file holds those bytes.
+  Result<const char*> view(int64_t pos, size_t n) {
+    if (pos < at_ || pos + static_cast<int64_t>(n) > at_ + static_cast<int64_t>(buf_.size())) {
+      buf_.resize(std::max(n, kRecoveryChunk));
+      auto got = file_.read_at(pos, buf_.data(), buf_.size());
+      if (!got) return got.status();
+      buf_.resize(*got);
+      at_ = pos;
+      if (*got < n) {
+        return Status::corruption("disk broker " + file_.path().string() + " at byte " +
+                                  std::to_string(pos) + ": the file shrank while being read");
+      }
+    }
+    return buf_.data() + (pos - at_);
+  }
+
+ private:
+  const File& file_;
+  std::string buf_;
+  int64_t at_ = 0;
+};
+
+}  // namespace
+
+PartitionStore::PartitionStore(std::filesystem::path dir, std::string topic, int32_t partition,
+                               PartitionOptions options)
+    : dir_(std::move(dir)), topic_(std::move(topic)), partition_(partition), options_(options) {}
+
+PartitionStore::~PartitionStore() = default;
+
+Status PartitionStore::broken() const {
+  std::lock_guard lock(broken_mu_);
+  return broken_;
+}
+
+void PartitionStore::set_broken(const Status& why) {
+  std::lock_guard lock(broken_mu_);
+  if (broken_.is_ok()) {
+    broken_ = Status::failed_precondition(why.message() + " (" +
+                                          partition_name(topic_, partition_) +
+                                          " no longer knows what is on disk: reopen the broker)");
+  }
+}
+
+std::string PartitionStore::location(int64_t offset) const {
+  return record_name(topic_, partition_, offset);
+}
+
+Status PartitionStore::out_of_range(int64_t offset, const OffsetRange& range) const {
+  return Status::out_of_range(location(offset) + " is out of range: " +
+                              partition_name(topic_, partition_) + " holds offsets [" +
+                              std::to_string(range.earliest) + ", " + std::to_string(range.end) +
+                              ") and may be read from " + std::to_string(range.earliest) +
+                              " to " + std::to_string(range.end));
+}
+
+Result<std::unique_ptr<PartitionStore>> PartitionStore::open(std::filesystem::path dir,
+                                                             std::string topic, int32_t partition,
+                                                             PartitionOptions options,
+                                                             PartitionRecovery& report) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Status::unavailable("disk broker " + dir.string() +
+                               ": cannot create the partition directory: " + ec.message());
+  }
+  std::unique_ptr<PartitionStore> store(
+      new PartitionStore(std::move(dir), std::move(topic), partition, options));
+  report.topic = store->topic_;
+  report.partition = partition;
+  KAPPA_RETURN_IF_ERROR(store->recover(report));
+  return store;
+}
+
+Result<PartitionStore::SegmentPtr> PartitionStore::create_segment(int64_t base_offset) {
+  auto seg = std::make_shared<Segment>();
+  seg->base_offset = base_offset;
+  seg->next_offset = base_offset;
+  auto log = File::open(dir_ / segment_name(base_offset, ".log"), O_RDWR | O_CREAT | O_TRUNC);
+  if (!log) return log.status();
+  auto index = File::open(dir_ / segment_name(base_offset, ".index"), O_RDWR | O_CREAT | O_TRUNC);
+  if (!index) return index.status();
+  seg->log = std::move(*log);
+  seg->index = std::move(*index);
+  KAPPA_RETURN_IF_ERROR(sync_dir(dir_));
+  return seg;
+}
+
+Status PartitionStore::recover(PartitionRecovery& report) {
+  std::vector<int64_t> bases;
+  std::set<int64_t> indexes;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    if (const int64_t b = parse_segment_name(name, ".log"); b >= 0) bases.push_back(b);
+    if (const int64_t b = parse_segment_name(name, ".index"); b >= 0) indexes.insert(b);
+  }
+  if (ec) {
+    return Status::unavailable("disk broker " + dir_.string() + ": cannot list: " + ec.message());
+  }
+  std::sort(bases.begin(), bases.end());
+
+  // An index without its log is what a retention run interrupted between the two unlinks
+  // leaves behind.
+  bool removed = false;
+  for (int64_t b : indexes) {
+    if (std::binary_search(bases.begin(), bases.end(), b)) continue;
+    const auto path = dir_ / segment_name(b, ".index");
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return io_error(path, std::nullopt, "unlink an orphaned index", errno);
+    }
+    removed = true;
+  }
+  if (removed) KAPPA_RETURN_IF_ERROR(sync_dir(dir_));
+
+  if (bases.empty()) {
+    auto seg = create_segment(0);
+    if (!seg) return seg.status();
+    segments_.push_back(std::move(*seg));
+  } else {
+    int64_t expected = bases.front();
+    for (size_t i = 0; i < bases.size(); ++i) {
+      const bool last = i + 1 == bases.size();
+      const auto path = dir_ / segment_name(bases[i], ".log");
+      if (bases[i] != expected) {
+        return Status::corruption("disk broker " + path.string() +
+                                  ": the segment starts at offset " + std::to_string(bases[i]) +
+                                  " but the one before it ends at " + std::to_string(expected) +
+                                  " (" +
+                                  partition_name(topic_, partition_) + ")");
+      }
+      auto log = File::open(path, last ? O_RDWR : O_RDONLY);
+      if (!log) return log.status();
+      auto seg = std::make_shared<Segment>();
+      seg->base_offset = bases[i];
+      seg->log = std::move(*log);
+      KAPPA_RETURN_IF_ERROR(recover_segment(*seg, last, expected, report));
+      KAPPA_RETURN_IF_ERROR(write_index(*seg, last, report));
+      segments_.push_back(std::move(seg));
+    }
+  }
+
+  active_ = segments_.back();
+  write_pos_ = active_->size;
+  next_offset_ = active_->next_offset;
+  log_start_ = segments_.front()->base_offset;
+  end_offset_.store(next_offset_);
+  // What a crashed process left in the page cache may not be on disk yet.
+  KAPPA_RETURN_IF_ERROR(active_->log.datasync());
+  synced_end_.store(next_offset_);
+
+  report.segments = static_cast<int64_t>(segments_.size());
+  report.log_start_offset = log_start_;
+  report.end_offset = next_offset_;
+  return Status::ok();
+}
+
+Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expected,
+                                       PartitionRecovery& report) {
+  auto file_size = seg.log.size();
+  if (!file_size) return file_size.status();
+  const int64_t size = *file_size;
+  ChunkReader reader(seg.log);
+  seg.entries.clear();
+  bytes_since_index_ = 0;
+  int64_t pos = 0;
+  while (pos < size) {
+    const int64_t remaining = size - pos;
+    std::string problem;
+    const char* batch = nullptr;
+    int32_t length = 0;
+    if (remaining < static_cast<int64_t>(kHeaderSize)) {
+      problem = "a batch header needs " + std::to_string(kHeaderSize) + " bytes, only " +
+                std::to_string(remaining) + " remain";
+    } else {
+      auto h = reader.view(pos, kHeaderSize);
+      if (!h) return h.status();
+      length = be32(*h + kLengthAt);
+      const int64_t base = be64(*h);
+      const auto magic = static_cast<int8_t>((*h)[kMagicAt]);
+      if (length < kMinBatchLength) {
+        problem = "batchLength " + std::to_string(length) + " is below the minimum of " +
+                  std::to_string(kMinBatchLength);
+      } else if (12 + static_cast<int64_t>(length) > remaining) {
+        problem = "a batch of " + std::to_string(12 + static_cast<int64_t>(length)) +
+                  " bytes runs past the end of the file (" + std::to_string(remaining) +
+                  " bytes remain)";
+      } else if (magic != 2) {
+        problem = "magic " + std::to_string(magic) + ", expected 2";
+      } else {
+        auto b = reader.view(pos, 12 + static_cast<size_t>(length));
+        if (!b) return b.status();
+        batch = *b;
+        const auto stored = static_cast<uint32_t>(load_be(batch + kCrcAt, 4));
+        const uint32_t actual =
+            crc32c(0, batch + kAttributesAt, static_cast<size_t>(length) - (kAttributesAt - 12));
+        const int32_t delta = be32(batch + kLastOffsetDeltaAt);
+        if (stored != actual) {
+          problem = "CRC-32C mismatch (stored " + std::to_string(stored) + ", computed " +
+                    std::to_string(actual) + ")";
+        } else if (base != expected) {
+          problem = "baseOffset " + std::to_string(base) + ", expected " + std::to_string(expected);
+        } else if (delta < 0) {
+          problem = "negative lastOffsetDelta " + std::to_string(delta);
+        } else if (pos > kMaxPosition) {
+          problem = "the segment exceeds 2 GiB, which its index cannot address";
+        }
+      }
+    }
+    if (!problem.empty()) {
+      const std::string where = "disk broker " + seg.log.path().string() + " at byte " +
+                                std::to_string(pos) + ": ";
+      if (!last) {
+        return Status::corruption(where + problem + " in a closed segment of " +
+                                  partition_name(topic_, partition_) + " (offset " +
+                                  std::to_string(expected) + "); refusing to open");
+      }
+      // The first bad batch of the last segment, and everything after it, is a torn write.
+      KAPPA_RETURN_IF_ERROR(seg.log.truncate(pos));
+      KAPPA_RETURN_IF_ERROR(seg.log.datasync());
+      report.truncated_bytes = remaining;
+      report.truncated_file = seg.log.path().string();
+      report.truncated_at = pos;
+      report.truncated_reason = problem;
+      break;
+    }
+    const int64_t n = 12 + static_cast<int64_t>(length);
+    const int64_t base = expected;
+    const int32_t delta = be32(batch + kLastOffsetDeltaAt);
+    const int64_t max_ts = be64(batch + kMaxTimestampAt);
+    if (seg.entries.empty() || bytes_since_index_ >= options_.index_interval_bytes) {
+      seg.entries.push_back({base + delta, static_cast<int32_t>(pos), running_max_ts_});
+      bytes_since_index_ = 0;
+    }
+    bytes_since_index_ += n;
+    running_max_ts_ = std::max(running_max_ts_, max_ts);
+    seg.max_timestamp = std::max(seg.max_timestamp, max_ts);
+    expected = base + delta + 1;
+    ++report.batches;
+    report.records += be32(batch + kRecordCountAt);
+    pos += n;
+  }
+  seg.size = pos;
+  seg.next_offset = expected;
+  report.bytes += pos;
+  return Status::ok();
+}
+
+Status PartitionStore::write_index(Segment& seg, bool keep_open, PartitionRecovery& report) {
+  std::string want;
+  want.reserve(seg.entries.size() * 8);
+  for (const IndexEntry& e : seg.entries) {
+    append_be(want, static_cast<uint32_t>(e.last_offset - seg.base_offset), 4);
+    append_be(want, static_cast<uint32_t>(e.position), 4);
+  }
+  auto index = File::open(dir_ / segment_name(seg.base_offset, ".index"), O_RDWR | O_CREAT);
+  if (!index) return index.status();
+  auto size = index->size();
+  if (!size) return size.status();
+  bool same = *size == static_cast<int64_t>(want.size());
+  if (same && !want.empty()) {
+    std::string have(want.size(), '\0');
+    auto got = index->read_at(0, have.data(), have.size());
+    if (!got) return got.status();
+    same = *got == have.size() && have == want;
+  }
+  if (!same) {
+    KAPPA_RETURN_IF_ERROR(index->write_at(0, want));
+    KAPPA_RETURN_IF_ERROR(index->truncate(static_cast<int64_t>(want.size())));
+    KAPPA_RETURN_IF_ERROR(index->datasync());
+    ++report.indexes_rebuilt;
+  }
+  if (keep_open) seg.index = std::move(*index);
+  return Status::ok();
+}
+
+Status PartitionStore::roll(int64_t new_base) {
+  // The closed segment is durable before the next one exists, so that only the last segment
+  // can ever hold a torn write.
+  if (Status s = active_->log.datasync(); !s) {
+    set_broken(s);
+    return broken();
+  }
+  // The index is rebuilt at open if it differs from the log, so its sync is a courtesy.
+  (void)active_->index.datasync();
+  active_->index.close();
+  auto seg = create_segment(new_base);
+  if (!seg) return seg.status();
+  {
+    std::unique_lock lock(state_mu_);
+    segments_.push_back(*seg);
+  }
+  active_ = std::move(*seg);
+  write_pos_ = 0;
+  bytes_since_index_ = 0;
+  return Status::ok();
+}
+
+Result<int64_t> PartitionStore::append(std::string batch) {
+  const auto n = static_cast<int64_t>(batch.size());
+  const std::string where = "a batch for " + partition_name(topic_, partition_);
+  if (n < static_cast<int64_t>(kHeaderSize)) {
+    return Status::invalid_argument(where + " of " + std::to_string(n) +
+                                    " bytes is shorter than a RecordBatch header (61 bytes)");
+  }
+  if (n > options_.max_batch_bytes) {
+    return Status::invalid_argument("batch of " + std::to_string(n) + " bytes for " +
+                                    partition_name(topic_, partition_) + " exceeds the limit of " +
+                                    std::to_string(options_.max_batch_bytes) +
+                                    " bytes (max_batch_bytes)");
+  }
+  const int32_t length = be32(batch.data() + kLengthAt);
+  if (12 + static_cast<int64_t>(length) != n) {
+    return Status::invalid_argument(where + " of " + std::to_string(n) +
+                                    " bytes says batchLength " + std::to_string(length) +
+                                    " (12 + batchLength must be its size)");
+  }
+  if (const auto magic = static_cast<int8_t>(batch[kMagicAt]); magic != 2) {
+    return Status::invalid_argument(where + " has magic " + std::to_string(magic) +
+                                    "; only RecordBatch v2 (magic 2) is stored");
+  }
+  const int32_t delta = be32(batch.data() + kLastOffsetDeltaAt);
+  if (delta < 0) {
+    return Status::invalid_argument(where + " has a negative lastOffsetDelta " +
+                                    std::to_string(delta));
+  }
+  const int64_t max_ts = be64(batch.data() + kMaxTimestampAt);
+
+  std::lock_guard lock(append_mu_);
+  KAPPA_RETURN_IF_ERROR(broken());
+  const int64_t base = next_offset_;
+  if (write_pos_ > 0 && (write_pos_ + n > options_.segment_bytes ||
+                         base + delta - active_->base_offset > kMaxPosition)) {
+    KAPPA_RETURN_IF_ERROR(roll(base));
+  }
+  store_be(batch.data(), static_cast<uint64_t>(base), 8);
+  if (Status s = active_->log.write_at(write_pos_, batch); !s) {
+    // Take back whatever part of the batch reached the file.
+    if (Status t = active_->log.truncate(write_pos_); !t) set_broken(s);
+    return s;
+  }
+  const bool add_entry = active_->entries.empty() ||
+                         bytes_since_index_ >= options_.index_interval_bytes;
+  const IndexEntry entry{base + delta, static_cast<int32_t>(write_pos_), running_max_ts_};
+  if (add_entry) {
+    std::string bytes;
+    append_be(bytes, static_cast<uint32_t>(entry.last_offset - active_->base_offset), 4);
+    append_be(bytes, static_cast<uint32_t>(entry.position), 4);
+    // A failed index write is repaired at the next open, which rebuilds the index from the log.
+    (void)active_->index.write_at(static_cast<int64_t>(active_->entries.size()) * 8, bytes);
+    bytes_since_index_ = 0;
+  }
+  bytes_since_index_ += n;
+  write_pos_ += n;
+  next_offset_ = base + delta + 1;
+  running_max_ts_ = std::max(running_max_ts_, max_ts);
+  {
+    std::unique_lock state(state_mu_);
+    active_->size = write_pos_;
+    active_->next_offset = next_offset_;
+    active_->max_timestamp = std::max(active_->max_timestamp, max_ts);
+    if (add_entry) active_->entries.push_back(entry);
+    end_offset_.store(next_offset_);
+  }
+  return base;
+}
+
+OffsetRange PartitionStore::offsets() const {
+  std::shared_lock lock(state_mu_);
+  return {log_start_, end_offset_.load()};
+}
+
+Result<RecordBatchHeader> PartitionStore::header_at(const SegmentView& v, int64_t at) const {
+  char h[kHeaderSize];
+  const File& log = v.segment->log;
+  if (at + static_cast<int64_t>(kHeaderSize) > v.size) {
+    return Status::corruption("disk broker " + log.path().string() + " at byte " +
+                              std::to_string(at) + ": a batch header runs past the published end " +
+                              std::to_string(v.size));
+  }
+  KAPPA_RETURN_IF_ERROR(log.read_exact(at, h, kHeaderSize));
+  RecordBatchHeader header = parse_header(h);
+  if (header.batch_length < kMinBatchLength ||
+      at + 12 + static_cast<int64_t>(header.batch_length) > v.size) {
+    return Status::corruption("disk broker " + log.path().string() + " at byte " +
+                              std::to_string(at) + ": batchLength " +
+                              std::to_string(header.batch_length) +
+                              " does not fit the segment's published " + std::to_string(v.size) +
+                              " bytes");
+  }
+  return header;
+}
+
+Result<bool> PartitionStore::scan(const std::vector<SegmentView>& views, Cursor& at,
+                                  const std::function<bool(const RecordBatchHeader&)>& stop) const {
+  while (at.segment < views.size()) {
+    const SegmentView& v = views[at.segment];
+    if (at.position >= v.size) {
+      ++at.segment;
+      at.position = 0;
+      continue;
+    }
+    auto h = header_at(v, at.position);
+    if (!h) return h.status();
+    if (stop(*h)) return true;
+    at.position += 12 + static_cast<int64_t>(h->batch_length);
+  }
+  return false;
+}
+
+Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const {
+  std::vector<SegmentView> views;
+  Cursor at;
+  OffsetRange range;
+  {
+    std::shared_lock lock(state_mu_);
+    range = {log_start_, end_offset_.load()};
+    if (offset < range.earliest || offset > range.end) return out_of_range(offset, range);
+    if (offset == range.end) return BatchRead{std::string(), range.end, range.earliest};
+    auto it = std::upper_bound(
+        segments_.begin(), segments_.end(), offset,
+        [](int64_t o, const SegmentPtr& s) { return o < s->base_offset; });
+    --it;  // offset >= log_start_ == the first segment's base
+    for (auto s = it; s != segments_.end(); ++s) views.push_back({*s, (*s)->size});
+    const auto& entries = (*it)->entries;
+    auto e = std::upper_bound(entries.begin(), entries.end(), offset,
+                              [](int64_t o, const IndexEntry& x) { return o < x.last_offset; });
+    at.position = e == entries.begin() ? 0 : std::prev(e)->position;
+  }
+  auto found =
+      scan(views, at, [&](const RecordBatchHeader& h) { return h.last_offset() >= offset; });
+  if (!found) return found.status();
+  if (!*found) {
+    return Status::internal(location(offset) + ": below the end offset " +
+                            std::to_string(range.end) + " but in no batch");
+  }
+
+  std::string out;
+  while (at.segment < views.size()) {
+    const SegmentView& v = views[at.segment];
+    if (at.position >= v.size) {
+      ++at.segment;
+      at.position = 0;
+      continue;
+    }
+    const int64_t room = max_bytes - static_cast<int64_t>(out.size());
+    if (!out.empty() && room < static_cast<int64_t>(kHeaderSize)) break;
+    const int64_t want =
+        std::min(v.size - at.position, std::max<int64_t>(room, static_cast<int64_t>(kHeaderSize)));
+    const size_t start = out.size();
+    out.resize(start + static_cast<size_t>(want));
+    KAPPA_RETURN_IF_ERROR(v.segment->log.read_exact(at.position, out.data() + start,
+                                                    static_cast<size_t>(want)));
+    // Keep the whole batches; the first batch of the answer is kept whole however big.
+    int64_t keep = 0;
+    while (keep + 12 <= want) {
+      const int32_t length = be32(out.data() + start + static_cast<size_t>(keep) + kLengthAt);
+      const int64_t batch = 12 + static_cast<int64_t>(length);
+      if (length < kMinBatchLength || at.position + keep + batch > v.size) {
+        return Status::corruption("disk broker " + v.segment->log.path().string() + " at byte " +
+                                  std::to_string(at.position + keep) + ": batchLength " +
+                                  std::to_string(length) + " does not fit the segment");
+      }
+      if (keep + batch > want) break;
+      keep += batch;
+    }
+    if (keep == 0 && start == 0) {
+      const int64_t batch = 12 + static_cast<int64_t>(be32(out.data() + kLengthAt));
+      out.resize(static_cast<size_t>(batch));
+      KAPPA_RETURN_IF_ERROR(v.segment->log.read_exact(at.position + want, out.data() + want,
+                                                      static_cast<size_t>(batch - want)));
+      keep = batch;
+    }
+    out.resize(start + static_cast<size_t>(keep));
+    at.position += keep;
+    if (keep < want) break;  // the next batch does not fit
+  }
+  return BatchRead{std::move(out), range.end, range.earliest};
+}
+
+Result<int64_t> PartitionStore::offset_for_time(int64_t timestamp_ms) const {
+  std::vector<SegmentView> views;
+  Cursor at;
+  int64_t end = 0;
+  {
+    std::shared_lock lock(state_mu_);
+    end = end_offset_.load();
+    // Start at the last index entry before which every batch is older than the target: the
+    // first batch reaching it lies between that entry and the next.
+    size_t first = 0;
+    for (size_t s = segments_.size(); s-- > 0;) {
+      const auto& entries = segments_[s]->entries;
+      if (entries.empty() || entries.front().max_ts_before >= timestamp_ms) continue;
+      auto e = std::partition_point(entries.begin(), entries.end(), [&](const IndexEntry& x) {
+        return x.max_ts_before < timestamp_ms;
+      });
+      first = s;
+      at.position = std::prev(e)->position;
+      break;
+    }
+    for (size_t s = first; s < segments_.size(); ++s) {
+      views.push_back({segments_[s], segments_[s]->size});
+    }
+  }
+  std::string batch;
+  for (;;) {
+    auto found = scan(views, at, [&](const RecordBatchHeader& h) {
+      return h.max_timestamp >= timestamp_ms;
+    });
+    if (!found) return found.status();
+    if (!*found) return end;
+    // The records of a batch need not be in timestamp order: decode it to find the first.
+    const SegmentView& v = views[at.segment];
+    auto h = header_at(v, at.position);
+    if (!h) return h.status();
+    batch.resize(12 + static_cast<size_t>(h->batch_length));
+    KAPPA_RETURN_IF_ERROR(v.segment->log.read_exact(at.position, batch.data(), batch.size()));
+    size_t consumed = 0;
+    auto decoded = decode_record_batch(batch, consumed);
+    if (!decoded) {
+      return decoded.status().with_context("disk broker " + v.segment->log.path().string() +
+                                           " at byte " + std::to_string(at.position));
+    }
+    for (const WireRecord& r : decoded->records) {
+      if (r.timestamp_ms >= timestamp_ms) return r.offset;
+    }
+    at.position += static_cast<int64_t>(batch.size());
+  }
+}
+
+Status PartitionStore::sync() {
+  const int64_t target = end_offset_.load();
+  std::lock_guard lock(sync_mu_);
+  if (synced_end_.load() >= target) return Status::ok();  // another caller's sync covered it
+  KAPPA_RETURN_IF_ERROR(broken());
+  SegmentPtr seg;
+  int64_t end = 0;
+  {
+    // Everything below `end` is in this segment or in closed ones, synced when they closed.
+    std::shared_lock state(state_mu_);
+    seg = segments_.back();
+    end = end_offset_.load();
+  }
+  if (Status s = seg->log.datasync(); !s) {
+    // After a failed fdatasync the page cache may show data the disk dropped.
+    set_broken(s);
+    return broken();
+  }
+  synced_end_.store(end);
+  return Status::ok();
+}
+
+Status PartitionStore::enforce_retention(int64_t now_ms, int64_t retention_ms,
+                                         int64_t retention_bytes) {
+  if (retention_ms < 0 && retention_bytes < 0) return Status::ok();
+  std::lock_guard guard(retention_mu_);
+  std::vector<SegmentPtr> doomed;
+  {
+    std::unique_lock lock(state_mu_);
+    int64_t total = 0;
+    for (const auto& s : segments_) total += s->size;
+    size_t k = 0;
+    for (; k + 1 < segments_.size(); ++k) {
+      const Segment& s = *segments_[k];
+      const bool by_time = retention_ms >= 0 && (s.max_timestamp == INT64_MIN ||
+                                                 now_ms - s.max_timestamp > retention_ms);
+      const bool by_size = retention_bytes >= 0 && total - s.size >= retention_bytes;
+      if (!by_time && !by_size) break;
+      total -= s.size;
+    }
+    if (k == 0) return Status::ok();
+    doomed.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
+    log_start_ = segments_.front()->base_offset;
+  }
+  // Readers still holding a deleted segment keep reading it through their open descriptor.
+  Status result;
+  for (const auto& seg : doomed) {
+    for (const char* ext : {".log", ".index"}) {
+      const auto path = dir_ / segment_name(seg->base_offset, ext);
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT && result.is_ok()) {
+        result = io_error(path, std::nullopt, "unlink for retention", errno);
+      }
+    }
+  }
+  if (Status s = sync_dir(dir_); !s && result.is_ok()) result = s;
+  return result;
+}
+
+}  // namespace kappa::disk

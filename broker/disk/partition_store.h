@@ -1,0 +1,144 @@
+// PartitionStore: one partition of the disk broker, a directory of segments (.log files of
+// RecordBatch v2 batches and their sparse .index files; the format is described in
+// disk_broker.h). It recovers the directory on open, appends batches, serves reads by offset and
+// by time, syncs, and deletes old segments for retention.
+//
+// Thread safety: every method may be called from any thread. Appends are serialized by an
+// append mutex; reads run concurrently with them and see only batches whose bytes are written
+// and published (the published size of each segment only grows, and is read under a shared
+// lock). sync() takes neither the append mutex nor blocks appends while it waits for the disk.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "broker/batch_log.h"
+#include "broker/disk/file.h"
+#include "broker/disk/recovery_report.h"
+#include "broker/protocol/record_batch.h"
+
+namespace kappa::disk {
+
+struct PartitionOptions {
+  int64_t segment_bytes = int64_t{128} << 20;
+  int64_t index_interval_bytes = 4096;
+  int64_t max_batch_bytes = 1048588;
+};
+
+class PartitionStore {
+ public:
+  // Opens (creating it if missing) the partition directory `dir`, recovering every segment
+  // (see disk_broker.h); fills `report`.
+  static Result<std::unique_ptr<PartitionStore>> open(std::filesystem::path dir, std::string topic,
+                                                      int32_t partition, PartitionOptions options,
+                                                      PartitionRecovery& report);
+  PartitionStore(const PartitionStore&) = delete;
+  PartitionStore& operator=(const PartitionStore&) = delete;
+  ~PartitionStore();
+
+  // Appends one RecordBatch v2, rewriting its baseOffset to the partition's end; returns it.
+  Result<int64_t> append(std::string batch);
+  // Whole batches from the one holding `offset` (see BatchLog::read_batches).
+  Result<BatchRead> read(int64_t offset, int64_t max_bytes) const;
+  // The first offset whose record timestamp is >= timestamp_ms, or the end offset.
+  Result<int64_t> offset_for_time(int64_t timestamp_ms) const;
+  OffsetRange offsets() const;
+  // kOutOfRange naming topic/partition@offset and the valid range.
+  Status out_of_range(int64_t offset, const OffsetRange& range) const;
+
+  // fdatasync of the active segment if anything was appended since the last sync; concurrent
+  // callers share one sync.
+  Status sync();
+  bool dirty() const { return end_offset_.load() > synced_end_.load(); }
+
+  // Deletes closed segments, oldest first, whose newest timestamp is older than
+  // now_ms - retention_ms, or while the partition without them still holds retention_bytes.
+  // -1 disables either limit. The active segment is never deleted.
+  Status enforce_retention(int64_t now_ms, int64_t retention_ms, int64_t retention_bytes);
+
+ private:
+  // An entry of the sparse index: the batch at `position` ends at `last_offset`; every batch
+  // of the partition before it has a timestamp <= max_ts_before (INT64_MIN if none).
+  struct IndexEntry {
+    int64_t last_offset;
+    int32_t position;
+    int64_t max_ts_before;
+  };
+  struct Segment {
+    int64_t base_offset = 0;
+    File log;
+    File index;  // open only for the active segment
+    // Guarded by state_mu_ (written under a unique lock, read under a shared one).
+    int64_t size = 0;  // published bytes: batches below it are whole and readable
+    int64_t next_offset = 0;
+    int64_t max_timestamp = INT64_MIN;
+    std::vector<IndexEntry> entries;
+  };
+  using SegmentPtr = std::shared_ptr<Segment>;
+  // A segment as a reader saw it: its bytes below `size` never change.
+  struct SegmentView {
+    SegmentPtr segment;
+    int64_t size;
+  };
+  // Where a batch starts: segment `segment` of a view list, byte `position`.
+  struct Cursor {
+    size_t segment = 0;
+    int64_t position = 0;
+  };
+
+  PartitionStore(std::filesystem::path dir, std::string topic, int32_t partition,
+                 PartitionOptions options);
+
+  Status recover(PartitionRecovery& report);
+  Status recover_segment(Segment& seg, bool last, int64_t& expected, PartitionRecovery& report);
+  Status write_index(Segment& seg, bool keep_open, PartitionRecovery& report);
+  Result<SegmentPtr> create_segment(int64_t base_offset);
+  Status roll(int64_t new_base);
+  std::string location(int64_t offset) const;
+
+  // Reads the 61-byte header of the batch at `at` (the caller knows one is there).
+  Result<RecordBatchHeader> header_at(const SegmentView& v, int64_t at) const;
+  // Moves `at` forward, batch by batch, to the first batch for which `stop` holds; returns
+  // false if none does below the published ends.
+  Result<bool> scan(const std::vector<SegmentView>& views, Cursor& at,
+                    const std::function<bool(const RecordBatchHeader&)>& stop) const;
+
+  const std::filesystem::path dir_;
+  const std::string topic_;
+  const int32_t partition_;
+  const PartitionOptions options_;
+
+  // Appender state, guarded by append_mu_.
+  std::mutex append_mu_;
+  SegmentPtr active_;
+  int64_t write_pos_ = 0;        // bytes in the active segment
+  int64_t next_offset_ = 0;      // the offset the next batch gets
+  int64_t bytes_since_index_ = 0;
+  int64_t running_max_ts_ = INT64_MIN;
+
+  // Published state.
+  mutable std::shared_mutex state_mu_;
+  std::vector<SegmentPtr> segments_;  // by base offset; the last one is active
+  int64_t log_start_ = 0;
+  std::atomic<int64_t> end_offset_{0};
+
+  std::mutex sync_mu_;
+  std::atomic<int64_t> synced_end_{0};
+  std::mutex retention_mu_;
+
+  // Set when the store no longer knows what its active segment holds (a failed fdatasync, a
+  // partial write it could not take back): every later append and sync fails until reopened.
+  Status broken() const;
+  void set_broken(const Status& why);
+  mutable std::mutex broken_mu_;
+  Status broken_;
+};
+
+}  // namespace kappa::disk
