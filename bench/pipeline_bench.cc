@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "bench/broker_bench.h"
 #include "broker/embedded_broker.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/scheduler.h"
@@ -104,8 +105,14 @@ Result<double> sim_day(const Options& o, int64_t& batches, int64_t& rows_written
 }  // namespace
 
 int bench_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (!args.empty() && args[0] == "broker") {
+    return broker_bench_command(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+  }
   if (args.empty() || args[0] != "pipeline") {
-    err << "kappa: usage: kappa bench pipeline [--events N] [--runs N] [--sqlite-file PATH]\n";
+    err << "kappa: usage: kappa bench pipeline [--events N] [--runs N] [--sqlite-file PATH]\n"
+           "       kappa bench broker [--messages N] [--size BYTES] [--partitions P] [--runs R]\n"
+           "                          [--compression none|gzip|snappy|lz4|zstd] [--fsync always|never]\n"
+           "                          [--kafka URL|none] [--kafka-pid PID]\n";
     return 2;
   }
   Options o;

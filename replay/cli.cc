@@ -6,10 +6,15 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "bench/pipeline_bench.h"
 #include "broker/url.h"
 #include "replay/backends.h"
+#include "replay/broker_command.h"
+#include "replay/signals.h"
+#include "broker/server/kafka_server.h"
+#include "broker/server/record_log_batches.h"
 #include "replay/capture.h"
 #include "replay/junit.h"
 #include "replay/scenario_runner.h"
@@ -21,14 +26,24 @@ namespace {
 constexpr const char* kUsage = R"(usage: kappa COMMAND [OPTIONS]
 
 commands:
-  run [--print-tables] [--trace] [BACKENDS] SCENARIO.json...
-      replay scenarios under the simulated clock and check their expectations
+  run [--print-tables] [--trace] [--listen HOST:PORT] [BACKENDS] SCENARIO.json...
+      replay scenarios under the simulated clock and check their expectations; --listen serves
+      the scenario's embedded broker over Kafka's protocol (kcat -b HOST:PORT) while it runs and
+      after it, until Ctrl-C
   test [--junit FILE] [--trace] [BACKENDS] DIR|SCENARIO.json...
       the same over folders of scenarios; PASS/FAIL per scenario, then "N passed, M failed"
   record --topic TOPIC [--topic TOPIC...] --out FILE [BACKENDS] SCENARIO.json
       run a scenario and capture topics to a file that a scenario can replay
-  bench pipeline [--events N] [--runs N] [--sqlite-file PATH]
-      pipeline throughput figures, one "name value" per line
+  broker [--listen 127.0.0.1:9092] [--data DIR] [--fsync always|never|interval:MS] [--partitions N]
+         [--no-auto-create] [--retention-ms MS] [--retention-bytes N] [--segment-bytes N]
+      the mini broker as a Kafka server (kcat, librdkafka, any Kafka client), until SIGINT/SIGTERM;
+      durable in DIR, in memory without --data
+  bench pipeline|broker ...
+      bench pipeline [--events N] [--runs N] [--sqlite-file PATH]: pipeline throughput figures;
+      bench broker [--messages N] [--size BYTES] [--partitions P] [--runs R]
+        [--compression none|gzip|snappy|lz4|zstd] [--fsync always|never] [--kafka URL|none]
+        [--kafka-pid PID]: produce/consume throughput and peak memory of `kappa broker` and of
+        Apache Kafka through librdkafka; one "name value" per line
   generate --broker kafka://HOST:PORT [--rate N] [--count N] [--first-id N]
   stage --broker kafka://HOST:PORT [--from earliest|latest|TIME] [--checkpoint DIR]
   aggregate --broker URL --sink URL [--table T] [--dimension D] [--window 10s] [--watermark 15s]
@@ -68,7 +83,8 @@ Outcome outcome_of(const RunReport& r) {
 }
 
 ScenarioRun run_one(const std::string& path, const RunOptions& options, const BackendUrls& urls,
-                    std::function<void(Log&)> after = {}) {
+                    std::function<void(Log&, const ScenarioRun&)> after = {},
+                    std::function<void(Log&)> before = {}) {
   ScenarioRun run;
   run.path = path;
   auto scenario = load_scenario(path);
@@ -83,10 +99,11 @@ ScenarioRun run_one(const std::string& path, const RunOptions& options, const Ba
     run.load_error = Status(backends.status().code(), redact(backends.status().message()));
     return run;
   }
+  if (before) before((*backends)->log());
   run.report = run_scenario(*scenario, (*backends)->log(), (*backends)->sink(), options);
   if (!(*backends)->note().empty()) run.report.notes.insert(run.report.notes.begin(), (*backends)->note());
   run.outcome = outcome_of(run.report);
-  if (after) after((*backends)->log());
+  if (after) after((*backends)->log(), run);
   return run;
 }
 
@@ -122,6 +139,7 @@ struct RunFlags {
   BackendUrls backends;
   std::vector<std::string> inputs;
   std::string junit;
+  std::string listen;  // run --listen HOST:PORT: serve the embedded broker over Kafka's protocol
 };
 
 // --broker URL and --sink URL; returns true when args[i] was one of them (i moved past its value).
@@ -150,6 +168,9 @@ std::string parse_flags(const std::vector<std::string>& args, bool allow_junit, 
       f.options.trace = &out;
     } else if (a == "--print-tables" && allow_tables) {
       f.options.tables = &out;
+    } else if (a == "--listen" && allow_tables) {
+      if (i + 1 >= args.size()) return "--listen needs HOST:PORT";
+      f.listen = args[++i];
     } else if (a == "--junit" && allow_junit) {
       if (i + 1 >= args.size()) return "--junit needs a file name";
       f.junit = args[++i];
@@ -172,19 +193,83 @@ int exit_code(const std::vector<ScenarioRun>& runs) {
   return bad ? 2 : failed ? 1 : 0;
 }
 
+// Serves a scenario's embedded broker on a port while it runs and, once it has finished, until
+// SIGINT/SIGTERM, so kcat and other Kafka clients can look at its topics.
+class ScenarioListener {
+ public:
+  ScenarioListener(std::string listen, std::ostream& out, std::ostream& err)
+      : listen_(std::move(listen)), out_(out), err_(err) {}
+
+  void start(Log& log) {
+    const auto colon = listen_.rfind(':');
+    KafkaServer::Options o;
+    o.host = listen_.substr(0, colon);
+    try {
+      o.port = static_cast<uint16_t>(std::stoi(listen_.substr(colon + 1)));
+    } catch (const std::exception&) {
+      o.port = 0;
+    }
+    o.log = [this](const std::string& line) { err_ << "kappa broker: " << line << std::endl; };
+    batches_ = std::make_unique<RecordLogBatches>(log);
+    auto server = KafkaServer::start(*batches_, o);
+    if (!server) {
+      err_ << "kappa: " << server.status().message() << "\n";
+      return;
+    }
+    server_ = std::move(*server);
+    out_ << "kappa: serving the scenario's broker on " << server_->address() << std::endl;
+  }
+
+  void hold() {
+    if (!server_) return;
+    out_ << "kappa: the scenario has finished; its topics stay on " << server_->address()
+         << " until Ctrl-C" << std::endl;
+    install_stop_handlers();
+    while (!stop_requested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server_->stop();
+  }
+
+  bool failed() const { return server_ == nullptr; }
+
+ private:
+  std::string listen_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<RecordLogBatches> batches_;
+  std::unique_ptr<KafkaServer> server_;
+};
+
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   RunFlags f;
   if (auto problem = parse_flags(args, false, true, out, f); !problem.empty()) return usage(err, problem + " for run");
   if (f.inputs.empty()) return usage(err, "run needs at least one scenario file");
+  if (!f.listen.empty()) {
+    if (f.inputs.size() != 1) return usage(err, "run --listen serves one scenario's broker: give one file");
+    if (f.backends.broker != "embedded") {
+      return usage(err, "run --listen serves the embedded broker; with --broker kafka:// that Kafka is there already");
+    }
+    if (f.listen.rfind(':') == std::string::npos) return usage(err, "--listen expects HOST:PORT, got '" + f.listen + "'");
+  }
   std::vector<ScenarioRun> runs;
+  ScenarioListener listener(f.listen, out, err);
+  std::function<void(Log&)> before;
+  std::function<void(Log&, const ScenarioRun&)> after;
+  if (!f.listen.empty()) {
+    before = [&](Log& log) { listener.start(log); };
+    after = [&](Log&, const ScenarioRun& run) {
+      print_run(out, run);
+      listener.hold();
+    };
+  }
   for (const auto& file : f.inputs) {
-    runs.push_back(run_one(file, f.options, f.backends));
+    runs.push_back(run_one(file, f.options, f.backends, after, before));
     if (!runs.back().load_error.is_ok()) {
       err << "kappa: " << runs.back().load_error.message() << "\n";
       continue;
     }
-    print_run(out, runs.back());
+    if (f.listen.empty()) print_run(out, runs.back());
   }
+  if (!f.listen.empty() && listener.failed()) return 1;
   return exit_code(runs);
 }
 
@@ -279,7 +364,7 @@ int record_command(const std::vector<std::string>& args, std::ostream& out, std:
   if (Status s = validate(urls); !s) return usage(err, s.message() + " for record");
   Status written;
   int64_t count = 0;
-  const ScenarioRun run = run_one(scenario, RunOptions{}, urls, [&](Log& log) {
+  const ScenarioRun run = run_one(scenario, RunOptions{}, urls, [&](Log& log, const ScenarioRun&) {
     std::ofstream file(output);
     auto n = write_capture(log, topics, file);
     written = n.status();
@@ -313,6 +398,7 @@ int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (command == "test") return test_command(rest, out, err);
   if (command == "record") return record_command(rest, out, err);
   if (command == "bench") return bench_command(rest, out, err);
+  if (command == "broker") return broker_command(rest, out, err);
   if (command == "generate" || command == "stage" || command == "aggregate" || command == "recover" ||
       command == "cutover") {
     return service_command(command, rest, out, err);

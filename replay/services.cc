@@ -1,6 +1,5 @@
 #include "replay/services.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,21 +15,10 @@
 #include "pipeline/sqlite_sink.h"
 #include "pipeline/timestamp.h"
 #include "replay/scenario_runner.h"
+#include "replay/signals.h"
 
 namespace kappa {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void on_signal(int) { g_stop.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
 
 // --flag value pairs; every flag a service accepts is listed, anything else is an error.
 struct Flags {
@@ -171,9 +159,9 @@ int fail(std::ostream& err, const Status& s) {
 int run_service(Service& svc, SystemClock& clock, bool until_idle, std::ostream& out, std::ostream& err) {
   const TimeZone zone = svc.pipeline->zone();
   svc.pipeline->on_batch([&](const BatchReport& b) { out << describe_batch(b, zone) << std::endl; });
-  install_signal_handlers();
+  install_stop_handlers();
   RealTimeDriver driver(clock, *svc.pipeline);
-  const Status s = driver.run(g_stop, until_idle);
+  const Status s = driver.run(stop_requested(), until_idle);
   for (MicroBatchQuery* q : svc.pipeline->queries()) {
     auto t = svc.pipeline->totals(q->name());
     if (t) {

@@ -20,8 +20,7 @@
 #include "broker/kafka_log.h"
 #include "broker/test_servers.h"
 #include "pipeline/sqlite_sink.h"
-
-extern char** environ;
+#include "tests/test_processes.h"
 
 namespace kappa {
 namespace {
@@ -32,86 +31,13 @@ std::string bootstrap() { return kafka_url().substr(std::string("kafka://").size
 
 #define KAPPA_REQUIRE_KAFKA() KAPPA_REQUIRE_SERVER(test_servers::kafka_up(), "Kafka")
 
-// A child process running the kappa binary.
-struct Child {
-  pid_t pid = -1;
-  std::string log;
-  Child(const std::vector<std::string>& args, const std::string& log_path) : log(log_path) {
-    std::vector<std::string> all = {KAPPA_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  // Sends `sig` and waits; returns the exit status as waitpid reports it.
-  int stop(int sig) {
-    if (pid <= 0) return -1;
-    ::kill(pid, sig);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-    return status;
-  }
-  int wait() {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-    return status;
-  }
-  ~Child() {
-    if (pid > 0) stop(SIGKILL);
-  }
-  std::string output() const {
-    std::ifstream in(log);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-};
-
-struct Dir {
-  std::filesystem::path path;
-  explicit Dir(const std::string& name) {
-    path = std::filesystem::temp_directory_path() / ("kappa_services_" + std::to_string(::getpid()) + "_" + name);
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~Dir() { std::filesystem::remove_all(path); }
-  std::string operator/(const std::string& f) const { return (path / f).string(); }
-};
-
 std::string prefix_for(const std::string& test) {
   return "svc" + std::to_string(::getpid()) + "_" + test + "_";
-}
-
-// Polls `done` every 100 ms for up to `seconds`.
-bool eventually(int seconds, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
 }
 
 int64_t end_offset(Log& log, const std::string& topic) {
   auto r = log.offsets(topic, 0);
   return r ? r->end : -1;
-}
-
-std::string run_capture(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
 }
 
 TEST(Services, KcatReadsWhatGenerateAndStageWrote) {

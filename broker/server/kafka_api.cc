@@ -1,0 +1,618 @@
+#include "broker/server/kafka_api.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+#include "broker/groups/group_coordinator.h"
+#include "broker/protocol/error_codes.h"
+#include "broker/protocol/record_batch.h"
+
+namespace kappa {
+
+namespace err = kafka_error;
+using namespace kafka;
+
+// The last batches of one idempotent producer on one partition (Kafka keeps five).
+struct KafkaApi::ProducerState {
+  struct Batch {
+    int32_t first_sequence;
+    int32_t last_sequence;
+    int64_t base_offset;
+  };
+  int16_t epoch = 0;
+  std::deque<Batch> recent;
+};
+
+namespace {
+
+int16_t error_of(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk: return err::kNone;
+    case StatusCode::kNotFound: return err::kUnknownTopicOrPartition;
+    case StatusCode::kOutOfRange: return err::kOffsetOutOfRange;
+    case StatusCode::kCorruption: return err::kCorruptMessage;
+    case StatusCode::kInvalidArgument: return err::kInvalidRequest;
+    default: return err::kUnknownServerError;
+  }
+}
+
+template <class Request>
+Result<Request> parse(const RequestHeader& h, std::string_view body) {
+  Request r;
+  KAPPA_RETURN_IF_ERROR(decode(body, h.api_version, r));
+  return r;
+}
+
+}  // namespace
+
+KafkaApi::KafkaApi(BatchLog& log, Options options)
+    : log_(log),
+      options_(std::move(options)),
+      groups_(std::make_unique<GroupCoordinator>([this] {
+        GroupCoordinator::Options g;
+        g.min_session_timeout_ms = options_.min_session_timeout_ms;
+        g.max_session_timeout_ms = options_.max_session_timeout_ms;
+        g.initial_rebalance_delay_ms = options_.initial_rebalance_delay_ms;
+        return g;
+      }())),
+      // Producer ids from the wall clock: unique across restarts without storing a counter.
+      next_producer_id_(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() *
+                        1000) {}
+
+KafkaApi::~KafkaApi() = default;
+
+std::string KafkaApi::unsupported_api_versions() const {
+  ApiVersionsResponse r;
+  r.error_code = err::kUnsupportedVersion;
+  for (const auto& api : supported_apis()) {
+    r.api_keys.push_back({api.key, api.min_version, api.max_version});
+  }
+  return encode(r, 0);
+}
+
+Result<std::string> KafkaApi::api_versions(const RequestHeader& h, std::string_view body) {
+  auto req = parse<ApiVersionsRequest>(h, body);
+  if (!req) return req.status();
+  ApiVersionsResponse r;
+  for (const auto& api : supported_apis()) {
+    r.api_keys.push_back({api.key, api.min_version, api.max_version});
+  }
+  return encode(r, h.api_version);
+}
+
+int16_t KafkaApi::ensure_topic(std::string_view topic, bool create) {
+  if (!validate_topic_name(topic).is_ok()) return err::kInvalidTopicException;
+  if (log_.partition_count(topic)) return err::kNone;
+  if (!create || !options_.auto_create_topics) return err::kUnknownTopicOrPartition;
+  const Status s = log_.create_topic(topic, options_.default_partitions);
+  if (s.is_ok() || s.code() == StatusCode::kAlreadyExists) return err::kNone;
+  return error_of(s);
+}
+
+Result<std::string> KafkaApi::metadata(const RequestHeader& h, std::string_view body) {
+  auto req = parse<MetadataRequest>(h, body);
+  if (!req) return req.status();
+  MetadataResponse r;
+  r.brokers.push_back({0, options_.advertised_host, options_.advertised_port, std::nullopt});
+  r.cluster_id = options_.cluster_id;
+  r.controller_id = 0;
+  std::vector<std::string> names;
+  if (req->topics) {
+    names = *req->topics;
+  } else if (auto all = log_.list_topics()) {
+    names = std::move(*all);
+  }
+  for (const std::string& name : names) {
+    MetadataResponse::Topic t;
+    t.name = name;
+    t.error_code = ensure_topic(name, req->allow_auto_topic_creation);
+    if (t.error_code == err::kNone) {
+      const int32_t n = log_.partition_count(name).value_or(0);
+      for (int32_t p = 0; p < n; ++p) {
+        MetadataResponse::Partition part;
+        part.partition_index = p;
+        part.leader_id = 0;
+        part.leader_epoch = 0;
+        part.replica_nodes = {0};
+        part.isr_nodes = {0};
+        t.partitions.push_back(std::move(part));
+      }
+    }
+    r.topics.push_back(std::move(t));
+  }
+  return encode(r, h.api_version);
+}
+
+int16_t KafkaApi::check_sequence(const RecordBatchHeader& batch, std::string_view topic,
+                                 int32_t partition, int64_t& duplicate_offset) {
+  auto it = producers_.find(std::make_tuple(batch.producer_id, std::string(topic), partition));
+  if (it == producers_.end()) return err::kNone;  // first batch seen (or the broker restarted)
+  ProducerState& st = it->second;
+  if (batch.producer_epoch < st.epoch) return err::kInvalidProducerEpoch;
+  if (batch.producer_epoch > st.epoch) return batch.base_sequence == 0 ? err::kNone
+                                                                       : err::kOutOfOrderSequenceNumber;
+  const int32_t last = batch.base_sequence + batch.last_offset_delta;
+  for (const auto& b : st.recent) {
+    if (b.first_sequence == batch.base_sequence && b.last_sequence == last) {
+      duplicate_offset = b.base_offset;
+      return err::kDuplicateSequenceNumber;
+    }
+  }
+  const int32_t expected =
+      st.recent.empty() ? 0 : static_cast<int32_t>((int64_t{st.recent.back().last_sequence} + 1) & INT32_MAX);
+  return batch.base_sequence == expected ? err::kNone : err::kOutOfOrderSequenceNumber;
+}
+
+void KafkaApi::remember_sequence(const RecordBatchHeader& batch, std::string_view topic,
+                                 int32_t partition, int64_t base_offset) {
+  ProducerState& st = producers_[std::make_tuple(batch.producer_id, std::string(topic), partition)];
+  if (batch.producer_epoch != st.epoch) {
+    st.epoch = batch.producer_epoch;
+    st.recent.clear();
+  }
+  st.recent.push_back({batch.base_sequence, batch.base_sequence + batch.last_offset_delta, base_offset});
+  if (st.recent.size() > 5) st.recent.pop_front();
+}
+
+Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string_view body) {
+  auto req = parse<ProduceRequest>(h, body);
+  if (!req) return req.status();
+  Produced out;
+  out.respond = req->acks != 0;
+  ProduceResponse r;
+  for (const auto& topic : req->topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = topic.name;
+    for (const auto& part : topic.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = part.index;
+      auto fail = [&](int16_t code, std::string message) {
+        rp.error_code = code;
+        rp.error_message = std::move(message);
+      };
+      if (req->transactional_id) {
+        fail(err::kTransactionalIdAuthorizationFailed, "transactions are not supported");
+        continue;
+      }
+      if (req->acks != 0 && req->acks != 1 && req->acks != -1) {
+        fail(err::kInvalidRequiredAcks, "acks must be -1, 0 or 1");
+        continue;
+      }
+      if (int16_t e = ensure_topic(topic.name, true); e != err::kNone) {
+        fail(e, "topic '" + topic.name + "' does not exist");
+        continue;
+      }
+      const int32_t partitions = log_.partition_count(topic.name).value_or(0);
+      if (part.index < 0 || part.index >= partitions) {
+        fail(err::kUnknownTopicOrPartition, partition_name(topic.name, part.index) + " does not exist");
+        continue;
+      }
+      // Check every batch before storing any: a partition's records are stored whole or not.
+      std::string_view records = part.records.value_or(std::string_view{});
+      std::vector<std::pair<RecordBatchHeader, std::string_view>> batches;
+      size_t at = 0;
+      int16_t code = err::kNone;
+      std::string why;
+      while (at < records.size()) {
+        auto header = check_record_batch(records.substr(at));
+        if (!header) {
+          code = err::kCorruptMessage;
+          why = "batch at byte " + std::to_string(at) + " of " +
+                partition_name(topic.name, part.index) + ": " + header.status().message();
+          break;
+        }
+        const size_t size = 12 + static_cast<size_t>(header->batch_length);
+        if (size > static_cast<size_t>(options_.max_message_bytes)) {
+          code = err::kMessageTooLarge;
+          why = "a batch of " + std::to_string(size) + " bytes exceeds the limit of " +
+                std::to_string(options_.max_message_bytes);
+          break;
+        }
+        if (header->is_transactional() || header->is_control()) {
+          code = err::kInvalidRecord;
+          why = "transactional batches are not supported";
+          break;
+        }
+        batches.emplace_back(*header, records.substr(at, size));
+        at += size;
+      }
+      if (code == err::kNone && batches.empty()) {
+        code = err::kCorruptMessage;
+        why = "no record batch for " + partition_name(topic.name, part.index);
+      }
+      if (code != err::kNone) {
+        fail(code, why);
+        continue;
+      }
+      for (size_t i = 0; i < batches.size(); ++i) {
+        const auto& [header, bytes] = batches[i];
+        if (header.producer_id >= 0) {
+          int64_t duplicate = -1;
+          const int16_t seq = check_sequence(header, topic.name, part.index, duplicate);
+          if (seq == err::kDuplicateSequenceNumber) {
+            if (i == 0) rp.base_offset = duplicate;
+            continue;
+          }
+          if (seq != err::kNone) {
+            fail(seq, "sequence " + std::to_string(header.base_sequence) + " of producer " +
+                          std::to_string(header.producer_id) + " on " +
+                          partition_name(topic.name, part.index) + " is out of order");
+            break;
+          }
+        }
+        auto base = log_.append_batch(topic.name, part.index, std::string(bytes));
+        if (!base) {
+          fail(error_of(base.status()), base.status().message());
+          break;
+        }
+        if (header.producer_id >= 0) remember_sequence(header, topic.name, part.index, *base);
+        if (i == 0) rp.base_offset = *base;
+        out.records_appended += header.record_count;
+      }
+      if (rp.error_code == err::kNone && req->acks == -1) out.to_sync.emplace_back(topic.name, part.index);
+      if (auto range = log_.offsets(topic.name, part.index)) rp.log_start_offset = range->earliest;
+    }
+  }
+  out.response = encode(r, h.api_version);
+  return out;
+}
+
+Result<KafkaApi::FetchState> KafkaApi::parse_fetch(const RequestHeader& h, std::string_view body) {
+  FetchState st;
+  st.version = h.api_version;
+  KAPPA_RETURN_IF_ERROR(decode(body, h.api_version, st.request));
+  return st;
+}
+
+KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
+  const FetchRequest& req = st.request;
+  FetchResponse r;
+  std::vector<std::string> buffers;  // the record bytes the response's views point into
+  size_t partitions = 0;
+  for (const auto& t : req.topics) partitions += t.partitions.size();
+  buffers.reserve(partitions);
+  int64_t total = 0;
+  bool error = false;
+  const int64_t max_bytes = req.max_bytes <= 0 ? INT32_MAX : req.max_bytes;
+  for (const auto& t : req.topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      rp.aborted_transactions.reset();
+      auto range = log_.offsets(t.name, p.index);
+      if (!range) {
+        rp.error_code = err::kUnknownTopicOrPartition;
+        rp.high_watermark = -1;
+        error = true;
+        continue;
+      }
+      rp.high_watermark = range->end;
+      rp.last_stable_offset = range->end;
+      rp.log_start_offset = range->earliest;
+      if (p.fetch_offset < range->earliest || p.fetch_offset > range->end) {
+        rp.error_code = err::kOffsetOutOfRange;
+        error = true;
+        continue;
+      }
+      if (p.fetch_offset == range->end) {
+        rp.records = std::string_view{};
+        continue;
+      }
+      // KIP-74: the first batch goes out whole even past the limits, so a consumer never
+      // stalls on a batch bigger than its max; later partitions get what room is left.
+      const int64_t room = std::min<int64_t>(p.partition_max_bytes, max_bytes - total);
+      if (room <= 0 && total > 0) {
+        rp.records = std::string_view{};
+        continue;
+      }
+      auto read = log_.read_batches(t.name, p.index, p.fetch_offset, std::max<int64_t>(room, 1));
+      if (!read) {
+        rp.error_code = error_of(read.status());
+        error = true;
+        continue;
+      }
+      rp.high_watermark = read->high_watermark;
+      rp.last_stable_offset = read->high_watermark;
+      rp.log_start_offset = read->log_start_offset;
+      total += static_cast<int64_t>(read->bytes.size());
+      buffers.push_back(std::move(read->bytes));
+      rp.records = std::string_view(buffers.back());
+    }
+  }
+  Fetched out;
+  out.bytes = total;
+  out.ready = error || total >= std::max(req.min_bytes, 1) || req.max_wait_ms <= 0;
+  out.response = encode(r, st.version);
+  return out;
+}
+
+Result<std::string> KafkaApi::list_offsets(const RequestHeader& h, std::string_view body) {
+  auto req = parse<ListOffsetsRequest>(h, body);
+  if (!req) return req.status();
+  ListOffsetsResponse r;
+  for (const auto& t : req->topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      auto range = log_.offsets(t.name, p.index);
+      if (!range) {
+        rp.error_code = err::kUnknownTopicOrPartition;
+        continue;
+      }
+      rp.leader_epoch = 0;
+      int64_t offset = -1;
+      int64_t timestamp = -1;
+      if (p.timestamp == -1) {
+        offset = range->end;
+      } else if (p.timestamp == -2) {
+        offset = range->earliest;
+      } else if (p.timestamp < 0) {
+        rp.error_code = err::kInvalidRequest;  // -3 (max timestamp) arrived in v7
+        continue;
+      } else {
+        auto found = log_.offset_for_time(t.name, p.index, p.timestamp);
+        if (!found) {
+          rp.error_code = error_of(found.status());
+          continue;
+        }
+        if (*found < range->end) {
+          FetchLimits one;
+          one.max_records = 1;
+          auto rec = log_.fetch(t.name, p.index, *found, one);
+          if (rec && !rec->records.empty()) {
+            offset = rec->records.front().offset;
+            timestamp = rec->records.front().timestamp_ms;
+          }
+        }
+      }
+      rp.offset = offset;
+      rp.timestamp = timestamp;
+      if (offset >= 0) rp.old_style_offsets = {offset};
+    }
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::create_topics(const RequestHeader& h, std::string_view body) {
+  auto req = parse<CreateTopicsRequest>(h, body);
+  if (!req) return req.status();
+  CreateTopicsResponse r;
+  for (const auto& t : req->topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    auto fail = [&](int16_t code, std::string message) {
+      rt.error_code = code;
+      rt.error_message = std::move(message);
+    };
+    if (Status s = validate_topic_name(t.name); !s.is_ok()) {
+      fail(err::kInvalidTopicException, s.message());
+      continue;
+    }
+    if (log_.partition_count(t.name)) {
+      fail(err::kTopicAlreadyExists, "Topic '" + t.name + "' already exists.");
+      continue;
+    }
+    int32_t partitions = t.num_partitions;
+    if (!t.assignments.empty()) {
+      partitions = static_cast<int32_t>(t.assignments.size());
+      const bool elsewhere = std::any_of(t.assignments.begin(), t.assignments.end(), [](const auto& a) {
+        return a.broker_ids.size() != 1 || a.broker_ids[0] != 0;
+      });
+      if (elsewhere) {
+        fail(err::kInvalidReplicaAssignment, "this broker is node 0, the only one");
+        continue;
+      }
+    } else if (partitions == -1) {
+      partitions = options_.default_partitions;
+    }
+    if (partitions < 1) {
+      fail(err::kInvalidPartitions, "Number of partitions must be larger than 0.");
+      continue;
+    }
+    if (t.replication_factor != -1 && t.replication_factor != 1) {
+      fail(err::kInvalidReplicationFactor,
+           "Replication factor: " + std::to_string(t.replication_factor) +
+               " larger than available brokers: 1.");
+      continue;
+    }
+    if (req->validate_only) continue;
+    if (Status s = log_.create_topic(t.name, partitions); !s.is_ok()) fail(error_of(s), s.message());
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::find_coordinator(const RequestHeader& h, std::string_view body) {
+  auto req = parse<FindCoordinatorRequest>(h, body);
+  if (!req) return req.status();
+  FindCoordinatorResponse r;
+  if (req->key_type != 0) {
+    r.error_code = err::kCoordinatorNotAvailable;
+    r.error_message = "transactions are not supported";
+    return encode(r, h.api_version);
+  }
+  r.node_id = 0;
+  r.host = options_.advertised_host;
+  r.port = options_.advertised_port;
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::init_producer_id(const RequestHeader& h, std::string_view body) {
+  auto req = parse<InitProducerIdRequest>(h, body);
+  if (!req) return req.status();
+  InitProducerIdResponse r;
+  if (req->transactional_id) {
+    r.error_code = err::kTransactionalIdAuthorizationFailed;
+  } else {
+    r.producer_id = next_producer_id_++;
+    r.producer_epoch = 0;
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::offset_commit(const RequestHeader& h, std::string_view body,
+                                            int64_t now_ms) {
+  auto req = parse<OffsetCommitRequest>(h, body);
+  if (!req) return req.status();
+  const int16_t group_error =
+      req->group_id.empty() ? err::kInvalidGroupId
+                            : groups_->validate_commit(req->group_id, req->generation_id, req->member_id, now_ms);
+  OffsetCommitResponse r;
+  for (const auto& t : req->topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    std::vector<GroupOffset> offsets;
+    const int32_t partitions = log_.partition_count(t.name).value_or(0);
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      if (group_error != err::kNone) {
+        rp.error_code = group_error;
+      } else if (p.index < 0 || p.index >= partitions) {
+        rp.error_code = err::kUnknownTopicOrPartition;
+      } else {
+        offsets.push_back({p.index, p.committed_offset, p.committed_metadata.value_or("")});
+      }
+    }
+    if (offsets.empty()) continue;
+    if (Status s = log_.commit_group_offsets(req->group_id, t.name, offsets); !s.is_ok()) {
+      for (auto& rp : rt.partitions) {
+        if (rp.error_code == err::kNone) rp.error_code = err::kUnknownServerError;
+      }
+    }
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::offset_fetch(const RequestHeader& h, std::string_view body) {
+  auto req = parse<OffsetFetchRequest>(h, body);
+  if (!req) return req.status();
+  OffsetFetchResponse r;
+  std::vector<OffsetFetchRequest::Topic> wanted;
+  if (req->topics) {
+    wanted = *req->topics;
+  } else if (auto all = log_.list_topics()) {
+    // Every topic the group has offsets for.
+    for (const std::string& name : *all) {
+      auto offsets = log_.group_offsets(req->group_id, name);
+      if (!offsets || offsets->empty()) continue;
+      auto& t = wanted.emplace_back();
+      t.name = name;
+      for (const auto& o : *offsets) t.partition_indexes.push_back(o.partition);
+    }
+  }
+  for (const auto& t : wanted) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    auto offsets = log_.group_offsets(req->group_id, t.name);
+    for (int32_t index : t.partition_indexes) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = index;
+      rp.metadata = "";
+      if (!offsets) continue;
+      for (const auto& o : *offsets) {
+        if (o.partition == index) {
+          rp.committed_offset = o.offset;
+          rp.metadata = o.metadata;
+        }
+      }
+    }
+  }
+  return encode(r, h.api_version);
+}
+
+Status KafkaApi::join_group(const RequestHeader& h, std::string_view body, int64_t now_ms,
+                            Reply done) {
+  auto req = parse<JoinGroupRequest>(h, body);
+  if (!req) return req.status();
+  JoinGroupArgs args;
+  args.group_id = req->group_id;
+  args.session_timeout_ms = req->session_timeout_ms;
+  args.rebalance_timeout_ms =
+      h.api_version >= 1 ? req->rebalance_timeout_ms : req->session_timeout_ms;
+  args.member_id = req->member_id;
+  args.group_instance_id = req->group_instance_id;
+  args.protocol_type = req->protocol_type;
+  for (auto& p : req->protocols) args.protocols.emplace_back(p.name, p.metadata);
+  args.require_known_member_id = h.api_version >= 4;
+  args.client_id = h.client_id.value_or("");
+  const int16_t version = h.api_version;
+  groups_->join(std::move(args), now_ms, [version, done = std::move(done)](JoinGroupResult res) {
+    JoinGroupResponse r;
+    r.error_code = res.error;
+    r.generation_id = res.generation_id;
+    r.protocol_name = res.protocol_name;
+    r.leader = res.leader;
+    r.member_id = res.member_id;
+    for (auto& m : res.members) {
+      r.members.push_back({m.member_id, m.group_instance_id, m.metadata});
+    }
+    done(encode(r, version));
+  });
+  return Status::ok();
+}
+
+Status KafkaApi::sync_group(const RequestHeader& h, std::string_view body, int64_t now_ms,
+                            Reply done) {
+  auto req = parse<SyncGroupRequest>(h, body);
+  if (!req) return req.status();
+  SyncGroupArgs args;
+  args.group_id = req->group_id;
+  args.generation_id = req->generation_id;
+  args.member_id = req->member_id;
+  args.group_instance_id = req->group_instance_id;
+  for (auto& a : req->assignments) args.assignments.emplace_back(a.member_id, a.assignment);
+  const int16_t version = h.api_version;
+  groups_->sync(std::move(args), now_ms, [version, done = std::move(done)](SyncGroupResult res) {
+    SyncGroupResponse r;
+    r.error_code = res.error;
+    r.assignment = res.assignment;
+    done(encode(r, version));
+  });
+  return Status::ok();
+}
+
+Result<std::string> KafkaApi::heartbeat(const RequestHeader& h, std::string_view body,
+                                        int64_t now_ms) {
+  auto req = parse<HeartbeatRequest>(h, body);
+  if (!req) return req.status();
+  HeartbeatResponse r;
+  r.error_code = groups_->heartbeat(req->group_id, req->generation_id, req->member_id, now_ms);
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::leave_group(const RequestHeader& h, std::string_view body,
+                                          int64_t now_ms) {
+  auto req = parse<LeaveGroupRequest>(h, body);
+  if (!req) return req.status();
+  std::vector<std::string> ids;
+  if (h.api_version < 3) {
+    ids.push_back(req->member_id);
+  } else {
+    for (const auto& m : req->members) ids.push_back(m.member_id);
+  }
+  auto res = groups_->leave(req->group_id, ids, now_ms);
+  LeaveGroupResponse r;
+  r.error_code = res.error;
+  if (h.api_version < 3) {
+    if (r.error_code == err::kNone && !res.member_errors.empty()) r.error_code = res.member_errors[0];
+  } else {
+    for (size_t i = 0; i < req->members.size(); ++i) {
+      r.members.push_back({req->members[i].member_id, req->members[i].group_instance_id,
+                           i < res.member_errors.size() ? res.member_errors[i] : err::kNone});
+    }
+  }
+  return encode(r, h.api_version);
+}
+
+void KafkaApi::tick(int64_t now_ms) { groups_->tick(now_ms); }
+
+std::optional<int64_t> KafkaApi::next_deadline() const { return groups_->next_deadline(); }
+
+}  // namespace kappa

@@ -1,0 +1,131 @@
+// KafkaApi: what the broker does with each Kafka request, apart from the network. It decodes a
+// request body (broker/protocol/messages.h), acts on a BatchLog and the group coordinator, and
+// encodes the response body. The server (kafka_server.h) owns sockets, ordering, waiting and
+// timers; everything here is synchronous or answers through a callback.
+//
+// Kafka behaviors kept (Apache Kafka's KafkaApis, one broker):
+//  - the broker is node 0 and the leader of every partition, with one replica in sync;
+//  - Produce checks every batch (lengths, magic 2, CRC-32C, codec, record count) and stores it
+//    as it came; a bad batch fails its partition with CORRUPT_MESSAGE and stores nothing of it;
+//    acks=0 has no response; idempotent producers' sequence numbers are checked per partition
+//    (duplicates answered with the first append's offset, gaps with OUT_OF_ORDER_SEQUENCE);
+//  - Fetch returns whole stored batches, the first one whole even beyond the size limits
+//    (KIP-74), and no fetch sessions (session id 0: every fetch is a full fetch);
+//  - ListOffsets -1/-2 are the end and the start; a timestamp gives the first offset at or
+//    after it, or -1 when there is none;
+//  - Metadata and Produce create missing topics when auto-creation is on.
+// Transactions are not supported: a transactional id gets an error.
+//
+// REQUIRES: external synchronization (the server calls it from one thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "broker/batch_log.h"
+#include "broker/protocol/messages.h"
+
+namespace kappa {
+
+class GroupCoordinator;
+struct RecordBatchHeader;
+
+class KafkaApi {
+ public:
+  struct Options {
+    std::string advertised_host = "127.0.0.1";
+    int32_t advertised_port = 9092;
+    bool auto_create_topics = true;
+    int32_t default_partitions = 1;
+    int32_t max_message_bytes = 1048588;  // Kafka's message.max.bytes: one batch
+    int32_t min_session_timeout_ms = 6000;
+    int32_t max_session_timeout_ms = 1800000;
+    int32_t initial_rebalance_delay_ms = 0;
+    std::string cluster_id = "kappa-harness";
+  };
+
+  KafkaApi(BatchLog& log, Options options);
+  ~KafkaApi();
+  KafkaApi(const KafkaApi&) = delete;
+  KafkaApi& operator=(const KafkaApi&) = delete;
+
+  BatchLog& log() { return log_; }
+  const Options& options() const { return options_; }
+
+  // Requests answered at once. Each returns the response body, or an error when the body does
+  // not decode (the server then closes the connection, as Kafka does).
+  Result<std::string> api_versions(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> metadata(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> list_offsets(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> create_topics(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> find_coordinator(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> init_producer_id(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> offset_commit(const kafka::RequestHeader& h, std::string_view body,
+                                    int64_t now_ms);
+  Result<std::string> offset_fetch(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> heartbeat(const kafka::RequestHeader& h, std::string_view body,
+                                int64_t now_ms);
+  Result<std::string> leave_group(const kafka::RequestHeader& h, std::string_view body,
+                                  int64_t now_ms);
+
+  // Produce: appends, then the server makes `to_sync` durable (acks=all) and sends `response`
+  // unless `respond` is false (acks=0).
+  struct Produced {
+    std::string response;
+    bool respond = true;
+    std::vector<std::pair<std::string, int32_t>> to_sync;
+    int64_t records_appended = 0;
+  };
+  Result<Produced> produce(const kafka::RequestHeader& h, std::string_view body);
+
+  // Fetch in two steps: parse once, then read as often as the server's wait needs. `ready`
+  // says min_bytes is met (or an error must be reported at once); the server waits up to
+  // max_wait_ms for appends otherwise.
+  struct FetchState {
+    kafka::FetchRequest request;
+    int16_t version = 0;
+  };
+  struct Fetched {
+    std::string response;
+    int64_t bytes = 0;
+    bool ready = false;
+  };
+  Result<FetchState> parse_fetch(const kafka::RequestHeader& h, std::string_view body);
+  Fetched read_fetch(const FetchState& state);
+
+  // Group membership answers when the rebalance completes; `done` receives the body.
+  using Reply = std::function<void(std::string)>;
+  Status join_group(const kafka::RequestHeader& h, std::string_view body, int64_t now_ms,
+                    Reply done);
+  Status sync_group(const kafka::RequestHeader& h, std::string_view body, int64_t now_ms,
+                    Reply done);
+  // Session expiry and rebalance deadlines.
+  void tick(int64_t now_ms);
+  std::optional<int64_t> next_deadline() const;
+
+  // The body an ApiVersions request of an unsupported version gets: v0 with
+  // UNSUPPORTED_VERSION and our versions, so the client can retry with one we speak.
+  std::string unsupported_api_versions() const;
+
+ private:
+  struct ProducerState;
+  int16_t check_sequence(const RecordBatchHeader& batch, std::string_view topic,
+                         int32_t partition, int64_t& duplicate_offset);
+  void remember_sequence(const RecordBatchHeader& batch, std::string_view topic,
+                         int32_t partition, int64_t base_offset);
+  int16_t ensure_topic(std::string_view topic, bool create);
+
+  BatchLog& log_;
+  const Options options_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  int64_t next_producer_id_;
+  std::map<std::tuple<int64_t, std::string, int32_t>, ProducerState, std::less<>> producers_;
+};
+
+}  // namespace kappa

@@ -1,0 +1,394 @@
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include "broker/server/kafka_server.h"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <list>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <boost/asio.hpp>
+
+#include "broker/protocol/messages.h"
+
+namespace kappa {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A one-shot event a coroutine can wait for: set() from a callback, wait() resumes after it
+// (at once if it was set before). Lives in a shared_ptr so a late set() is harmless.
+struct Event {
+  explicit Event(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+  void set(std::string v) {
+    value = std::move(v);
+    timer.cancel();
+  }
+  awaitable<void> wait() {
+    while (!value) {
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+  asio::steady_timer timer;
+  std::optional<std::string> value;
+};
+
+}  // namespace
+
+struct KafkaServer::Impl {
+  explicit Impl(Options o)
+      : options(std::move(o)), acceptor(io), ticker(io), sync_pool(1) {}
+
+  Options options;
+  // Declared before io: the coroutine frames io destroys last may still refer to them.
+  std::list<asio::steady_timer*> fetch_waiters;
+  std::set<tcp::socket*> sockets;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::steady_timer ticker;
+  asio::thread_pool sync_pool;
+  std::unique_ptr<KafkaApi> api;  // made once the port is known
+  std::thread thread;
+  std::atomic<int64_t> connections{0}, requests{0}, closed_for_errors{0};
+  bool stopped = false;
+
+  void log(const std::string& line) const {
+    if (options.log) options.log(line);
+  }
+
+  void wake_fetches() {
+    for (auto* t : fetch_waiters) t->cancel();
+  }
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        log("accept failed: " + ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      ++connections;
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  awaitable<void> tick_loop() {
+    for (;;) {
+      ticker.expires_after(std::chrono::milliseconds(100));
+      boost::system::error_code ec;
+      co_await ticker.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (stopped) co_return;
+      api->tick(steady_ms());
+    }
+  }
+
+  // One connection: a reader handles requests in order and queues their responses; a writer
+  // sends them in that order. A produce's response waits in the queue until its fsync is done,
+  // while the reader goes on appending what the client pipelined, so one fsync covers many
+  // requests.
+  struct Outgoing {
+    std::string frame;
+    std::shared_ptr<Event> durable;  // set when the produce is on disk; null: ready now
+  };
+  struct Connection {
+    explicit Connection(tcp::socket s) : socket(std::move(s)), wake(socket.get_executor()), space(socket.get_executor()) {}
+    tcp::socket socket;
+    std::string peer = "a client";
+    std::deque<Outgoing> queue;
+    asio::steady_timer wake;   // the writer waits on it for work
+    asio::steady_timer space;  // the reader waits on it while the queue is full
+    bool reading_done = false;
+    bool broken = false;  // a write failed
+  };
+  static constexpr size_t kMaxQueuedResponses = 64;
+
+  awaitable<void> session(tcp::socket socket) {
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    {
+      boost::system::error_code ec;
+      auto ep = conn->socket.remote_endpoint(ec);
+      if (!ec) conn->peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    sockets.insert(&conn->socket);
+    asio::co_spawn(io, writer(conn), asio::detached);
+    co_await reader(*conn);
+    conn->reading_done = true;
+    conn->wake.cancel();
+  }
+
+  awaitable<void> reader(Connection& conn) {
+    std::string frame;
+    for (;;) {
+      boost::system::error_code ec;
+      std::array<unsigned char, 4> size_bytes{};
+      co_await asio::async_read(conn.socket, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
+      if (ec || conn.broken) co_return;  // the client closed (or we are stopping): nothing to report
+      const int64_t size = static_cast<int32_t>((uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
+                                                (uint32_t{size_bytes[2]} << 8) | uint32_t{size_bytes[3]});
+      if (size < 8 || size > options.max_frame_bytes) {
+        ++closed_for_errors;
+        log("closing the connection from " + conn.peer + ": a frame of " + std::to_string(size) +
+            " bytes, expected 8 to " + std::to_string(options.max_frame_bytes));
+        co_return;
+      }
+      frame.resize(static_cast<size_t>(size));
+      co_await asio::async_read(conn.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
+      if (ec || conn.broken) co_return;
+      ++requests;
+      Outgoing out;
+      std::optional<std::string> response;
+      std::string error;
+      co_await handle(frame, response, out.durable, error);
+      if (!error.empty()) {
+        ++closed_for_errors;
+        log("closing the connection from " + conn.peer + ": " + error);
+        co_return;
+      }
+      if (!response) continue;
+      out.frame = std::move(*response);
+      conn.queue.push_back(std::move(out));
+      conn.wake.cancel();
+      while (conn.queue.size() >= kMaxQueuedResponses && !conn.broken && !stopped) {
+        conn.space.expires_at(asio::steady_timer::time_point::max());
+        co_await conn.space.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
+    }
+  }
+
+  awaitable<void> writer(std::shared_ptr<Connection> conn) {
+    for (;;) {
+      boost::system::error_code ec;
+      if (conn->queue.empty()) {
+        if (conn->reading_done || stopped) break;
+        conn->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await conn->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      Outgoing& next = conn->queue.front();
+      if (next.durable) co_await next.durable->wait();
+      co_await asio::async_write(conn->socket, asio::buffer(next.frame), asio::redirect_error(use_awaitable, ec));
+      conn->queue.pop_front();
+      conn->space.cancel();
+      if (ec) {
+        conn->broken = true;
+        break;
+      }
+    }
+    // Both sides are done (or the connection broke): close it, which also ends the reader.
+    sockets.erase(&conn->socket);
+    boost::system::error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.close(ignored);
+    conn->space.cancel();
+  }
+
+  // Answers one request: `response` is the whole response frame (unset for acks=0 produce);
+  // `error` says why the connection must close instead.
+  awaitable<void> handle(std::string_view frame, std::optional<std::string>& response,
+                         std::shared_ptr<Event>& durable, std::string& error) {
+    std::string_view body;
+    auto header = kafka::decode_request_header(frame, body);
+    if (!header) {
+      error = header.status().message();
+      co_return;
+    }
+    const kafka::RequestHeader& h = *header;
+    const std::string what = kafka::api_name(h.api_key) + " v" + std::to_string(h.api_version);
+    const kafka::ApiSupport* api_support = kafka::find_api(h.api_key);
+    if (api_support == nullptr) {
+      error = "it asked for " + what + ", an API this broker does not serve";
+      co_return;
+    }
+    if (h.api_version < api_support->min_version || h.api_version > api_support->max_version) {
+      if (h.api_key == kafka::kApiVersions) {
+        // Answer in v0 so the client can read it and retry with a version we speak.
+        kafka::RequestHeader v0 = h;
+        v0.api_version = 0;
+        response = kafka::frame_response(v0, api->unsupported_api_versions());
+        co_return;
+      }
+      error = "it asked for " + what + "; this broker serves versions " +
+              std::to_string(api_support->min_version) + " to " + std::to_string(api_support->max_version);
+      co_return;
+    }
+
+    Result<std::string> body_out = std::string();
+    const int64_t now = steady_ms();
+    switch (h.api_key) {
+      case kafka::kApiVersions: body_out = api->api_versions(h, body); break;
+      case kafka::kMetadata: body_out = api->metadata(h, body); break;
+      case kafka::kListOffsets: body_out = api->list_offsets(h, body); break;
+      case kafka::kCreateTopics: body_out = api->create_topics(h, body); break;
+      case kafka::kFindCoordinator: body_out = api->find_coordinator(h, body); break;
+      case kafka::kInitProducerId: body_out = api->init_producer_id(h, body); break;
+      case kafka::kOffsetCommit: body_out = api->offset_commit(h, body, now); break;
+      case kafka::kOffsetFetch: body_out = api->offset_fetch(h, body); break;
+      case kafka::kHeartbeat: body_out = api->heartbeat(h, body, now); break;
+      case kafka::kLeaveGroup: body_out = api->leave_group(h, body, now); break;
+      case kafka::kProduce: {
+        auto produced = api->produce(h, body);
+        if (!produced) {
+          body_out = produced.status();
+          break;
+        }
+        if (produced->records_appended > 0) wake_fetches();
+        if (!produced->to_sync.empty()) durable = start_sync(std::move(produced->to_sync));
+        if (!produced->respond) co_return;
+        body_out = std::move(produced->response);
+        break;
+      }
+      case kafka::kFetch: {
+        auto state = api->parse_fetch(h, body);
+        if (!state) {
+          body_out = state.status();
+          break;
+        }
+        body_out = co_await fetch(*state);
+        break;
+      }
+      case kafka::kJoinGroup:
+      case kafka::kSyncGroup: {
+        auto event = std::make_shared<Event>(io.get_executor());
+        auto reply = [event](std::string b) { event->set(std::move(b)); };
+        Status s = h.api_key == kafka::kJoinGroup ? api->join_group(h, body, now, reply)
+                                                  : api->sync_group(h, body, now, reply);
+        if (!s.is_ok()) {
+          body_out = s;
+          break;
+        }
+        co_await event->wait();
+        body_out = std::move(*event->value);
+        break;
+      }
+      default:
+        error = "it asked for " + what + ", an API this broker does not serve";
+        co_return;
+    }
+    if (!body_out) {
+      error = body_out.status().message();
+      co_return;
+    }
+    response = kafka::frame_response(h, *body_out);
+  }
+
+  // Makes the partitions durable on the sync thread, so the I/O thread goes on serving; the
+  // event is set (on the I/O thread) when they are.
+  std::shared_ptr<Event> start_sync(std::vector<std::pair<std::string, int32_t>> partitions) {
+    auto done = std::make_shared<Event>(io.get_executor());
+    asio::post(sync_pool, [this, done, partitions = std::move(partitions)] {
+      std::string failures;
+      for (const auto& [topic, partition] : partitions) {
+        if (Status st = api->log().sync(topic, partition); !st.is_ok()) failures += st.message() + "; ";
+      }
+      if (!failures.empty()) log("fsync failed: " + failures);
+      asio::post(io, [done] { done->set(""); });
+    });
+    return done;
+  }
+
+  awaitable<std::string> fetch(const KafkaApi::FetchState& state) {
+    const int64_t deadline = steady_ms() + std::max(state.request.max_wait_ms, 0);
+    asio::steady_timer timer(io);
+    for (;;) {
+      KafkaApi::Fetched got = api->read_fetch(state);
+      const int64_t now = steady_ms();
+      if (got.ready || now >= deadline || stopped) co_return std::move(got.response);
+      timer.expires_after(std::chrono::milliseconds(std::min<int64_t>(deadline - now, 50)));
+      fetch_waiters.push_front(&timer);
+      auto registered = fetch_waiters.begin();
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      fetch_waiters.erase(registered);
+    }
+  }
+
+  void shutdown() {
+    stopped = true;
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    ticker.cancel();
+    for (auto* s : sockets) s->close(ec);
+    wake_fetches();
+  }
+};
+
+KafkaServer::KafkaServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+KafkaServer::~KafkaServer() { stop(); }
+
+Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options options) {
+  if (options.advertised_host.empty()) options.advertised_host = options.host;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options.host, ec);
+  if (ec) {
+    return Status::invalid_argument("--listen: '" + options.host + "' is not an IP address (" + ec.message() + ")");
+  }
+  auto bound = std::make_unique<Impl>(options);
+  const tcp::endpoint endpoint(address, options.port);
+  bound->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) bound->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) bound->acceptor.bind(endpoint, ec);
+  if (!ec) bound->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " +
+                               ec.message());
+  }
+  // The API answers with the address clients reach us at, known now that the port is bound.
+  bound->options.port = bound->acceptor.local_endpoint().port();
+  bound->options.api.advertised_host = bound->options.advertised_host;
+  bound->options.api.advertised_port = bound->options.port;
+  bound->api = std::make_unique<KafkaApi>(log, bound->options.api);
+  Impl* raw = bound.get();
+  asio::co_spawn(raw->io, raw->accept_loop(), asio::detached);
+  asio::co_spawn(raw->io, raw->tick_loop(), asio::detached);
+  raw->thread = std::thread([raw] {
+    for (;;) {
+      try {
+        raw->io.run();
+        return;
+      } catch (const std::exception& e) {
+        // A bug in one request must not take the broker down: report and go on serving.
+        raw->log(std::string("internal error: ") + e.what());
+      }
+    }
+  });
+  return std::unique_ptr<KafkaServer>(new KafkaServer(std::move(bound)));
+}
+
+uint16_t KafkaServer::port() const { return impl_->options.port; }
+
+std::string KafkaServer::address() const { return impl_->options.host + ":" + std::to_string(port()); }
+
+KafkaServer::Stats KafkaServer::stats() const {
+  return {impl_->connections.load(), impl_->requests.load(), impl_->closed_for_errors.load()};
+}
+
+void KafkaServer::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  asio::post(impl_->io, [impl = impl_.get()] { impl->shutdown(); });
+  // Give connections a moment to close, then stop whatever is still waiting.
+  asio::post(impl_->io, [impl = impl_.get()] { impl->io.stop(); });
+  impl_->thread.join();
+  impl_->sync_pool.join();
+}
+
+}  // namespace kappa

@@ -1,0 +1,77 @@
+#include "broker/server/record_log_batches.h"
+
+#include "broker/protocol/record_batch.h"
+
+namespace kappa {
+
+Result<int64_t> RecordLogBatches::append_batch(std::string_view topic, int32_t partition,
+                                               std::string batch) {
+  size_t consumed = 0;
+  auto decoded = decode_record_batch(batch, consumed);
+  if (!decoded) return decoded.status().with_context("appending to " + partition_name(topic, partition));
+  std::vector<std::vector<HeaderView>> headers(decoded->records.size());
+  std::vector<OutgoingRecord> records(decoded->records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const WireRecord& w = decoded->records[i];
+    for (const auto& [k, v] : w.headers) {
+      headers[i].push_back({k, v ? std::optional<std::string_view>(*v) : std::nullopt});
+    }
+    records[i].key = w.key ? std::optional<std::string_view>(*w.key) : std::nullopt;
+    records[i].value = w.value ? std::optional<std::string_view>(*w.value) : std::nullopt;
+    records[i].timestamp_ms = w.timestamp_ms;
+    records[i].partition = partition;
+    records[i].headers = headers[i];
+  }
+  auto placed = log_.produce(topic, records);
+  if (!placed) return placed.status();
+  if (placed->empty()) return log_.offsets(topic, partition).value_or(OffsetRange{}).end;
+  return placed->front().offset;
+}
+
+Result<BatchRead> RecordLogBatches::read_batches(std::string_view topic, int32_t partition,
+                                                 int64_t offset, int64_t max_bytes) {
+  FetchLimits limits;
+  limits.max_bytes = max_bytes;
+  auto got = log_.fetch(topic, partition, offset, limits);
+  if (!got) return got.status();
+  auto range = log_.offsets(topic, partition);
+  if (!range) return range.status();
+  BatchRead out;
+  out.high_watermark = std::max(got->end_offset, range->end);
+  out.log_start_offset = range->earliest;
+  if (got->records.empty()) return out;
+  std::vector<OutgoingRecord> records(got->records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const RecordView& r = got->records[i];
+    records[i] = {r.key, r.value, r.timestamp_ms, partition, r.headers};
+  }
+  out.bytes = encode_record_batch(got->records.front().offset, records);
+  return out;
+}
+
+Status RecordLogBatches::commit_group_offsets(std::string_view group, std::string_view topic,
+                                              std::span<const GroupOffset> offsets) {
+  std::vector<PartitionOffset> plain;
+  for (const auto& o : offsets) plain.push_back({o.partition, o.offset});
+  KAPPA_RETURN_IF_ERROR(log_.commit_offsets(group, topic, plain));
+  std::lock_guard lock(mu_);
+  for (const auto& o : offsets) {
+    metadata_[std::make_tuple(std::string(group), std::string(topic), o.partition)] = o.metadata;
+  }
+  return Status::ok();
+}
+
+Result<std::vector<GroupOffset>> RecordLogBatches::group_offsets(std::string_view group,
+                                                                 std::string_view topic) {
+  auto plain = log_.committed_offsets(group, topic);
+  if (!plain) return plain.status();
+  std::vector<GroupOffset> out;
+  std::lock_guard lock(mu_);
+  for (const auto& o : *plain) {
+    auto it = metadata_.find(std::make_tuple(std::string(group), std::string(topic), o.partition));
+    out.push_back({o.partition, o.offset, it == metadata_.end() ? std::string() : it->second});
+  }
+  return out;
+}
+
+}  // namespace kappa

@@ -1,0 +1,68 @@
+// RecordLogBatches: any record-level Log seen as a BatchLog, so the Kafka server can expose the
+// in-memory EmbeddedBroker of a running scenario. Produced batches are decoded and appended as
+// records; reads encode the records from the asked offset on as one uncompressed batch.
+// Group offsets keep their metadata here, in memory, beside the Log's own committed offsets.
+//
+// Thread safety: as the wrapped Log; the metadata map has its own lock.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "broker/batch_log.h"
+
+namespace kappa {
+
+class RecordLogBatches final : public BatchLog {
+ public:
+  explicit RecordLogBatches(Log& log) : log_(log) {}
+
+  std::string describe() const override { return log_.describe(); }
+  Status create_topic(std::string_view topic, int32_t partitions) override {
+    return log_.create_topic(topic, partitions);
+  }
+  Result<int32_t> partition_count(std::string_view topic) override { return log_.partition_count(topic); }
+  Result<std::vector<std::string>> list_topics() override { return log_.list_topics(); }
+  Result<std::vector<Appended>> produce(std::string_view topic,
+                                        std::span<const OutgoingRecord> records) override {
+    return log_.produce(topic, records);
+  }
+  Result<FetchResult> fetch(std::string_view topic, int32_t partition, int64_t offset,
+                            const FetchLimits& limits) override {
+    return log_.fetch(topic, partition, offset, limits);
+  }
+  Result<OffsetRange> offsets(std::string_view topic, int32_t partition) override {
+    return log_.offsets(topic, partition);
+  }
+  Result<std::vector<PartitionOffset>> end_offsets(std::string_view topic) override {
+    return log_.end_offsets(topic);
+  }
+  Result<int64_t> offset_for_time(std::string_view topic, int32_t partition,
+                                  int64_t timestamp_ms) override {
+    return log_.offset_for_time(topic, partition, timestamp_ms);
+  }
+  Status commit_offsets(std::string_view group, std::string_view topic,
+                        std::span<const PartitionOffset> offsets) override {
+    return log_.commit_offsets(group, topic, offsets);
+  }
+  Result<std::vector<PartitionOffset>> committed_offsets(std::string_view group,
+                                                         std::string_view topic) override {
+    return log_.committed_offsets(group, topic);
+  }
+
+  Result<int64_t> append_batch(std::string_view topic, int32_t partition, std::string batch) override;
+  Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
+                                 int64_t max_bytes) override;
+  Status sync(std::string_view, int32_t) override { return Status::ok(); }
+  Status commit_group_offsets(std::string_view group, std::string_view topic,
+                              std::span<const GroupOffset> offsets) override;
+  Result<std::vector<GroupOffset>> group_offsets(std::string_view group, std::string_view topic) override;
+
+ private:
+  Log& log_;
+  std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int32_t>, std::string> metadata_;
+};
+
+}  // namespace kappa
