@@ -276,7 +276,7 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
   buffers.reserve(partitions);
   int64_t total = 0;
   bool error = false;
-  const int64_t max_bytes = req.max_bytes <= 0 ? INT32_MAX : req.max_bytes;
+  const int64_t max_bytes = std::min(req.max_bytes <= 0 ? INT32_MAX : req.max_bytes, options_.fetch_max_bytes);
   for (const auto& t : req.topics) {
     auto& rt = r.topics.emplace_back();
     rt.name = t.name;
@@ -412,8 +412,10 @@ Result<std::string> KafkaApi::create_topics(const RequestHeader& h, std::string_
     } else if (partitions == -1) {
       partitions = options_.default_partitions;
     }
-    if (partitions < 1) {
-      fail(err::kInvalidPartitions, "Number of partitions must be larger than 0.");
+    if (partitions < 1 || partitions > options_.max_partitions) {
+      fail(err::kInvalidPartitions, "Number of partitions must be 1 to " +
+                                        std::to_string(options_.max_partitions) + ", not " +
+                                        std::to_string(partitions) + ".");
       continue;
     }
     if (t.replication_factor != -1 && t.replication_factor != 1) {

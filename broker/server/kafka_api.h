@@ -44,6 +44,8 @@ class KafkaApi {
     bool auto_create_topics = true;
     int32_t default_partitions = 1;
     int32_t max_message_bytes = 1048588;  // Kafka's message.max.bytes: one batch
+    int32_t fetch_max_bytes = 57671680;   // Kafka's fetch.max.bytes: one fetch response
+    int32_t max_partitions = 10000;       // per topic, so one request cannot exhaust memory
     int32_t min_session_timeout_ms = 6000;
     int32_t max_session_timeout_ms = 1800000;
     int32_t initial_rebalance_delay_ms = 0;

@@ -1,0 +1,251 @@
+// KafkaApi without sockets: requests encoded as a client would, answered against the embedded
+// broker, and hostile bodies fed to every handler.
+#include "broker/server/kafka_api.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "broker/embedded_broker.h"
+#include "broker/protocol/crc32c.h"
+#include "broker/protocol/error_codes.h"
+#include "broker/protocol/record_batch.h"
+#include "broker/server/record_log_batches.h"
+
+namespace kappa {
+namespace {
+
+using namespace kafka;
+namespace err = kafka_error;
+
+struct Rig {
+  EmbeddedBroker broker;
+  RecordLogBatches batches{broker};
+  KafkaApi api{batches, KafkaApi::Options{}};
+
+  static RequestHeader header(int16_t key, int16_t version) {
+    RequestHeader h;
+    h.api_key = key;
+    h.api_version = version;
+    h.correlation_id = 1;
+    h.client_id = "test";
+    return h;
+  }
+
+  ProduceResponse produce(const std::string& topic, int32_t partition, const std::string& records,
+                          int16_t acks = -1) {
+    ProduceRequest req;
+    req.acks = acks;
+    req.timeout_ms = 1000;
+    req.topics.push_back({topic, {{partition, std::string_view(records)}}});
+    auto out = api.produce(header(kProduce, 8), encode(req, 8));
+    EXPECT_TRUE(out) << out.status().to_string();
+    ProduceResponse resp;
+    // Responses decode with the same description: the codec is symmetric.
+    EXPECT_TRUE(decode(out->response, 8, resp).is_ok());
+    produced_respond = out->respond;
+    return resp;
+  }
+  bool produced_respond = true;
+};
+
+std::string batch_of(int n, int64_t first_ts = 1000) {
+  std::vector<std::string> values;
+  for (int i = 0; i < n; ++i) values.push_back("v" + std::to_string(i));
+  std::vector<OutgoingRecord> records(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    records[static_cast<size_t>(i)].value = values[static_cast<size_t>(i)];
+    records[static_cast<size_t>(i)].timestamp_ms = first_ts + i;
+  }
+  return encode_record_batch(0, records);
+}
+
+// Marks a batch as an idempotent producer's (id, epoch 0, base sequence) and fixes its CRC.
+std::string idempotent(std::string batch, int64_t producer_id, int32_t sequence) {
+  auto put = [&](size_t at, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) batch[at + static_cast<size_t>(i)] = static_cast<char>(v >> (8 * (bytes - 1 - i)));
+  };
+  put(43, static_cast<uint64_t>(producer_id), 8);
+  put(51, 0, 2);
+  put(53, static_cast<uint32_t>(sequence), 4);
+  put(17, crc32c(std::string_view(batch).substr(21)), 4);
+  return batch;
+}
+
+TEST(KafkaApiTest, ProduceAppendsAndAnswersTheBaseOffset) {
+  Rig rig;
+  auto r = rig.produce("events", 0, batch_of(3));
+  ASSERT_EQ(r.topics.size(), 1u);
+  EXPECT_EQ(r.topics[0].partitions[0].error_code, err::kNone);
+  EXPECT_EQ(r.topics[0].partitions[0].base_offset, 0);
+  r = rig.produce("events", 0, batch_of(2));
+  EXPECT_EQ(r.topics[0].partitions[0].base_offset, 3);
+  EXPECT_EQ(rig.broker.offsets("events", 0)->end, 5);
+}
+
+TEST(KafkaApiTest, ACorruptBatchFailsItsPartitionAndStoresNothingOfIt) {
+  Rig rig;
+  std::string two = batch_of(2) + batch_of(2);
+  two[two.size() - 1] ^= 0x01;  // the second batch's last byte: its CRC no longer matches
+  auto r = rig.produce("events", 0, two);
+  const auto& p = r.topics[0].partitions[0];
+  EXPECT_EQ(p.error_code, err::kCorruptMessage);
+  ASSERT_TRUE(p.error_message.has_value());
+  EXPECT_NE(p.error_message->find("batch at byte " + std::to_string(batch_of(2).size())), std::string::npos)
+      << *p.error_message;
+  EXPECT_NE(p.error_message->find("CRC-32C"), std::string::npos) << *p.error_message;
+  EXPECT_EQ(rig.broker.offsets("events", 0)->end, 0) << "the first, valid batch is not stored either";
+}
+
+TEST(KafkaApiTest, UnknownPartitionAndAcksZero) {
+  Rig rig;
+  auto r = rig.produce("events", 7, batch_of(1));
+  EXPECT_EQ(r.topics[0].partitions[0].error_code, err::kUnknownTopicOrPartition);
+  rig.produce("events", 0, batch_of(1), 0);
+  EXPECT_FALSE(rig.produced_respond) << "acks=0 has no response";
+  EXPECT_EQ(rig.broker.offsets("events", 0)->end, 1);
+}
+
+TEST(KafkaApiTest, AnIdempotentRetryGetsTheFirstOffsetAndAGapIsRefused) {
+  Rig rig;
+  auto first = rig.produce("events", 0, idempotent(batch_of(2), 77, 0));
+  EXPECT_EQ(first.topics[0].partitions[0].base_offset, 0);
+  auto retry = rig.produce("events", 0, idempotent(batch_of(2), 77, 0));
+  EXPECT_EQ(retry.topics[0].partitions[0].error_code, err::kNone);
+  EXPECT_EQ(retry.topics[0].partitions[0].base_offset, 0);
+  EXPECT_EQ(rig.broker.offsets("events", 0)->end, 2) << "the retry is not stored twice";
+  auto next = rig.produce("events", 0, idempotent(batch_of(1), 77, 2));
+  EXPECT_EQ(next.topics[0].partitions[0].base_offset, 2);
+  auto gap = rig.produce("events", 0, idempotent(batch_of(1), 77, 9));
+  EXPECT_EQ(gap.topics[0].partitions[0].error_code, err::kOutOfOrderSequenceNumber);
+  EXPECT_EQ(rig.broker.offsets("events", 0)->end, 3);
+}
+
+TEST(KafkaApiTest, FetchReturnsStoredRecordsAndRefusesOffsetsOutOfRange) {
+  Rig rig;
+  rig.produce("events", 0, batch_of(5));
+  FetchRequest req;
+  req.max_wait_ms = 0;
+  req.topics.push_back({"events", {{0, -1, 2, -1, 1 << 20}, {0, -1, 9, -1, 1 << 20}}});
+  auto st = rig.api.parse_fetch(Rig::header(kFetch, 11), encode(req, 11));
+  ASSERT_TRUE(st);
+  auto got = rig.api.read_fetch(*st);
+  EXPECT_TRUE(got.ready);
+  FetchResponse resp;
+  ASSERT_TRUE(decode(got.response, 11, resp).is_ok());
+  const auto& ok = resp.topics[0].partitions[0];
+  EXPECT_EQ(ok.error_code, err::kNone);
+  EXPECT_EQ(ok.high_watermark, 5);
+  size_t used = 0;
+  auto batch = decode_record_batch(*ok.records, used);
+  ASSERT_TRUE(batch) << batch.status().to_string();
+  EXPECT_EQ(batch->base_offset, 2);
+  ASSERT_EQ(batch->records.size(), 3u);
+  EXPECT_EQ(batch->records[0].value, "v2");
+  EXPECT_EQ(resp.topics[0].partitions[1].error_code, err::kOffsetOutOfRange);
+}
+
+TEST(KafkaApiTest, ListOffsetsByTimeGivesTheFirstAtOrAfterOrMinusOne) {
+  Rig rig;
+  rig.produce("events", 0, batch_of(5, 1000));
+  ListOffsetsRequest req;
+  req.topics.push_back({"events", {{0, -1, 1003, 1}}});
+  ListOffsetsResponse resp;
+  auto body = rig.api.list_offsets(Rig::header(kListOffsets, 5), encode(req, 5));
+  ASSERT_TRUE(body);
+  ASSERT_TRUE(decode(*body, 5, resp).is_ok());
+  EXPECT_EQ(resp.topics[0].partitions[0].offset, 3);
+  EXPECT_EQ(resp.topics[0].partitions[0].timestamp, 1003);
+  req.topics[0].partitions[0].timestamp = 5000;
+  body = rig.api.list_offsets(Rig::header(kListOffsets, 5), encode(req, 5));
+  ASSERT_TRUE(decode(*body, 5, resp = {}).is_ok());
+  EXPECT_EQ(resp.topics[0].partitions[0].offset, -1);
+}
+
+TEST(KafkaApiTest, CreateTopicsChecksNamesPartitionsAndReplication) {
+  Rig rig;
+  CreateTopicsRequest req;
+  req.topics.push_back({"ok", 3, 1, {}, {}});
+  req.topics.push_back({"bad name!", 1, 1, {}, {}});
+  req.topics.push_back({"replicated", 1, 3, {}, {}});
+  req.topics.push_back({"none", 0, 1, {}, {}});
+  auto body = rig.api.create_topics(Rig::header(kCreateTopics, 4), encode(req, 4));
+  ASSERT_TRUE(body);
+  CreateTopicsResponse resp;
+  ASSERT_TRUE(decode(*body, 4, resp).is_ok());
+  EXPECT_EQ(resp.topics[0].error_code, err::kNone);
+  EXPECT_EQ(resp.topics[1].error_code, err::kInvalidTopicException);
+  EXPECT_EQ(resp.topics[2].error_code, err::kInvalidReplicationFactor);
+  EXPECT_EQ(resp.topics[3].error_code, err::kInvalidPartitions);
+  EXPECT_EQ(*rig.broker.partition_count("ok"), 3);
+  body = rig.api.create_topics(Rig::header(kCreateTopics, 4), encode(req, 4));
+  ASSERT_TRUE(decode(*body, 4, resp = {}).is_ok());
+  EXPECT_EQ(resp.topics[0].error_code, err::kTopicAlreadyExists);
+}
+
+// Every handler fed valid requests with bytes changed at random: an error or an answer, never a
+// crash (the suite runs under ASan/UBSan in the sanitizer build).
+RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
+  Rig rig;
+  rig.produce("events", 0, batch_of(3));
+  ProduceRequest produce;
+  const std::string batch = batch_of(2);
+  produce.topics.push_back({"events", {{0, std::string_view(batch)}}});
+  FetchRequest fetch;
+  fetch.topics.push_back({"events", {{0, -1, 0, -1, 1 << 20}}});
+  ListOffsetsRequest list;
+  list.topics.push_back({"events", {{0, -1, -2, 1}}});
+  OffsetCommitRequest commit;
+  commit.group_id = "g";
+  commit.topics.push_back({"events", {{0, 2, -1, -1, std::string("m")}}});
+  JoinGroupRequest join{"g", 10000, 10000, "", std::nullopt, "consumer", {{"range", "x"}}};
+  SyncGroupRequest sync{"g", 1, "m", std::nullopt, {{"m", "a"}}};
+  const std::vector<std::pair<int16_t, std::string>> requests = {
+      {kProduce, encode(produce, 8)},
+      {kFetch, encode(fetch, 11)},
+      {kListOffsets, encode(list, 5)},
+      {kMetadata, encode(MetadataRequest{}, 8)},
+      {kOffsetCommit, encode(commit, 7)},
+      {kOffsetFetch, encode(OffsetFetchRequest{"g", std::nullopt}, 5)},
+      {kJoinGroup, encode(join, 5)},
+      {kSyncGroup, encode(sync, 3)},
+      {kHeartbeat, encode(HeartbeatRequest{"g", 1, "m", std::nullopt}, 3)},
+      {kLeaveGroup, encode(LeaveGroupRequest{"g", "", {{"m", std::nullopt}}}, 3)},
+      {kCreateTopics, encode(CreateTopicsRequest{}, 4)},
+      {kInitProducerId, encode(InitProducerIdRequest{}, 1)},
+      {kFindCoordinator, encode(FindCoordinatorRequest{"g", 0}, 2)},
+  };
+  const auto& [key, original] = requests[*rc::gen::inRange<size_t>(0, requests.size())];
+  const ApiSupport* api = find_api(key);
+  std::string body = original;
+  const auto flips = *rc::gen::inRange(1, 4);
+  for (int i = 0; i < flips && !body.empty(); ++i) {
+    body[*rc::gen::inRange<size_t>(0, body.size())] = static_cast<char>(*rc::gen::arbitrary<uint8_t>());
+  }
+  const RequestHeader h = Rig::header(key, api->max_version);
+  int replies = 0;
+  auto reply = [&](std::string) { ++replies; };
+  switch (key) {
+    case kProduce: (void)rig.api.produce(h, body); break;
+    case kFetch: {
+      auto st = rig.api.parse_fetch(h, body);
+      if (st) (void)rig.api.read_fetch(*st);
+      break;
+    }
+    case kListOffsets: (void)rig.api.list_offsets(h, body); break;
+    case kMetadata: (void)rig.api.metadata(h, body); break;
+    case kOffsetCommit: (void)rig.api.offset_commit(h, body, 0); break;
+    case kOffsetFetch: (void)rig.api.offset_fetch(h, body); break;
+    case kJoinGroup: (void)rig.api.join_group(h, body, 0, reply); break;
+    case kSyncGroup: (void)rig.api.sync_group(h, body, 0, reply); break;
+    case kHeartbeat: (void)rig.api.heartbeat(h, body, 0); break;
+    case kLeaveGroup: (void)rig.api.leave_group(h, body, 0); break;
+    case kCreateTopics: (void)rig.api.create_topics(h, body); break;
+    case kInitProducerId: (void)rig.api.init_producer_id(h, body); break;
+    case kFindCoordinator: (void)rig.api.find_coordinator(h, body); break;
+  }
+  rig.api.tick(3600 * 1000);  // every pending group callback answers by now
+  RC_ASSERT(replies <= 1);
+}
+
+}  // namespace
+}  // namespace kappa
