@@ -1,5 +1,7 @@
 #include "replay/broker_command.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -99,6 +101,10 @@ const char* policy_name(DiskBroker::FsyncPolicy p) {
 }  // namespace
 
 int broker_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  // Record sets are read into buffers of up to a few MiB: allocate those with mmap, so that
+  // they go back to the system when freed, instead of glibc raising its threshold and keeping
+  // them in the heap (resident memory is one of the broker's promises).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   auto flags = parse(args);
   if (!flags) {
     err << "kappa: " << flags.status().message() << "\n";

@@ -149,7 +149,8 @@ class Reader {
 // Writes fields in the order a message description visits them.
 class Writer {
  public:
-  Writer(int16_t version, bool flexible) : version_(version), flexible_(flexible) {}
+  Writer(int16_t version, bool flexible, std::vector<std::pair<size_t, std::string_view>>* gather = nullptr)
+      : version_(version), flexible_(flexible), gather_(gather) {}
   std::string take() { return w_.take(); }
   bool has(V v) const { return version_ >= v.lo && version_ <= v.hi; }
   int16_t version() const { return version_; }
@@ -204,7 +205,11 @@ class Writer {
     } else {
       w_.i32(static_cast<int32_t>(x->size()));
     }
-    w_.raw(*x);
+    if (gather_ != nullptr) {
+      gather_->emplace_back(w_.bytes_written().size(), *x);
+    } else {
+      w_.raw(*x);
+    }
   }
   template <class T, class Each>
   void array(const std::vector<T>& xs, const char*, V v, Each each) {
@@ -242,6 +247,7 @@ class Writer {
   WireWriter w_;
   int16_t version_;
   bool flexible_;
+  std::vector<std::pair<size_t, std::string_view>>* gather_;
 };
 
 // One description per message: the fields in wire order, with the versions they exist in.
@@ -776,16 +782,49 @@ Result<RequestHeader> decode_request_header(std::string_view frame, std::string_
   return h;
 }
 
-std::string frame_response(const RequestHeader& header, std::string_view body) {
+std::string frame_header(const RequestHeader& header, size_t body_size) {
   WireWriter w;
   const bool header_v1 =
       header.api_key != kApiVersions && is_flexible(header.api_key, header.api_version);
-  const auto size = 4 + (header_v1 ? 1 : 0) + body.size();
+  const auto size = 4 + (header_v1 ? 1 : 0) + body_size;
   w.i32(static_cast<int32_t>(size));
   w.i32(header.correlation_id);
   if (header_v1) w.empty_tagged_fields();
-  w.raw(body);
   return w.take();
+}
+
+std::string frame_response(const RequestHeader& header, std::string_view body) {
+  std::string out = frame_header(header, body.size());
+  out.append(body);
+  return out;
+}
+
+size_t GatheredBody::size() const {
+  size_t n = bytes.size();
+  for (const auto& [at, r] : records) n += r.size();
+  return n;
+}
+
+std::string GatheredBody::flatten() const {
+  std::string out;
+  out.reserve(size());
+  size_t from = 0;
+  for (const auto& [at, r] : records) {
+    out.append(bytes, from, at - from);
+    out.append(r);
+    from = at;
+  }
+  out.append(bytes, from, std::string::npos);
+  return out;
+}
+
+GatheredBody encode_gathered(const FetchResponse& message, int16_t version) {
+  GatheredBody out;
+  Writer io(version, is_flexible(kFetch, version), &out.records);
+  Fields<FetchResponse>::visit(io, message);
+  io.end_struct("");
+  out.bytes = io.take();
+  return out;
 }
 
 template <class Message>

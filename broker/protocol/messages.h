@@ -76,6 +76,18 @@ Result<RequestHeader> decode_request_header(std::string_view frame, std::string_
 // A response frame: size, correlation id, tagged fields when the response header is v1 (a
 // flexible version of anything but ApiVersions), then the body.
 std::string frame_response(const RequestHeader& header, std::string_view body);
+// The part of that frame before a body of `body_size` bytes.
+std::string frame_header(const RequestHeader& header, size_t body_size);
+
+// An encoded body whose record sets are not copied in: `bytes` lacks them, and `records` says
+// where each goes (its position in `bytes`, in order), for a scatter-gather write. Fetch
+// responses are mostly record sets; this keeps them from being copied once more.
+struct GatheredBody {
+  std::string bytes;
+  std::vector<std::pair<size_t, std::string_view>> records;
+  size_t size() const;
+  std::string flatten() const;
+};
 
 // ---- ApiVersions (18) --------------------------------------------------------------------
 struct ApiVersionsRequest {
@@ -456,5 +468,7 @@ Status decode(std::string_view body, int16_t version, Message& out);
 // Encodes a response (or, for tests and clients, a request) body of the given version.
 template <class Message>
 std::string encode(const Message& message, int16_t version);
+
+GatheredBody encode_gathered(const FetchResponse& message, int16_t version);
 
 }  // namespace kappa::kafka

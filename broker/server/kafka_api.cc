@@ -270,7 +270,8 @@ Result<KafkaApi::FetchState> KafkaApi::parse_fetch(const RequestHeader& h, std::
 KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
   const FetchRequest& req = st.request;
   FetchResponse r;
-  std::vector<std::string> buffers;  // the record bytes the response's views point into
+  Fetched out;
+  std::vector<std::string>& buffers = out.buffers;  // the record bytes the response's views point into
   size_t partitions = 0;
   for (const auto& t : req.topics) partitions += t.partitions.size();
   buffers.reserve(partitions);
@@ -324,10 +325,9 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
       rp.records = std::string_view(buffers.back());
     }
   }
-  Fetched out;
   out.bytes = total;
   out.ready = error || total >= std::max(req.min_bytes, 1) || req.max_wait_ms <= 0;
-  out.response = encode(r, st.version);
+  out.response = encode_gathered(r, st.version);
   return out;
 }
 

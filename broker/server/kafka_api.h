@@ -94,7 +94,8 @@ class KafkaApi {
     int16_t version = 0;
   };
   struct Fetched {
-    std::string response;
+    kafka::GatheredBody response;        // its record sets point into `buffers`
+    std::vector<std::string> buffers;
     int64_t bytes = 0;
     bool ready = false;
   };

@@ -106,7 +106,8 @@ struct KafkaServer::Impl {
   // while the reader goes on appending what the client pipelined, so one fsync covers many
   // requests.
   struct Outgoing {
-    std::string frame;
+    std::string frame;               // the whole frame, or its start when `fetched` follows
+    std::optional<KafkaApi::Fetched> fetched;  // a fetch response's body, written in place
     std::shared_ptr<Event> durable;  // set when the produce is on disk; null: ready now
   };
   struct Connection {
@@ -155,16 +156,15 @@ struct KafkaServer::Impl {
       if (ec || conn.broken) co_return;
       ++requests;
       Outgoing out;
-      std::optional<std::string> response;
+      bool respond = false;
       std::string error;
-      co_await handle(frame, response, out.durable, error);
+      co_await handle(frame, out, respond, error);
       if (!error.empty()) {
         ++closed_for_errors;
         log("closing the connection from " + conn.peer + ": " + error);
         co_return;
       }
-      if (!response) continue;
-      out.frame = std::move(*response);
+      if (!respond) continue;
       conn.queue.push_back(std::move(out));
       conn.wake.cancel();
       while (conn.queue.size() >= kMaxQueuedResponses && !conn.broken && !stopped) {
@@ -185,7 +185,18 @@ struct KafkaServer::Impl {
       }
       Outgoing& next = conn->queue.front();
       if (next.durable) co_await next.durable->wait();
-      co_await asio::async_write(conn->socket, asio::buffer(next.frame), asio::redirect_error(use_awaitable, ec));
+      std::vector<asio::const_buffer> pieces{asio::buffer(next.frame)};
+      if (next.fetched) {
+        const kafka::GatheredBody& body = next.fetched->response;
+        size_t from = 0;
+        for (const auto& [at, records] : body.records) {
+          pieces.push_back(asio::buffer(body.bytes.data() + from, at - from));
+          pieces.push_back(asio::buffer(records.data(), records.size()));
+          from = at;
+        }
+        pieces.push_back(asio::buffer(body.bytes.data() + from, body.bytes.size() - from));
+      }
+      co_await asio::async_write(conn->socket, pieces, asio::redirect_error(use_awaitable, ec));
       conn->queue.pop_front();
       conn->space.cancel();
       if (ec) {
@@ -201,10 +212,9 @@ struct KafkaServer::Impl {
     conn->space.cancel();
   }
 
-  // Answers one request: `response` is the whole response frame (unset for acks=0 produce);
-  // `error` says why the connection must close instead.
-  awaitable<void> handle(std::string_view frame, std::optional<std::string>& response,
-                         std::shared_ptr<Event>& durable, std::string& error) {
+  // Answers one request into `out` (`respond` false for an acks=0 produce); `error` says why
+  // the connection must close instead.
+  awaitable<void> handle(std::string_view frame, Outgoing& out, bool& respond, std::string& error) {
     std::string_view body;
     auto header = kafka::decode_request_header(frame, body);
     if (!header) {
@@ -223,7 +233,8 @@ struct KafkaServer::Impl {
         // Answer in v0 so the client can read it and retry with a version we speak.
         kafka::RequestHeader v0 = h;
         v0.api_version = 0;
-        response = kafka::frame_response(v0, api->unsupported_api_versions());
+        out.frame = kafka::frame_response(v0, api->unsupported_api_versions());
+        respond = true;
         co_return;
       }
       error = "it asked for " + what + "; this broker serves versions " +
@@ -251,7 +262,7 @@ struct KafkaServer::Impl {
           break;
         }
         if (produced->records_appended > 0) wake_fetches();
-        if (!produced->to_sync.empty()) durable = start_sync(std::move(produced->to_sync));
+        if (!produced->to_sync.empty()) out.durable = start_sync(std::move(produced->to_sync));
         if (!produced->respond) co_return;
         body_out = std::move(produced->response);
         break;
@@ -262,8 +273,10 @@ struct KafkaServer::Impl {
           body_out = state.status();
           break;
         }
-        body_out = co_await fetch(*state);
-        break;
+        out.fetched = co_await fetch(*state);
+        out.frame = kafka::frame_header(h, out.fetched->response.size());
+        respond = true;
+        co_return;
       }
       case kafka::kJoinGroup:
       case kafka::kSyncGroup: {
@@ -287,7 +300,8 @@ struct KafkaServer::Impl {
       error = body_out.status().message();
       co_return;
     }
-    response = kafka::frame_response(h, *body_out);
+    out.frame = kafka::frame_response(h, *body_out);
+    respond = true;
   }
 
   // Makes the partitions durable on the sync thread, so the I/O thread goes on serving; the
@@ -305,13 +319,13 @@ struct KafkaServer::Impl {
     return done;
   }
 
-  awaitable<std::string> fetch(const KafkaApi::FetchState& state) {
+  awaitable<KafkaApi::Fetched> fetch(const KafkaApi::FetchState& state) {
     const int64_t deadline = steady_ms() + std::max(state.request.max_wait_ms, 0);
     asio::steady_timer timer(io);
     for (;;) {
       KafkaApi::Fetched got = api->read_fetch(state);
       const int64_t now = steady_ms();
-      if (got.ready || now >= deadline || stopped) co_return std::move(got.response);
+      if (got.ready || now >= deadline || stopped) co_return got;
       timer.expires_after(std::chrono::milliseconds(std::min<int64_t>(deadline - now, 50)));
       fetch_waiters.push_front(&timer);
       auto registered = fetch_waiters.begin();
