@@ -26,8 +26,12 @@ Status RealTimeDriver::run(const std::atomic<bool>& stop, bool until_idle) {
       KAPPA_RETURN_IF_ERROR(jobs_.after_run(*next, clock_.now_ms()));
       continue;
     }
-    const int64_t wait = next ? std::min<int64_t>(when - now, 100) : 100;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(wait, 1)));
+    const int64_t wait = std::max<int64_t>(next ? std::min<int64_t>(when - now, 100) : 100, 1);
+    if (wait_hook_) {
+      wait_hook_(wait);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    }
   }
   return Status::ok();
 }

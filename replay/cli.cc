@@ -17,6 +17,7 @@
 #include "broker/server/record_log_batches.h"
 #include "replay/capture.h"
 #include "replay/junit.h"
+#include "replay/lab.h"
 #include "replay/scenario_runner.h"
 #include "replay/services.h"
 
@@ -44,6 +45,12 @@ commands:
         [--compression none|gzip|snappy|lz4|zstd] [--fsync always|never] [--kafka URL|none]
         [--kafka-pid PID]: produce/consume throughput and peak memory of `kappa broker` and of
         Apache Kafka through librdkafka; one "name value" per line
+  lab [--listen 127.0.0.1:9092] [--http 127.0.0.1:8080] [--data kappa-lab] [--sink sqlite:DIR/lab.db]
+      [--zone Asia/Seoul] [--rate 1] [--trigger 5s] [--window 10s] [--watermark 15s]
+      [--dimensions ages,depts]
+      the teaching lab, until Ctrl-C: the mini broker (kcat -b on --listen), the generator, the
+      stage job and the v1 aggregation into the sink, a terminal view of each batch, and a web
+      view with a JSON API on --http (docs/lab-api.md); restarting on the same --data resumes
   generate --broker kafka://HOST:PORT [--rate N] [--count N] [--first-id N]
   stage --broker kafka://HOST:PORT [--from earliest|latest|TIME] [--checkpoint DIR]
   aggregate --broker URL --sink URL [--table T] [--dimension D] [--window 10s] [--watermark 15s]
@@ -399,6 +406,7 @@ int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (command == "record") return record_command(rest, out, err);
   if (command == "bench") return bench_command(rest, out, err);
   if (command == "broker") return broker_command(rest, out, err);
+  if (command == "lab") return lab_command(rest, out, err);
   if (command == "generate" || command == "stage" || command == "aggregate" || command == "recover" ||
       command == "cutover") {
     return service_command(command, rest, out, err);

@@ -50,19 +50,7 @@ Result<std::unique_ptr<Log>> open_broker(const Flags& f) {
 }
 
 Result<std::unique_ptr<Sink>> open_sink(const Flags& f) {
-  const std::string url = f.get("--sink").value_or("sqlite:kappa.db");
-  if (url.rfind("mysql://", 0) == 0) {
-    auto s = MysqlSink::open(url);
-    if (!s) return Status(s.status().code(), redact(s.status().message()));
-    return std::unique_ptr<Sink>(std::move(*s));
-  }
-  if (url.rfind("sqlite:", 0) == 0 && url.size() > 7) {
-    auto s = SqliteSink::open(url.substr(7));
-    if (!s) return s.status();
-    return std::unique_ptr<Sink>(std::move(*s));
-  }
-  return Status::invalid_argument("--sink: expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB, found '" +
-                                  redact(url) + "'");
+  return open_sink_url(f.get("--sink").value_or("sqlite:kappa.db"));
 }
 
 Result<int64_t> duration_flag(const Flags& f, const std::string& name, int64_t fallback) {
@@ -178,6 +166,21 @@ int run_service(Service& svc, SystemClock& clock, bool until_idle, std::ostream&
 }
 
 }  // namespace
+
+Result<std::unique_ptr<Sink>> open_sink_url(const std::string& url) {
+  if (url.rfind("mysql://", 0) == 0) {
+    auto s = MysqlSink::open(url);
+    if (!s) return Status(s.status().code(), redact(s.status().message()));
+    return std::unique_ptr<Sink>(std::move(*s));
+  }
+  if (url.rfind("sqlite:", 0) == 0 && url.size() > 7) {
+    auto s = SqliteSink::open(url.substr(7));
+    if (!s) return s.status();
+    return std::unique_ptr<Sink>(std::move(*s));
+  }
+  return Status::invalid_argument("--sink: expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB, found '" +
+                                  redact(url) + "'");
+}
 
 int service_command(const std::string& command, const std::vector<std::string>& args, std::ostream& out,
                     std::ostream& err) {

@@ -13,11 +13,17 @@
 // (<--checkpoint, default kappa-checkpoints>/<query id>) when started again.
 #pragma once
 
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "pipeline/sink.h"
+
 namespace kappa {
+
+// The sink of a --sink URL: sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB (errors redacted).
+Result<std::unique_ptr<Sink>> open_sink_url(const std::string& url);
 
 // Returns the exit code: 0 after a clean stop, 1 on a failure, 2 on bad flags.
 int service_command(const std::string& command, const std::vector<std::string>& args, std::ostream& out,

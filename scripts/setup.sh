@@ -14,7 +14,14 @@ packages=(
   # test-only: the real servers of the real-backend suite and the tools to look at them
   # (Apache Kafka itself comes from Maven Central through scripts/start-kafka.sh)
   openjdk-17-jre-headless maven kcat mariadb-server mariadb-client
+  # test-only: the headless browser of the lab's web-view test (tests/browser, playwright-core from
+  # npm), and a Korean font so that its screenshots of the page show the Korean labels
+  chromium fonts-nanum
 )
+# Node.js and npm for that test: the machine's own when it has them, else Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [ "${KAPPA_SETUP_EXTRA:-}" != "" ]; then
   # shellcheck disable=SC2206
   packages+=(${KAPPA_SETUP_EXTRA})
