@@ -74,36 +74,25 @@ Result<std::vector<Appended>> EmbeddedBroker::produce(std::string_view topic,
   const auto n = static_cast<int32_t>(t.partitions.size());
 
   // Route every record first, then append each partition's share in one locked call.
-  std::vector<Appended> placed(records.size());
-  {
+  Result<std::vector<std::vector<size_t>>> routed = [&] {
     std::lock_guard lock(t.partitioner_mu);
-    for (size_t i = 0; i < records.size(); ++i) {
-      int32_t p = records[i].partition;
-      if (p == kAnyPartition) {
-        p = t.partitioner.partition(records[i].key, n);
-      } else if (p < 0 || p >= n) {
-        return Status::not_found("partition " + partition_name(topic, p) + " does not exist (" +
-                                 std::to_string(n) + " partitions)");
-      }
-      placed[i].partition = p;
-    }
-  }
+    return route_records(topic, records, t.partitioner, n);
+  }();
+  if (!routed) return routed.status();
+  std::vector<Appended> placed(records.size());
   if (n == 1) {
     const int64_t first = t.partitions[0]->append(records);
-    for (size_t i = 0; i < placed.size(); ++i) placed[i].offset = first + static_cast<int64_t>(i);
+    for (size_t i = 0; i < placed.size(); ++i) placed[i] = {0, first + static_cast<int64_t>(i)};
     return placed;
   }
-  std::vector<std::vector<size_t>> by_partition(static_cast<size_t>(n));
-  for (size_t i = 0; i < records.size(); ++i)
-    by_partition[static_cast<size_t>(placed[i].partition)].push_back(i);
   std::vector<const OutgoingRecord*> batch;
   for (int32_t p = 0; p < n; ++p) {
-    const auto& idx = by_partition[static_cast<size_t>(p)];
+    const auto& idx = (*routed)[static_cast<size_t>(p)];
     if (idx.empty()) continue;
     batch.clear();
     for (size_t i : idx) batch.push_back(&records[i]);
     const int64_t first = t.partitions[static_cast<size_t>(p)]->append(batch);
-    for (size_t k = 0; k < idx.size(); ++k) placed[idx[k]].offset = first + static_cast<int64_t>(k);
+    for (size_t k = 0; k < idx.size(); ++k) placed[idx[k]] = {p, first + static_cast<int64_t>(k)};
   }
   return placed;
 }

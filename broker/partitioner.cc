@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "broker/log.h"
+
 namespace kappa {
 
 int32_t kafka_murmur2(std::string_view data) {
@@ -55,6 +57,23 @@ int32_t Partitioner::partition(const std::optional<std::string_view>& key, int32
   }
   ++used_in_current_;
   return current_;
+}
+
+Result<std::vector<std::vector<size_t>>> route_records(std::string_view topic,
+                                                      std::span<const OutgoingRecord> records,
+                                                      Partitioner& partitioner, int32_t partitions) {
+  std::vector<std::vector<size_t>> by_partition(static_cast<size_t>(partitions));
+  for (size_t i = 0; i < records.size(); ++i) {
+    int32_t p = records[i].partition;
+    if (p == kAnyPartition) {
+      p = partitioner.partition(records[i].key, partitions);
+    } else if (p < 0 || p >= partitions) {
+      return Status::not_found("partition " + partition_name(topic, p) + " does not exist (" +
+                               std::to_string(partitions) + " partitions)");
+    }
+    by_partition[static_cast<size_t>(p)].push_back(i);
+  }
+  return by_partition;
 }
 
 }  // namespace kappa

@@ -9,7 +9,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
+#include <vector>
+
+#include "broker/record.h"
+#include "broker/result.h"
 
 namespace kappa {
 
@@ -32,5 +37,13 @@ class Partitioner {
   int32_t current_ = 0;
   int32_t used_in_current_ = 0;
 };
+
+// Where each record of a produce call goes, as a broker routes them: its explicit partition,
+// which must exist (kNotFound naming topic/partition otherwise), or, for kAnyPartition, the
+// partitioner's choice. Returns the records' indexes per partition, in input order.
+// REQUIRES: calls with one partitioner are serialized; partitions >= 1.
+Result<std::vector<std::vector<size_t>>> route_records(std::string_view topic,
+                                                      std::span<const OutgoingRecord> records,
+                                                      Partitioner& partitioner, int32_t partitions);
 
 }  // namespace kappa

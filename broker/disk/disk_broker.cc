@@ -338,24 +338,13 @@ Result<std::vector<Appended>> DiskBroker::produce(std::string_view topic,
   Topic& t = **found;
   const auto n = static_cast<int32_t>(t.partitions.size());
 
-  std::vector<Appended> placed(records.size());
-  {
+  Result<std::vector<std::vector<size_t>>> routed = [&] {
     std::lock_guard lock(t.partitioner_mu);
-    for (size_t i = 0; i < records.size(); ++i) {
-      int32_t p = records[i].partition;
-      if (p == kAnyPartition) {
-        p = t.partitioner.partition(records[i].key, n);
-      } else if (p < 0 || p >= n) {
-        return Status::not_found("partition " + partition_name(topic, p) + " does not exist (" +
-                                 std::to_string(n) + " partitions)");
-      }
-      placed[i].partition = p;
-    }
-  }
-  std::vector<std::vector<size_t>> by_partition(static_cast<size_t>(n));
-  for (size_t i = 0; i < records.size(); ++i) {
-    by_partition[static_cast<size_t>(placed[i].partition)].push_back(i);
-  }
+    return route_records(topic, records, t.partitioner, n);
+  }();
+  if (!routed) return routed.status();
+  const std::vector<std::vector<size_t>>& by_partition = *routed;
+  std::vector<Appended> placed(records.size());
   std::vector<OutgoingRecord> share;
   std::vector<int64_t> offsets;
   for (int32_t p = 0; p < n; ++p) {
@@ -368,7 +357,7 @@ Result<std::vector<Appended>> DiskBroker::produce(std::string_view topic,
     if (Status s = append_share(store, share, options_.max_batch_bytes, offsets.data()); !s) {
       return s.with_context("producing to " + partition_name(topic, p));
     }
-    for (size_t k = 0; k < idx.size(); ++k) placed[idx[k]].offset = offsets[k];
+    for (size_t k = 0; k < idx.size(); ++k) placed[idx[k]] = {p, offsets[k]};
   }
   if (options_.fsync == FsyncPolicy::kAlways) {
     for (int32_t p = 0; p < n; ++p) {
