@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "broker/result.h"
+#include "pipeline/duration.h"
 
 extern char** environ;
 
@@ -614,12 +615,7 @@ std::optional<pid_t> kafka_pid(const Options& o, std::string& tried) {
 }
 
 Result<int64_t> parse_int(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
-  try {
-    size_t used = 0;
-    const int64_t v = std::stoll(text, &used);
-    if (used == text.size() && v >= min && v <= max) return v;
-  } catch (const std::exception&) {
-  }
+  if (auto v = parse_integer(text); v && *v >= min && *v <= max) return *v;
   return Status::invalid_argument(flag + " expects an integer from " + std::to_string(min) + " to " +
                                   std::to_string(max) + ", got '" + text + "'");
 }

@@ -1,5 +1,7 @@
 #include "pipeline/duration.h"
 
+#include <cctype>
+#include <charconv>
 #include <limits>
 
 #include "pipeline/timestamp.h"
@@ -159,6 +161,17 @@ std::string format_duration(int64_t ms) {
     out += 's';
   }
   return out;
+}
+
+std::optional<int64_t> parse_integer(std::string_view text) {
+  // As strtoll reads it: leading white space and a '+' sign allowed.
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return v;
 }
 
 }  // namespace kappa

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,5 +33,9 @@ Result<int64_t> parse_duration(std::string_view text);
 
 // Negative values (which parse_duration rejects) are written with a leading '-'.
 std::string format_duration(int64_t ms);
+
+// The counts given beside durations on command lines (--rate, --partitions, ports...): the whole
+// text as a decimal int64, or nullopt. Callers check the range and say what they expected.
+std::optional<int64_t> parse_integer(std::string_view text);
 
 }  // namespace kappa

@@ -139,3 +139,20 @@ RC_GTEST_PROP(DurationRoundTrip, SparkSpellingsAgreeWithCompactOnes, ()) {
 
 }  // namespace
 }  // namespace kappa
+
+namespace kappa {
+namespace {
+
+TEST(ParseInteger, WholeDecimalInt64AsStrtollReadsIt) {
+  EXPECT_EQ(parse_integer("42"), 42);
+  EXPECT_EQ(parse_integer("-2"), -2);
+  EXPECT_EQ(parse_integer(" 7"), 7);
+  EXPECT_EQ(parse_integer("+3"), 3);
+  EXPECT_EQ(parse_integer("9223372036854775807"), INT64_MAX);
+  for (const char* bad : {"", " ", "5abc", "1.5", "7 ", "+-1", "+", "9223372036854775808", "0x10"}) {
+    EXPECT_FALSE(parse_integer(bad).has_value()) << "'" << bad << "'";
+  }
+}
+
+}  // namespace
+}  // namespace kappa

@@ -11,18 +11,14 @@
 #include "broker/embedded_broker.h"
 #include "broker/server/kafka_server.h"
 #include "broker/server/record_log_batches.h"
+#include "pipeline/duration.h"
 #include "replay/signals.h"
 
 namespace kappa {
 namespace {
 
 Result<int64_t> integer(const std::string& flag, const std::string& text, int64_t min) {
-  try {
-    size_t used = 0;
-    const int64_t v = std::stoll(text, &used);
-    if (used == text.size() && v >= min) return v;
-  } catch (const std::exception&) {
-  }
+  if (auto v = parse_integer(text); v && *v >= min) return *v;
   return Status::invalid_argument(flag + " expects an integer >= " + std::to_string(min) + ", got '" + text + "'");
 }
 
@@ -157,13 +153,13 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
   }
   install_stop_handlers();
   out << "kappa broker: listening on " << (*server)->address() << " (" << storage << ")" << std::endl;
+  int64_t last_retention = 0;
   while (!stop_requested().load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (disk) {
       const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-      static int64_t last_retention = 0;
       if (now - last_retention > 60000) {
         last_retention = now;
         if (Status s = disk->enforce_retention(now); !s.is_ok()) log("retention: " + s.message());

@@ -102,13 +102,11 @@ Result<LabFlags> parse_lab_flags(const std::vector<std::string>& args) {
     } else if (a == "--zone") {
       f.zone = v;
     } else if (a == "--rate") {
-      try {
-        size_t used = 0;
-        f.rate = std::stoll(v, &used);
-        if (used != v.size() || f.rate < 1) throw std::invalid_argument(v);
-      } catch (const std::exception&) {
+      const auto rate = parse_integer(v);
+      if (!rate || *rate < 1) {
         return Status::invalid_argument("--rate: expected an integer >= 1 (events a second), found '" + v + "'");
       }
+      f.rate = *rate;
     } else if (a == "--dimensions") {
       std::stringstream list(v);
       std::string d;

@@ -64,12 +64,7 @@ Result<int64_t> duration_flag(const Flags& f, const std::string& name, int64_t f
 Result<int64_t> integer_flag(const Flags& f, const std::string& name, int64_t fallback, int64_t min) {
   auto v = f.get(name);
   if (!v) return fallback;
-  try {
-    size_t used = 0;
-    const int64_t n = std::stoll(*v, &used);
-    if (used == v->size() && n >= min) return n;
-  } catch (const std::exception&) {
-  }
+  if (auto n = parse_integer(*v); n && *n >= min) return *n;
   return Status::invalid_argument(name + ": expected an integer >= " + std::to_string(min) + ", found '" + *v + "'");
 }
 

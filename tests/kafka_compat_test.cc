@@ -419,20 +419,6 @@ INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),
 
 // ---- our broker only -----------------------------------------------------------------------
 
-int connect_to(const std::string& bootstrap) {
-  const auto colon = bootstrap.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(bootstrap.substr(colon + 1))));
-  ::inet_pton(AF_INET, bootstrap.substr(0, colon).c_str(), &addr.sin_addr);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Sends bytes and reports whether the broker closed the connection (read returns 0).
 bool closes_after(const std::string& bootstrap, const std::string& bytes) {
   const int fd = connect_to(bootstrap);

@@ -28,17 +28,9 @@ struct HttpAnswer {
 // One request on a fresh connection (Connection: close); status 0 when the lab did not answer.
 HttpAnswer http(const std::string& address, const std::string& method, const std::string& target,
                 const std::string& body = "") {
-  const auto colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = connect_to(address);
   HttpAnswer answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return answer;
-  }
+  if (fd < 0) return answer;
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + address +
                         "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
                         std::to_string(body.size()) + "\r\n\r\n" + body;
