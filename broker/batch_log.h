@@ -9,6 +9,9 @@
 // Promises, beyond Log's:
 //  - append_batch assigns the batch offsets [end, end + lastOffsetDelta] by rewriting its
 //    baseOffset field (not covered by the CRC), and stores the bytes otherwise unchanged;
+//  - append_batch notes every batch of an idempotent producer in the partition's producer state
+//    (producer_state.h), which check_producer consults; a durable log rebuilds that state from
+//    its batches at open, so a retry after a restart is still recognized;
 //  - read_batches returns whole batches, the first being the one that holds `offset`, so it
 //    may start before `offset` (Kafka clients skip records below the offset they asked for);
 //  - durable() says whether an append is on disk when sync() returns.
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "broker/log.h"
+#include "broker/producer_state.h"
 
 namespace kappa {
 
@@ -45,6 +49,12 @@ class BatchLog : public Log {
   // existing partition; returns the base offset it was given. Does not wait for the disk.
   virtual Result<int64_t> append_batch(std::string_view topic, int32_t partition,
                                        std::string batch) = 0;
+
+  // What appending a batch with this header would mean for its idempotent producer (see
+  // producer_state.h). REQUIRES: the caller serializes check_producer and append_batch per
+  // partition (the Kafka server does both on its one I/O thread).
+  virtual Result<ProducerStates::Check> check_producer(std::string_view topic, int32_t partition,
+                                                       const RecordBatchHeader& header) = 0;
 
   // Whole batches from the one holding `offset`, at most `max_bytes` in total except that the
   // first batch is returned whole however big it is. kOutOfRange outside [earliest, end].

@@ -61,7 +61,7 @@ int64_t estimated_size(const OutgoingRecord& r) {
 }
 
 disk::PartitionOptions partition_options(const DiskBroker::Options& o) {
-  return {o.segment_bytes, o.index_interval_bytes, o.max_batch_bytes};
+  return {o.segment_bytes, o.index_interval_bytes, o.max_batch_bytes, o.faults.get()};
 }
 
 // What a FetchResult's views point into: decoded batches and their header arrays. Neither
@@ -475,6 +475,13 @@ Result<int64_t> DiskBroker::append_batch(std::string_view topic, int32_t partiti
   auto found = find_partition(topic, partition);
   if (!found) return found.status();
   return (*found)->append(std::move(batch));
+}
+
+Result<ProducerStates::Check> DiskBroker::check_producer(std::string_view topic, int32_t partition,
+                                                         const RecordBatchHeader& header) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->check_producer(header);
 }
 
 Result<BatchRead> DiskBroker::read_batches(std::string_view topic, int32_t partition,

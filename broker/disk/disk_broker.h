@@ -54,6 +54,11 @@
 // record is truncated) and rewritten compactly when it holds over 4x as many entries as are live
 // (and more than 16).
 //
+// Idempotent producers: each partition keeps its producers' state (broker/producer_state.h:
+// epoch and last five batches per producer id). It is not stored apart from the log: recovery
+// reads every batch header anyway, and record()s each one, so after kill -9 or a clean stop the
+// state is exactly what the surviving batches say.
+//
 // Durability (FsyncPolicy): kAlways fdatasyncs in sync() (and produce()/commit before they
 // return); kInterval leaves it to a background thread that syncs dirty partitions every
 // fsync_interval_ms; kNever leaves it to the kernel. Segment rolls and directory changes are
@@ -80,6 +85,7 @@
 namespace kappa {
 
 namespace disk {
+class IoFaults;
 class PartitionStore;
 class GroupOffsetLog;
 }  // namespace disk
@@ -100,6 +106,8 @@ class DiskBroker final : public BatchLog {
     bool auto_create_topics = true;     // produce to a missing topic creates it, as Kafka does
     int32_t default_partitions = 1;
     int32_t sticky_batch = 1;  // null-key records per partition before moving on
+    // Injected write and fdatasync failures of segment files (tests of storage errors).
+    std::shared_ptr<disk::IoFaults> faults;
   };
 
   // Creates dir if missing, takes its lock (kFailedPrecondition if another broker holds it) and
@@ -141,6 +149,8 @@ class DiskBroker final : public BatchLog {
   // BatchLog
   Result<int64_t> append_batch(std::string_view topic, int32_t partition,
                                std::string batch) override;
+  Result<ProducerStates::Check> check_producer(std::string_view topic, int32_t partition,
+                                               const RecordBatchHeader& header) override;
   Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
                                  int64_t max_bytes) override;
   Status sync(std::string_view topic, int32_t partition) override;

@@ -11,13 +11,16 @@
 namespace kappa::disk {
 
 File::File(File&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      faults_(std::exchange(other.faults_, nullptr)) {}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
+    faults_ = std::exchange(other.faults_, nullptr);
   }
   return *this;
 }
@@ -63,6 +66,10 @@ Status File::read_exact(int64_t pos, char* out, size_t n) const {
 }
 
 Status File::write_at(int64_t pos, std::string_view bytes) const {
+  if (faults_ != nullptr) {
+    if (const int err = faults_->before_write(path_); err != 0)
+      return io_error(path_, pos, "pwrite", err);
+  }
   int64_t at = pos;
   while (!bytes.empty()) {
     const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(at));
@@ -85,6 +92,11 @@ Status File::truncate(int64_t size) const {
 }
 
 Status File::datasync() const {
+  if (faults_ != nullptr) {
+    if (const int err = faults_->before_datasync(path_); err != 0) {
+      return io_error(path_, std::nullopt, "fdatasync", err);
+    }
+  }
   while (::fdatasync(fd_) != 0) {
     if (errno != EINTR) return io_error(path_, std::nullopt, "fdatasync", errno);
   }

@@ -19,6 +19,17 @@
 
 namespace kappa::disk {
 
+// A seam for tests of what the broker does when its disk fails (no LD_PRELOAD needed): a File
+// given one consults it before every pwrite and fdatasync, and a non-zero errno it returns makes
+// that call fail as if the kernel had returned it (the call is not made). Production code gives
+// none. Called from any thread: implementations must be thread-safe.
+class IoFaults {
+ public:
+  virtual ~IoFaults() = default;
+  virtual int before_write(const std::filesystem::path& file) = 0;
+  virtual int before_datasync(const std::filesystem::path& file) = 0;
+};
+
 class File {
  public:
   File() = default;
@@ -31,6 +42,9 @@ class File {
 
   // open(2) with O_CLOEXEC added.
   static Result<File> open(const std::filesystem::path& path, int flags, mode_t mode = 0644);
+
+  // Injected failures for write_at and datasync; null (the default): none.
+  void set_faults(IoFaults* faults) { faults_ = faults; }
 
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -49,6 +63,7 @@ class File {
  private:
   int fd_ = -1;
   std::filesystem::path path_;
+  IoFaults* faults_ = nullptr;
 };
 
 // kUnavailable "disk broker FILE at byte N: OP: strerror".

@@ -158,6 +158,8 @@ Result<PartitionStore::SegmentPtr> PartitionStore::create_segment(int64_t base_o
   if (!index) return index.status();
   seg->log = std::move(*log);
   seg->index = std::move(*index);
+  seg->log.set_faults(options_.faults);
+  seg->index.set_faults(options_.faults);
   KAPPA_RETURN_IF_ERROR(sync_dir(dir_));
   return seg;
 }
@@ -211,6 +213,7 @@ Status PartitionStore::recover(PartitionRecovery& report) {
       auto seg = std::make_shared<Segment>();
       seg->base_offset = bases[i];
       seg->log = std::move(*log);
+      seg->log.set_faults(options_.faults);
       KAPPA_RETURN_IF_ERROR(recover_segment(*seg, last, expected, report));
       KAPPA_RETURN_IF_ERROR(write_index(*seg, last, report));
       segments_.push_back(std::move(seg));
@@ -312,6 +315,7 @@ Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expecte
     bytes_since_index_ += n;
     running_max_ts_ = std::max(running_max_ts_, max_ts);
     seg.max_timestamp = std::max(seg.max_timestamp, max_ts);
+    producers_.record(parse_header(batch), base);
     expected = base + delta + 1;
     ++report.batches;
     report.records += be32(batch + kRecordCountAt);
@@ -402,6 +406,7 @@ Result<int64_t> PartitionStore::append(std::string batch) {
                                     std::to_string(delta));
   }
   const int64_t max_ts = be64(batch.data() + kMaxTimestampAt);
+  const RecordBatchHeader header = parse_header(batch.data());
 
   std::lock_guard lock(append_mu_);
   KAPPA_RETURN_IF_ERROR(broken());
@@ -431,6 +436,7 @@ Result<int64_t> PartitionStore::append(std::string batch) {
   write_pos_ += n;
   next_offset_ = base + delta + 1;
   running_max_ts_ = std::max(running_max_ts_, max_ts);
+  producers_.record(header, base);
   {
     std::unique_lock state(state_mu_);
     active_->size = write_pos_;
@@ -440,6 +446,11 @@ Result<int64_t> PartitionStore::append(std::string batch) {
     end_offset_.store(next_offset_);
   }
   return base;
+}
+
+ProducerStates::Check PartitionStore::check_producer(const RecordBatchHeader& header) {
+  std::lock_guard lock(append_mu_);
+  return producers_.check(header);
 }
 
 OffsetRange PartitionStore::offsets() const {

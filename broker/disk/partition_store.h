@@ -22,6 +22,7 @@
 #include "broker/batch_log.h"
 #include "broker/disk/file.h"
 #include "broker/disk/recovery_report.h"
+#include "broker/producer_state.h"
 #include "broker/protocol/record_batch.h"
 
 namespace kappa::disk {
@@ -30,6 +31,7 @@ struct PartitionOptions {
   int64_t segment_bytes = int64_t{128} << 20;
   int64_t index_interval_bytes = 4096;
   int64_t max_batch_bytes = 1048588;
+  IoFaults* faults = nullptr;  // injected disk failures (tests); owned by the caller
 };
 
 class PartitionStore {
@@ -44,7 +46,10 @@ class PartitionStore {
   ~PartitionStore();
 
   // Appends one RecordBatch v2, rewriting its baseOffset to the partition's end; returns it.
+  // An idempotent producer's batch is noted in the producer state.
   Result<int64_t> append(std::string batch);
+  // What the producer state says of a batch with this header (producer_state.h).
+  ProducerStates::Check check_producer(const RecordBatchHeader& header);
   // Whole batches from the one holding `offset` (see BatchLog::read_batches).
   Result<BatchRead> read(int64_t offset, int64_t max_bytes) const;
   // The first offset whose record timestamp is >= timestamp_ms, or the end offset.
@@ -122,6 +127,7 @@ class PartitionStore {
   int64_t next_offset_ = 0;      // the offset the next batch gets
   int64_t bytes_since_index_ = 0;
   int64_t running_max_ts_ = INT64_MIN;
+  ProducerStates producers_;  // rebuilt by recover_segment, kept by append
 
   // Published state.
   mutable std::shared_mutex state_mu_;

@@ -45,5 +45,6 @@ inline constexpr int16_t kInvalidConfig = 40;
 inline constexpr int16_t kPolicyViolation = 44;
 inline constexpr int16_t kInvalidReplicaAssignment = 39;
 inline constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
+inline constexpr int16_t kKafkaStorageError = 56;
 
 }  // namespace kappa::kafka_error

@@ -13,17 +13,6 @@ namespace kappa {
 namespace err = kafka_error;
 using namespace kafka;
 
-// The last batches of one idempotent producer on one partition (Kafka keeps five).
-struct KafkaApi::ProducerState {
-  struct Batch {
-    int32_t first_sequence;
-    int32_t last_sequence;
-    int64_t base_offset;
-  };
-  int16_t epoch = 0;
-  std::deque<Batch> recent;
-};
-
 namespace {
 
 int16_t error_of(const Status& s) {
@@ -33,6 +22,11 @@ int16_t error_of(const Status& s) {
     case StatusCode::kOutOfRange: return err::kOffsetOutOfRange;
     case StatusCode::kCorruption: return err::kCorruptMessage;
     case StatusCode::kInvalidArgument: return err::kInvalidRequest;
+    // The disk failed (EIO, ENOSPC), or a partition stopped taking writes after a failed
+    // fdatasync: Kafka's answer for a log directory it cannot write.
+    case StatusCode::kUnavailable:
+    case StatusCode::kFailedPrecondition:
+      return err::kKafkaStorageError;
     default: return err::kUnknownServerError;
   }
 }
@@ -126,43 +120,13 @@ Result<std::string> KafkaApi::metadata(const RequestHeader& h, std::string_view 
   return encode(r, h.api_version);
 }
 
-int16_t KafkaApi::check_sequence(const RecordBatchHeader& batch, std::string_view topic,
-                                 int32_t partition, int64_t& duplicate_offset) {
-  auto it = producers_.find(std::make_tuple(batch.producer_id, std::string(topic), partition));
-  if (it == producers_.end()) return err::kNone;  // first batch seen (or the broker restarted)
-  ProducerState& st = it->second;
-  if (batch.producer_epoch < st.epoch) return err::kInvalidProducerEpoch;
-  if (batch.producer_epoch > st.epoch) return batch.base_sequence == 0 ? err::kNone
-                                                                       : err::kOutOfOrderSequenceNumber;
-  const int32_t last = batch.base_sequence + batch.last_offset_delta;
-  for (const auto& b : st.recent) {
-    if (b.first_sequence == batch.base_sequence && b.last_sequence == last) {
-      duplicate_offset = b.base_offset;
-      return err::kDuplicateSequenceNumber;
-    }
-  }
-  const int32_t expected =
-      st.recent.empty() ? 0 : static_cast<int32_t>((int64_t{st.recent.back().last_sequence} + 1) & INT32_MAX);
-  return batch.base_sequence == expected ? err::kNone : err::kOutOfOrderSequenceNumber;
-}
-
-void KafkaApi::remember_sequence(const RecordBatchHeader& batch, std::string_view topic,
-                                 int32_t partition, int64_t base_offset) {
-  ProducerState& st = producers_[std::make_tuple(batch.producer_id, std::string(topic), partition)];
-  if (batch.producer_epoch != st.epoch) {
-    st.epoch = batch.producer_epoch;
-    st.recent.clear();
-  }
-  st.recent.push_back({batch.base_sequence, batch.base_sequence + batch.last_offset_delta, base_offset});
-  if (st.recent.size() > 5) st.recent.pop_front();
-}
-
 Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string_view body) {
   auto req = parse<ProduceRequest>(h, body);
   if (!req) return req.status();
   Produced out;
   out.respond = req->acks != 0;
-  ProduceResponse r;
+  out.version = h.api_version;
+  ProduceResponse& r = out.response;
   for (const auto& topic : req->topics) {
     auto& rt = r.topics.emplace_back();
     rt.name = topic.name;
@@ -230,25 +194,41 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
       for (size_t i = 0; i < batches.size(); ++i) {
         const auto& [header, bytes] = batches[i];
         if (header.producer_id >= 0) {
-          int64_t duplicate = -1;
-          const int16_t seq = check_sequence(header, topic.name, part.index, duplicate);
-          if (seq == err::kDuplicateSequenceNumber) {
-            if (i == 0) rp.base_offset = duplicate;
+          auto check = log_.check_producer(topic.name, part.index, header);
+          if (!check) {
+            fail(error_of(check.status()), check.status().message());
+            break;
+          }
+          using Verdict = ProducerStates::Verdict;
+          if (check->verdict == Verdict::kDuplicate) {
+            if (i == 0) rp.base_offset = check->duplicate_of;
             continue;
           }
-          if (seq != err::kNone) {
-            fail(seq, "sequence " + std::to_string(header.base_sequence) + " of producer " +
-                          std::to_string(header.producer_id) + " on " +
-                          partition_name(topic.name, part.index) + " is out of order");
+          const std::string producer = "producer " + std::to_string(header.producer_id) +
+                                       " (epoch " + std::to_string(header.producer_epoch) +
+                                       ") on " + partition_name(topic.name, part.index);
+          if (check->verdict == Verdict::kStaleEpoch) {
+            fail(err::kInvalidProducerEpoch, producer + " is fenced: its current epoch is " +
+                                                 std::to_string(check->current_epoch));
+            break;
+          }
+          if (check->verdict == Verdict::kOutOfOrder) {
+            fail(err::kOutOfOrderSequenceNumber,
+                 "sequence " + std::to_string(header.base_sequence) + " of " + producer +
+                     " is out of order: expected " + std::to_string(check->expected_sequence));
             break;
           }
         }
         auto base = log_.append_batch(topic.name, part.index, std::string(bytes));
         if (!base) {
-          fail(error_of(base.status()), base.status().message());
+          const int16_t append_error = error_of(base.status());
+          if (append_error == err::kKafkaStorageError) {
+            out.storage_errors.push_back("produce to " + partition_name(topic.name, part.index) +
+                                         " failed: " + base.status().message());
+          }
+          fail(append_error, base.status().message());
           break;
         }
-        if (header.producer_id >= 0) remember_sequence(header, topic.name, part.index, *base);
         if (i == 0) rp.base_offset = *base;
         out.records_appended += header.record_count;
       }
@@ -256,8 +236,23 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
       if (auto range = log_.offsets(topic.name, part.index)) rp.log_start_offset = range->earliest;
     }
   }
-  out.response = encode(r, h.api_version);
   return out;
+}
+
+std::string KafkaApi::finish_produce(Produced& produced,
+                                     const std::vector<SyncFailure>& failed) const {
+  for (const SyncFailure& f : failed) {
+    for (auto& t : produced.response.topics) {
+      if (t.name != f.topic) continue;
+      for (auto& p : t.partitions) {
+        if (p.index != f.partition || p.error_code != err::kNone) continue;
+        p.error_code = err::kKafkaStorageError;
+        p.base_offset = -1;
+        p.error_message = f.message;
+      }
+    }
+  }
+  return encode(produced.response, produced.version);
 }
 
 Result<KafkaApi::FetchState> KafkaApi::parse_fetch(const RequestHeader& h, std::string_view body) {

@@ -7,8 +7,10 @@
 //  - the broker is node 0 and the leader of every partition, with one replica in sync;
 //  - Produce checks every batch (lengths, magic 2, CRC-32C, codec, record count) and stores it
 //    as it came; a bad batch fails its partition with CORRUPT_MESSAGE and stores nothing of it;
-//    acks=0 has no response; idempotent producers' sequence numbers are checked per partition
-//    (duplicates answered with the first append's offset, gaps with OUT_OF_ORDER_SEQUENCE);
+//    acks=0 has no response; idempotent producers' sequence numbers are checked against the
+//    partition's producer state, which the log keeps (BatchLog::check_producer): duplicates are
+//    answered with the first append's offset, gaps with OUT_OF_ORDER_SEQUENCE, an older epoch
+//    with INVALID_PRODUCER_EPOCH;
 //  - Fetch returns whole stored batches, the first one whole even beyond the size limits
 //    (KIP-74), and no fetch sessions (session id 0: every fetch is a full fetch);
 //  - ListOffsets -1/-2 are the end and the start; a timestamp gives the first offset at or
@@ -76,15 +78,25 @@ class KafkaApi {
   Result<std::string> leave_group(const kafka::RequestHeader& h, std::string_view body,
                                   int64_t now_ms);
 
-  // Produce: appends, then the server makes `to_sync` durable (acks=all) and sends `response`
-  // unless `respond` is false (acks=0).
+  // Produce in two steps: produce() checks and appends; the server then makes `to_sync` durable
+  // (acks=all) and asks finish_produce() for the response body, unless `respond` is false
+  // (acks=0). A partition whose sync failed answers KAFKA_STORAGE_ERROR: nothing is acked that
+  // the fsync policy has not made durable.
   struct Produced {
-    std::string response;
+    kafka::ProduceResponse response;
+    int16_t version = 0;
     bool respond = true;
     std::vector<std::pair<std::string, int32_t>> to_sync;
     int64_t records_appended = 0;
+    std::vector<std::string> storage_errors;  // what the disk said, for the broker's log
+  };
+  struct SyncFailure {
+    std::string topic;
+    int32_t partition = 0;
+    std::string message;
   };
   Result<Produced> produce(const kafka::RequestHeader& h, std::string_view body);
+  std::string finish_produce(Produced& produced, const std::vector<SyncFailure>& failed) const;
 
   // Fetch in two steps: parse once, then read as often as the server's wait needs. `ready`
   // says min_bytes is met (or an error must be reported at once); the server waits up to
@@ -117,18 +129,12 @@ class KafkaApi {
   std::string unsupported_api_versions() const;
 
  private:
-  struct ProducerState;
-  int16_t check_sequence(const RecordBatchHeader& batch, std::string_view topic,
-                         int32_t partition, int64_t& duplicate_offset);
-  void remember_sequence(const RecordBatchHeader& batch, std::string_view topic,
-                         int32_t partition, int64_t base_offset);
   int16_t ensure_topic(std::string_view topic, bool create);
 
   BatchLog& log_;
   const Options options_;
   std::unique_ptr<GroupCoordinator> groups_;
   int64_t next_producer_id_;
-  std::map<std::tuple<int64_t, std::string, int32_t>, ProducerState, std::less<>> producers_;
 };
 
 }  // namespace kappa

@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "broker/disk/disk_broker.h"
 #include "broker/embedded_broker.h"
 #include "broker/protocol/crc32c.h"
 #include "broker/protocol/error_codes.h"
@@ -17,33 +22,42 @@ namespace {
 using namespace kafka;
 namespace err = kafka_error;
 
+RequestHeader header(int16_t key, int16_t version) {
+  RequestHeader h;
+  h.api_key = key;
+  h.api_version = version;
+  h.correlation_id = 1;
+  h.client_id = "test";
+  return h;
+}
+
+// A Produce v8 of `records` to one partition, answered at once (no fsync wait).
+ProduceResponse produce_to(KafkaApi& api, const std::string& topic, int32_t partition,
+                           const std::string& records, int16_t acks, bool* respond = nullptr) {
+  ProduceRequest req;
+  req.acks = acks;
+  req.timeout_ms = 1000;
+  req.topics.push_back({topic, {{partition, std::string_view(records)}}});
+  auto out = api.produce(header(kProduce, 8), encode(req, 8));
+  ProduceResponse resp;
+  EXPECT_TRUE(out) << out.status().to_string();
+  if (!out) return resp;
+  // Responses decode with the same description: the codec is symmetric.
+  EXPECT_TRUE(decode(api.finish_produce(*out, {}), 8, resp).is_ok());
+  if (respond != nullptr) *respond = out->respond;
+  return resp;
+}
+
 struct Rig {
   EmbeddedBroker broker;
   RecordLogBatches batches{broker};
   KafkaApi api{batches, KafkaApi::Options{}};
 
-  static RequestHeader header(int16_t key, int16_t version) {
-    RequestHeader h;
-    h.api_key = key;
-    h.api_version = version;
-    h.correlation_id = 1;
-    h.client_id = "test";
-    return h;
-  }
+  static RequestHeader header(int16_t key, int16_t version) { return kappa::header(key, version); }
 
   ProduceResponse produce(const std::string& topic, int32_t partition, const std::string& records,
                           int16_t acks = -1) {
-    ProduceRequest req;
-    req.acks = acks;
-    req.timeout_ms = 1000;
-    req.topics.push_back({topic, {{partition, std::string_view(records)}}});
-    auto out = api.produce(header(kProduce, 8), encode(req, 8));
-    EXPECT_TRUE(out) << out.status().to_string();
-    ProduceResponse resp;
-    // Responses decode with the same description: the codec is symmetric.
-    EXPECT_TRUE(decode(out->response, 8, resp).is_ok());
-    produced_respond = out->respond;
-    return resp;
+    return produce_to(api, topic, partition, records, acks, &produced_respond);
   }
   bool produced_respond = true;
 };
@@ -59,13 +73,14 @@ std::string batch_of(int n, int64_t first_ts = 1000) {
   return encode_record_batch(0, records);
 }
 
-// Marks a batch as an idempotent producer's (id, epoch 0, base sequence) and fixes its CRC.
-std::string idempotent(std::string batch, int64_t producer_id, int32_t sequence) {
+// Marks a batch as an idempotent producer's (id, epoch, base sequence) and fixes its CRC.
+std::string idempotent(std::string batch, int64_t producer_id, int32_t sequence,
+                       int16_t epoch = 0) {
   auto put = [&](size_t at, uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) batch[at + static_cast<size_t>(i)] = static_cast<char>(v >> (8 * (bytes - 1 - i)));
   };
   put(43, static_cast<uint64_t>(producer_id), 8);
-  put(51, 0, 2);
+  put(51, static_cast<uint16_t>(epoch), 2);
   put(53, static_cast<uint32_t>(sequence), 4);
   put(17, crc32c(std::string_view(batch).substr(21)), 4);
   return batch;
@@ -118,6 +133,48 @@ TEST(KafkaApiTest, AnIdempotentRetryGetsTheFirstOffsetAndAGapIsRefused) {
   auto gap = rig.produce("events", 0, idempotent(batch_of(1), 77, 9));
   EXPECT_EQ(gap.topics[0].partitions[0].error_code, err::kOutOfOrderSequenceNumber);
   EXPECT_EQ(rig.broker.offsets("events", 0)->end, 3);
+}
+
+// The producer state lives in the log: after a restart on the same data directory (kill -9 or
+// a clean stop alike), a retry of the last batches is still a duplicate, the next sequence is
+// still expected, and an older epoch is still fenced.
+TEST(KafkaApiTest, AnIdempotentRetryAfterARestartIsAnsweredWithItsFirstOffset) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("kafka_api_test_restart_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  DiskBroker::Options o;
+  o.dir = dir;
+  o.fsync = DiskBroker::FsyncPolicy::kNever;
+  const std::string first = idempotent(batch_of(2), 77, 0, 1);
+  const std::string second = idempotent(batch_of(3), 77, 2, 1);
+  {
+    auto broker = DiskBroker::open(o);
+    ASSERT_TRUE(broker) << broker.status().to_string();
+    KafkaApi api(**broker, {});
+    EXPECT_EQ(produce_to(api, "events", 0, first, -1).topics[0].partitions[0].base_offset, 0);
+    EXPECT_EQ(produce_to(api, "events", 0, second, -1).topics[0].partitions[0].base_offset, 2);
+  }
+  auto broker = DiskBroker::open(o);
+  ASSERT_TRUE(broker) << broker.status().to_string();
+  KafkaApi api(**broker, {});
+  auto retry = produce_to(api, "events", 0, first, -1).topics[0].partitions[0];
+  EXPECT_EQ(retry.error_code, err::kNone);
+  EXPECT_EQ(retry.base_offset, 0);
+  retry = produce_to(api, "events", 0, second, -1).topics[0].partitions[0];
+  EXPECT_EQ(retry.base_offset, 2);
+  EXPECT_EQ((*broker)->offsets("events", 0)->end, 5) << "neither retry is stored twice";
+  auto gap =
+      produce_to(api, "events", 0, idempotent(batch_of(1), 77, 9, 1), -1).topics[0].partitions[0];
+  EXPECT_EQ(gap.error_code, err::kOutOfOrderSequenceNumber);
+  auto fenced =
+      produce_to(api, "events", 0, idempotent(batch_of(1), 77, 5, 0), -1).topics[0].partitions[0];
+  EXPECT_EQ(fenced.error_code, err::kInvalidProducerEpoch);
+  auto next =
+      produce_to(api, "events", 0, idempotent(batch_of(1), 77, 5, 1), -1).topics[0].partitions[0];
+  EXPECT_EQ(next.error_code, err::kNone);
+  EXPECT_EQ(next.base_offset, 5);
+  broker->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(KafkaApiTest, FetchReturnsStoredRecordsAndRefusesOffsetsOutOfRange) {

@@ -108,7 +108,8 @@ struct KafkaServer::Impl {
   struct Outgoing {
     std::string frame;               // the whole frame, or its start when `fetched` follows
     std::optional<KafkaApi::Fetched> fetched;  // a fetch response's body, written in place
-    std::shared_ptr<Event> durable;  // set when the produce is on disk; null: ready now
+    std::shared_ptr<Event>
+        durable;  // a produce's whole frame, set once its fsync is done; null: ready now
   };
   struct Connection {
     explicit Connection(tcp::socket s) : socket(std::move(s)), wake(socket.get_executor()), space(socket.get_executor()) {}
@@ -184,7 +185,10 @@ struct KafkaServer::Impl {
         continue;
       }
       Outgoing& next = conn->queue.front();
-      if (next.durable) co_await next.durable->wait();
+      if (next.durable) {
+        co_await next.durable->wait();
+        next.frame = std::move(*next.durable->value);
+      }
       std::vector<asio::const_buffer> pieces{asio::buffer(next.frame)};
       if (next.fetched) {
         const kafka::GatheredBody& body = next.fetched->response;
@@ -262,9 +266,14 @@ struct KafkaServer::Impl {
           break;
         }
         if (produced->records_appended > 0) wake_fetches();
-        if (!produced->to_sync.empty()) out.durable = start_sync(std::move(produced->to_sync));
+        for (const std::string& line : produced->storage_errors) log(line);
         if (!produced->respond) co_return;
-        body_out = std::move(produced->response);
+        if (!produced->to_sync.empty()) {
+          out.durable = start_sync(h, std::move(*produced));
+          respond = true;
+          co_return;
+        }
+        body_out = api->finish_produce(*produced, {});
         break;
       }
       case kafka::kFetch: {
@@ -304,17 +313,26 @@ struct KafkaServer::Impl {
     respond = true;
   }
 
-  // Makes the partitions durable on the sync thread, so the I/O thread goes on serving; the
-  // event is set (on the I/O thread) when they are.
-  std::shared_ptr<Event> start_sync(std::vector<std::pair<std::string, int32_t>> partitions) {
+  // Makes a produce's partitions durable on the sync thread, so the I/O thread goes on serving;
+  // the event gets the response frame (on the I/O thread) when they are, or when a sync failed,
+  // in which case those partitions answer KAFKA_STORAGE_ERROR instead of an ack.
+  std::shared_ptr<Event> start_sync(const kafka::RequestHeader& h, KafkaApi::Produced produced) {
     auto done = std::make_shared<Event>(io.get_executor());
-    asio::post(sync_pool, [this, done, partitions = std::move(partitions)] {
-      std::string failures;
-      for (const auto& [topic, partition] : partitions) {
-        if (Status st = api->log().sync(topic, partition); !st.is_ok()) failures += st.message() + "; ";
+    auto job = std::make_shared<KafkaApi::Produced>(std::move(produced));
+    asio::post(sync_pool, [this, done, job, h] {
+      std::vector<KafkaApi::SyncFailure> failed;
+      for (const auto& [topic, partition] : job->to_sync) {
+        if (Status st = api->log().sync(topic, partition); !st.is_ok()) {
+          failed.push_back({topic, partition, st.message()});
+        }
       }
-      if (!failures.empty()) log("fsync failed: " + failures);
-      asio::post(io, [done] { done->set(""); });
+      asio::post(io, [this, done, job, h, failed = std::move(failed)] {
+        for (const auto& f : failed) {
+          log("fsync of " + partition_name(f.topic, f.partition) +
+              " failed; its produce is answered KAFKA_STORAGE_ERROR: " + f.message);
+        }
+        done->set(kafka::frame_response(h, api->finish_produce(*job, failed)));
+      });
     });
     return done;
   }

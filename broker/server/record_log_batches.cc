@@ -24,8 +24,24 @@ Result<int64_t> RecordLogBatches::append_batch(std::string_view topic, int32_t p
   }
   auto placed = log_.produce(topic, records);
   if (!placed) return placed.status();
-  if (placed->empty()) return log_.offsets(topic, partition).value_or(OffsetRange{}).end;
-  return placed->front().offset;
+  const int64_t base = placed->empty() ? log_.offsets(topic, partition).value_or(OffsetRange{}).end
+                                       : placed->front().offset;
+  std::lock_guard lock(mu_);
+  producers_[std::make_pair(std::string(topic), partition)].record(*decoded, base);
+  return base;
+}
+
+Result<ProducerStates::Check> RecordLogBatches::check_producer(std::string_view topic,
+                                                               int32_t partition,
+                                                               const RecordBatchHeader& header) {
+  auto count = log_.partition_count(topic);
+  if (!count) return count.status();
+  if (partition < 0 || partition >= *count)
+    return Status::not_found(partition_name(topic, partition) + " does not exist");
+  std::lock_guard lock(mu_);
+  auto it = producers_.find(std::make_pair(std::string(topic), partition));
+  if (it == producers_.end()) return ProducerStates::Check{};
+  return it->second.check(header);
 }
 
 Result<BatchRead> RecordLogBatches::read_batches(std::string_view topic, int32_t partition,

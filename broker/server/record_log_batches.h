@@ -1,7 +1,8 @@
 // RecordLogBatches: any record-level Log seen as a BatchLog, so the Kafka server can expose the
 // in-memory EmbeddedBroker of a running scenario. Produced batches are decoded and appended as
 // records; reads encode the records from the asked offset on as one uncompressed batch.
-// Group offsets keep their metadata here, in memory, beside the Log's own committed offsets.
+// Group offsets keep their metadata here, in memory, beside the Log's own committed offsets, and
+// so does the producer state of idempotent producers.
 //
 // Thread safety: as the wrapped Log; the metadata map has its own lock.
 #pragma once
@@ -52,6 +53,8 @@ class RecordLogBatches final : public BatchLog {
   }
 
   Result<int64_t> append_batch(std::string_view topic, int32_t partition, std::string batch) override;
+  Result<ProducerStates::Check> check_producer(std::string_view topic, int32_t partition,
+                                               const RecordBatchHeader& header) override;
   Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
                                  int64_t max_bytes) override;
   Status sync(std::string_view, int32_t) override { return Status::ok(); }
@@ -63,6 +66,8 @@ class RecordLogBatches final : public BatchLog {
   Log& log_;
   std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int32_t>, std::string> metadata_;
+  // Idempotent producers per partition; in memory, like the records.
+  std::map<std::pair<std::string, int32_t>, ProducerStates, std::less<>> producers_;
 };
 
 }  // namespace kappa
