@@ -1,6 +1,8 @@
 #include "broker/url.h"
 
 #include <cctype>
+#include <cstdlib>
+#include <fstream>
 
 namespace kappa {
 namespace {
@@ -52,10 +54,10 @@ std::string redact(std::string_view text) {
     const size_t scheme_end = text.find("://", i);
     if (scheme_end == std::string_view::npos) break;
     const size_t auth = scheme_end + 3;
-    // The authority ends at the first '/', whitespace or quote; a password is between the first
-    // ':' and the last '@' inside it.
+    // The URL ends at whitespace or a quote; its password, if any, runs from the first ':' to
+    // the last '@' in it (a password may hold '/' and '@').
     size_t end = auth;
-    while (end < text.size() && text[end] != '/' && !std::isspace(static_cast<unsigned char>(text[end])) &&
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) &&
            text[end] != '"' && text[end] != '\'') {
       ++end;
     }
@@ -100,6 +102,11 @@ Result<Url> parse_url(std::string_view text) {
     if (!std::islower(static_cast<unsigned char>(c))) return bad("expected a lower-case scheme like kafka or mysql");
   }
   std::string_view rest = text.substr(sep + 3);
+  // The user information runs to the last '@', so that a password may hold '/' and '@'.
+  const size_t at = rest.rfind('@');
+  const std::string_view userinfo =
+      at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
+  if (at != std::string_view::npos) rest = rest.substr(at + 1);
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
@@ -107,10 +114,7 @@ Result<Url> parse_url(std::string_view text) {
     if (!path) return bad(path.status().message());
     u.path = *path;
   }
-  const size_t at = authority.rfind('@');
   if (at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
     const size_t colon = userinfo.find(':');
     auto user = percent_decode(userinfo.substr(0, colon), "user name");
     if (!user) return bad(user.status().message());
@@ -140,6 +144,27 @@ Result<Url> parse_url(std::string_view text) {
     u.port = value;
   }
   return u;
+}
+
+Status fill_password(Url& url) {
+  if (url.password || url.user.empty()) return Status::ok();
+  if (const char* p = std::getenv("KAPPA_SINK_PASSWORD"); p != nullptr) {
+    url.password = std::string(p);
+    return Status::ok();
+  }
+  const char* file = std::getenv("KAPPA_SINK_PASSWORD_FILE");
+  if (file == nullptr) return Status::ok();
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return Status::invalid_argument("KAPPA_SINK_PASSWORD_FILE names '" + std::string(file) +
+                                    "', which cannot be read (expected a file whose first line is "
+                                    "the password for " +
+                                    url.describe() + ")");
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  url.password = std::move(line);
+  return Status::ok();
 }
 
 }  // namespace kappa

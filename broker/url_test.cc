@@ -1,6 +1,10 @@
 #include "broker/url.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <fstream>
 
 namespace kappa {
 namespace {
@@ -55,6 +59,67 @@ TEST(Url, RedactsEveryUrlInAText) {
   EXPECT_EQ(redact("a password with @ in it: mysql://u:p@ss@h/db"), "a password with @ in it: mysql://u:***@h/db");
   EXPECT_EQ(redact("no urls"), "no urls");
   EXPECT_EQ(redact("'mysql://u:secret@h'"), "'mysql://u:***@h'");
+}
+
+// A password may hold any character: the credentials end at the last '@', not at the first
+// '/'. Characters that must appear elsewhere ('@' in a database name) are percent-encoded.
+TEST(Url, APasswordWithSlashesParsesAndIsRedacted) {
+  auto u = parse_url("mysql://scott:s3/cr3tpw@127.0.0.1:3306/default");
+  ASSERT_TRUE(u) << u.status().message();
+  EXPECT_EQ(u->user, "scott");
+  EXPECT_EQ(u->password, std::optional<std::string>("s3/cr3tpw"));
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, 3306);
+  EXPECT_EQ(u->path, "default");
+  u = parse_url("mysql://scott:a/b@c:d/e@f@h:3306/db%40x");
+  ASSERT_TRUE(u) << u.status().message();
+  EXPECT_EQ(u->password, std::optional<std::string>("a/b@c:d/e@f"));
+  EXPECT_EQ(u->path, "db@x");
+  EXPECT_EQ(redact("bad URL 'mysql://scott:s3/cr3tpw@127.0.0.1:3306/default'"),
+            "bad URL 'mysql://scott:***@127.0.0.1:3306/default'");
+  EXPECT_EQ(redact("mysql://scott:s3/cr3tpw@127.0.0.1:3306/default: access denied"),
+            "mysql://scott:***@127.0.0.1:3306/default: access denied");
+  for (const char* bad : {"mysql://scott:s3/cr3tpw@", "mysql://scott:s3/cr3tpw@h:0/db",
+                          "mysql://scott:s3/cr3tpw@h:x/db"}) {
+    auto e = parse_url(bad);
+    ASSERT_FALSE(e) << bad;
+    EXPECT_EQ(e.status().message().find("cr3t"), std::string::npos) << e.status().message();
+  }
+}
+
+TEST(Url, APasswordComesFromTheEnvironmentOrAFileWhenTheUrlHasNone) {
+  auto u = parse_url("mysql://scott@127.0.0.1:3306/default");
+  ASSERT_TRUE(u);
+  ::unsetenv("KAPPA_SINK_PASSWORD");
+  ::unsetenv("KAPPA_SINK_PASSWORD_FILE");
+  ASSERT_TRUE(fill_password(*u).is_ok());
+  EXPECT_FALSE(u->password) << "no password anywhere: none";
+
+  ::setenv("KAPPA_SINK_PASSWORD", "s3/cr3t", 1);
+  ASSERT_TRUE(fill_password(*u).is_ok());
+  EXPECT_EQ(u->password, std::optional<std::string>("s3/cr3t"));
+  ::unsetenv("KAPPA_SINK_PASSWORD");
+
+  const std::string file = ::testing::TempDir() + "/url_test_password";
+  { std::ofstream(file) << "fr0m-a-file\n"; }
+  ::setenv("KAPPA_SINK_PASSWORD_FILE", file.c_str(), 1);
+  u->password.reset();
+  ASSERT_TRUE(fill_password(*u).is_ok());
+  EXPECT_EQ(u->password, std::optional<std::string>("fr0m-a-file"))
+      << "the first line, without its newline";
+
+  auto with = parse_url("mysql://scott:tiger@127.0.0.1:3306/default");
+  ASSERT_TRUE(fill_password(*with).is_ok());
+  EXPECT_EQ(with->password, std::optional<std::string>("tiger")) << "the URL's own password wins";
+
+  ::setenv("KAPPA_SINK_PASSWORD_FILE", (file + ".missing").c_str(), 1);
+  u->password.reset();
+  const Status missing = fill_password(*u);
+  EXPECT_EQ(missing.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.message().find("KAPPA_SINK_PASSWORD_FILE"), std::string::npos)
+      << missing.message();
+  ::unsetenv("KAPPA_SINK_PASSWORD_FILE");
+  std::remove(file.c_str());
 }
 
 }  // namespace

@@ -223,6 +223,7 @@ MysqlSink::~MysqlSink() = default;
 Result<std::unique_ptr<MysqlSink>> MysqlSink::open(std::string_view url, FaultHook* faults) {
   auto parsed = parse_url(url);
   if (!parsed) return parsed.status();
+  KAPPA_RETURN_IF_ERROR(fill_password(*parsed));
   const std::string expected = "expected mysql://USER:PASS@HOST:PORT/DB";
   if (parsed->scheme != "mysql") {
     return Status::invalid_argument(expected + ", found '" + parsed->describe() + "'");
@@ -334,12 +335,14 @@ Result<CommitOutcome> MysqlSink::commit_batch(const BatchCommit& commit) {
     Session::Table& st = s.table(commit.table);
     s.execute("START TRANSACTION");
     try {
-      sql::PreparedStatement& seen =
-          s.prepare(s.seen, "SELECT 1 FROM kappa_ledger WHERE query_id = ? AND batch_id = ?");
+      sql::PreparedStatement& seen = s.prepare(
+          s.seen, "SELECT source_end FROM kappa_ledger WHERE query_id = ? AND batch_id = ?");
       seen.setString(1, commit.query_id);
       seen.setInt64(2, commit.batch_id);
-      if (ResultSetPtr(seen.executeQuery())->next()) {
+      if (ResultSetPtr found(seen.executeQuery()); found->next()) {
+        const std::string recorded = found->getString(1);
         s.rollback();
+        if (recorded != commit.source_end) return ledger_mismatch(commit, recorded, describe());
         return CommitOutcome::kAlreadyCommitted;
       }
       if (commit.mode == OutputMode::kComplete) st.clear->executeUpdate();
