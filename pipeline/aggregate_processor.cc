@@ -186,6 +186,7 @@ Status AggregateProcessor::finish_batch(BatchResult& result) {
   commit.table = table_spec();
   commit.mode = spec_.mode;
   commit.rows = rows;
+  commit.source_start = format_offsets(spec_.source_topic, plan.start);
   commit.source_end = format_offsets(spec_.source_topic, plan.end);
   auto outcome = sink_.commit_batch(commit);
   if (!outcome)
@@ -225,6 +226,19 @@ std::string AggregateProcessor::encode_key(const Key& key) const {
     out.append(std::get<std::string>(v));
   }
   return out;
+}
+
+Status AggregateProcessor::check_resume(int64_t first_unknown_batch, const std::string& known) {
+  auto last = sink_.last_batch(spec_.query);
+  if (!last) return last.status().with_context("query " + spec_.query + " reading its ledger");
+  if (!*last || (*last)->batch_id < first_unknown_batch) return Status::ok();
+  return Status::failed_precondition(
+      "query " + spec_.query + ": the ledger in " + sink_.describe() + " records its batch " +
+      std::to_string((*last)->batch_id) + " (source offsets up to " + (*last)->source_end +
+      ") in " + (*last)->table + ", but " + known +
+      ": the checkpoint is missing, rolled back or another run's, and going on would lose or "
+      "double rows. Start the query with the checkpoint it ran with (--checkpoint), or recover "
+      "into a new table.");
 }
 
 StateDelta AggregateProcessor::commit_state() {

@@ -63,6 +63,8 @@ class AggregateProcessor final : public BatchProcessor {
   StateDelta commit_state() override;
   void abort_batch() override;
   Status restore_state(const StateSnapshot& snapshot) override;
+  // The sink's ledger holds no batch of this query that the checkpoint does not know of.
+  Status check_resume(int64_t first_unknown_batch, const std::string& known) override;
 
   const AggregationSpec& spec() const { return spec_; }
   TableSpec table_spec() const;

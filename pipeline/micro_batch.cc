@@ -1,6 +1,7 @@
 #include "pipeline/micro_batch.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace kappa {
@@ -98,9 +99,58 @@ Status MicroBatchQuery::start(int64_t now_ms) {
           recovered->previous_plan ? recovered->previous_plan->watermark_ms : last.watermark_ms;
     }
   }
+  KAPPA_RETURN_IF_ERROR(check_outputs(*recovered));
   state_ = RunState::kRunning;
   next_trigger_ms_ = now_ms;
   return Status::ok();
+}
+
+Status MicroBatchQuery::check_outputs(const RecoveredCheckpoint& recovered) {
+  const std::optional<BatchPlan>& last = recovered.last_plan;
+  // A planned batch may have written some or all of its outputs; any later one must not have.
+  const int64_t first_unknown = last ? last->batch_id + 1 : 0;
+  const std::string known =
+      last ? "its checkpoint records batches up to " + std::to_string(last->batch_id)
+           : "it has no checkpoint";
+  const std::string prefix = spec_.id + ":";
+  for (const std::string& topic : processor_->output_topics()) {
+    auto partitions = log_.partition_count(topic);
+    if (!partitions) continue;  // nothing written there yet
+    for (int32_t p = 0; p < *partitions; ++p) {
+      auto range = log_.offsets(topic, p);
+      if (!range) return range.status();
+      int64_t at = range->earliest;
+      if (last) {
+        if (auto it = last->outputs.find(topic); it != last->outputs.end()) {
+          for (const auto& po : it->second) {
+            if (po.partition == p) at = std::max(at, po.offset);
+          }
+        }
+      }
+      while (at < range->end) {
+        auto got =
+            log_.fetch(topic, p, at, FetchLimits{.max_records = 8192, .end_offset = range->end});
+        if (!got) return got.status().with_context("query " + spec_.id + " checking its outputs");
+        if (got->records.empty()) break;
+        for (const RecordView& r : got->records) {
+          const auto origin = r.header(kOriginHeader);
+          if (!origin || origin->substr(0, prefix.size()) != prefix) continue;
+          int64_t batch = -1;
+          const std::string_view digits = origin->substr(prefix.size());
+          std::from_chars(digits.data(), digits.data() + digits.size(), batch);
+          if (batch < first_unknown) continue;
+          return Status::failed_precondition(
+              "query " + spec_.id + ": " + record_name(topic, p, r.offset) +
+              " holds a record of its batch " + std::to_string(batch) + ", but " + known +
+              ": the checkpoint is missing, rolled back or another run's, and going on would write "
+              "that work twice. Start the query with the checkpoint it ran with, or write to other "
+              "topics.");
+        }
+        at = got->next_offset;
+      }
+    }
+  }
+  return processor_->check_resume(first_unknown, known);
 }
 
 bool MicroBatchQuery::owns(int32_t partition) const {

@@ -15,6 +15,12 @@
 // After a restart the query first re-runs a planned-but-uncommitted batch with its recorded
 // offsets; as in Spark, it runs no no-data batch until it has run a batch with data.
 //
+// A checkpoint that is missing, rolled back or another run's would make the query redo or skip
+// work its outputs already hold. So start() refuses (kFailedPrecondition, saying what it found)
+// when an output topic holds records whose `kappa.origin` names this query and a batch the
+// checkpoint never planned, or when the processor's sink ledger records such a batch; and the
+// sink refuses a batch whose ledger row has other offsets than its plan (sink.h).
+//
 // Failures: kUnavailable from a component fails the batch; its effects on state are discarded
 // and the same plan is retried at the next trigger. kAborted is a crash: the query stops (state
 // kCrashed) and must be restarted from its checkpoint, as a process would.
@@ -106,6 +112,12 @@ class BatchProcessor {
   // Discards a batch that failed part-way.
   virtual void abort_batch() = 0;
   virtual Status restore_state(const StateSnapshot& snapshot) = 0;
+  // At start: kFailedPrecondition when an output other than a topic (a sink's ledger) holds
+  // batches from `first_unknown_batch` on, which the checkpoint does not know of (`known` says
+  // what it records, for the message). The engine checks the output topics itself.
+  virtual Status check_resume(int64_t /*first_unknown_batch*/, const std::string& /*known*/) {
+    return Status::ok();
+  }
 };
 
 class MicroBatchQuery final : public Job {
@@ -148,6 +160,7 @@ class MicroBatchQuery final : public Job {
 
  private:
   Result<std::vector<PartitionOffset>> resolve_start();
+  Status check_outputs(const RecoveredCheckpoint& recovered);
   Result<std::vector<PartitionOffset>> latest_offsets() const;
   bool wants_no_data_batch() const;
   std::vector<PartitionOffset> rate_limit(const std::vector<PartitionOffset>& latest) const;

@@ -165,6 +165,23 @@ TEST_F(MysqlSinkTest, ALedgeredBatchIsNeverWrittenTwice) {
   EXPECT_EQ(sink_->read_table("events_users_v1")->size(), 1u);
 }
 
+TEST_F(MysqlSinkTest, ALedgerRowWithOtherOffsetsIsAnErrorNotASkip) {
+  const TableRow rows[] = {r("2022-09-30 16:42:00", "one", 1)};
+  BatchCommit first = commit(3, rows);
+  first.source_start = "events_stages/0:0";
+  ASSERT_EQ(*sink_->commit_batch(first), CommitOutcome::kWritten);
+  BatchCommit other = first;
+  other.source_end = "events_stages/0:800";
+  auto refused = sink_->commit_batch(other);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  const std::string m = refused.status().message();
+  for (const char* part : {"query q1", "batch 3", "events_stages/0:3", "events_stages/0:800"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << part << " in: " << m;
+  }
+  EXPECT_EQ(sink_->read_table("events_users_v1")->size(), 1u);
+}
+
 TEST_F(MysqlSinkTest, LastBatchIsTheHighestCommitted) {
   EXPECT_FALSE(sink_->last_batch("q1")->has_value());
   const TableRow rows[] = {r("2022-09-30 16:42:00", "one", 1), r("2022-09-30 16:42:00", "two", 1)};

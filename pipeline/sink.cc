@@ -39,4 +39,16 @@ Status validate_identifier(std::string_view name, std::string_view what) {
   return Status::ok();
 }
 
+Status ledger_mismatch(const BatchCommit& commit, std::string_view recorded_end,
+                       std::string_view sink) {
+  return Status::failed_precondition(
+      "query " + commit.query_id + " batch " + std::to_string(commit.batch_id) +
+      ": the ledger in " + std::string(sink) + " records this batch as ending at source offsets " +
+      std::string(recorded_end) + ", but the query's plan reads from " + commit.source_start +
+      " to " + commit.source_end +
+      ": the query's checkpoint and the sink disagree (a checkpoint lost, rolled back or from "
+      "another run); stopping rather than losing or doubling rows. Start the query with the "
+      "checkpoint it ran with, or recover into a new table.");
+}
+
 }  // namespace kappa

@@ -8,8 +8,12 @@
 // (v1 to v2, and back) atomically.
 //
 // Every commit carries (query id, batch id, source end offsets). The sink writes the rows and a
-// ledger row in one transaction; if the ledger already holds (query id, batch id), the batch is
-// skipped and nothing is written. That is what makes a batch re-run after a crash harmless.
+// ledger row in one transaction; if the ledger already holds (query id, batch id) with the same
+// source end offsets, the batch is skipped and nothing is written. That is what makes a batch
+// re-run after a crash harmless. A ledger row with other offsets means the query's checkpoint
+// and the sink disagree (a checkpoint lost, rolled back or of another run): skipping would lose
+// the batch's rows and writing would double earlier ones, so the commit fails with
+// ledger_mismatch() and the query stops.
 //
 // Output modes (DESIGN.md §3.5-3.6): append inserts the rows; update replaces the rows with the
 // same (start, end, dimension) and inserts the rest; complete replaces the whole table.
@@ -57,7 +61,8 @@ struct BatchCommit {
   TableSpec table;
   OutputMode mode = OutputMode::kAppend;
   std::span<const TableRow> rows;
-  std::string source_end;  // the batch's source end offsets, "events_stages/0:120,..."
+  std::string source_start;  // the batch's source start offsets (for messages; not stored)
+  std::string source_end;    // the batch's source end offsets, "events_stages/0:120,..."
 };
 
 enum class CommitOutcome { kWritten, kAlreadyCommitted };
@@ -93,6 +98,11 @@ class Sink {
   // The table a view reads, or nullopt if there is no such view.
   virtual Result<std::optional<std::string>> view_target(const std::string& view) = 0;
 };
+
+// kFailedPrecondition for a batch whose ledger row in `sink` records `recorded_end` as its
+// source end offsets, which are not the commit's: names the query, the batch and both ranges.
+Status ledger_mismatch(const BatchCommit& commit, std::string_view recorded_end,
+                       std::string_view sink);
 
 // SQL identifiers we create or read: [A-Za-z_][A-Za-z0-9_]*, at most 64 characters (MySQL's
 // limit). Everything else is refused, never quoted around.

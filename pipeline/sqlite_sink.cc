@@ -79,7 +79,8 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, Fa
   sqlite3_busy_timeout(db, 5000);
   if (path != ":memory:") {
     KAPPA_RETURN_IF_ERROR(sink->exec("PRAGMA journal_mode=WAL"));
-    KAPPA_RETURN_IF_ERROR(sink->exec("PRAGMA synchronous=NORMAL"));
+    // FULL: the WAL is synced at every commit, before the job's checkpoint says the batch is done.
+    KAPPA_RETURN_IF_ERROR(sink->exec("PRAGMA synchronous=FULL"));
   }
   KAPPA_RETURN_IF_ERROR(sink->exec(
       "CREATE TABLE IF NOT EXISTS kappa_ledger (query_id TEXT NOT NULL, batch_id INTEGER NOT NULL, "
@@ -182,7 +183,7 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
     c.commit = std::make_unique<Statement>(db_, "COMMIT");
     c.rollback = std::make_unique<Statement>(db_, "ROLLBACK");
     c.seen = std::make_unique<Statement>(
-        db_, "SELECT 1 FROM kappa_ledger WHERE query_id = ? AND batch_id = ?");
+        db_, "SELECT source_end FROM kappa_ledger WHERE query_id = ? AND batch_id = ?");
     c.ledger =
         std::make_unique<Statement>(db_,
                                     "INSERT INTO kappa_ledger (query_id, batch_id, table_name, "
@@ -207,9 +208,12 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
   };
   c.seen->bind(1, std::string_view(commit.query_id));
   c.seen->bind(2, commit.batch_id);
-  const int seen = run(*c.seen);
+  const int seen = c.seen->step();
+  const std::string recorded = seen == SQLITE_ROW ? c.seen->text(0) : std::string();
+  c.seen->reset();
   if (seen == SQLITE_ROW) {
     run(*c.rollback);
+    if (recorded != commit.source_end) return ledger_mismatch(commit, recorded, describe());
     return CommitOutcome::kAlreadyCommitted;
   }
   if (seen != SQLITE_DONE) return rollback(error("reading the ledger"));
@@ -241,6 +245,15 @@ Result<std::string> SqliteSink::table_ddl(const std::string& table) {
   q.bind(1, std::string_view(table));
   if (q.step() != SQLITE_ROW)
     return Status::not_found("table " + table + " does not exist in " + describe());
+  return q.text(0);
+}
+
+Result<std::string> SqliteSink::pragma(const std::string& name) {
+  KAPPA_RETURN_IF_ERROR(validate_identifier(name, "pragma name"));
+  std::lock_guard lock(mu_);
+  Statement q(db_, "PRAGMA " + name);
+  if (!q.ok()) return error("reading PRAGMA " + name);
+  if (q.step() != SQLITE_ROW) return Status::not_found("PRAGMA " + name + " has no value");
   return q.text(0);
 }
 

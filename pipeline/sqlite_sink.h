@@ -7,7 +7,9 @@
 // and a batch's rows and its ledger row are written in one BEGIN IMMEDIATE transaction. Views made
 // by cut-over are recorded in `kappa_views` (view TEXT PRIMARY KEY, target TEXT), changed in the
 // same transaction as the view itself. Files use
-// WAL with synchronous=NORMAL: a committed batch survives a process crash.
+// WAL with synchronous=FULL: a committed batch is on disk when commit_batch returns, so it
+// survives a power loss as well as a crash, and a job's checkpoint, written after it, is never
+// ahead of the table (docs/semantics.md, "Exactly once").
 //
 // Thread safety: one connection, serialized by an internal mutex.
 #pragma once
@@ -45,6 +47,8 @@ class SqliteSink final : public Sink {
 
   // The CREATE statement SQLite keeps for a table or view.
   Result<std::string> table_ddl(const std::string& table);
+  // The value of `PRAGMA <name>` on this connection (the durability settings, for tests).
+  Result<std::string> pragma(const std::string& name);
 
   // Runs SQL with no result rows (schema changes, views): for callers in this layer and tests.
   Status exec(const std::string& sql);

@@ -34,6 +34,46 @@ TEST(SqliteSink, CreatesTheTableAsSparksJdbcWriterOnTheFirstBatchEvenIfEmpty) {
   EXPECT_TRUE(sink->read_table("events_users_v1")->empty());
 }
 
+// The order of durable writes: a batch's rows and ledger row are on disk before commit_batch
+// returns, so the job's checkpoint (fdatasync'ed after it) can never be ahead of the table after
+// a power loss. In WAL mode that takes synchronous=FULL: NORMAL syncs the WAL only at SQLite's
+// own checkpoints, so the last commits may roll back.
+TEST(SqliteSink, AFileCommitsDurablyBeforeCommitBatchReturns) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("sqlite_sink_sync_" + std::to_string(::getpid()) + ".db");
+  {
+    auto sink = SqliteSink::open(path.string()).value();
+    EXPECT_EQ(*sink->pragma("journal_mode"), "wal");
+    EXPECT_EQ(*sink->pragma("synchronous"), "2") << "FULL";
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
+// A re-run batch is skipped only when its ledger row has the same source offsets as its plan;
+// other offsets mean the checkpoint and the sink disagree, and the commit fails naming both.
+TEST(SqliteSink, ALedgerRowWithOtherOffsetsIsAnErrorNotASkip) {
+  auto sink = SqliteSink::open(":memory:").value();
+  const TableRow rows[] = {r("2022-09-30 16:42:00", "one", 1)};
+  BatchCommit first = commit(3, rows);
+  first.source_start = "events_stages/0:0";
+  first.source_end = "events_stages/0:30";
+  ASSERT_EQ(*sink->commit_batch(first), CommitOutcome::kWritten);
+  EXPECT_EQ(*sink->commit_batch(first), CommitOutcome::kAlreadyCommitted)
+      << "the same plan: a re-run";
+  BatchCommit other = first;
+  other.source_start = "events_stages/0:0";
+  other.source_end = "events_stages/0:800";
+  auto refused = sink->commit_batch(other);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  const std::string m = refused.status().message();
+  for (const char* part :
+       {"query q1", "batch 3", "events_stages/0:30", "events_stages/0:800", "events_stages/0:0"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << part << " in: " << m;
+  }
+  EXPECT_EQ(sink->read_table("events_users_v1")->size(), 1u) << "nothing written twice";
+}
+
 TEST(SqliteSink, ALedgeredBatchIsNeverWrittenTwice) {
   auto sink = SqliteSink::open(":memory:").value();
   const TableRow rows[] = {r("2022-09-30 16:42:00", "one", 1)};

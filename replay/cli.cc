@@ -57,7 +57,10 @@ commands:
   recover --broker URL --sink URL --table T [--window W] [--watermark W] [--max-records-per-batch N] [--until-idle]
   cutover --sink URL [--view events_users] --to TABLE
       the jobs as services on the system clock, until SIGINT/SIGTERM; they resume from their
-      checkpoints (--checkpoint DIR, default kappa-checkpoints). Common: --zone, --trigger, --partitions
+      checkpoints (--checkpoint DIR, default $XDG_STATE_HOME/kappa/checkpoints, else
+      ~/.local/state/kappa/checkpoints; never the working directory). A query whose checkpoint is
+      missing or stale while its sink or topics hold its work refuses to start.
+      Common: --zone, --trigger, --partitions
 
 BACKENDS:
   --broker embedded|kafka://HOST:PORT     the log (default: the embedded broker)

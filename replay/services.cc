@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "broker/kafka_log.h"
@@ -68,6 +70,28 @@ Result<int64_t> integer_flag(const Flags& f, const std::string& name, int64_t fa
   return Status::invalid_argument(name + ": expected an integer >= " + std::to_string(min) + ", found '" + *v + "'");
 }
 
+// Where checkpoints live: --checkpoint DIR, else the user's state directory
+// ($XDG_STATE_HOME/kappa/checkpoints, by default ~/.local/state/kappa/checkpoints), never the
+// working directory, so a service started from another folder finds its checkpoint. Absolute, so
+// that the start-up line says exactly which one is used.
+Result<std::string> checkpoint_dir_flag(const Flags& f) {
+  std::filesystem::path dir;
+  if (auto given = f.get("--checkpoint")) {
+    dir = *given;
+  } else if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state == '/') {
+    dir = std::filesystem::path(state) / "kappa" / "checkpoints";
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
+    dir = std::filesystem::path(home) / ".local" / "state" / "kappa" / "checkpoints";
+  } else {
+    return Status::invalid_argument(
+        "--checkpoint: neither XDG_STATE_HOME nor HOME is set, so there is no default place for "
+        "checkpoints: pass --checkpoint DIR");
+  }
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(dir, ec);
+  return ec ? dir.string() : absolute.lexically_normal().string();
+}
+
 // The settings every service shares: topics, zone, trigger, checkpoints.
 Result<PipelineConfig> base_config(const Flags& f) {
   PipelineConfig c;
@@ -80,7 +104,9 @@ Result<PipelineConfig> base_config(const Flags& f) {
   auto partitions = integer_flag(f, "--partitions", 1, 1);
   if (!partitions) return partitions.status();
   c.events.partitions = c.stages.partitions = c.dlq.partitions = static_cast<int32_t>(*partitions);
-  c.checkpoint_dir = f.get("--checkpoint").value_or("kappa-checkpoints");
+  auto checkpoints = checkpoint_dir_flag(f);
+  if (!checkpoints) return checkpoints.status();
+  c.checkpoint_dir = *checkpoints;
   if (auto prefix = f.get("--topic-prefix")) {
     for (TopicConfig* t : {&c.events, &c.stages, &c.dlq}) {
       t->name = *prefix + t->name;

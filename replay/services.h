@@ -8,9 +8,10 @@
 //                   [--max-records-per-batch N] [--until-idle]
 //   kappa cutover   --sink URL [--view events_users] --to TABLE
 // Common: --zone, --trigger 5s, --partitions N (for topics it creates), --topic-prefix P (topics
-// P+events, P+events_stages, P+events_dlq, to run several labs on one cluster). Each runs until SIGINT or
-// SIGTERM, finishes the batch in progress, and resumes from its checkpoint
-// (<--checkpoint, default kappa-checkpoints>/<query id>) when started again.
+// P+events, P+events_stages, P+events_dlq, to run several labs on one cluster). Each runs until
+// SIGINT or SIGTERM, finishes the batch in progress, and resumes from its checkpoint
+// (<--checkpoint DIR>/<query id>; by default DIR is $XDG_STATE_HOME/kappa/checkpoints, else
+// ~/.local/state/kappa/checkpoints, whatever the working directory) when started again.
 #pragma once
 
 #include <memory>
