@@ -24,6 +24,8 @@ namespace {
 constexpr const char* kLockName = ".lock";
 constexpr const char* kTopicsName = "topics";
 constexpr const char* kGroupOffsetsName = "group_offsets.log";
+constexpr const char* kRecoveryPointName = "recovery-point-offset-checkpoint";
+constexpr const char* kLogStartName = "log-start-offset-checkpoint";
 // fetch() reads batches in steps of this many bytes (the first batch of a step is whole).
 constexpr int64_t kFetchStep = int64_t{1} << 20;
 // produce() starts a new batch when its records' estimated size passes this share of
@@ -104,6 +106,10 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
   if (options.fsync == FsyncPolicy::kInterval && options.fsync_interval_ms < 1) {
     return bad("fsync_interval_ms must be >= 1, got " + std::to_string(options.fsync_interval_ms));
   }
+  if (options.checkpoint_interval_ms < 1) {
+    return bad("checkpoint_interval_ms must be >= 1, got " +
+               std::to_string(options.checkpoint_interval_ms));
+  }
 
   std::error_code ec;
   if (std::filesystem::create_directories(options.dir, ec)) {
@@ -129,14 +135,22 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
     return disk::io_error(lock_path, std::nullopt, "flock", err);
   }
   std::unique_ptr<DiskBroker> broker(new DiskBroker(std::move(options), lock_fd));
-  KAPPA_RETURN_IF_ERROR(broker->load_topics());
+  auto log_starts = disk::read_offset_checkpoint(broker->options_.dir / kLogStartName);
+  if (!log_starts) return log_starts.status();
+  auto recovery_points = disk::read_offset_checkpoint(broker->options_.dir / kRecoveryPointName);
+  if (!recovery_points) return recovery_points.status();
+  KAPPA_RETURN_IF_ERROR(broker->load_topics(*log_starts, *recovery_points));
   auto groups = disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName,
                                            broker->recovery_);
   if (!groups) return groups.status();
   broker->groups_ = std::move(*groups);
+  // From here on the checkpoints describe what recovery kept (and --repair cut).
+  KAPPA_RETURN_IF_ERROR(broker->write_checkpoints(/*force=*/true));
+  broker->opened_ = true;
   if (broker->options_.fsync == FsyncPolicy::kInterval) {
     broker->sync_thread_ = std::thread([b = broker.get()] { b->sync_loop(); });
   }
+  broker->checkpoint_thread_ = std::thread([b = broker.get()] { b->checkpoint_loop(); });
   return broker;
 }
 
@@ -144,18 +158,21 @@ DiskBroker::DiskBroker(Options options, int lock_fd)
     : options_(std::move(options)), lock_fd_(lock_fd) {}
 
 DiskBroker::~DiskBroker() {
-  if (sync_thread_.joinable()) {
-    {
-      std::lock_guard lock(stop_mu_);
-      stop_ = true;
-    }
-    stop_cv_.notify_all();
-    sync_thread_.join();
-    // A clean shutdown leaves nothing for the kernel to write later.
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  if (opened_) {
+    // A clean shutdown leaves nothing for the kernel to write later, and records all of it as
+    // durable. (A failed open must not overwrite the checkpoints it refused to match.)
     for (const auto& [name, topic] : topics_) {
       for (const auto& p : topic->partitions) (void)p->sync();
     }
     if (groups_) (void)groups_->sync();
+    (void)write_checkpoints(/*force=*/false);
   }
   topics_.clear();
   groups_.reset();
@@ -164,7 +181,8 @@ DiskBroker::~DiskBroker() {
 
 std::string DiskBroker::describe() const { return "disk:" + options_.dir.string(); }
 
-Status DiskBroker::load_topics() {
+Status DiskBroker::load_topics(const disk::OffsetMap& log_starts,
+                               const disk::OffsetMap& recovery_points) {
   const auto topics_dir = options_.dir / kTopicsName;
   std::error_code ec;
   if (std::filesystem::create_directory(topics_dir, ec)) {
@@ -189,6 +207,33 @@ Status DiskBroker::load_topics() {
     return Status::unavailable("disk broker " + topics_dir.string() + ": cannot list: " +
                                ec.message());
   }
+  const auto recorded = [](const disk::OffsetMap& m, const disk::TopicPartition& tp) {
+    auto it = m.find(tp);
+    return it == m.end() ? int64_t{-1} : it->second;
+  };
+  // A partition the checkpoints know must still have its directory.
+  bool recreated = false;
+  for (const disk::OffsetMap* m : {&log_starts, &recovery_points}) {
+    for (const auto& [tp, offset] : *m) {
+      auto& have = found[tp.first];
+      if (std::find(have.begin(), have.end(), tp.second) != have.end()) continue;
+      const int64_t start = std::max<int64_t>(recorded(log_starts, tp), 0);
+      const int64_t end = std::max(start, recorded(recovery_points, tp));
+      if (!options_.repair) {
+        return Status::corruption(
+            "disk broker " + (topics_dir / partition_dir_name(tp.first, tp.second)).string() +
+            " is missing: " + partition_name(tp.first, tp.second) + " is recorded in " +
+            kRecoveryPointName + " / " + kLogStartName + " but its directory is gone: offsets [" +
+            std::to_string(start) + ", " + std::to_string(end) +
+            ") are lost; refusing to open. `kappa broker --repair` would recreate it empty at "
+            "offset " +
+            std::to_string(start) + ", losing offsets [" + std::to_string(start) + ", " +
+            std::to_string(end) + ") of " + partition_name(tp.first, tp.second));
+      }
+      have.push_back(tp.second);
+      recreated = true;
+    }
+  }
   for (auto& [name, partitions] : found) {
     std::sort(partitions.begin(), partitions.end());
     for (size_t i = 0; i < partitions.size(); ++i) {
@@ -202,14 +247,18 @@ Status DiskBroker::load_topics() {
     auto topic = std::make_unique<Topic>(options_.sticky_batch);
     for (int32_t p : partitions) {
       PartitionRecovery report;
+      const disk::TopicPartition tp(name, p);
+      const disk::RecordedOffsets expect{recorded(log_starts, tp), recorded(recovery_points, tp),
+                                         options_.repair};
       auto store = disk::PartitionStore::open(topics_dir / partition_dir_name(name, p), name, p,
-                                              partition_options(options_), report);
+                                              partition_options(options_), report, expect);
       if (!store) return store.status();
       topic->partitions.push_back(std::move(*store));
       recovery_.partitions.push_back(std::move(report));
     }
     topics_.emplace(name, std::move(topic));
   }
+  if (recreated) KAPPA_RETURN_IF_ERROR(disk::sync_dir(topics_dir));
   return Status::ok();
 }
 
@@ -520,7 +569,10 @@ Status DiskBroker::enforce_retention(int64_t now_ms) {
   }
   Status first;
   for (disk::PartitionStore* s : stores) {
-    Status r = s->enforce_retention(now_ms, options_.retention_ms, options_.retention_bytes);
+    // The new log start is on disk before a segment is deleted, so that a missing segment
+    // always means lost data.
+    Status r = s->enforce_retention(now_ms, options_.retention_ms, options_.retention_bytes,
+                                    [this] { return write_checkpoints(/*force=*/false); });
     if (!r && first.is_ok()) first = r;
   }
   return first;
@@ -544,6 +596,45 @@ void DiskBroker::sync_loop() {
     // A failed sync marks its partition broken, so the next append or sync reports it.
     for (disk::PartitionStore* p : dirty) (void)p->sync();
     (void)groups_->sync();
+    lock.lock();
+  }
+}
+
+Status DiskBroker::write_checkpoints(bool force) {
+  std::lock_guard lock(checkpoint_mu_);
+  disk::OffsetMap recovery_points;
+  disk::OffsetMap log_starts;
+  {
+    std::shared_lock topics(topics_mu_);
+    for (const auto& [name, topic] : topics_) {
+      for (size_t p = 0; p < topic->partitions.size(); ++p) {
+        const disk::TopicPartition tp(name, static_cast<int32_t>(p));
+        recovery_points[tp] = topic->partitions[p]->recovery_point();
+        log_starts[tp] = topic->partitions[p]->offsets().earliest;
+      }
+    }
+  }
+  if (force || recovery_points != written_recovery_points_) {
+    KAPPA_RETURN_IF_ERROR(
+        disk::write_offset_checkpoint(options_.dir / kRecoveryPointName, recovery_points));
+    written_recovery_points_ = std::move(recovery_points);
+  }
+  if (force || log_starts != written_log_starts_) {
+    KAPPA_RETURN_IF_ERROR(disk::write_offset_checkpoint(options_.dir / kLogStartName, log_starts));
+    written_log_starts_ = std::move(log_starts);
+  }
+  return Status::ok();
+}
+
+void DiskBroker::checkpoint_loop() {
+  const auto period = std::chrono::milliseconds(options_.checkpoint_interval_ms);
+  std::unique_lock lock(stop_mu_);
+  while (!stop_) {
+    if (stop_cv_.wait_for(lock, period, [this] { return stop_; })) break;
+    lock.unlock();
+    // A failed write leaves the previous (lower) recovery points, which only check less; the
+    // next period tries again.
+    (void)write_checkpoints(/*force=*/false);
     lock.lock();
   }
 }

@@ -11,6 +11,9 @@
 //   DIR/topics/<topic>-<p>/<base>.log    a segment: RecordBatch v2 batches back to back
 //   DIR/topics/<topic>-<p>/<base>.index  its sparse offset index
 //   DIR/group_offsets.log          committed consumer-group offsets
+//   DIR/recovery-point-offset-checkpoint   per partition, the offset below which its batches
+//                                  were made durable (Kafka's file of that name)
+//   DIR/log-start-offset-checkpoint        per partition, its log start offset (Kafka's too)
 //
 // <base> is the segment's first offset, 20 decimal digits zero-padded (Kafka's naming). The
 // segments of a partition are contiguous: each starts at the offset after the last batch of the
@@ -38,6 +41,15 @@
 // (partition int32 | offset int64 | metadata string), big-endian; a string is length uint32 +
 // bytes. A later record for the same (group, topic, partition) overrides an earlier one.
 //
+// The two checkpoint files are Kafka's text format (offset_checkpoint.h): a line "0", a line
+// with the entry count, then one "topic partition offset" line per partition; each is replaced
+// whole (temp file, fdatasync, rename, directory fsync). The recovery point of a partition is
+// the end of what was synced: by sync() (every produce under kAlways, the background thread
+// under kInterval), by a segment roll, by a clean shutdown; under kNever only the last two. It is
+// written every checkpoint_interval_ms by a background thread, at open and at a clean shutdown
+// (after syncing everything). The log start offset is written when retention moves it, before
+// any segment is deleted, and at open.
+//
 // Writing: a segment rolls (the next batch goes to a new segment named after its base offset)
 // when the batch would take the active segment past segment_bytes, or its offsets past what a
 // relative int32 offset can name. The closed segment is fdatasync'ed and the directory fsync'ed
@@ -47,12 +59,29 @@
 //
 // Recovery (open()): each partition's segments are scanned batch by batch: a sane header
 // (batchLength >= 49 and within the file, magic 2), a CRC-32C over attributes..end that
-// matches, and a baseOffset equal to the offset expected next. In the last segment the first
-// batch failing a check starts a torn tail: the file is truncated there (ftruncate, fdatasync)
-// and recovery() reports it. In a closed segment any failure is kCorruption naming the file and
-// byte position, and open() refuses. group_offsets.log is replayed the same way (a torn last
-// record is truncated) and rewritten compactly when it holds over 4x as many entries as are live
-// (and more than 16).
+// matches, and a baseOffset equal to the offset expected next. The first batch failing a check
+// is either a torn tail or damage:
+//  - A torn tail is what a crash leaves: it is in the last segment, no valid batch (sane
+//    header, magic 2, baseOffset not below the bad batch's, matching CRC) starts at ANY byte
+//    position after it (not only where its own length says it ends: the length may be the
+//    damaged byte), and it starts at or above the recorded recovery point. The file is
+//    truncated there (ftruncate, fdatasync) and recovery() reports it.
+//  - Anything else (valid batches after it, a closed segment, below the recovery point) is
+//    corruption, not a crash: open() refuses with kCorruption naming the file, the byte, the
+//    partition, the offset and what --repair would lose, and changes nothing.
+// Then the checkpoints: a first segment starting above the recorded log start offset (above 0
+// when none is recorded) means deleted segments; an end offset below the recorded recovery
+// point means durable data was truncated or deleted; a recorded partition without its
+// directory was deleted. Each is kCorruption naming the file(s), the partition and the lost
+// range, as is a gap between segments and a checkpoint file that does not parse (naming the
+// line). A first segment below the recorded log start is a retention run cut short: accepted.
+// Options::repair (`kappa broker --repair`) cuts instead of refusing: it truncates the segment
+// at the bad batch (deleting any later segments), accepts missing segments (the log starts at
+// the first remaining one, the end offset is what remains), recreates a missing partition
+// empty at its log start, and reports every lost range in PartitionRecovery::lost ("t/0: lost
+// offsets [1700, 5000) (...)"); open() then rewrites the checkpoints to match.
+// group_offsets.log is replayed the same way (a torn last record is truncated) and rewritten
+// compactly when it holds over 4x as many entries as are live (and more than 16).
 //
 // Idempotent producers: each partition keeps its producers' state (broker/producer_state.h:
 // epoch and last five batches per producer id). It is not stored apart from the log: recovery
@@ -80,6 +109,7 @@
 #include <vector>
 
 #include "broker/batch_log.h"
+#include "broker/disk/offset_checkpoint.h"
 #include "broker/disk/recovery_report.h"
 
 namespace kappa {
@@ -108,6 +138,11 @@ class DiskBroker final : public BatchLog {
     int32_t sticky_batch = 1;  // null-key records per partition before moving on
     // Injected write and fdatasync failures of segment files (tests of storage errors).
     std::shared_ptr<disk::IoFaults> faults;
+    // How often the background thread writes recovery-point-offset-checkpoint.
+    int64_t checkpoint_interval_ms = 5000;
+    // Cut corrupt batches and accept lost segments instead of refusing to open (`--repair`);
+    // recovery() reports exactly which offsets were lost.
+    bool repair = false;
   };
 
   // Creates dir if missing, takes its lock (kFailedPrecondition if another broker holds it) and
@@ -163,11 +198,15 @@ class DiskBroker final : public BatchLog {
   struct Topic;
 
   DiskBroker(Options options, int lock_fd);
-  Status load_topics();
+  Status load_topics(const disk::OffsetMap& log_starts, const disk::OffsetMap& recovery_points);
   Topic* find(std::string_view topic) const;
   Result<Topic*> find_or_create(std::string_view topic);
   Result<disk::PartitionStore*> find_partition(std::string_view topic, int32_t partition) const;
   void sync_loop();
+  // Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint from every
+  // partition's state, each only if it changed since the last write (or `force`).
+  Status write_checkpoints(bool force);
+  void checkpoint_loop();
 
   const Options options_;
   int lock_fd_ = -1;
@@ -182,6 +221,14 @@ class DiskBroker final : public BatchLog {
   std::condition_variable stop_cv_;
   bool stop_ = false;
   std::thread sync_thread_;
+
+  // The checkpoint files as last written; the thread that writes them every
+  // checkpoint_interval_ms.
+  std::mutex checkpoint_mu_;
+  disk::OffsetMap written_recovery_points_;
+  disk::OffsetMap written_log_starts_;
+  std::thread checkpoint_thread_;
+  bool opened_ = false;  // open() succeeded: the destructor may rewrite the checkpoints
 };
 
 }  // namespace kappa

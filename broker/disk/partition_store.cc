@@ -96,6 +96,103 @@ class ChunkReader {
   int64_t at_ = 0;
 };
 
+// Raises `a` to `v` if it is below.
+void raise_to(std::atomic<int64_t>& a, int64_t v) {
+  int64_t now = a.load();
+  while (now < v && !a.compare_exchange_weak(now, v)) {
+  }
+}
+
+// The end offset (last offset + 1) of the batch at `at` if it passes every check a batch can
+// pass on its own (a sane header within `size`, magic 2, baseOffset >= min_base, a matching
+// CRC-32C), else -1. `batch` receives its bytes.
+Result<int64_t> valid_batch_at(const File& file, int64_t at, int64_t size, int64_t min_base,
+                               std::string& batch) {
+  if (at + static_cast<int64_t>(kHeaderSize) > size) return int64_t{-1};
+  batch.resize(kHeaderSize);
+  KAPPA_RETURN_IF_ERROR(file.read_exact(at, batch.data(), kHeaderSize));
+  const int32_t length = be32(batch.data() + kLengthAt);
+  const int64_t base = be64(batch.data());
+  const int32_t delta = be32(batch.data() + kLastOffsetDeltaAt);
+  if (length < kMinBatchLength || at + 12 + static_cast<int64_t>(length) > size ||
+      static_cast<int8_t>(batch[kMagicAt]) != 2 || base < min_base || delta < 0) {
+    return int64_t{-1};
+  }
+  batch.resize(12 + static_cast<size_t>(length));
+  KAPPA_RETURN_IF_ERROR(
+      file.read_exact(at + static_cast<int64_t>(kHeaderSize), batch.data() + kHeaderSize,
+                      batch.size() - kHeaderSize));
+  const auto stored = static_cast<uint32_t>(load_be(batch.data() + kCrcAt, 4));
+  const uint32_t actual = crc32c(0, batch.data() + kAttributesAt, batch.size() - kAttributesAt);
+  return stored == actual ? base + delta + 1 : int64_t{-1};
+}
+
+// Valid batches after a bad one: the first at any byte position after `from` (not only where
+// the bad batch claims to end, since its length field may be what was damaged), and the end
+// offset of the last one.
+struct ValidAfter {
+  int64_t position = -1;  // -1: none
+  int64_t base = 0;
+  int64_t end = 0;
+};
+
+Result<ValidAfter> find_valid_after(const File& file, int64_t from, int64_t size,
+                                    int64_t min_base) {
+  ValidAfter out;
+  std::string chunk;
+  std::string batch;
+  int64_t chunk_at = 0;  // chunk holds the file's bytes from here
+  for (int64_t at = from + 1; at + static_cast<int64_t>(kHeaderSize) <= size;) {
+    // Only a 2 at the magic byte's place can start a batch: test that from large reads.
+    const int64_t magic_at = at + static_cast<int64_t>(kMagicAt);
+    if (magic_at < chunk_at || magic_at >= chunk_at + static_cast<int64_t>(chunk.size())) {
+      chunk.resize(kRecoveryChunk);
+      auto got = file.read_at(magic_at, chunk.data(), chunk.size());
+      if (!got) return got.status();
+      chunk.resize(*got);
+      chunk_at = magic_at;
+      if (chunk.empty()) break;
+    }
+    if (chunk[static_cast<size_t>(magic_at - chunk_at)] != 2) {
+      ++at;
+      continue;
+    }
+    auto end = valid_batch_at(file, at, size, min_base, batch);
+    if (!end) return end.status();
+    if (*end < 0) {
+      ++at;
+      continue;
+    }
+    if (out.position < 0) {
+      out.position = at;
+      out.base = be64(batch.data());
+    }
+    out.end = std::max(out.end, *end);
+    at += static_cast<int64_t>(batch.size());
+  }
+  return out;
+}
+
+// The end offset of the batches of the segment file `path` starting at `base`, by their
+// headers alone (for reporting what deleting it loses).
+Result<int64_t> segment_end(const std::filesystem::path& path, int64_t base) {
+  auto file = File::open(path, O_RDONLY);
+  if (!file) return file.status();
+  auto size = file->size();
+  if (!size) return size.status();
+  int64_t end = base;
+  char h[kHeaderSize];
+  for (int64_t at = 0; at + static_cast<int64_t>(kHeaderSize) <= *size;) {
+    KAPPA_RETURN_IF_ERROR(file->read_exact(at, h, kHeaderSize));
+    const int32_t length = be32(h + kLengthAt);
+    const int32_t delta = be32(h + kLastOffsetDeltaAt);
+    if (length < kMinBatchLength || static_cast<int8_t>(h[kMagicAt]) != 2 || delta < 0) break;
+    end = std::max(end, be64(h) + delta + 1);
+    at += 12 + static_cast<int64_t>(length);
+  }
+  return end;
+}
+
 }  // namespace
 
 PartitionStore::PartitionStore(std::filesystem::path dir, std::string topic, int32_t partition,
@@ -133,7 +230,8 @@ Status PartitionStore::out_of_range(int64_t offset, const OffsetRange& range) co
 Result<std::unique_ptr<PartitionStore>> PartitionStore::open(std::filesystem::path dir,
                                                              std::string topic, int32_t partition,
                                                              PartitionOptions options,
-                                                             PartitionRecovery& report) {
+                                                             PartitionRecovery& report,
+                                                             const RecordedOffsets& recorded) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -142,6 +240,7 @@ Result<std::unique_ptr<PartitionStore>> PartitionStore::open(std::filesystem::pa
   }
   std::unique_ptr<PartitionStore> store(
       new PartitionStore(std::move(dir), std::move(topic), partition, options));
+  store->recorded_ = recorded;
   report.topic = store->topic_;
   report.partition = partition;
   KAPPA_RETURN_IF_ERROR(store->recover(report));
@@ -192,31 +291,108 @@ Status PartitionStore::recover(PartitionRecovery& report) {
   }
   if (removed) KAPPA_RETURN_IF_ERROR(sync_dir(dir_));
 
+  const std::string name = partition_name(topic_, partition_);
+  const int64_t log_start = std::max<int64_t>(recorded_.log_start, 0);
+  const int64_t recovery_point = recorded_.recovery_point;
+  const auto would = [&](const std::string& what, int64_t from, int64_t to) {
+    return "; refusing to open. `kappa broker --repair` would " + what + ", losing offsets [" +
+           std::to_string(from) + ", " + std::to_string(to) + ") of " + name;
+  };
+  // The end offset of segments bases[from..], or the recovery point if higher: what is lost
+  // when they go.
+  const auto end_of = [&](size_t from, int64_t at_least) -> Result<int64_t> {
+    int64_t end = std::max(at_least, recovery_point);
+    for (size_t i = from; i < bases.size(); ++i) {
+      auto e = segment_end(dir_ / segment_name(bases[i], ".log"), bases[i]);
+      if (!e) return e.status();
+      end = std::max(end, *e);
+    }
+    return end;
+  };
+
   if (bases.empty()) {
-    auto seg = create_segment(0);
+    auto seg = create_segment(log_start);
     if (!seg) return seg.status();
     segments_.push_back(std::move(*seg));
   } else {
+    if (bases.front() > log_start) {
+      const auto missing = dir_ / segment_name(log_start, ".log");
+      const std::string why =
+          "segments missing: " + name + "'s first segment starts at offset " +
+          std::to_string(bases.front()) + " but its log starts at " + std::to_string(log_start) +
+          (recorded_.log_start >= 0 ? " (log-start-offset-checkpoint)"
+                                    : " (nothing recorded in log-start-offset-checkpoint)");
+      if (!recorded_.repair) {
+        return Status::corruption("disk broker " + missing.string() + " is missing: " + why +
+                                  would("start the log at offset " +
+                                            std::to_string(bases.front()),
+                                        log_start, bases.front()));
+      }
+      report.lost.push_back({log_start, bases.front(), why});
+    }
     int64_t expected = bases.front();
+    size_t kept = bases.size();
     for (size_t i = 0; i < bases.size(); ++i) {
       const bool last = i + 1 == bases.size();
       const auto path = dir_ / segment_name(bases[i], ".log");
       if (bases[i] != expected) {
-        return Status::corruption("disk broker " + path.string() +
-                                  ": the segment starts at offset " + std::to_string(bases[i]) +
-                                  " but the one before it ends at " + std::to_string(expected) +
-                                  " (" +
-                                  partition_name(topic_, partition_) + ")");
+        const std::string why = "the segment starts at offset " + std::to_string(bases[i]) +
+                                " but the one before it ends at " + std::to_string(expected) +
+                                " (" + name + ")";
+        auto lost_to = end_of(i, expected);
+        if (!lost_to) return lost_to.status();
+        if (!recorded_.repair) {
+          return Status::corruption("disk broker " + path.string() + ": " + why +
+                                    would("delete it and the segments after it", expected,
+                                          *lost_to));
+        }
+        report.lost.push_back({expected, *lost_to, "deleted " + path.string() + " and the " +
+                                                        "segments after it: " + why});
+        kept = i;
+        break;
       }
-      auto log = File::open(path, last ? O_RDWR : O_RDONLY);
+      auto log = File::open(path, last || recorded_.repair ? O_RDWR : O_RDONLY);
       if (!log) return log.status();
       auto seg = std::make_shared<Segment>();
       seg->base_offset = bases[i];
       seg->log = std::move(*log);
       seg->log.set_faults(options_.faults);
-      KAPPA_RETURN_IF_ERROR(recover_segment(*seg, last, expected, report));
-      KAPPA_RETURN_IF_ERROR(write_index(*seg, last, report));
+      std::optional<Damage> damage;
+      KAPPA_RETURN_IF_ERROR(recover_segment(*seg, last, expected, report, damage));
+      if (damage) {
+        auto lost_to = end_of(i + 1, damage->end);
+        if (!lost_to) return lost_to.status();
+        const std::string at = path.string() + " at byte " + std::to_string(damage->position);
+        if (!recorded_.repair) {
+          return Status::corruption(
+              "disk broker " + at + ": " + damage->problem +
+              would("truncate " + at + (last ? "" : " and delete the segments after it"),
+                    damage->offset, *lost_to));
+        }
+        KAPPA_RETURN_IF_ERROR(seg->log.truncate(damage->position));
+        KAPPA_RETURN_IF_ERROR(seg->log.datasync());
+        report.lost.push_back({damage->offset, *lost_to, "truncated " + at + ": " +
+                                                             damage->problem});
+        kept = i + 1;
+      }
+      KAPPA_RETURN_IF_ERROR(write_index(*seg, last || damage.has_value(), report));
       segments_.push_back(std::move(seg));
+      if (damage) break;
+    }
+    if (kept < bases.size()) {
+      for (size_t i = kept; i < bases.size(); ++i) {
+        for (const char* ext : {".log", ".index"}) {
+          const auto path = dir_ / segment_name(bases[i], ext);
+          if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+            return io_error(path, std::nullopt, "unlink for --repair", errno);
+          }
+        }
+      }
+      KAPPA_RETURN_IF_ERROR(sync_dir(dir_));
+      // The segment before the first deleted one is active now.
+      if (!segments_.back()->index.is_open()) {
+        KAPPA_RETURN_IF_ERROR(write_index(*segments_.back(), true, report));
+      }
     }
   }
 
@@ -225,6 +401,20 @@ Status PartitionStore::recover(PartitionRecovery& report) {
   next_offset_ = active_->next_offset;
   log_start_ = segments_.front()->base_offset;
   end_offset_.store(next_offset_);
+  if (recovery_point > next_offset_ &&
+      (report.lost.empty() || report.lost.back().to < recovery_point)) {
+    const std::string why = name + " ends at offset " + std::to_string(next_offset_) +
+                            " but recovery-point-offset-checkpoint records offsets up to " +
+                            std::to_string(recovery_point) +
+                            " as durable (a truncated or deleted segment)";
+    if (!recorded_.repair) {
+      return Status::corruption("disk broker " + active_->log.path().string() + " at byte " +
+                                std::to_string(write_pos_) + ": " + why +
+                                would("accept the end offset " + std::to_string(next_offset_),
+                                      next_offset_, recovery_point));
+    }
+    report.lost.push_back({next_offset_, recovery_point, why});
+  }
   // What a crashed process left in the page cache may not be on disk yet.
   KAPPA_RETURN_IF_ERROR(active_->log.datasync());
   synced_end_.store(next_offset_);
@@ -236,7 +426,7 @@ Status PartitionStore::recover(PartitionRecovery& report) {
 }
 
 Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expected,
-                                       PartitionRecovery& report) {
+                                       PartitionRecovery& report, std::optional<Damage>& damage) {
   auto file_size = seg.log.size();
   if (!file_size) return file_size.status();
   const int64_t size = *file_size;
@@ -288,12 +478,25 @@ Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expecte
       }
     }
     if (!problem.empty()) {
-      const std::string where = "disk broker " + seg.log.path().string() + " at byte " +
-                                std::to_string(pos) + ": ";
-      if (!last) {
-        return Status::corruption(where + problem + " in a closed segment of " +
-                                  partition_name(topic_, partition_) + " (offset " +
-                                  std::to_string(expected) + "); refusing to open");
+      // A torn write leaves one bad tail: nothing valid after it, all of it past what was
+      // synced, in the last segment. Anything else is damage that recover() refuses.
+      auto after = find_valid_after(seg.log, pos, size, expected);
+      if (!after) return after.status();
+      const bool durable = expected < recorded_.recovery_point;
+      if (!last || after->position >= 0 || durable) {
+        std::string why = problem + " in " + (last ? "the last" : "a closed") + " segment of " +
+                          partition_name(topic_, partition_) + " (offset " +
+                          std::to_string(expected) + ")";
+        if (after->position >= 0) {
+          why += ", but a valid batch follows at byte " + std::to_string(after->position) +
+                 " (offset " + std::to_string(after->base) +
+                 "): corruption, not a torn write";
+        } else if (last) {
+          why += ", below the recovery point " + std::to_string(recorded_.recovery_point) +
+                 " in recovery-point-offset-checkpoint: durable data is damaged, not a torn write";
+        }
+        damage = Damage{pos, expected, std::move(why), after->end};
+        break;
       }
       // The first bad batch of the last segment, and everything after it, is a torn write.
       KAPPA_RETURN_IF_ERROR(seg.log.truncate(pos));
@@ -362,6 +565,7 @@ Status PartitionStore::roll(int64_t new_base) {
     set_broken(s);
     return broken();
   }
+  raise_to(synced_end_, new_base);
   // The index is rebuilt at open if it differs from the log, so its sync is a courtesy.
   (void)active_->index.datasync();
   active_->index.close();
@@ -634,12 +838,13 @@ Status PartitionStore::sync() {
     set_broken(s);
     return broken();
   }
-  synced_end_.store(end);
+  raise_to(synced_end_, end);
   return Status::ok();
 }
 
 Status PartitionStore::enforce_retention(int64_t now_ms, int64_t retention_ms,
-                                         int64_t retention_bytes) {
+                                         int64_t retention_bytes,
+                                         const std::function<Status()>& moved) {
   if (retention_ms < 0 && retention_bytes < 0) return Status::ok();
   std::lock_guard guard(retention_mu_);
   std::vector<SegmentPtr> doomed;
@@ -661,6 +866,7 @@ Status PartitionStore::enforce_retention(int64_t now_ms, int64_t retention_ms,
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
     log_start_ = segments_.front()->base_offset;
   }
+  if (moved) KAPPA_RETURN_IF_ERROR(moved());
   // Readers still holding a deleted segment keep reading it through their open descriptor.
   Status result;
   for (const auto& seg : doomed) {

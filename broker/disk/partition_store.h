@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -34,13 +35,22 @@ struct PartitionOptions {
   IoFaults* faults = nullptr;  // injected disk failures (tests); owned by the caller
 };
 
+// What the data directory's checkpoint files recorded for a partition (disk_broker.h), which
+// recovery checks the segments against.
+struct RecordedOffsets {
+  int64_t log_start = -1;       // -1: nothing recorded (the log starts at 0)
+  int64_t recovery_point = -1;  // -1: nothing recorded
+  bool repair = false;          // cut damage and accept lost offsets instead of refusing
+};
+
 class PartitionStore {
  public:
   // Opens (creating it if missing) the partition directory `dir`, recovering every segment
-  // (see disk_broker.h); fills `report`.
+  // (see disk_broker.h) and checking it against `recorded`; fills `report`.
   static Result<std::unique_ptr<PartitionStore>> open(std::filesystem::path dir, std::string topic,
                                                       int32_t partition, PartitionOptions options,
-                                                      PartitionRecovery& report);
+                                                      PartitionRecovery& report,
+                                                      const RecordedOffsets& recorded = {});
   PartitionStore(const PartitionStore&) = delete;
   PartitionStore& operator=(const PartitionStore&) = delete;
   ~PartitionStore();
@@ -62,11 +72,16 @@ class PartitionStore {
   // callers share one sync.
   Status sync();
   bool dirty() const { return end_offset_.load() > synced_end_.load(); }
+  // The offset below which every batch is known to be on disk (synced, or in a closed segment).
+  int64_t recovery_point() const { return synced_end_.load(); }
 
   // Deletes closed segments, oldest first, whose newest timestamp is older than
   // now_ms - retention_ms, or while the partition without them still holds retention_bytes.
-  // -1 disables either limit. The active segment is never deleted.
-  Status enforce_retention(int64_t now_ms, int64_t retention_ms, int64_t retention_bytes);
+  // -1 disables either limit. The active segment is never deleted. `moved` runs after the log
+  // start offset moved and before any file is deleted (to record the new log start durably);
+  // if it fails nothing is deleted.
+  Status enforce_retention(int64_t now_ms, int64_t retention_ms, int64_t retention_bytes,
+                           const std::function<Status()>& moved = {});
 
  private:
   // An entry of the sparse index: the batch at `position` ends at `last_offset`; every batch
@@ -101,8 +116,18 @@ class PartitionStore {
   PartitionStore(std::filesystem::path dir, std::string topic, int32_t partition,
                  PartitionOptions options);
 
+  // A bad batch recovery may not cut as a torn tail: valid batches follow it, it lies in a
+  // closed segment, or below the recorded recovery point.
+  struct Damage {
+    int64_t position = 0;  // of the bad batch in its segment
+    int64_t offset = 0;    // the offset it should have started at
+    std::string problem;   // what failed, and why it is not a torn tail
+    int64_t end = 0;       // the end offset of the last valid batch after it (0: none)
+  };
+
   Status recover(PartitionRecovery& report);
-  Status recover_segment(Segment& seg, bool last, int64_t& expected, PartitionRecovery& report);
+  Status recover_segment(Segment& seg, bool last, int64_t& expected, PartitionRecovery& report,
+                         std::optional<Damage>& damage);
   Status write_index(Segment& seg, bool keep_open, PartitionRecovery& report);
   Result<SegmentPtr> create_segment(int64_t base_offset);
   Status roll(int64_t new_base);
@@ -119,6 +144,7 @@ class PartitionStore {
   const std::string topic_;
   const int32_t partition_;
   const PartitionOptions options_;
+  RecordedOffsets recorded_;
 
   // Appender state, guarded by append_mu_.
   std::mutex append_mu_;

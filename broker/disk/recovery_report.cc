@@ -21,6 +21,10 @@ std::vector<std::string> RecoveryReport::lines() const {
                     std::to_string(p.truncated_at) + " of " + p.truncated_file + " (" +
                     p.truncated_reason + ")");
     }
+    for (const PartitionRecovery::Lost& l : p.lost) {
+      out.push_back(partition_name(p.topic, p.partition) + ": lost offsets [" +
+                    std::to_string(l.from) + ", " + std::to_string(l.to) + ") (" + l.why + ")");
+    }
   }
   std::string groups = "group offsets: " + std::to_string(group_offsets) + " entries from " +
                        std::to_string(group_offset_records) + " records";
@@ -35,6 +39,14 @@ std::vector<std::string> RecoveryReport::lines() const {
 int64_t RecoveryReport::truncated_bytes() const {
   int64_t n = 0;
   for (const PartitionRecovery& p : partitions) n += p.truncated_bytes;
+  return n;
+}
+
+int64_t RecoveryReport::lost_offsets() const {
+  int64_t n = 0;
+  for (const PartitionRecovery& p : partitions) {
+    for (const PartitionRecovery::Lost& l : p.lost) n += l.to - l.from;
+  }
   return n;
 }
 

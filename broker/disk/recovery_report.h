@@ -24,6 +24,14 @@ struct PartitionRecovery {
   std::string truncated_file;
   int64_t truncated_at = 0;  // byte position in truncated_file where the cut was made
   std::string truncated_reason;
+  // Offsets that were stored, or recorded as durable, and are gone: [from, to) and why. Only
+  // Options::repair opens a partition with lost offsets; without it open() refuses.
+  struct Lost {
+    int64_t from = 0;
+    int64_t to = 0;
+    std::string why;
+  };
+  std::vector<Lost> lost;
 };
 
 struct RecoveryReport {
@@ -37,6 +45,8 @@ struct RecoveryReport {
   std::vector<std::string> lines() const;
   // Sum of truncated_bytes over all partitions.
   int64_t truncated_bytes() const;
+  // The number of offsets lost over all partitions (Options::repair).
+  int64_t lost_offsets() const;
 };
 
 }  // namespace kappa
