@@ -40,8 +40,13 @@ Result<BrokerFlags> parse(const std::vector<std::string>& args) {
       f.auto_create = false;
       continue;
     }
+    if (a == "--repair") {
+      f.disk.repair = true;
+      continue;
+    }
     static const char* kValued[] = {"--listen", "--data", "--fsync", "--partitions", "--retention-ms",
-                                    "--retention-bytes", "--segment-bytes", "--advertise"};
+                                    "--retention-bytes", "--segment-bytes", "--advertise",
+                                    "--checkpoint-interval-ms"};
     bool known = false;
     for (const char* k : kValued) known = known || a == k;
     if (!known) return Status::invalid_argument("unknown option " + a + " for broker");
@@ -74,12 +79,16 @@ Result<BrokerFlags> parse(const std::vector<std::string>& args) {
         return Status::invalid_argument("--fsync expects always, never or interval:MS, got '" + v + "'");
       }
     } else {
-      auto n = integer(a, v, a == "--partitions" ? 1 : a == "--segment-bytes" ? 4096 : -1);
+      auto n = integer(a, v,
+                       a == "--partitions" || a == "--checkpoint-interval-ms" ? 1
+                       : a == "--segment-bytes"                               ? 4096
+                                                                              : -1);
       if (!n) return n.status();
       if (a == "--partitions") f.partitions = static_cast<int32_t>(*n);
       if (a == "--retention-ms") f.disk.retention_ms = *n;
       if (a == "--retention-bytes") f.disk.retention_bytes = *n;
       if (a == "--segment-bytes") f.disk.segment_bytes = *n;
+      if (a == "--checkpoint-interval-ms") f.disk.checkpoint_interval_ms = *n;
     }
   }
   return f;
@@ -129,6 +138,10 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
     }
     disk = std::move(*opened);
     for (const std::string& line : disk->recovery().lines()) log(line);
+    if (const int64_t lost = disk->recovery().lost_offsets(); lost > 0) {
+      log("--repair gave up " + std::to_string(lost) +
+          " offsets (the \"lost offsets\" lines above); the checkpoints now match what remains");
+    }
     log_ptr = disk.get();
     storage = "data " + flags->data + ", fsync " + policy_name(o.fsync);
   } else {

@@ -37,8 +37,10 @@ commands:
       run a scenario and capture topics to a file that a scenario can replay
   broker [--listen 127.0.0.1:9092] [--data DIR] [--fsync always|never|interval:MS] [--partitions N]
          [--no-auto-create] [--retention-ms MS] [--retention-bytes N] [--segment-bytes N]
+         [--checkpoint-interval-ms MS] [--repair]
       the mini broker as a Kafka server (kcat, librdkafka, any Kafka client), until SIGINT/SIGTERM;
-      durable in DIR, in memory without --data
+      durable in DIR, in memory without --data; a DIR damaged beyond a torn tail is refused
+      (exit 2) unless --repair, which cuts the damage and logs the offsets lost
   bench pipeline|broker ...
       bench pipeline [--events N] [--runs N] [--sqlite-file PATH]: pipeline throughput figures;
       bench broker [--messages N] [--size BYTES] [--partitions P] [--runs R]
