@@ -62,10 +62,6 @@ int64_t estimated_size(const OutgoingRecord& r) {
   return n;
 }
 
-disk::PartitionOptions partition_options(const DiskBroker::Options& o) {
-  return {o.segment_bytes, o.index_interval_bytes, o.max_batch_bytes, o.faults.get()};
-}
-
 // What a FetchResult's views point into: decoded batches and their header arrays. Neither
 // container moves its elements once added.
 struct FetchOwner {
@@ -81,6 +77,15 @@ struct DiskBroker::Topic {
   Partitioner partitioner;
   explicit Topic(int32_t sticky_batch) : partitioner(sticky_batch) {}
 };
+
+disk::PartitionOptions DiskBroker::partition_options(const Options& o) {
+  return {o.segment_bytes, o.index_interval_bytes, o.max_batch_bytes, o.faults.get(),
+          [this] {
+            // A roll made more durable: record it soon, off the append path.
+            checkpoint_due_ = true;
+            stop_cv_.notify_all();
+          }};
+}
 
 Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
   const std::string dir = options.dir.string();
@@ -144,8 +149,11 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
                                            broker->recovery_);
   if (!groups) return groups.status();
   broker->groups_ = std::move(*groups);
-  // From here on the checkpoints describe what recovery kept (and --repair cut).
-  KAPPA_RETURN_IF_ERROR(broker->write_checkpoints(/*force=*/true));
+  // From here on the checkpoints describe what recovery kept (and --repair cut); after a
+  // clean shutdown they already do.
+  broker->written_recovery_points_ = std::move(*recovery_points);
+  broker->written_log_starts_ = std::move(*log_starts);
+  KAPPA_RETURN_IF_ERROR(broker->write_checkpoints());
   broker->opened_ = true;
   if (broker->options_.fsync == FsyncPolicy::kInterval) {
     broker->sync_thread_ = std::thread([b = broker.get()] { b->sync_loop(); });
@@ -172,7 +180,7 @@ DiskBroker::~DiskBroker() {
       for (const auto& p : topic->partitions) (void)p->sync();
     }
     if (groups_) (void)groups_->sync();
-    (void)write_checkpoints(/*force=*/false);
+    (void)write_checkpoints();
   }
   topics_.clear();
   groups_.reset();
@@ -572,7 +580,7 @@ Status DiskBroker::enforce_retention(int64_t now_ms) {
     // The new log start is on disk before a segment is deleted, so that a missing segment
     // always means lost data.
     Status r = s->enforce_retention(now_ms, options_.retention_ms, options_.retention_bytes,
-                                    [this] { return write_checkpoints(/*force=*/false); });
+                                    [this] { return write_checkpoints(); });
     if (!r && first.is_ok()) first = r;
   }
   return first;
@@ -600,7 +608,7 @@ void DiskBroker::sync_loop() {
   }
 }
 
-Status DiskBroker::write_checkpoints(bool force) {
+Status DiskBroker::write_checkpoints() {
   std::lock_guard lock(checkpoint_mu_);
   disk::OffsetMap recovery_points;
   disk::OffsetMap log_starts;
@@ -614,12 +622,12 @@ Status DiskBroker::write_checkpoints(bool force) {
       }
     }
   }
-  if (force || recovery_points != written_recovery_points_) {
+  if (recovery_points != written_recovery_points_) {
     KAPPA_RETURN_IF_ERROR(
         disk::write_offset_checkpoint(options_.dir / kRecoveryPointName, recovery_points));
     written_recovery_points_ = std::move(recovery_points);
   }
-  if (force || log_starts != written_log_starts_) {
+  if (log_starts != written_log_starts_) {
     KAPPA_RETURN_IF_ERROR(disk::write_offset_checkpoint(options_.dir / kLogStartName, log_starts));
     written_log_starts_ = std::move(log_starts);
   }
@@ -630,11 +638,15 @@ void DiskBroker::checkpoint_loop() {
   const auto period = std::chrono::milliseconds(options_.checkpoint_interval_ms);
   std::unique_lock lock(stop_mu_);
   while (!stop_) {
-    if (stop_cv_.wait_for(lock, period, [this] { return stop_; })) break;
+    if (stop_cv_.wait_for(lock, period, [this] { return stop_ || checkpoint_due_.load(); }) &&
+        stop_) {
+      break;
+    }
+    checkpoint_due_ = false;
     lock.unlock();
     // A failed write leaves the previous (lower) recovery points, which only check less; the
     // next period tries again.
-    (void)write_checkpoints(/*force=*/false);
+    (void)write_checkpoints();
     lock.lock();
   }
 }

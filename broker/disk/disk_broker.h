@@ -45,10 +45,11 @@
 // with the entry count, then one "topic partition offset" line per partition; each is replaced
 // whole (temp file, fdatasync, rename, directory fsync). The recovery point of a partition is
 // the end of what was synced: by sync() (every produce under kAlways, the background thread
-// under kInterval), by a segment roll, by a clean shutdown; under kNever only the last two. It is
-// written every checkpoint_interval_ms by a background thread, at open and at a clean shutdown
-// (after syncing everything). The log start offset is written when retention moves it, before
-// any segment is deleted, and at open.
+// under kInterval), by a segment roll, by a clean shutdown; under kNever only the last two. A
+// background thread writes it every checkpoint_interval_ms and soon after a segment roll; open
+// writes it when recovery changed it, and a clean shutdown after syncing everything. The log
+// start offset is written when retention moves it (before any segment is deleted) and by open.
+// Each file is only rewritten when its content would change.
 //
 // Writing: a segment rolls (the next batch goes to a new segment named after its base offset)
 // when the batch would take the active segment past segment_bytes, or its offsets past what a
@@ -97,6 +98,7 @@
 // serialized; reads run beside them and see whole published batches only.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -118,6 +120,7 @@ namespace disk {
 class IoFaults;
 class PartitionStore;
 class GroupOffsetLog;
+struct PartitionOptions;
 }  // namespace disk
 
 class DiskBroker final : public BatchLog {
@@ -204,9 +207,11 @@ class DiskBroker final : public BatchLog {
   Result<disk::PartitionStore*> find_partition(std::string_view topic, int32_t partition) const;
   void sync_loop();
   // Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint from every
-  // partition's state, each only if it changed since the last write (or `force`).
-  Status write_checkpoints(bool force);
+  // partition's state, each only if it differs from what was last read or written.
+  Status write_checkpoints();
   void checkpoint_loop();
+  // The options of every partition store (and the roll hook that wakes checkpoint_loop).
+  disk::PartitionOptions partition_options(const Options& o);
 
   const Options options_;
   int lock_fd_ = -1;
@@ -228,6 +233,7 @@ class DiskBroker final : public BatchLog {
   disk::OffsetMap written_recovery_points_;
   disk::OffsetMap written_log_starts_;
   std::thread checkpoint_thread_;
+  std::atomic<bool> checkpoint_due_{false};  // a segment rolled since the last write
   bool opened_ = false;  // open() succeeded: the destructor may rewrite the checkpoints
 };
 

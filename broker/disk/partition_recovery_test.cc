@@ -412,6 +412,26 @@ TEST(PartitionRecovery, RecoveryPointUnderFsyncNeverIsWhatRollsSynced) {
   EXPECT_GT((*b)->recovery().truncated_bytes(), 0);
 }
 
+// A roll makes more durable at once: it wakes the checkpoint thread instead of waiting out the
+// interval.
+TEST(PartitionRecovery, SegmentRollWritesTheRecoveryPointSoon) {
+  TempDir tmp;
+  DiskBroker::Options o;
+  o.dir = tmp.path() / "data";
+  o.fsync = DiskBroker::FsyncPolicy::kNever;
+  o.segment_bytes = 3 * kBatch;
+  o.checkpoint_interval_ms = 600'000;
+  auto b = DiskBroker::open(o);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE((*b)->create_topic("t", 1));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*b)->append_batch("t", 0, batch_of_two(i)));
+  const fs::path rp = o.dir / "recovery-point-offset-checkpoint";
+  for (int i = 0; i < 500 && read_file(rp) != "0\n1\nt 0 18\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(read_file(rp), "0\n1\nt 0 18\n");
+}
+
 TEST(PartitionRecovery, UnreadableCheckpointFileRefuses) {
   for (const std::string& text : {std::string("0\n1\nt 0\n"), std::string("1\n0\n"),
                                   std::string("0\n2\nt 0 5\n"), std::string("0\n1\nt x 5\n")}) {

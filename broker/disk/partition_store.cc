@@ -578,6 +578,7 @@ Status PartitionStore::roll(int64_t new_base) {
   active_ = std::move(*seg);
   write_pos_ = 0;
   bytes_since_index_ = 0;
+  if (options_.rolled) options_.rolled();
   return Status::ok();
 }
 

@@ -33,6 +33,9 @@ struct PartitionOptions {
   int64_t index_interval_bytes = 4096;
   int64_t max_batch_bytes = 1048588;
   IoFaults* faults = nullptr;  // injected disk failures (tests); owned by the caller
+  // Called (under the append lock: it must be quick) after a roll synced the closed segment,
+  // i.e. when recovery_point() moved.
+  std::function<void()> rolled;
 };
 
 // What the data directory's checkpoint files recorded for a partition (disk_broker.h), which
