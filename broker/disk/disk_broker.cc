@@ -140,10 +140,16 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
     return disk::io_error(lock_path, std::nullopt, "flock", err);
   }
   std::unique_ptr<DiskBroker> broker(new DiskBroker(std::move(options), lock_fd));
+  const auto unreadable = [](const Status& s) {
+    if (s.code() != StatusCode::kCorruption) return s;
+    return Status::corruption(s.message() +
+                              "; refusing to open. Fix or remove the file (a missing file records "
+                              "nothing); --repair does not rewrite an unreadable one");
+  };
   auto log_starts = disk::read_offset_checkpoint(broker->options_.dir / kLogStartName);
-  if (!log_starts) return log_starts.status();
+  if (!log_starts) return unreadable(log_starts.status());
   auto recovery_points = disk::read_offset_checkpoint(broker->options_.dir / kRecoveryPointName);
-  if (!recovery_points) return recovery_points.status();
+  if (!recovery_points) return unreadable(recovery_points.status());
   KAPPA_RETURN_IF_ERROR(broker->load_topics(*log_starts, *recovery_points));
   auto groups = disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName,
                                            broker->recovery_);

@@ -440,6 +440,7 @@ TEST(PartitionRecovery, UnreadableCheckpointFileRefuses) {
     const Status s = f.refused();
     EXPECT_EQ(s.code(), StatusCode::kCorruption);
     EXPECT_HAS(s.message(), (f.o.dir / "log-start-offset-checkpoint").string() + " line ");
+    EXPECT_HAS(s.message(), "Fix or remove the file");
   }
 }
 
