@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <limits>
 #include <optional>
@@ -103,32 +104,72 @@ std::optional<Commit> parse_commit(std::string_view payload) {
   return c;
 }
 
-// The framed record at `at`: its payload and end, or nullopt if short or failing its CRC.
+// A window onto the file that moves forward as replay reads it, so replaying needs memory for
+// one chunk (or the largest record), never for the whole file.
+class FileWindow {
+ public:
+  FileWindow(const File& file, int64_t size, size_t chunk) : file_(file), size_(size), chunk_(chunk) {}
+  int64_t size() const { return size_; }
+
+  // The bytes [pos, pos + n), fewer where the file ends. Valid until the next call.
+  Result<std::string_view> view(int64_t pos, size_t n) {
+    n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), size_ - pos));
+    if (pos >= start_ && pos - start_ + static_cast<int64_t>(n) <= static_cast<int64_t>(buf_.size())) {
+      return std::string_view(buf_).substr(static_cast<size_t>(pos - start_), n);
+    }
+    const auto want = static_cast<size_t>(
+        std::min<int64_t>(static_cast<int64_t>(std::max(n, chunk_)), size_ - pos));
+    if (buf_.capacity() > 2 * want) std::string().swap(buf_);  // after one huge record
+    buf_.resize(want);
+    auto got = file_.read_at(pos, buf_.data(), buf_.size());
+    if (!got) return got.status();
+    buf_.resize(*got);
+    start_ = pos;
+    return std::string_view(buf_).substr(0, std::min(n, buf_.size()));
+  }
+
+ private:
+  const File& file_;
+  const int64_t size_;
+  const size_t chunk_;
+  int64_t start_ = 0;
+  std::string buf_;
+};
+
+// The framed record at `at`: its payload (valid until the window moves) and end, or nullopt if
+// short or failing its CRC.
 struct Frame {
   std::string_view payload;
-  size_t end = 0;
+  int64_t end = 0;
 };
-std::optional<Frame> read_frame(std::string_view bytes, size_t at) {
-  if (bytes.size() - at < kFrameHeader) return std::nullopt;
-  const auto length = static_cast<size_t>(load_be(bytes.data() + at, 4));
-  if (length > bytes.size() - at - kFrameHeader) return std::nullopt;
-  const auto stored = static_cast<uint32_t>(load_be(bytes.data() + at + 4, 4));
-  uint32_t crc = crc32c(0, bytes.data() + at, 4);
-  crc = crc32c(crc, bytes.data() + at + kFrameHeader, length);
-  if (crc != stored) return std::nullopt;
-  return Frame{bytes.substr(at + kFrameHeader, length), at + kFrameHeader + length};
+Result<std::optional<Frame>> read_frame(FileWindow& window, int64_t at) {
+  const std::optional<Frame> none;
+  if (window.size() - at < static_cast<int64_t>(kFrameHeader)) return none;
+  auto header = window.view(at, kFrameHeader);
+  if (!header) return header.status();
+  const auto length = static_cast<int64_t>(load_be(header->data(), 4));
+  if (length > window.size() - at - static_cast<int64_t>(kFrameHeader)) return none;
+  auto bytes = window.view(at, kFrameHeader + static_cast<size_t>(length));
+  if (!bytes) return bytes.status();
+  if (bytes->size() != kFrameHeader + static_cast<size_t>(length)) return none;  // the file shrank
+  const auto stored = static_cast<uint32_t>(load_be(bytes->data() + 4, 4));
+  uint32_t crc = crc32c(0, bytes->data(), 4);
+  crc = crc32c(crc, bytes->data() + kFrameHeader, static_cast<size_t>(length));
+  if (crc != stored) return none;
+  return std::optional<Frame>(Frame{bytes->substr(kFrameHeader), at + static_cast<int64_t>(kFrameHeader) + length});
 }
 
 }  // namespace
 
 Result<std::unique_ptr<GroupOffsetLog>> GroupOffsetLog::open(std::filesystem::path path,
-                                                             RecoveryReport& report) {
+                                                             RecoveryReport& report,
+                                                             size_t read_chunk_bytes) {
   std::unique_ptr<GroupOffsetLog> log(new GroupOffsetLog(std::move(path)));
-  KAPPA_RETURN_IF_ERROR(log->replay(report));
+  KAPPA_RETURN_IF_ERROR(log->replay(report, std::max<size_t>(read_chunk_bytes, kFrameHeader)));
   return log;
 }
 
-Status GroupOffsetLog::replay(RecoveryReport& report) {
+Status GroupOffsetLog::replay(RecoveryReport& report, size_t read_chunk_bytes) {
   const auto tmp = std::filesystem::path(path_.string() + ".tmp");
   if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
     return io_error(tmp, std::nullopt, "unlink a stale temp file", errno);
@@ -138,29 +179,29 @@ Status GroupOffsetLog::replay(RecoveryReport& report) {
   file_ = std::move(*file);
   auto size = file_.size();
   if (!size) return size.status();
-  // Group offsets are small (one entry per group, topic and partition): read them whole.
-  std::string bytes(static_cast<size_t>(*size), '\0');
-  auto got = file_.read_at(0, bytes.data(), bytes.size());
-  if (!got) return got.status();
-  bytes.resize(*got);
+  // Streamed a chunk at a time: memory follows the live entries, not the file's size.
+  FileWindow window(file_, *size, read_chunk_bytes);
 
-  size_t at = 0;
-  while (at < bytes.size()) {
-    auto f = read_frame(bytes, at);
+  int64_t at = 0;
+  while (at < window.size()) {
+    auto f = read_frame(window, at);
+    if (!f) return f.status();
     std::optional<Commit> c;
-    if (f) c = parse_commit(f->payload);
+    if (*f) c = parse_commit((*f)->payload);
     if (!c) {
       // Torn if nothing valid follows: a crash mid-append leaves at most one partial record.
-      for (size_t next = at + 1; next < bytes.size(); ++next) {
-        if (auto g = read_frame(bytes, next); g && parse_commit(g->payload)) {
+      for (int64_t next = at + 1; next < window.size(); ++next) {
+        auto g = read_frame(window, next);
+        if (!g) return g.status();
+        if (*g && parse_commit((*g)->payload)) {
           return Status::corruption("disk broker " + path_.string() + " at byte " +
                                     std::to_string(at) +
                                     ": a damaged group offset record, and a valid one follows "
                                     "at byte " + std::to_string(next));
         }
       }
-      report.group_truncated_bytes = static_cast<int64_t>(bytes.size() - at);
-      KAPPA_RETURN_IF_ERROR(file_.truncate(static_cast<int64_t>(at)));
+      report.group_truncated_bytes = window.size() - at;
+      KAPPA_RETURN_IF_ERROR(file_.truncate(at));
       KAPPA_RETURN_IF_ERROR(file_.datasync());
       break;
     }
@@ -169,9 +210,9 @@ Status GroupOffsetLog::replay(RecoveryReport& report) {
     }
     entries_written_ += static_cast<int64_t>(c->offsets.size());
     ++report.group_offset_records;
-    at = f->end;
+    at = (*f)->end;
   }
-  size_ = static_cast<int64_t>(at);
+  size_ = at;
   report.group_offsets = static_cast<int64_t>(offsets_.size());
   if (entries_written_ > kCompactFactor * static_cast<int64_t>(offsets_.size()) &&
       entries_written_ > 16) {

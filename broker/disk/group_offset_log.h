@@ -3,7 +3,7 @@
 // described in disk_broker.h). One commit call is one record, so its offsets land together or
 // not at all.
 //
-// open() replays the file; a last record that is short or fails its CRC is a torn write and is
+// open() replays the file, streaming it in chunks; a last record that is short or fails its CRC is a torn write and is
 // truncated (a bad record followed by a valid one is kCorruption naming the byte). When the file
 // holds over 4x as many entries as are live (and more than 16), open() rewrites it compactly,
 // one record per (group, topic): temp file, fdatasync, rename, directory fsync.
@@ -30,8 +30,11 @@ namespace kappa::disk {
 
 class GroupOffsetLog {
  public:
+  // Replays the file `read_chunk_bytes` at a time (a record larger than that is read whole), so
+  // the memory it needs is that of the live entries, however long the file has grown.
   static Result<std::unique_ptr<GroupOffsetLog>> open(std::filesystem::path path,
-                                                      RecoveryReport& report);
+                                                      RecoveryReport& report,
+                                                      size_t read_chunk_bytes = size_t{1} << 20);
 
   // Appends one record; fdatasyncs it when `sync` is set.
   Status commit(std::string_view group, std::string_view topic,
@@ -48,7 +51,7 @@ class GroupOffsetLog {
   };
 
   explicit GroupOffsetLog(std::filesystem::path path) : path_(std::move(path)) {}
-  Status replay(RecoveryReport& report);
+  Status replay(RecoveryReport& report, size_t read_chunk_bytes);
   Status compact();
 
   const std::filesystem::path path_;
