@@ -12,6 +12,7 @@
 #include <system_error>
 #include <utility>
 
+#include "broker/disk/descriptors.h"
 #include "broker/disk/file.h"
 #include "broker/disk/group_offset_log.h"
 #include "broker/disk/partition_store.h"
@@ -289,36 +290,89 @@ Status DiskBroker::create_topic(std::string_view topic, int32_t partitions) {
                                     "' needs at least 1 partition, got " +
                                     std::to_string(partitions));
   }
-  std::unique_lock lock(topics_mu_);
-  if (auto it = topics_.find(topic); it != topics_.end()) {
-    const auto have = static_cast<int32_t>(it->second->partitions.size());
-    if (have == partitions) return Status::ok();
-    return Status::already_exists("topic '" + std::string(topic) + "' exists with " +
-                                  std::to_string(have) + " partitions, not " +
-                                  std::to_string(partitions));
+  const int64_t descriptors = int64_t{partitions} * disk::kDescriptorsPerPartition;
+  {
+    std::unique_lock lock(topics_mu_);
+    if (auto it = topics_.find(topic); it != topics_.end()) {
+      const auto have = static_cast<int32_t>(it->second->partitions.size());
+      if (have == partitions) return Status::ok();
+      return Status::already_exists("topic '" + std::string(topic) + "' exists with " +
+                                    std::to_string(have) + " partitions, not " +
+                                    std::to_string(partitions));
+    }
+    if (creating_.count(topic) != 0) {
+      return Status::unavailable("topic '" + std::string(topic) + "' is being created");
+    }
+    // Checked before any file is made, so a topic that cannot fit is refused whole.
+    KAPPA_RETURN_IF_ERROR(disk::check_descriptors_for("topic '" + std::string(topic) + "'",
+                                                      partitions, creating_descriptors_));
+    creating_.emplace(topic);
+    creating_descriptors_ += descriptors;
   }
+  // The files are made without the table lock: other topics are served meanwhile.
+  auto made = create_partitions(topic, partitions);
+  std::unique_lock lock(topics_mu_);
+  creating_.erase(creating_.find(topic));
+  creating_descriptors_ -= descriptors;
+  if (!made) return made.status();
+  topics_.emplace(std::string(topic), std::move(*made));
+  return Status::ok();
+}
+
+Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::string_view topic,
+                                                                         int32_t partitions) {
   const auto topics_dir = options_.dir / kTopicsName;
-  for (int32_t p = 0; p < partitions; ++p) {
-    const auto path = topics_dir / partition_dir_name(topic, p);
+  auto t = std::make_unique<Topic>(options_.sticky_batch);
+  int32_t made = 0;
+  Status failed;
+  for (; made < partitions; ++made) {
+    const auto path = topics_dir / partition_dir_name(topic, made);
     std::error_code ec;
     std::filesystem::create_directory(path, ec);
     if (ec) {
-      return Status::unavailable("disk broker " + path.string() + ": cannot create: " +
-                                 ec.message());
+      failed = Status::unavailable("disk broker " + path.string() + ": cannot create: " +
+                                   ec.message());
+      break;
     }
   }
-  KAPPA_RETURN_IF_ERROR(disk::sync_dir(topics_dir));
-  auto t = std::make_unique<Topic>(options_.sticky_batch);
-  for (int32_t p = 0; p < partitions; ++p) {
+  if (failed.is_ok()) failed = disk::sync_dir(topics_dir);
+  for (int32_t p = 0; failed.is_ok() && p < partitions; ++p) {
     PartitionRecovery ignored;
     auto store = disk::PartitionStore::open(topics_dir / partition_dir_name(topic, p),
                                             std::string(topic), p, partition_options(options_),
                                             ignored);
-    if (!store) return store.status();
+    if (!store) {
+      failed = store.status();
+      break;
+    }
     t->partitions.push_back(std::move(*store));
   }
-  topics_.emplace(std::string(topic), std::move(t));
-  return Status::ok();
+  if (failed.is_ok()) return t;
+  // Leave nothing behind: a half-made topic would be loaded (or refused) at the next start.
+  t->partitions.clear();
+  std::string cleanup;
+  for (int32_t p = 0; p < made; ++p) {
+    std::error_code ec;
+    std::filesystem::remove_all(topics_dir / partition_dir_name(topic, p), ec);
+    if (ec && cleanup.empty()) cleanup = "; and removing its directories failed: " + ec.message();
+  }
+  if (Status s = disk::sync_dir(topics_dir); !s.is_ok() && cleanup.empty()) {
+    cleanup = "; " + s.message();
+  }
+  return Status(failed.code(), "creating topic '" + std::string(topic) + "': " +
+                                   failed.message() + cleanup);
+}
+
+Status DiskBroker::check_descriptors(const std::filesystem::path& dir) {
+  const auto topics_dir = dir / kTopicsName;
+  int64_t partitions = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(topics_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_directory() && parse_partition_dir(it->path().filename().string())) ++partitions;
+  }
+  if (partitions == 0) return Status::ok();
+  return disk::check_descriptors_for("disk broker " + dir.string(), partitions);
 }
 
 Result<DiskBroker::Topic*> DiskBroker::find_or_create(std::string_view topic) {

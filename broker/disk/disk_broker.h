@@ -56,7 +56,10 @@
 // relative int32 offset can name. The closed segment is fdatasync'ed and the directory fsync'ed
 // before the new segment takes writes, so only the last segment of a partition can hold a torn
 // write. A topic's partition directories are all created before the topics directory is
-// fsync'ed.
+// fsync'ed. create_topic first checks that the partitions fit in the process's file-descriptor
+// limit (descriptors.h); if making any of them fails it removes every directory it made and
+// fsyncs the topics directory, so a failed creation leaves nothing behind. It makes the files
+// without holding the topic table's lock: other topics are served meanwhile.
 //
 // Recovery (open()): each partition's segments are scanned batch by batch: a sane header
 // (batchLength >= 49 and within the file, magic 2), a CRC-32C over attributes..end that
@@ -105,6 +108,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -156,6 +160,11 @@ class DiskBroker final : public BatchLog {
   DiskBroker(const DiskBroker&) = delete;
   DiskBroker& operator=(const DiskBroker&) = delete;
 
+  // Whether the partitions in `dir` fit in this process's file-descriptor limit (two
+  // descriptors each, see descriptors.h): kFailedPrecondition naming the numbers if not, so
+  // that a caller can say so before open() runs out with "Too many open files".
+  static Status check_descriptors(const std::filesystem::path& dir);
+
   // What open() found and repaired.
   const RecoveryReport& recovery() const { return recovery_; }
   // Whether an append is on disk when sync() returns (FsyncPolicy::kAlways).
@@ -204,6 +213,8 @@ class DiskBroker final : public BatchLog {
   Status load_topics(const disk::OffsetMap& log_starts, const disk::OffsetMap& recovery_points);
   Topic* find(std::string_view topic) const;
   Result<Topic*> find_or_create(std::string_view topic);
+  // Makes a topic's directories and opens its partitions; on failure removes what it made.
+  Result<std::unique_ptr<Topic>> create_partitions(std::string_view topic, int32_t partitions);
   Result<disk::PartitionStore*> find_partition(std::string_view topic, int32_t partition) const;
   void sync_loop();
   // Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint from every
@@ -219,6 +230,8 @@ class DiskBroker final : public BatchLog {
 
   mutable std::shared_mutex topics_mu_;
   std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
+  std::set<std::string, std::less<>> creating_;  // topics whose files are being made
+  int64_t creating_descriptors_ = 0;             // what those will hold open
   std::unique_ptr<disk::GroupOffsetLog> groups_;
 
   // kInterval's background sync thread.

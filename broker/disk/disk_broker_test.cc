@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <thread>
 
+#include "broker/disk/descriptors.h"
 #include "broker/partitioner.h"
 #include "broker/protocol/record_batch.h"
 
@@ -764,6 +767,115 @@ TEST(DiskBroker, ConcurrentAppendReadAndSync) {
     auto again = open_ok(o);
     EXPECT_EQ(again->offsets("t", 0)->end, expected);
   }
+}
+
+// Sets the soft RLIMIT_NOFILE for one test and puts it back afterwards.
+class DescriptorLimit {
+ public:
+  explicit DescriptorLimit(rlim_t soft) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lower = saved_;
+    lower.rlim_cur = std::min(soft, saved_.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &lower);
+  }
+  ~DescriptorLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+
+ private:
+  rlimit saved_{};
+};
+
+std::vector<std::string> dirs_of(const fs::path& data, const std::string& topic) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(data / "topics")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(topic + "-", 0) == 0) out.push_back(name);
+  }
+  return out;
+}
+
+// Partitions take two descriptors each: a topic that does not fit in what ulimit -n leaves is
+// refused before any file is made, saying how many it needs; a smaller one still fits.
+TEST(DiskBroker, CreateTopicChecksTheDescriptorBudget) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  auto b = open_ok(o);
+  auto budget = disk::descriptor_budget();
+  ASSERT_TRUE(budget);
+  DescriptorLimit limit(static_cast<rlim_t>(budget->in_use + disk::kDescriptorReserve + 100));
+  Status s = b->create_topic("wide", 200);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("200 partitions need 400 file descriptors"), std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("ulimit -n allows"), std::string::npos) << s.message();
+  EXPECT_TRUE(dirs_of(o.dir, "wide").empty());
+  EXPECT_FALSE(b->partition_count("wide"));
+  EXPECT_TRUE(b->create_topic("narrow", 10)) << "40 descriptors fit";
+  EXPECT_EQ(*b->partition_count("narrow"), 10);
+}
+
+// A creation that fails half-way (here: a file where partition 3's directory should go) removes
+// the directories it made, so the next start does not find a half-made topic.
+TEST(DiskBroker, FailedCreateTopicLeavesNothingBehind) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  auto b = open_ok(o);
+  write_file(o.dir / "topics" / "t-3", "in the way");
+  Status s = b->create_topic("t", 6);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("creating topic 't'"), std::string::npos) << s.message();
+  EXPECT_EQ(dirs_of(o.dir, "t"), std::vector<std::string>{"t-3"}) << "only the stranger's file";
+  EXPECT_FALSE(b->partition_count("t"));
+  fs::remove(o.dir / "topics" / "t-3");
+  b.reset();
+  b = open_ok(o);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->create_topic("t", 6));
+}
+
+// Creating a topic's files does not hold the topic table: lookups of other topics from another
+// thread answer at once while 400 partitions are made.
+TEST(DiskBroker, CreateTopicDoesNotBlockOtherTopics) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  auto b = open_ok(o);
+  ASSERT_TRUE(b->create_topic("other", 1));
+  std::atomic<bool> done{false};
+  const auto start = std::chrono::steady_clock::now();
+  std::thread creator([&] {
+    EXPECT_TRUE(b->create_topic("big", 400));
+    done = true;
+  });
+  std::chrono::steady_clock::duration slowest{};
+  int lookups = 0;
+  while (!done && lookups < 1000000) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(*b->partition_count("other"), 1);
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+    ++lookups;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  creator.join();
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(*b->partition_count("big"), 400);
+  if (took < std::chrono::milliseconds(300)) GTEST_SKIP() << "creation too fast to tell";
+  EXPECT_LT(slowest, std::chrono::milliseconds(100));
+}
+
+TEST(DiskBroker, CheckDescriptorsCountsThePartitionsOnDisk) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  {
+    auto b = open_ok(o);
+    ASSERT_TRUE(b->create_topic("t", 150));
+  }
+  EXPECT_TRUE(DiskBroker::check_descriptors(o.dir));
+  auto budget = disk::descriptor_budget();
+  ASSERT_TRUE(budget);
+  DescriptorLimit limit(static_cast<rlim_t>(budget->in_use + disk::kDescriptorReserve + 100));
+  Status s = DiskBroker::check_descriptors(o.dir);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("150 partitions need 300 file descriptors"), std::string::npos)
+      << s.message();
 }
 
 // Any sequence of appends of random batches, with reopens at random points: every offset is
