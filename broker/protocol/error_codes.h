@@ -15,6 +15,7 @@ inline constexpr int16_t kInvalidFetchSize = 4;
 inline constexpr int16_t kNotLeaderOrFollower = 6;
 inline constexpr int16_t kRequestTimedOut = 7;
 inline constexpr int16_t kMessageTooLarge = 10;
+inline constexpr int16_t kOffsetMetadataTooLarge = 12;
 inline constexpr int16_t kCoordinatorLoadInProgress = 14;
 inline constexpr int16_t kCoordinatorNotAvailable = 15;
 inline constexpr int16_t kNotCoordinator = 16;

@@ -376,9 +376,19 @@ Result<std::string> KafkaApi::list_offsets(const RequestHeader& h, std::string_v
 }
 
 Result<std::string> KafkaApi::create_topics(const RequestHeader& h, std::string_view body) {
+  auto plan = plan_create_topics(h, body);
+  if (!plan) return plan.status();
+  create_planned_topics(*plan);
+  return answer_create_topics(*plan);
+}
+
+Result<KafkaApi::TopicCreation> KafkaApi::plan_create_topics(const RequestHeader& h,
+                                                             std::string_view body) {
   auto req = parse<CreateTopicsRequest>(h, body);
   if (!req) return req.status();
-  CreateTopicsResponse r;
+  TopicCreation plan;
+  plan.version = h.api_version;
+  CreateTopicsResponse& r = plan.response;
   for (const auto& t : req->topics) {
     auto& rt = r.topics.emplace_back();
     rt.name = t.name;
@@ -420,9 +430,30 @@ Result<std::string> KafkaApi::create_topics(const RequestHeader& h, std::string_
       continue;
     }
     if (req->validate_only) continue;
-    if (Status s = log_.create_topic(t.name, partitions); !s.is_ok()) fail(error_of(s), s.message());
+    plan.to_create.push_back({r.topics.size() - 1, t.name, partitions});
   }
-  return encode(r, h.api_version);
+  return plan;
+}
+
+void KafkaApi::create_planned_topics(TopicCreation& plan) {
+  for (const auto& c : plan.to_create) {
+    auto& rt = plan.response.topics[c.index];
+    // Checked again here: an earlier creation (this request's or another's) may have made it.
+    if (log_.partition_count(c.name)) {
+      rt.error_code = err::kTopicAlreadyExists;
+      rt.error_message = "Topic '" + c.name + "' already exists.";
+      continue;
+    }
+    if (Status s = log_.create_topic(c.name, c.partitions); !s.is_ok()) {
+      // kFailedPrecondition: the partitions do not fit in the file-descriptor limit.
+      rt.error_code = s.code() == StatusCode::kFailedPrecondition ? err::kPolicyViolation : error_of(s);
+      rt.error_message = s.message();
+    }
+  }
+}
+
+std::string KafkaApi::answer_create_topics(const TopicCreation& plan) const {
+  return encode(plan.response, plan.version);
 }
 
 Result<std::string> KafkaApi::find_coordinator(const RequestHeader& h, std::string_view body) {
@@ -473,6 +504,9 @@ Result<std::string> KafkaApi::offset_commit(const RequestHeader& h, std::string_
         rp.error_code = group_error;
       } else if (p.index < 0 || p.index >= partitions) {
         rp.error_code = err::kUnknownTopicOrPartition;
+      } else if (p.committed_metadata &&
+                 p.committed_metadata->size() > static_cast<size_t>(options_.offset_metadata_max_bytes)) {
+        rp.error_code = err::kOffsetMetadataTooLarge;
       } else {
         offsets.push_back({p.index, p.committed_offset, p.committed_metadata.value_or("")});
       }

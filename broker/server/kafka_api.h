@@ -48,6 +48,9 @@ class KafkaApi {
     int32_t max_message_bytes = 1048588;  // Kafka's message.max.bytes: one batch
     int32_t fetch_max_bytes = 57671680;   // Kafka's fetch.max.bytes: one fetch response
     int32_t max_partitions = 10000;       // per topic, so one request cannot exhaust memory
+    // Kafka's offset.metadata.max.bytes: a committed offset's metadata string; a longer one
+    // answers OFFSET_METADATA_TOO_LARGE for its partition and is not stored.
+    int32_t offset_metadata_max_bytes = 4096;
     int32_t min_session_timeout_ms = 6000;
     int32_t max_session_timeout_ms = 1800000;
     int32_t initial_rebalance_delay_ms = 0;
@@ -67,6 +70,7 @@ class KafkaApi {
   Result<std::string> api_versions(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> metadata(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> list_offsets(const kafka::RequestHeader& h, std::string_view body);
+  // CreateTopics whole: plan_create_topics, create_planned_topics, answer_create_topics.
   Result<std::string> create_topics(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> find_coordinator(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> init_producer_id(const kafka::RequestHeader& h, std::string_view body);
@@ -113,6 +117,26 @@ class KafkaApi {
   };
   Result<FetchState> parse_fetch(const kafka::RequestHeader& h, std::string_view body);
   Fetched read_fetch(const FetchState& state);
+
+  // CreateTopics in three steps, so that the server can make the files off its I/O thread:
+  // the plan checks every topic (name, partition count, replication) and lists those to
+  // create; create_planned_topics makes them and may run on any thread (it only calls the
+  // BatchLog, which is thread-safe; run one at a time); the answer encodes the response. A
+  // topic that does not fit in the broker's file-descriptor limit answers POLICY_VIOLATION with
+  // a message saying how many descriptors it needs and what ulimit -n allows.
+  struct TopicCreation {
+    struct Create {
+      size_t index;  // in response.topics
+      std::string name;
+      int32_t partitions;
+    };
+    kafka::CreateTopicsResponse response;
+    std::vector<Create> to_create;
+    int16_t version = 0;
+  };
+  Result<TopicCreation> plan_create_topics(const kafka::RequestHeader& h, std::string_view body);
+  void create_planned_topics(TopicCreation& plan);
+  std::string answer_create_topics(const TopicCreation& plan) const;
 
   // Group membership answers when the rebalance completes; `done` receives the body.
   using Reply = std::function<void(std::string)>;

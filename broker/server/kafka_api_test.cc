@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
+#include "broker/disk/descriptors.h"
 #include "broker/disk/disk_broker.h"
 #include "broker/embedded_broker.h"
 #include "broker/protocol/crc32c.h"
@@ -237,6 +240,88 @@ TEST(KafkaApiTest, CreateTopicsChecksNamesPartitionsAndReplication) {
   body = rig.api.create_topics(Rig::header(kCreateTopics, 4), encode(req, 4));
   ASSERT_TRUE(decode(*body, 4, resp = {}).is_ok());
   EXPECT_EQ(resp.topics[0].error_code, err::kTopicAlreadyExists);
+}
+
+// The server makes topics off its I/O thread: plans first, creations later, one at a time. A
+// topic planned twice (two requests in flight) is created once; the second answers
+// TOPIC_ALREADY_EXISTS.
+TEST(KafkaApiTest, CreateTopicsInStepsCreatesEachTopicOnce) {
+  Rig rig;
+  CreateTopicsRequest req;
+  req.topics.push_back({"twice", 2, 1, {}, {}});
+  auto first = rig.api.plan_create_topics(Rig::header(kCreateTopics, 4), encode(req, 4));
+  auto second = rig.api.plan_create_topics(Rig::header(kCreateTopics, 4), encode(req, 4));
+  ASSERT_TRUE(first && second);
+  ASSERT_EQ(first->to_create.size(), 1u);
+  std::thread([&] {
+    rig.api.create_planned_topics(*first);
+    rig.api.create_planned_topics(*second);
+  }).join();
+  CreateTopicsResponse a, b;
+  ASSERT_TRUE(decode(rig.api.answer_create_topics(*first), 4, a).is_ok());
+  ASSERT_TRUE(decode(rig.api.answer_create_topics(*second), 4, b).is_ok());
+  EXPECT_EQ(a.topics[0].error_code, err::kNone);
+  EXPECT_EQ(b.topics[0].error_code, err::kTopicAlreadyExists);
+  EXPECT_EQ(*rig.broker.partition_count("twice"), 2);
+}
+
+// On the disk broker, a topic whose partitions do not fit in the file-descriptor limit answers
+// POLICY_VIOLATION with the numbers, and leaves no directory.
+TEST(KafkaApiTest, CreateTopicsBeyondTheDescriptorLimitIsAPolicyViolation) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) /
+                   ("kafka_api_fds_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  DiskBroker::Options o;
+  o.dir = dir;
+  auto disk = DiskBroker::open(o);
+  ASSERT_TRUE(disk) << disk.status().to_string();
+  KafkaApi api(**disk, KafkaApi::Options{});
+  auto budget = disk::descriptor_budget();
+  ASSERT_TRUE(budget);
+  rlimit saved{};
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  rlimit lower = saved;
+  lower.rlim_cur = static_cast<rlim_t>(budget->in_use + disk::kDescriptorReserve + 100);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lower), 0);
+  CreateTopicsRequest req;
+  req.topics.push_back({"wide", 300, 1, {}, {}});
+  req.topics.push_back({"narrow", 2, 1, {}, {}});
+  auto body = api.create_topics(Rig::header(kCreateTopics, 4), encode(req, 4));
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_TRUE(body);
+  CreateTopicsResponse resp;
+  ASSERT_TRUE(decode(*body, 4, resp).is_ok());
+  EXPECT_EQ(resp.topics[0].error_code, err::kPolicyViolation);
+  const std::string message = resp.topics[0].error_message.value_or("");
+  EXPECT_NE(message.find("300 partitions need 600 file descriptors"), std::string::npos) << message;
+  EXPECT_NE(message.find("ulimit -n allows"), std::string::npos) << message;
+  EXPECT_EQ(resp.topics[1].error_code, err::kNone);
+  EXPECT_FALSE(std::filesystem::exists(dir / "topics" / "wide-0"));
+  disk->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// offset.metadata.max.bytes (4096): a longer metadata fails its partition with
+// OFFSET_METADATA_TOO_LARGE and is not stored; the other partitions of the request commit.
+TEST(KafkaApiTest, OffsetCommitRefusesMetadataOverTheLimit) {
+  Rig rig;
+  ASSERT_TRUE(rig.broker.create_topic("events", 2));
+  OffsetCommitRequest req;
+  req.group_id = "g";
+  req.topics.push_back({"events",
+                        {{0, 5, -1, -1, std::string(4097, 'm')}, {1, 7, -1, -1, std::string(4096, 'm')}}});
+  auto body = rig.api.offset_commit(Rig::header(kOffsetCommit, 7), encode(req, 7), 0);
+  ASSERT_TRUE(body);
+  OffsetCommitResponse resp;
+  ASSERT_TRUE(decode(*body, 7, resp).is_ok());
+  EXPECT_EQ(resp.topics[0].partitions[0].error_code, err::kOffsetMetadataTooLarge);
+  EXPECT_EQ(resp.topics[0].partitions[0].error_code, 12);
+  EXPECT_EQ(resp.topics[0].partitions[1].error_code, err::kNone);
+  auto stored = rig.batches.group_offsets("g", "events");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].partition, 1);
+  EXPECT_EQ((*stored)[0].offset, 7);
 }
 
 // Every handler fed valid requests with bytes changed at random: an error or an answer, never a
