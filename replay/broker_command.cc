@@ -3,10 +3,12 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "broker/disk/descriptors.h"
 #include "broker/disk/disk_broker.h"
 #include "broker/embedded_broker.h"
 #include "broker/server/kafka_server.h"
@@ -30,6 +32,21 @@ struct BrokerFlags {
   DiskBroker::Options disk;
   bool auto_create = true;
   int32_t partitions = 1;
+  KafkaServer::Options server;  // the limits; the rest is filled in by broker_command
+};
+
+// The limits, with Kafka's names (docs/protocol.md, "Limits").
+struct LimitFlag {
+  const char* flag;
+  int64_t min;
+  int64_t max;
+};
+constexpr LimitFlag kLimitFlags[] = {
+    {"--socket-request-max-bytes", 8, INT32_MAX},
+    {"--queued-max-request-bytes", 8, INT64_MAX},
+    {"--connections-max-idle-ms", 1, INT64_MAX},
+    {"--queued-max-response-bytes", 1, INT64_MAX},
+    {"--offset-metadata-max-bytes", 0, INT32_MAX},
 };
 
 Result<BrokerFlags> parse(const std::vector<std::string>& args) {
@@ -49,9 +66,27 @@ Result<BrokerFlags> parse(const std::vector<std::string>& args) {
                                     "--checkpoint-interval-ms"};
     bool known = false;
     for (const char* k : kValued) known = known || a == k;
+    const LimitFlag* limit = nullptr;
+    for (const LimitFlag& l : kLimitFlags) {
+      if (a == l.flag) limit = &l;
+    }
+    known = known || limit != nullptr;
     if (!known) return Status::invalid_argument("unknown option " + a + " for broker");
     if (i + 1 >= args.size()) return Status::invalid_argument(a + " needs a value");
     const std::string& v = args[++i];
+    if (limit != nullptr) {
+      auto n = integer(a, v, limit->min);
+      if (!n) return n.status();
+      if (*n > limit->max) {
+        return Status::invalid_argument(a + " expects at most " + std::to_string(limit->max) + ", got '" + v + "'");
+      }
+      if (a == "--socket-request-max-bytes") f.server.max_frame_bytes = static_cast<int32_t>(*n);
+      if (a == "--queued-max-request-bytes") f.server.queued_max_request_bytes = *n;
+      if (a == "--connections-max-idle-ms") f.server.connections_max_idle_ms = *n;
+      if (a == "--queued-max-response-bytes") f.server.queued_max_response_bytes = *n;
+      if (a == "--offset-metadata-max-bytes") f.server.api.offset_metadata_max_bytes = static_cast<int32_t>(*n);
+      continue;
+    }
     if (a == "--listen") {
       const auto colon = v.rfind(':');
       if (colon == std::string::npos || colon == 0) {
@@ -126,7 +161,14 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
   std::unique_ptr<RecordLogBatches> memory_batches;
   BatchLog* log_ptr = nullptr;
   std::string storage;
+  // Two descriptors per partition: take what the hard limit allows, as most servers do, and say
+  // plainly when the partitions on disk still do not fit.
+  if (auto raised = disk::raise_descriptor_limit(); !raised) log(raised.status().message());
   if (!flags->data.empty()) {
+    if (Status s = DiskBroker::check_descriptors(flags->data); !s.is_ok()) {
+      err << "kappa: " << s.message() << "; raise the limit (ulimit -n, prlimit, LimitNOFILE=)\n";
+      return 1;
+    }
     DiskBroker::Options o = flags->disk;
     o.dir = flags->data;
     o.auto_create_topics = flags->auto_create;
@@ -152,7 +194,7 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
     storage = "in memory, no --data";
   }
 
-  KafkaServer::Options so;
+  KafkaServer::Options so = flags->server;
   so.host = flags->host;
   so.port = flags->port;
   so.advertised_host = flags->advertise;

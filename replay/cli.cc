@@ -37,7 +37,9 @@ commands:
       run a scenario and capture topics to a file that a scenario can replay
   broker [--listen 127.0.0.1:9092] [--data DIR] [--fsync always|never|interval:MS] [--partitions N]
          [--no-auto-create] [--retention-ms MS] [--retention-bytes N] [--segment-bytes N]
-         [--checkpoint-interval-ms MS] [--repair]
+         [--checkpoint-interval-ms MS] [--repair] [--socket-request-max-bytes N]
+         [--queued-max-request-bytes N] [--connections-max-idle-ms MS]
+         [--queued-max-response-bytes N] [--offset-metadata-max-bytes N]
       the mini broker as a Kafka server (kcat, librdkafka, any Kafka client), until SIGINT/SIGTERM;
       durable in DIR, in memory without --data; a DIR damaged beyond a torn tail is refused
       (exit 2) unless --repair, which cuts the damage and logs the offsets lost

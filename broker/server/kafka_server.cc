@@ -3,6 +3,7 @@
 
 #include "broker/server/kafka_server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -53,16 +54,25 @@ struct Event {
 
 struct KafkaServer::Impl {
   explicit Impl(Options o)
-      : options(std::move(o)), acceptor(io), ticker(io), sync_pool(1) {}
+      : options(std::move(o)), acceptor(io), ticker(io), accept_pause(io), idle_sweep(io),
+        sync_pool(1), create_pool(1) {}
 
   Options options;
   // Declared before io: the coroutine frames io destroys last may still refer to them.
   std::list<asio::steady_timer*> fetch_waiters;
   std::set<tcp::socket*> sockets;
+  struct Connection;
+  std::set<Connection*> live;  // for the idle sweep
+  std::list<asio::steady_timer*> request_bytes_waiters;
+  // Request bytes in memory over all connections (Options::queued_max_request_bytes).
+  int64_t request_bytes_held = 0;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer ticker;
+  asio::steady_timer accept_pause;  // the accept loop's back-off after a failure
+  asio::steady_timer idle_sweep;
   asio::thread_pool sync_pool;
+  asio::thread_pool create_pool;  // CreateTopics' file creation, one request at a time
   std::unique_ptr<KafkaApi> api;  // made once the port is known
   std::thread thread;
   std::atomic<int64_t> connections{0}, requests{0}, closed_for_errors{0};
@@ -76,15 +86,36 @@ struct KafkaServer::Impl {
     for (auto* t : fetch_waiters) t->cancel();
   }
 
+  // A failed accept (EMFILE, ENFILE: out of descriptors) would fail again at once: wait 100 ms,
+  // doubling to 1 s while it goes on failing, and log at most one line a second.
   awaitable<void> accept_loop() {
+    int64_t pause_ms = 0;
+    int64_t last_report = -1000000;
+    int64_t unreported = 0;
     for (;;) {
       boost::system::error_code ec;
       tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        log("accept failed: " + ec.message());
+        if (ec == asio::error::operation_aborted || !acceptor.is_open() || stopped) co_return;
+        pause_ms = pause_ms == 0 ? 100 : std::min<int64_t>(pause_ms * 2, 1000);
+        const int64_t now = steady_ms();
+        if (now - last_report >= 1000) {
+          std::string line = "accept failed: " + ec.message() + "; retrying in " +
+                             std::to_string(pause_ms) + " ms";
+          if (unreported > 0) {
+            line += " (" + std::to_string(unreported) + " more failures since the last report)";
+          }
+          log(line);
+          last_report = now;
+          unreported = 0;
+        } else {
+          ++unreported;
+        }
+        accept_pause.expires_after(std::chrono::milliseconds(pause_ms));
+        co_await accept_pause.async_wait(asio::redirect_error(use_awaitable, ec));
         continue;
       }
+      pause_ms = 0;
       socket.set_option(tcp::no_delay(true), ec);
       ++connections;
       asio::co_spawn(io, session(std::move(socket)), asio::detached);
@@ -116,12 +147,105 @@ struct KafkaServer::Impl {
     tcp::socket socket;
     std::string peer = "a client";
     std::deque<Outgoing> queue;
+    int64_t queued_bytes = 0;     // of the responses in `queue`
+    int64_t reading_since = -1;   // when the reader began waiting for the frame it is reading
+    int64_t writing_since = -1;   // when the writer began the write it is in
     asio::steady_timer wake;   // the writer waits on it for work
     asio::steady_timer space;  // the reader waits on it while the queue is full
     bool reading_done = false;
     bool broken = false;  // a write failed
   };
   static constexpr size_t kMaxQueuedResponses = 64;
+  // A frame's bytes are taken from the request budget this many at a time, and read into its
+  // buffer at most kReadPiece ahead of what has arrived.
+  static constexpr int64_t kBudgetChunk = int64_t{1} << 20;
+  static constexpr size_t kReadPiece = size_t{64} << 10;
+
+  static int64_t size_of(const Outgoing& out) {
+    return static_cast<int64_t>(out.frame.size() + (out.fetched ? out.fetched->response.size() : 0));
+  }
+
+  // Waits until `n` more request bytes fit in queued_max_request_bytes and takes them; false
+  // when the connection closed or the server stopped meanwhile.
+  awaitable<bool> take_request_bytes(Connection& conn, int64_t n) {
+    while (request_bytes_held + n > options.queued_max_request_bytes) {
+      if (stopped || !conn.socket.is_open()) co_return false;
+      asio::steady_timer wait(io, asio::steady_timer::time_point::max());
+      struct Registered {  // also when the frame is destroyed at shutdown
+        std::list<asio::steady_timer*>& list;
+        std::list<asio::steady_timer*>::iterator at;
+        ~Registered() { list.erase(at); }
+      } registered{request_bytes_waiters, request_bytes_waiters.insert(request_bytes_waiters.begin(), &wait)};
+      boost::system::error_code ec;
+      co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    if (stopped || !conn.socket.is_open()) co_return false;
+    request_bytes_held += n;
+    co_return true;
+  }
+
+  void give_back_request_bytes(int64_t& held) {
+    if (held == 0) return;
+    request_bytes_held -= held;
+    held = 0;
+    if (stopped) return;  // frames destroyed at shutdown: nobody waits any more
+    for (auto* t : request_bytes_waiters) t->cancel();
+  }
+
+  // Reads a frame of `size` bytes into `frame` as they arrive: the buffer grows with bytes
+  // received (at most kReadPiece ahead), never to the size announced, and every byte is first
+  // taken from the request budget (`held` says how many). False when the connection ended.
+  awaitable<bool> read_frame(Connection& conn, size_t size, std::string& frame, int64_t& held) {
+    frame.clear();
+    while (frame.size() < size) {
+      if (static_cast<int64_t>(frame.size()) == held) {
+        const int64_t want = std::min<int64_t>(kBudgetChunk, static_cast<int64_t>(size) - held);
+        if (!co_await take_request_bytes(conn, want)) co_return false;
+        held += want;
+      }
+      const size_t at = frame.size();
+      const size_t piece = std::min(kReadPiece, static_cast<size_t>(held) - at);
+      frame.resize(at + piece);
+      boost::system::error_code ec;
+      co_await asio::async_read(conn.socket, asio::buffer(frame.data() + at, piece),
+                                asio::redirect_error(use_awaitable, ec));
+      if (ec || conn.broken) co_return false;
+    }
+    co_return true;
+  }
+
+  // Closes connections idle past connections_max_idle_ms: waiting for a frame that does not
+  // come (or complete), or writing a response the client does not read.
+  awaitable<void> idle_loop() {
+    const int64_t idle = options.connections_max_idle_ms;
+    const int64_t every = std::clamp<int64_t>(idle / 4, 10, 1000);
+    for (;;) {
+      idle_sweep.expires_after(std::chrono::milliseconds(every));
+      boost::system::error_code ec;
+      co_await idle_sweep.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (stopped) co_return;
+      const int64_t now = steady_ms();
+      std::vector<Connection*> expired;
+      for (Connection* c : live) {
+        const bool reading = c->reading_since >= 0 && now - c->reading_since >= idle;
+        const bool writing = c->writing_since >= 0 && now - c->writing_since >= idle;
+        if (!reading && !writing) continue;
+        log("closing the connection from " + c->peer + ": " +
+            (reading ? "no complete request" : "a response unread") + " for " +
+            std::to_string(idle) + " ms (connections.max.idle.ms)");
+        expired.push_back(c);
+      }
+      for (Connection* c : expired) {
+        c->broken = true;
+        c->reading_since = c->writing_since = -1;
+        c->socket.close(ec);
+        c->space.cancel();
+      }
+      if (!expired.empty()) {
+        for (auto* t : request_bytes_waiters) t->cancel();
+      }
+    }
+  }
 
   awaitable<void> session(tcp::socket socket) {
     auto conn = std::make_shared<Connection>(std::move(socket));
@@ -131,6 +255,7 @@ struct KafkaServer::Impl {
       if (!ec) conn->peer = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     sockets.insert(&conn->socket);
+    live.insert(conn.get());
     asio::co_spawn(io, writer(conn), asio::detached);
     co_await reader(*conn);
     conn->reading_done = true;
@@ -139,9 +264,16 @@ struct KafkaServer::Impl {
 
   awaitable<void> reader(Connection& conn) {
     std::string frame;
+    int64_t held = 0;  // request bytes of this connection counted in request_bytes_held
+    struct GiveBack {
+      Impl* impl;
+      int64_t& held;
+      ~GiveBack() { impl->give_back_request_bytes(held); }
+    } give_back{this, held};
     for (;;) {
       boost::system::error_code ec;
       std::array<unsigned char, 4> size_bytes{};
+      conn.reading_since = steady_ms();
       co_await asio::async_read(conn.socket, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
       if (ec || conn.broken) co_return;  // the client closed (or we are stopping): nothing to report
       const int64_t size = static_cast<int32_t>((uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
@@ -152,23 +284,29 @@ struct KafkaServer::Impl {
             " bytes, expected 8 to " + std::to_string(options.max_frame_bytes));
         co_return;
       }
-      frame.resize(static_cast<size_t>(size));
-      co_await asio::async_read(conn.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
-      if (ec || conn.broken) co_return;
+      if (!co_await read_frame(conn, static_cast<size_t>(size), frame, held)) co_return;
+      conn.reading_since = -1;
       ++requests;
       Outgoing out;
       bool respond = false;
       std::string error;
       co_await handle(frame, out, respond, error);
+      // A big frame's buffer goes back now, not when the connection closes.
+      if (frame.capacity() > static_cast<size_t>(kBudgetChunk)) std::string().swap(frame);
+      give_back_request_bytes(held);
       if (!error.empty()) {
         ++closed_for_errors;
         log("closing the connection from " + conn.peer + ": " + error);
         co_return;
       }
       if (!respond) continue;
+      conn.queued_bytes += size_of(out);
       conn.queue.push_back(std::move(out));
       conn.wake.cancel();
-      while (conn.queue.size() >= kMaxQueuedResponses && !conn.broken && !stopped) {
+      // The response just queued always goes; the next request waits while the queue is full.
+      while ((conn.queue.size() >= kMaxQueuedResponses ||
+              conn.queued_bytes >= options.queued_max_response_bytes) &&
+             !conn.broken && !stopped) {
         conn.space.expires_at(asio::steady_timer::time_point::max());
         co_await conn.space.async_wait(asio::redirect_error(use_awaitable, ec));
       }
@@ -200,7 +338,10 @@ struct KafkaServer::Impl {
         }
         pieces.push_back(asio::buffer(body.bytes.data() + from, body.bytes.size() - from));
       }
+      conn->writing_since = steady_ms();
       co_await asio::async_write(conn->socket, pieces, asio::redirect_error(use_awaitable, ec));
+      conn->writing_since = -1;
+      conn->queued_bytes -= size_of(conn->queue.front());
       conn->queue.pop_front();
       conn->space.cancel();
       if (ec) {
@@ -210,6 +351,7 @@ struct KafkaServer::Impl {
     }
     // Both sides are done (or the connection broke): close it, which also ends the reader.
     sockets.erase(&conn->socket);
+    live.erase(conn.get());
     boost::system::error_code ignored;
     conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
     conn->socket.close(ignored);
@@ -252,7 +394,17 @@ struct KafkaServer::Impl {
       case kafka::kApiVersions: body_out = api->api_versions(h, body); break;
       case kafka::kMetadata: body_out = api->metadata(h, body); break;
       case kafka::kListOffsets: body_out = api->list_offsets(h, body); break;
-      case kafka::kCreateTopics: body_out = api->create_topics(h, body); break;
+      case kafka::kCreateTopics: {
+        auto plan = api->plan_create_topics(h, body);
+        if (!plan) {
+          body_out = plan.status();
+          break;
+        }
+        auto shared = std::make_shared<KafkaApi::TopicCreation>(std::move(*plan));
+        if (!shared->to_create.empty()) co_await create_topics_off_thread(shared);
+        body_out = api->answer_create_topics(*shared);
+        break;
+      }
       case kafka::kFindCoordinator: body_out = api->find_coordinator(h, body); break;
       case kafka::kInitProducerId: body_out = api->init_producer_id(h, body); break;
       case kafka::kOffsetCommit: body_out = api->offset_commit(h, body, now); break;
@@ -337,6 +489,17 @@ struct KafkaServer::Impl {
     return done;
   }
 
+  // Makes a CreateTopics' files on the creation thread: thousands of partitions take seconds,
+  // which the I/O thread spends serving other connections.
+  awaitable<void> create_topics_off_thread(std::shared_ptr<KafkaApi::TopicCreation> plan) {
+    auto done = std::make_shared<Event>(io.get_executor());
+    asio::post(create_pool, [this, done, plan] {
+      api->create_planned_topics(*plan);
+      asio::post(io, [done] { done->set(""); });
+    });
+    co_await done->wait();
+  }
+
   awaitable<KafkaApi::Fetched> fetch(const KafkaApi::FetchState& state) {
     const int64_t deadline = steady_ms() + std::max(state.request.max_wait_ms, 0);
     asio::steady_timer timer(io);
@@ -358,6 +521,9 @@ struct KafkaServer::Impl {
     boost::system::error_code ec;
     acceptor.close(ec);
     ticker.cancel();
+    accept_pause.cancel();
+    idle_sweep.cancel();
+    for (auto* t : request_bytes_waiters) t->cancel();
     for (auto* s : sockets) s->close(ec);
     wake_fetches();
   }
@@ -373,6 +539,20 @@ Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options o
   const auto address = asio::ip::make_address(options.host, ec);
   if (ec) {
     return Status::invalid_argument("--listen: '" + options.host + "' is not an IP address (" + ec.message() + ")");
+  }
+  if (options.max_frame_bytes < 8) {
+    return Status::invalid_argument("socket.request.max.bytes must be at least 8, got " +
+                                    std::to_string(options.max_frame_bytes));
+  }
+  if (options.queued_max_request_bytes < options.max_frame_bytes) {
+    // As Kafka requires: otherwise a frame of the maximal size could never be read whole.
+    return Status::invalid_argument("queued.max.request.bytes (" +
+                                    std::to_string(options.queued_max_request_bytes) +
+                                    ") must be at least socket.request.max.bytes (" +
+                                    std::to_string(options.max_frame_bytes) + ")");
+  }
+  if (options.connections_max_idle_ms < 1 || options.queued_max_response_bytes < 1) {
+    return Status::invalid_argument("connections.max.idle.ms and the queued response bytes must be positive");
   }
   auto bound = std::make_unique<Impl>(options);
   const tcp::endpoint endpoint(address, options.port);
@@ -392,6 +572,7 @@ Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options o
   Impl* raw = bound.get();
   asio::co_spawn(raw->io, raw->accept_loop(), asio::detached);
   asio::co_spawn(raw->io, raw->tick_loop(), asio::detached);
+  asio::co_spawn(raw->io, raw->idle_loop(), asio::detached);
   raw->thread = std::thread([raw] {
     for (;;) {
       try {
@@ -421,6 +602,7 @@ void KafkaServer::stop() {
   asio::post(impl_->io, [impl = impl_.get()] { impl->io.stop(); });
   impl_->thread.join();
   impl_->sync_pool.join();
+  impl_->create_pool.join();
 }
 
 }  // namespace kappa
