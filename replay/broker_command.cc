@@ -41,6 +41,7 @@ struct LimitFlag {
   int64_t min;
   int64_t max;
 };
+// clang-format off
 constexpr LimitFlag kLimitFlags[] = {
     {"--socket-request-max-bytes", 8, INT32_MAX},
     {"--queued-max-request-bytes", 8, INT64_MAX},
@@ -48,6 +49,7 @@ constexpr LimitFlag kLimitFlags[] = {
     {"--queued-max-response-bytes", 1, INT64_MAX},
     {"--offset-metadata-max-bytes", 0, INT32_MAX},
 };
+// clang-format on
 
 Result<BrokerFlags> parse(const std::vector<std::string>& args) {
   BrokerFlags f;
@@ -78,13 +80,15 @@ Result<BrokerFlags> parse(const std::vector<std::string>& args) {
       auto n = integer(a, v, limit->min);
       if (!n) return n.status();
       if (*n > limit->max) {
-        return Status::invalid_argument(a + " expects at most " + std::to_string(limit->max) + ", got '" + v + "'");
+        return Status::invalid_argument(a + " expects at most " + std::to_string(limit->max) +
+                                        ", got '" + v + "'");
       }
       if (a == "--socket-request-max-bytes") f.server.max_frame_bytes = static_cast<int32_t>(*n);
       if (a == "--queued-max-request-bytes") f.server.queued_max_request_bytes = *n;
       if (a == "--connections-max-idle-ms") f.server.connections_max_idle_ms = *n;
       if (a == "--queued-max-response-bytes") f.server.queued_max_response_bytes = *n;
-      if (a == "--offset-metadata-max-bytes") f.server.api.offset_metadata_max_bytes = static_cast<int32_t>(*n);
+      if (a == "--offset-metadata-max-bytes")
+        f.server.api.offset_metadata_max_bytes = static_cast<int32_t>(*n);
       continue;
     }
     if (a == "--listen") {

@@ -181,7 +181,8 @@ std::optional<Response> read_response(int fd) {
   std::string frame(size, '\0');
   if (!recv_all(fd, frame.data(), size)) return std::nullopt;
   Response r;
-  for (int i = 0; i < 4; ++i) r.correlation = (r.correlation << 8) | static_cast<unsigned char>(frame[i]);
+  for (int i = 0; i < 4; ++i)
+    r.correlation = (r.correlation << 8) | static_cast<unsigned char>(frame[i]);
   r.body = frame.substr(4);
   return r;
 }
@@ -289,7 +290,8 @@ TEST(BrokerAbuse, UnreadPipelinedFetchesHoldAboutOneResponse) {
   const Dir dir("abuse_fetch");
   Broker broker(dir, {"--fsync", "never"});
   ASSERT_FALSE(broker.address().empty()) << broker.log();
-  ASSERT_TRUE(call<CreateTopicsResponse>(broker.address(), kCreateTopics, 4, create_request("big", 1)));
+  ASSERT_TRUE(
+      call<CreateTopicsResponse>(broker.address(), kCreateTopics, 4, create_request("big", 1)));
   {
     const int fd = connect_to(broker.address());
     ASSERT_GE(fd, 0);
@@ -342,7 +344,8 @@ TEST(BrokerAbuse, OversizedOffsetMetadataIsRefused) {
   const Dir dir("abuse_offsets");
   auto broker = std::make_unique<Broker>(dir);
   ASSERT_FALSE(broker->address().empty()) << broker->log();
-  ASSERT_TRUE(call<CreateTopicsResponse>(broker->address(), kCreateTopics, 4, create_request("t", 1)));
+  ASSERT_TRUE(
+      call<CreateTopicsResponse>(broker->address(), kCreateTopics, 4, create_request("t", 1)));
   const std::string metadata(32000, 'm');
   for (int i = 0; i < 10; ++i) {
     OffsetCommitRequest req;
@@ -368,7 +371,8 @@ TEST(BrokerAbuse, OversizedOffsetMetadataIsRefused) {
   EXPECT_LT(std::filesystem::file_size(dir.path / "data" / "group_offsets.log"), 64u * 1024);
   ASSERT_TRUE(broker->start()) << broker->log();
   const int64_t hwm = broker->hwm_mb();
-  std::printf("restart after 10 refused 10 MB commits: VmHWM %lld MB\n", static_cast<long long>(hwm));
+  std::printf("restart after 10 refused 10 MB commits: VmHWM %lld MB\n",
+              static_cast<long long>(hwm));
   EXPECT_LT(hwm, 50) << "VmHWM in MB";
 }
 
@@ -379,7 +383,8 @@ TEST(BrokerAbuse, CreateTopicsBeyondTheDescriptorLimitLeavesNothing) {
   const Dir dir("abuse_fds");
   Broker broker(dir, {}, 1024);
   ASSERT_FALSE(broker.address().empty()) << broker.log();
-  auto r = call<CreateTopicsResponse>(broker.address(), kCreateTopics, 4, create_request("wide", 600), 30);
+  auto r = call<CreateTopicsResponse>(broker.address(), kCreateTopics, 4,
+                                      create_request("wide", 600), 30);
   ASSERT_TRUE(r.has_value()) << broker.log();
   ASSERT_EQ(r->topics.size(), 1u);
   EXPECT_EQ(r->topics[0].error_code, err::kPolicyViolation);
@@ -387,7 +392,8 @@ TEST(BrokerAbuse, CreateTopicsBeyondTheDescriptorLimitLeavesNothing) {
   EXPECT_NE(message.find("1200"), std::string::npos) << message;
   EXPECT_NE(message.find("ulimit -n"), std::string::npos) << message;
   EXPECT_EQ(partition_dirs(dir, "wide"), 0);
-  auto ok = call<CreateTopicsResponse>(broker.address(), kCreateTopics, 4, create_request("narrow", 4));
+  auto ok =
+      call<CreateTopicsResponse>(broker.address(), kCreateTopics, 4, create_request("narrow", 4));
   ASSERT_TRUE(ok.has_value());
   EXPECT_EQ(ok->topics[0].error_code, err::kNone);
   EXPECT_TRUE(metadata(broker.address()).has_value());
@@ -400,7 +406,8 @@ TEST(BrokerAbuse, CreateTopicsBeyondTheDescriptorLimitLeavesNothing) {
 TEST(BrokerAbuse, StartUpSaysHowManyDescriptorsThePartitionsNeed) {
   const Dir dir("abuse_start");
   for (int p = 0; p < 600; ++p) {
-    std::filesystem::create_directories(dir.path / "data" / "topics" / ("many-" + std::to_string(p)));
+    std::filesystem::create_directories(dir.path / "data" / "topics" /
+                                        ("many-" + std::to_string(p)));
   }
   Broker broker(dir, {}, 1024);
   EXPECT_TRUE(broker.address().empty());
@@ -411,8 +418,8 @@ TEST(BrokerAbuse, StartUpSaysHowManyDescriptorsThePartitionsNeed) {
   EXPECT_EQ(log.find("Too many open files"), std::string::npos) << log;
 }
 
-// A CreateTopics of 2,000 partitions takes seconds (2 to 12 s measured on a shared machine) of file creation; a Metadata request on
-// another connection meanwhile is answered within 2 s.
+// A CreateTopics of 2,000 partitions takes seconds (2 to 12 s measured on a shared machine) of file
+// creation; a Metadata request on another connection meanwhile is answered within 2 s.
 TEST(BrokerAbuse, BigCreateTopicsDoesNotBlockOtherClients) {
   const Dir dir("abuse_slow_create");
   Broker broker(dir);
@@ -455,7 +462,8 @@ TEST(BrokerAbuse, AcceptFailuresAreReportedNotSpunOn) {
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const std::string log = broker.log();
   size_t lines = 0;
-  for (size_t at = log.find("accept"); at != std::string::npos; at = log.find("accept", at + 1)) ++lines;
+  for (size_t at = log.find("accept"); at != std::string::npos; at = log.find("accept", at + 1))
+    ++lines;
   std::printf("accept failures for 3 s: %zu log lines\n", lines);
   EXPECT_GE(lines, 1u) << log;
   EXPECT_LE(lines, 6u) << log.substr(0, 2000);

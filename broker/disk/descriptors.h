@@ -20,7 +20,7 @@ inline constexpr int64_t kDescriptorReserve = 64;
 struct DescriptorBudget {
   int64_t soft_limit = 0;  // what `ulimit -n` shows; RLIM_INFINITY as INT64_MAX
   int64_t hard_limit = 0;
-  int64_t in_use = 0;      // descriptors open now (entries of /proc/self/fd)
+  int64_t in_use = 0;  // descriptors open now (entries of /proc/self/fd)
   // What new partitions may take: the soft limit less those in use and the reserve.
   int64_t free() const;
 };

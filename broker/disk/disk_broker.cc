@@ -330,8 +330,8 @@ Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::st
     std::error_code ec;
     std::filesystem::create_directory(path, ec);
     if (ec) {
-      failed = Status::unavailable("disk broker " + path.string() + ": cannot create: " +
-                                   ec.message());
+      failed =
+          Status::unavailable("disk broker " + path.string() + ": cannot create: " + ec.message());
       break;
     }
   }
@@ -359,8 +359,8 @@ Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::st
   if (Status s = disk::sync_dir(topics_dir); !s.is_ok() && cleanup.empty()) {
     cleanup = "; " + s.message();
   }
-  return Status(failed.code(), "creating topic '" + std::string(topic) + "': " +
-                                   failed.message() + cleanup);
+  return Status(failed.code(),
+                "creating topic '" + std::string(topic) + "': " + failed.message() + cleanup);
 }
 
 Status DiskBroker::check_descriptors(const std::filesystem::path& dir) {

@@ -108,13 +108,15 @@ std::optional<Commit> parse_commit(std::string_view payload) {
 // one chunk (or the largest record), never for the whole file.
 class FileWindow {
  public:
-  FileWindow(const File& file, int64_t size, size_t chunk) : file_(file), size_(size), chunk_(chunk) {}
+  FileWindow(const File& file, int64_t size, size_t chunk)
+      : file_(file), size_(size), chunk_(chunk) {}
   int64_t size() const { return size_; }
 
   // The bytes [pos, pos + n), fewer where the file ends. Valid until the next call.
   Result<std::string_view> view(int64_t pos, size_t n) {
     n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), size_ - pos));
-    if (pos >= start_ && pos - start_ + static_cast<int64_t>(n) <= static_cast<int64_t>(buf_.size())) {
+    if (pos >= start_ &&
+        pos - start_ + static_cast<int64_t>(n) <= static_cast<int64_t>(buf_.size())) {
       return std::string_view(buf_).substr(static_cast<size_t>(pos - start_), n);
     }
     const auto want = static_cast<size_t>(
@@ -156,7 +158,8 @@ Result<std::optional<Frame>> read_frame(FileWindow& window, int64_t at) {
   uint32_t crc = crc32c(0, bytes->data(), 4);
   crc = crc32c(crc, bytes->data() + kFrameHeader, static_cast<size_t>(length));
   if (crc != stored) return none;
-  return std::optional<Frame>(Frame{bytes->substr(kFrameHeader), at + static_cast<int64_t>(kFrameHeader) + length});
+  return std::optional<Frame>(
+      Frame{bytes->substr(kFrameHeader), at + static_cast<int64_t>(kFrameHeader) + length});
 }
 
 }  // namespace

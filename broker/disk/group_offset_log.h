@@ -3,10 +3,11 @@
 // described in disk_broker.h). One commit call is one record, so its offsets land together or
 // not at all.
 //
-// open() replays the file, streaming it in chunks; a last record that is short or fails its CRC is a torn write and is
-// truncated (a bad record followed by a valid one is kCorruption naming the byte). When the file
-// holds over 4x as many entries as are live (and more than 16), open() rewrites it compactly,
-// one record per (group, topic): temp file, fdatasync, rename, directory fsync.
+// open() replays the file, streaming it in chunks; a last record that is short or fails its CRC is
+// a torn write and is truncated (a bad record followed by a valid one is kCorruption naming the
+// byte). When the file holds over 4x as many entries as are live (and more than 16), open()
+// rewrites it compactly, one record per (group, topic): temp file, fdatasync, rename, directory
+// fsync.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once

@@ -33,7 +33,8 @@ class TempDir {
   fs::path path_;
 };
 
-std::unique_ptr<GroupOffsetLog> open_ok(const fs::path& file, size_t chunk, RecoveryReport& report) {
+std::unique_ptr<GroupOffsetLog> open_ok(const fs::path& file, size_t chunk,
+                                        RecoveryReport& report) {
   auto log = GroupOffsetLog::open(file, report, chunk);
   if (!log) ADD_FAILURE() << log.status().to_string();
   return log ? std::move(*log) : nullptr;
@@ -98,7 +99,8 @@ TEST(GroupOffsetLog, DamagedMiddleRecordIsCorruptionInSmallChunks) {
     auto log = GroupOffsetLog::open(tmp.file(), report, chunk);
     ASSERT_FALSE(log) << "chunk " << chunk;
     EXPECT_EQ(log.status().code(), StatusCode::kCorruption);
-    EXPECT_NE(log.status().message().find("at byte 0"), std::string::npos) << log.status().message();
+    EXPECT_NE(log.status().message().find("at byte 0"), std::string::npos)
+        << log.status().message();
   }
 }
 

@@ -446,7 +446,8 @@ void KafkaApi::create_planned_topics(TopicCreation& plan) {
     }
     if (Status s = log_.create_topic(c.name, c.partitions); !s.is_ok()) {
       // kFailedPrecondition: the partitions do not fit in the file-descriptor limit.
-      rt.error_code = s.code() == StatusCode::kFailedPrecondition ? err::kPolicyViolation : error_of(s);
+      rt.error_code =
+          s.code() == StatusCode::kFailedPrecondition ? err::kPolicyViolation : error_of(s);
       rt.error_message = s.message();
     }
   }
@@ -505,7 +506,8 @@ Result<std::string> KafkaApi::offset_commit(const RequestHeader& h, std::string_
       } else if (p.index < 0 || p.index >= partitions) {
         rp.error_code = err::kUnknownTopicOrPartition;
       } else if (p.committed_metadata &&
-                 p.committed_metadata->size() > static_cast<size_t>(options_.offset_metadata_max_bytes)) {
+                 p.committed_metadata->size() >
+                     static_cast<size_t>(options_.offset_metadata_max_bytes)) {
         rp.error_code = err::kOffsetMetadataTooLarge;
       } else {
         offsets.push_back({p.index, p.committed_offset, p.committed_metadata.value_or("")});

@@ -268,8 +268,8 @@ TEST(KafkaApiTest, CreateTopicsInStepsCreatesEachTopicOnce) {
 // On the disk broker, a topic whose partitions do not fit in the file-descriptor limit answers
 // POLICY_VIOLATION with the numbers, and leaves no directory.
 TEST(KafkaApiTest, CreateTopicsBeyondTheDescriptorLimitIsAPolicyViolation) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) /
-                   ("kafka_api_fds_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::path(::testing::TempDir()) / ("kafka_api_fds_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   DiskBroker::Options o;
   o.dir = dir;
@@ -308,8 +308,8 @@ TEST(KafkaApiTest, OffsetCommitRefusesMetadataOverTheLimit) {
   ASSERT_TRUE(rig.broker.create_topic("events", 2));
   OffsetCommitRequest req;
   req.group_id = "g";
-  req.topics.push_back({"events",
-                        {{0, 5, -1, -1, std::string(4097, 'm')}, {1, 7, -1, -1, std::string(4096, 'm')}}});
+  req.topics.push_back(
+      {"events", {{0, 5, -1, -1, std::string(4097, 'm')}, {1, 7, -1, -1, std::string(4096, 'm')}}});
   auto body = rig.api.offset_commit(Rig::header(kOffsetCommit, 7), encode(req, 7), 0);
   ASSERT_TRUE(body);
   OffsetCommitResponse resp;

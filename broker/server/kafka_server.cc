@@ -54,8 +54,13 @@ struct Event {
 
 struct KafkaServer::Impl {
   explicit Impl(Options o)
-      : options(std::move(o)), acceptor(io), ticker(io), accept_pause(io), idle_sweep(io),
-        sync_pool(1), create_pool(1) {}
+      : options(std::move(o)),
+        acceptor(io),
+        ticker(io),
+        accept_pause(io),
+        idle_sweep(io),
+        sync_pool(1),
+        create_pool(1) {}
 
   Options options;
   // Declared before io: the coroutine frames io destroys last may still refer to them.
@@ -147,9 +152,9 @@ struct KafkaServer::Impl {
     tcp::socket socket;
     std::string peer = "a client";
     std::deque<Outgoing> queue;
-    int64_t queued_bytes = 0;     // of the responses in `queue`
-    int64_t reading_since = -1;   // when the reader began waiting for the frame it is reading
-    int64_t writing_since = -1;   // when the writer began the write it is in
+    int64_t queued_bytes = 0;    // of the responses in `queue`
+    int64_t reading_since = -1;  // when the reader began waiting for the frame it is reading
+    int64_t writing_since = -1;  // when the writer began the write it is in
     asio::steady_timer wake;   // the writer waits on it for work
     asio::steady_timer space;  // the reader waits on it while the queue is full
     bool reading_done = false;
@@ -162,7 +167,8 @@ struct KafkaServer::Impl {
   static constexpr size_t kReadPiece = size_t{64} << 10;
 
   static int64_t size_of(const Outgoing& out) {
-    return static_cast<int64_t>(out.frame.size() + (out.fetched ? out.fetched->response.size() : 0));
+    return static_cast<int64_t>(out.frame.size() +
+                                (out.fetched ? out.fetched->response.size() : 0));
   }
 
   // Waits until `n` more request bytes fit in queued_max_request_bytes and takes them; false
@@ -175,7 +181,8 @@ struct KafkaServer::Impl {
         std::list<asio::steady_timer*>& list;
         std::list<asio::steady_timer*>::iterator at;
         ~Registered() { list.erase(at); }
-      } registered{request_bytes_waiters, request_bytes_waiters.insert(request_bytes_waiters.begin(), &wait)};
+      } registered{request_bytes_waiters,
+                   request_bytes_waiters.insert(request_bytes_waiters.begin(), &wait)};
       boost::system::error_code ec;
       co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
     }
@@ -552,7 +559,8 @@ Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options o
                                     std::to_string(options.max_frame_bytes) + ")");
   }
   if (options.connections_max_idle_ms < 1 || options.queued_max_response_bytes < 1) {
-    return Status::invalid_argument("connections.max.idle.ms and the queued response bytes must be positive");
+    return Status::invalid_argument(
+        "connections.max.idle.ms and the queued response bytes must be positive");
   }
   auto bound = std::make_unique<Impl>(options);
   const tcp::endpoint endpoint(address, options.port);
