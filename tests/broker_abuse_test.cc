@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <regex>
@@ -445,6 +446,44 @@ TEST(BrokerAbuse, BigCreateTopicsDoesNotBlockOtherClients) {
               metadata_s);
   EXPECT_LT(metadata_s, 2.0);
   EXPECT_EQ(partition_dirs(dir, "huge"), 2000);
+}
+
+// Three clients send 3.9 MB Produce frames at once under a request budget of 4 MiB: part-read
+// frames that hold the whole budget would wait for each other forever (until
+// connections.max.idle.ms); the reader holding most goes over instead, and every client is
+// answered (MESSAGE_TOO_LARGE/CORRUPT_MESSAGE here: the bytes are junk) within seconds.
+TEST(BrokerAbuse, PartReadFramesThatFillTheRequestBudgetStillComplete) {
+  const Dir dir("abuse_budget");
+  Broker broker(dir,
+                {"--socket-request-max-bytes", "4194304", "--queued-max-request-bytes", "4194304"});
+  ASSERT_FALSE(broker.address().empty()) << broker.log();
+  ASSERT_TRUE(
+      call<CreateTopicsResponse>(broker.address(), kCreateTopics, 4, create_request("p", 1)));
+  const std::string junk(3900000, 'j');
+  ProduceRequest req;
+  req.acks = 1;
+  req.timeout_ms = 1000;
+  req.topics.push_back({"p", {{0, std::string_view(junk)}}});
+  const std::string frame = request_frame(kProduce, 3, 3, req);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> clients;
+  const auto start = Clock::now();
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&] {
+      const int fd = connect_to(broker.address());
+      if (fd < 0) return;
+      set_timeout(fd, 15);
+      if (send_all(fd, frame)) {
+        if (auto r = read_response(fd); r && r->correlation == 3) ++answered;
+      }
+      ::close(fd);
+    });
+  }
+  for (auto& c : clients) c.join();
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("3 frames of 3.9 MB under a 4 MiB budget: answered in %.2f s\n", took);
+  EXPECT_EQ(answered.load(), 3) << broker.log();
+  EXPECT_LT(took, 10.0);
 }
 
 // More connections than `ulimit -n 64` allows: accept() fails with EMFILE; the broker backs off

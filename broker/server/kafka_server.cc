@@ -68,7 +68,13 @@ struct KafkaServer::Impl {
   std::set<tcp::socket*> sockets;
   struct Connection;
   std::set<Connection*> live;  // for the idle sweep
-  std::list<asio::steady_timer*> request_bytes_waiters;
+  // Readers waiting for request bytes, each with what it already holds of its frame.
+  struct BudgetWaiter {
+    asio::steady_timer* timer;
+    int64_t held;
+  };
+  std::list<BudgetWaiter> request_bytes_waiters;
+  int64_t request_bytes_held_by_waiters = 0;
   // Request bytes in memory over all connections (Options::queued_max_request_bytes).
   int64_t request_bytes_held = 0;
   asio::io_context io;
@@ -172,23 +178,48 @@ struct KafkaServer::Impl {
   }
 
   // Waits until `n` more request bytes fit in queued_max_request_bytes and takes them; false
-  // when the connection closed or the server stopped meanwhile.
-  awaitable<bool> take_request_bytes(Connection& conn, int64_t n) {
-    while (request_bytes_held + n > options.queued_max_request_bytes) {
-      if (stopped || !conn.socket.is_open()) co_return false;
+  // when the connection closed or the server stopped meanwhile. `held` is what this reader
+  // already holds of the frame it is reading.
+  awaitable<bool> take_request_bytes(Connection& conn, int64_t n, int64_t held) {
+    if (request_bytes_held + n > options.queued_max_request_bytes) {
       asio::steady_timer wait(io, asio::steady_timer::time_point::max());
       struct Registered {  // also when the frame is destroyed at shutdown
-        std::list<asio::steady_timer*>& list;
-        std::list<asio::steady_timer*>::iterator at;
-        ~Registered() { list.erase(at); }
-      } registered{request_bytes_waiters,
-                   request_bytes_waiters.insert(request_bytes_waiters.begin(), &wait)};
-      boost::system::error_code ec;
-      co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
+        Impl* impl;
+        std::list<BudgetWaiter>::iterator at;
+        ~Registered() {
+          impl->request_bytes_held_by_waiters -= at->held;
+          impl->request_bytes_waiters.erase(at);
+        }
+      } registered{this, request_bytes_waiters.insert(request_bytes_waiters.end(), {&wait, held})};
+      request_bytes_held_by_waiters += held;
+      wake_request_bytes_waiters();  // this wait may be the one that leaves nobody to give back
+      while (!may_take_request_bytes(n, *registered.at)) {
+        if (stopped || !conn.socket.is_open()) co_return false;
+        boost::system::error_code ec;
+        wait.expires_at(asio::steady_timer::time_point::max());
+        co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
     }
     if (stopped || !conn.socket.is_open()) co_return false;
     request_bytes_held += n;
     co_return true;
+  }
+
+  // Whether a waiting reader may take `n` bytes: they fit, or every byte held belongs to
+  // waiting readers (part-read frames that would otherwise wait for each other forever) and
+  // this one holds the most: it goes over the limit by at most the rest of its frame.
+  bool may_take_request_bytes(int64_t n, const BudgetWaiter& me) const {
+    if (request_bytes_held + n <= options.queued_max_request_bytes) return true;
+    if (me.held == 0 || request_bytes_held != request_bytes_held_by_waiters) return false;
+    const BudgetWaiter* most = &me;
+    for (const BudgetWaiter& w : request_bytes_waiters) {
+      if (w.held > most->held) most = &w;
+    }
+    return most == &me;
+  }
+
+  void wake_request_bytes_waiters() {
+    for (const BudgetWaiter& w : request_bytes_waiters) w.timer->cancel();
   }
 
   void give_back_request_bytes(int64_t& held) {
@@ -196,7 +227,7 @@ struct KafkaServer::Impl {
     request_bytes_held -= held;
     held = 0;
     if (stopped) return;  // frames destroyed at shutdown: nobody waits any more
-    for (auto* t : request_bytes_waiters) t->cancel();
+    wake_request_bytes_waiters();
   }
 
   // Reads a frame of `size` bytes into `frame` as they arrive: the buffer grows with bytes
@@ -207,7 +238,7 @@ struct KafkaServer::Impl {
     while (frame.size() < size) {
       if (static_cast<int64_t>(frame.size()) == held) {
         const int64_t want = std::min<int64_t>(kBudgetChunk, static_cast<int64_t>(size) - held);
-        if (!co_await take_request_bytes(conn, want)) co_return false;
+        if (!co_await take_request_bytes(conn, want, held)) co_return false;
         held += want;
       }
       const size_t at = frame.size();
@@ -248,9 +279,7 @@ struct KafkaServer::Impl {
         c->socket.close(ec);
         c->space.cancel();
       }
-      if (!expired.empty()) {
-        for (auto* t : request_bytes_waiters) t->cancel();
-      }
+      if (!expired.empty()) wake_request_bytes_waiters();
     }
   }
 
@@ -530,7 +559,7 @@ struct KafkaServer::Impl {
     ticker.cancel();
     accept_pause.cancel();
     idle_sweep.cancel();
-    for (auto* t : request_bytes_waiters) t->cancel();
+    wake_request_bytes_waiters();
     for (auto* s : sockets) s->close(ec);
     wake_fetches();
   }

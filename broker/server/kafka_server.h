@@ -41,7 +41,8 @@ class KafkaServer {
     // queued.max.request.bytes: request bytes held in memory over all connections, frames
     // being read and requests being handled. Kafka's default is unbounded; ours is 256 MiB, room
     // for two maximal frames and any number of ordinary ones. When it is reached, readers wait
-    // for room instead of allocating. At least max_frame_bytes.
+    // for room instead of allocating (except that when only waiting readers hold bytes, the one
+    // holding most finishes its frame). At least max_frame_bytes.
     int64_t queued_max_request_bytes = int64_t{256} << 20;
     // connections.max.idle.ms: a connection that completes no request for this long while the
     // broker waits for it (no bytes, or a frame that never completes), or whose client does not
