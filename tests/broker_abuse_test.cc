@@ -43,17 +43,8 @@ class Broker {
     for (const auto& e : extra_) cmd += " " + e;
     if (nofile_ > 0) cmd = "ulimit -n " + std::to_string(nofile_) + " && " + cmd;
     child_ = std::make_unique<Shell>(cmd, log);
-    const std::regex listening("listening on ([0-9.]+:[0-9]+)");
-    std::smatch m;
-    std::string out;
-    const bool up = eventually(20, [&] {
-      out = child_->output();
-      if (std::regex_search(out, m, listening)) return true;
-      return child_->exited();
-    });
-    if (!up || !std::regex_search(out, m, listening)) return false;
-    address_ = m[1].str();
-    return true;
+    address_ = wait_listening([&] { return child_->output(); }, [&] { return child_->exited(); });
+    return !address_.empty();
   }
   void stop() {
     if (child_) child_->stop(SIGTERM);

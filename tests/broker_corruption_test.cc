@@ -9,6 +9,7 @@
 #include <memory>
 #include <regex>
 
+#include "tests/rdkafka_client.h"
 #include "tests/test_processes.h"
 
 namespace kappa {
@@ -22,27 +23,10 @@ constexpr const char* kTopic = "events";
 // batches.
 constexpr const char* kSegmentBytes = "200000";
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using Client = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using Client = RdKafkaClient;
 
-Client client(rd_kafka_type_t type, const std::string& bootstrap,
-              const std::vector<std::pair<std::string, std::string>>& extra) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::vector<std::pair<std::string, std::string>> all = {{"bootstrap.servers", bootstrap},
-                                                          {"log_level", "3"}};
-  all.insert(all.end(), extra.begin(), extra.end());
-  for (const auto& [k, v] : all) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(k + ": " + err);
-    }
-  }
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
-  if (!rk) throw std::runtime_error(err);
-  return Client(rk);
+Client client(rd_kafka_type_t type, const std::string& bootstrap, const RdKafkaConf& extra) {
+  return make_rdkafka_client(type, bootstrap, extra);
 }
 
 std::string value_of(int i) {
@@ -119,20 +103,13 @@ struct Broker {
                                      "200"};
     if (repair) args.push_back("--repair");
     child = std::make_unique<Child>(args, log);
-    const std::regex listening("listening on ([0-9.]+:[0-9]+)");
-    eventually(20, [&] {
-      std::smatch m;
-      const std::string out = child->output();
-      if (std::regex_search(out, m, listening)) {
-        bootstrap = m[1].str();
-        return true;
-      }
-      if (::waitpid(child->pid, &status, WNOHANG) == child->pid) {
-        child->pid = -1;
-        return true;
-      }
-      return false;
-    });
+    bootstrap = wait_listening([&] { return child->output(); },
+                               [&] {
+                                 if (::waitpid(child->pid, &status, WNOHANG) != child->pid)
+                                   return false;
+                                 child->pid = -1;
+                                 return true;
+                               });
   }
   bool up() const { return !bootstrap.empty(); }
   std::string output() const { return child->output(); }

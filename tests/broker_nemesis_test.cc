@@ -18,6 +18,7 @@
 #include <regex>
 #include <thread>
 
+#include "tests/rdkafka_client.h"
 #include "tests/test_processes.h"
 
 namespace kappa {
@@ -28,28 +29,7 @@ constexpr int kSigkills = 12;
 constexpr int kSigterms = 3;
 constexpr int64_t kMaxRecords = 3'000'000;  // bounds the run if the broker is fast
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using Client = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-Client make_client(rd_kafka_type_t type, const std::map<std::string, std::string>& settings,
-                   void (*dr)(rd_kafka_t*, const rd_kafka_message_t*, void*) = nullptr,
-                   void* opaque = nullptr) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(k + ": " + err);
-    }
-  }
-  if (dr != nullptr) rd_kafka_conf_set_dr_msg_cb(conf, dr);
-  if (opaque != nullptr) rd_kafka_conf_set_opaque(conf, opaque);
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
-  if (!rk) throw std::runtime_error(err);
-  return Client(rk);
-}
+using Client = RdKafkaClient;
 
 // `kappa broker` on one data directory and one port, for as many lives as the nemesis gives it.
 class Broker {
@@ -67,15 +47,9 @@ class Broker {
         std::vector<std::string>{"broker", "--listen", listen, "--data", dir_ / "data",
                                  "--partitions", std::to_string(kPartitions)},
         dir_ / ("broker" + std::to_string(lives_) + ".log"));
-    const std::regex listening("listening on ([0-9.]+:[0-9]+)");
-    std::smatch m;
-    std::string out;
-    const bool up = eventually(20, [&] {
-      out = child_->output();
-      return std::regex_search(out, m, listening);
-    });
-    if (!up) throw std::runtime_error("kappa broker did not start: " + out);
-    bootstrap_ = m[1].str();
+    bootstrap_ = wait_listening([&] { return child_->output(); }, [] { return false; });
+    if (bootstrap_.empty())
+      throw std::runtime_error("kappa broker did not start: " + child_->output());
   }
 
   const Dir& dir_;
@@ -109,17 +83,19 @@ TEST(BrokerNemesisTest, EveryAckedRecordIsStoredExactlyOnceInOrderAcrossKills) {
   Broker broker(dir);
   Acks acks;
   acks.offset.assign(static_cast<size_t>(kMaxRecords), -1);
-  Client producer = make_client(RD_KAFKA_PRODUCER,
-                                {{"bootstrap.servers", broker.bootstrap()},
-                                 {"enable.idempotence", "true"},
-                                 {"acks", "all"},
-                                 {"linger.ms", "2"},
-                                 {"message.timeout.ms", "300000"},
-                                 {"reconnect.backoff.ms", "10"},
-                                 {"reconnect.backoff.max.ms", "200"},
-                                 {"queue.buffering.max.messages", "200000"},
-                                 {"log_level", "2"}},
-                                on_delivery, &acks);
+  Client producer = make_rdkafka_client(RD_KAFKA_PRODUCER, broker.bootstrap(),
+                                        {{"enable.idempotence", "true"},
+                                         {"acks", "all"},
+                                         {"linger.ms", "2"},
+                                         {"message.timeout.ms", "300000"},
+                                         {"reconnect.backoff.ms", "10"},
+                                         {"reconnect.backoff.max.ms", "200"},
+                                         {"queue.buffering.max.messages", "200000"},
+                                         {"log_level", "2"}},
+                                        [&](rd_kafka_conf_t* conf) {
+                                          rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+                                          rd_kafka_conf_set_opaque(conf, &acks);
+                                        });
 
   std::atomic<bool> nemesis_done{false};
   int kills = 0;
@@ -169,11 +145,11 @@ TEST(BrokerNemesisTest, EveryAckedRecordIsStoredExactlyOnceInOrderAcrossKills) {
   EXPECT_GE(kills, 10);
 
   // Read both partitions back to their ends.
-  Client consumer = make_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", broker.bootstrap()},
-                                                    {"group.id", "nemesis-reader"},
-                                                    {"enable.partition.eof", "true"},
-                                                    {"fetch.max.bytes", "52428800"},
-                                                    {"log_level", "2"}});
+  Client consumer = make_rdkafka_client(RD_KAFKA_CONSUMER, broker.bootstrap(),
+                                        {{"group.id", "nemesis-reader"},
+                                         {"enable.partition.eof", "true"},
+                                         {"fetch.max.bytes", "52428800"},
+                                         {"log_level", "2"}});
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(kPartitions);
   for (int p = 0; p < kPartitions; ++p) {
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;

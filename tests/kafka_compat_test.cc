@@ -18,6 +18,7 @@
 #include <set>
 
 #include "broker/test_servers.h"
+#include "tests/rdkafka_client.h"
 #include "tests/test_processes.h"
 
 namespace kappa {
@@ -44,15 +45,9 @@ class KappaBroker {
   void start(const std::string& listen) {
     child_ = std::make_unique<Child>(std::vector<std::string>{"broker", "--listen", listen, "--data", data()},
                                      dir_ / ("broker" + std::to_string(++starts_) + ".log"));
-    const std::regex listening("listening on ([0-9.]+:[0-9]+)");
-    std::smatch m;
-    std::string out;
-    const bool up = eventually(20, [&] {
-      out = child_->output();
-      return std::regex_search(out, m, listening);
-    });
-    if (!up) throw std::runtime_error("kappa broker did not start: " + out);
-    bootstrap_ = m[1].str();
+    bootstrap_ = wait_listening([&] { return child_->output(); }, [] { return false; });
+    if (bootstrap_.empty())
+      throw std::runtime_error("kappa broker did not start: " + child_->output());
   }
 
   Dir dir_;
@@ -75,27 +70,11 @@ bool have_kcat() { return std::system("command -v kcat >/dev/null 2>&1") == 0; }
 
 // ---- librdkafka --------------------------------------------------------------------------
 
-using Conf = std::map<std::string, std::string>;
-
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using Client = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using Conf = RdKafkaConf;
+using Client = RdKafkaClient;
 
 Client make_client(rd_kafka_type_t type, const std::string& bootstrap, const Conf& extra) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  Conf all = {{"bootstrap.servers", bootstrap}, {"log_level", "3"}};
-  for (const auto& [k, v] : extra) all[k] = v;
-  for (const auto& [k, v] : all) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(k + ": " + err);
-    }
-  }
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
-  if (!rk) throw std::runtime_error(err);
-  return Client(rk);
+  return make_rdkafka_client(type, bootstrap, extra);
 }
 
 void create_topic(const std::string& bootstrap, const std::string& topic, int partitions) {

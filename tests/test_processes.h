@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +85,25 @@ inline bool eventually(int seconds, const std::function<bool()>& done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return done();
+}
+
+// Waits up to `seconds` for a broker child (`kappa broker`, `kappa run --listen`) to print
+// "listening on HOST:PORT", reading its output with `output`; returns that address, or "" when
+// `exited` says the child stopped first or the time ran out.
+inline std::string wait_listening(const std::function<std::string()>& output,
+                                  const std::function<bool()>& exited, int seconds = 20) {
+  const std::regex listening("listening on ([0-9.]+:[0-9]+)");
+  std::string address;
+  eventually(seconds, [&] {
+    std::smatch m;
+    const std::string out = output();
+    if (std::regex_search(out, m, listening)) {
+      address = m[1].str();
+      return true;
+    }
+    return exited();
+  });
+  return address;
 }
 
 inline std::string run_capture(const std::string& command) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "broker/disk/descriptors.h"
+#include "broker/disk/temp_dir.h"
 #include "broker/partitioner.h"
 #include "broker/protocol/record_batch.h"
 
@@ -20,26 +21,12 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using disk::read_file;
+using disk::TempDir;
+using disk::write_file;
 using Policy = DiskBroker::FsyncPolicy;
 
 // A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "disk_test.XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // An OutgoingRecord (designated initializers with omitted fields warn under GCC 12).
 OutgoingRecord rec(std::optional<std::string_view> key, std::optional<std::string_view> value,
@@ -64,16 +51,6 @@ std::unique_ptr<DiskBroker> open_ok(const DiskBroker::Options& o) {
   auto b = DiskBroker::open(o);
   if (!b) ADD_FAILURE() << b.status().to_string();
   return b ? std::move(*b) : nullptr;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << bytes;
 }
 
 std::vector<fs::path> segment_files(const fs::path& partition_dir, const std::string& ext) {

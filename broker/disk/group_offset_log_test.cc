@@ -10,27 +10,17 @@
 #include <fstream>
 #include <iterator>
 
+#include "broker/disk/temp_dir.h"
+
 namespace kappa::disk {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "group_log_test.XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path file() const { return path_ / "group_offsets.log"; }
-
- private:
-  fs::path path_;
+// The group offset log in a fresh directory.
+struct LogFile {
+  TempDir dir{"group_log_test"};
+  fs::path file() const { return dir.path() / "group_offsets.log"; }
 };
 
 std::unique_ptr<GroupOffsetLog> open_ok(const fs::path& file, size_t chunk,
@@ -53,19 +43,9 @@ void write_commits(const fs::path& file) {
   ASSERT_TRUE(log->commit("h", "u", other, true));
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-
 TEST(GroupOffsetLog, ReplayInSmallChunksMatchesTheCommits) {
   for (size_t chunk : {8, 13, 64, 1000, 1 << 20}) {
-    TempDir tmp;
+    LogFile tmp;
     write_commits(tmp.file());
     // A copy before each open: open() may compact the file.
     const std::string bytes = read_file(tmp.file());
@@ -90,7 +70,7 @@ TEST(GroupOffsetLog, ReplayInSmallChunksMatchesTheCommits) {
 
 TEST(GroupOffsetLog, DamagedMiddleRecordIsCorruptionInSmallChunks) {
   for (size_t chunk : {8, 64, 1 << 20}) {
-    TempDir tmp;
+    LogFile tmp;
     write_commits(tmp.file());
     std::string bytes = read_file(tmp.file());
     bytes[10] ^= 0x20;
@@ -117,7 +97,7 @@ int64_t status_kb(const char* field) {
 // it raises the process's peak resident memory by a few MiB (the chunk, the record being read,
 // the live entry), not by the file's 64 MiB.
 TEST(GroupOffsetLog, ReplayMemoryFollowsLiveEntriesNotTheFile) {
-  TempDir tmp;
+  LogFile tmp;
   {
     RecoveryReport report;
     auto log = open_ok(tmp.file(), 1 << 20, report);

@@ -12,40 +12,16 @@
 #include <thread>
 
 #include "broker/disk/disk_broker.h"
+#include "broker/disk/temp_dir.h"
 #include "broker/protocol/record_batch.h"
 
 namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "recovery_test.XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using disk::read_file;
+using disk::TempDir;
+using disk::write_file;
 
 std::vector<fs::path> logs_of(const fs::path& partition_dir) {
   std::vector<fs::path> out;
