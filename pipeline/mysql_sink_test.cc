@@ -281,6 +281,16 @@ TEST_F(MysqlSinkTest, MissingTablesAndBadIdentifiers) {
   EXPECT_EQ(sink_->commit_batch(c).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(sink_->read_table("a`b").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(sink_->point_view("v; x", "events_users_v1").code(), StatusCode::kInvalidArgument);
+  // The names the sinks reserve, refused on MySQL as on SQLite.
+  for (const char* reserved : {"kappa_ledger", "kappa_views", "sqlite_master"}) {
+    c = commit(0, {});
+    c.table.name = reserved;
+    EXPECT_EQ(sink_->commit_batch(c).status().code(), StatusCode::kInvalidArgument) << reserved;
+    EXPECT_EQ(sink_->read_table(reserved).status().code(), StatusCode::kInvalidArgument)
+        << reserved;
+    EXPECT_EQ(sink_->point_view("events_users", reserved).code(), StatusCode::kInvalidArgument)
+        << reserved;
+  }
 }
 
 TEST_F(MysqlSinkTest, ViewsPointRepointAndNameTheirTarget) {

@@ -36,6 +36,27 @@ Status validate_identifier(std::string_view name, std::string_view what) {
   for (char c : name) {
     if (!alpha(c) && !(c >= '0' && c <= '9')) return bad("has a character outside [A-Za-z0-9_]");
   }
+  auto starts_with = [&](std::string_view prefix) {
+    if (name.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      const char c =
+          name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] - 'A' + 'a') : name[i];
+      if (c != prefix[i]) return false;
+    }
+    return true;
+  };
+  auto reserved = [&](std::string_view why) {
+    return Status::invalid_argument(std::string(what) + " '" + std::string(name) +
+                                    "' is reserved: " + std::string(why) + "; choose another name");
+  };
+  if (starts_with("sqlite_")) {
+    return reserved("names starting with sqlite_ belong to SQLite's own tables (sqlite_master...)");
+  }
+  if (starts_with("kappa_")) {
+    return reserved(
+        "names starting with kappa_ belong to the pipeline's own tables (kappa_ledger, "
+        "kappa_views)");
+  }
   return Status::ok();
 }
 

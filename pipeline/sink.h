@@ -105,7 +105,11 @@ Status ledger_mismatch(const BatchCommit& commit, std::string_view recorded_end,
                        std::string_view sink);
 
 // SQL identifiers we create or read: [A-Za-z_][A-Za-z0-9_]*, at most 64 characters (MySQL's
-// limit). Everything else is refused, never quoted around.
+// limit). Everything else is refused, never quoted around. Names a sink keeps for itself are
+// refused too, in any letter case: sqlite_* (SQLite's own tables) and kappa_* (the sinks'
+// kappa_ledger and kappa_views), on every sink, so a scenario means the same on each. The one
+// rule for table, view and column names: the lab, scenario files, the command line and the
+// sinks all call it. (NamespacedSink's run prefixes, "k" + hex digits + "_", never start so.)
 Status validate_identifier(std::string_view name, std::string_view what);
 
 }  // namespace kappa

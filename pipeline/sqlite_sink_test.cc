@@ -125,6 +125,20 @@ TEST(SqliteSink, RefusesBadIdentifiers) {
   EXPECT_EQ(sink->read_table("missing").status().code(), StatusCode::kNotFound);
 }
 
+TEST(SqliteSink, RefusesReservedNames) {
+  auto sink = SqliteSink::open(":memory:").value();
+  for (const char* reserved : {"sqlite_master", "kappa_ledger", "kappa_views"}) {
+    BatchCommit c = commit(0, {});
+    c.table.name = reserved;
+    EXPECT_EQ(sink->commit_batch(c).status().code(), StatusCode::kInvalidArgument) << reserved;
+    EXPECT_EQ(sink->read_table(reserved).status().code(), StatusCode::kInvalidArgument) << reserved;
+    EXPECT_EQ(sink->point_view(reserved, "events_users_v1").code(), StatusCode::kInvalidArgument)
+        << reserved;
+  }
+  ASSERT_TRUE(sink->commit_batch(commit(0, {})));
+  EXPECT_EQ(sink->point_view("events_users", "kappa_ledger").code(), StatusCode::kInvalidArgument);
+}
+
 TEST(SqliteSink, ColumnsHaveSparksJdbcTypes) {
   auto sink = SqliteSink::open(":memory:").value();
   BatchCommit c = commit(0, {});

@@ -67,16 +67,22 @@ std::string NamespacedSink::strip(const std::string& n) const {
   return n.rfind(prefix_, 0) == 0 ? n.substr(prefix_.size()) : n;
 }
 
+// The inner sink sees prefixed names, which are never reserved: the plain ones are checked here.
 Result<CommitOutcome> NamespacedSink::commit_batch(const BatchCommit& commit) {
+  KAPPA_RETURN_IF_ERROR(validate_identifier(commit.table.name, "table name"));
   BatchCommit c = commit;
   c.query_id = name(commit.query_id);
   c.table.name = name(commit.table.name);
   return inner_.commit_batch(c);
 }
 
-Result<bool> NamespacedSink::table_exists(const std::string& table) { return inner_.table_exists(name(table)); }
+Result<bool> NamespacedSink::table_exists(const std::string& table) {
+  KAPPA_RETURN_IF_ERROR(validate_identifier(table, "table name"));
+  return inner_.table_exists(name(table));
+}
 
 Result<std::vector<TableRow>> NamespacedSink::read_table(const std::string& table) {
+  KAPPA_RETURN_IF_ERROR(validate_identifier(table, "table name"));
   return inner_.read_table(name(table));
 }
 

@@ -117,6 +117,18 @@ TEST(Scenario, WrongTypesAndBadValuesSayWhatWasExpected) {
   expect_error(R"({"pipeline": {}})", "missing key \"actions\"");
 }
 
+TEST(Scenario, NamesTheSinksReserveAreRefused) {
+  expect_error(R"({"pipeline": {"aggregations": [{"table": "kappa_ledger"}]}, "actions": []})",
+               "table name 'kappa_ledger' is reserved");
+  expect_error(R"({"pipeline": {"aggregations": [{"table": "sqlite_master"}]}, "actions": []})",
+               "table name 'sqlite_master' is reserved");
+  expect_error(R"({"actions": [{"recover": {"table": "kappa_views"}}]})",
+               "table name 'kappa_views' is reserved");
+  expect_error(R"({"actions": [{"cutover": {"view": "sqlite_master", "to": "events_users_v1"}}]})",
+               "view name 'sqlite_master' is reserved");
+  expect_error(R"({"actions": [{"cutover": {"to": "kappa_ledger"}}]})", "/actions/0/cutover/to");
+}
+
 TEST(Scenario, ActionsOfRecoveryFaultsAndReplaySayWhatWasExpected) {
   expect_error(R"({"actions": [{"fault": {"crash": {"query": "events_users_v1", "at": "teatime"}}}]})",
                "expected one of after_plan, before_rows, between_rows_and_ledger, after_commit, before_checkpoint, "

@@ -90,6 +90,29 @@ TEST(Cli, BadInputExitsTwoNamingFileLineAndKey) {
   EXPECT_EQ(kappa({"run", "--colour", "x.json"}).code, 2);
 }
 
+TEST(Cli, ReservedNamesExitTwoNamingTheNameAndWhy) {
+  const std::string path =
+      temp_file("reserved.json", R"({"pipeline": {"aggregations": [{"table": "kappa_ledger"}]},
+  "actions": [{"generate": {"rate": 1, "count": 5}}, {"advance": "30s"}]})");
+  const Ran r = kappa({"run", path});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("table name 'kappa_ledger' is reserved"), std::string::npos) << r.err;
+  std::filesystem::remove(path);
+
+  const std::string db = temp_file("reserved.db", "");
+  std::filesystem::remove(db);
+  const Ran cut = kappa(
+      {"cutover", "--sink", "sqlite:" + db, "--view", "sqlite_master", "--to", "events_users_v1"});
+  EXPECT_EQ(cut.code, 2) << cut.out << cut.err;
+  EXPECT_NE(cut.err.find("view name 'sqlite_master' is reserved"), std::string::npos) << cut.err;
+  const Ran aggregate = kappa({"aggregate", "--broker", "kafka://127.0.0.1:1", "--sink",
+                               "sqlite:" + db, "--table", "sqlite_stat1"});
+  EXPECT_EQ(aggregate.code, 2) << aggregate.out << aggregate.err;
+  EXPECT_NE(aggregate.err.find("table name 'sqlite_stat1' is reserved"), std::string::npos)
+      << aggregate.err;
+  std::filesystem::remove(db);
+}
+
 TEST(Cli, TraceShowsEachBatch) {
   const Ran r = kappa({"run", "--trace", source("scenarios/quickstart.json")});
   EXPECT_EQ(r.code, 0);
