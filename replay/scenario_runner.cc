@@ -114,7 +114,10 @@ class Run final : public JobSet {
     if (!p) return p.status();
     pipeline_ = std::move(*p);
     sink_.set_faults(&faults_);
-    if (options_.trace) pipeline_->on_batch([this](const BatchReport& b) { trace(b); });
+    pipeline_->on_batch([this](const BatchReport& b) {
+      note_outcome(b);
+      if (options_.trace) trace(b);
+    });
     scheduler_ = std::make_unique<SimulatedScheduler>(clock_, *this);
     return pipeline_->start(clock_.now_ms());
   }
@@ -140,6 +143,25 @@ class Run final : public JobSet {
             [&](const ExpectStep& e) { return expect(e); },
         },
         st.action);
+  }
+
+  // After the last step: a query whose last attempts all failed (retried or crashed) has not
+  // done its work, and the run fails unless the scenario expected that (a metrics expectation of
+  // the query's failed attempts or state, after it began failing).
+  void check_failing_queries() {
+    for (const auto& [query, f] : failing_) {
+      if (f.expected) continue;
+      report_.failures.push_back(
+          {f.where,
+           "query " + query + " still failing at " + now_text(),
+           {query + " batch " + std::to_string(f.batch_id) + " failed " +
+                std::to_string(f.attempts) + (f.attempts == 1 ? " attempt" : " attempts") +
+                " from " + format_timestamp(f.first_ms, zone()) +
+                " and did not succeed before the scenario ended; the last error: " +
+                f.last.message(),
+            "if that failure is the point, expect it: {\"expect\": {\"metrics\": {\"query\": \"" +
+                query + "\", \"failed_attempts\": ...}}} or \"state\": \"crashed\""}});
+    }
   }
 
   void print_tables() {
@@ -473,7 +495,25 @@ class Run final : public JobSet {
     return q;
   }
 
+  void note_outcome(const BatchReport& b) {
+    if (!b.failure) {
+      failing_.erase(b.query);
+      return;
+    }
+    Failing& f = failing_[b.query];
+    if (f.attempts == 0) {
+      if (step_) f.where = step_->where;
+      f.first_ms = b.ran_at_ms;
+      f.batch_id = b.plan.batch_id;
+    }
+    ++f.attempts;
+    f.last = *b.failure;
+  }
+
   Status expect_metrics(const ExpectMetricsStep& m) {
+    if (m.failed_attempts || m.state) {
+      if (auto it = failing_.find(m.query); it != failing_.end()) it->second.expected = true;
+    }
     Status missing;
     MicroBatchQuery* q = query_or_fail(m.query, missing);
     if (!q) return missing;
@@ -580,6 +620,16 @@ class Run final : public JobSet {
   std::unique_ptr<SimulatedScheduler> scheduler_;
   Partitioner partitioner_;
   const Step* step_ = nullptr;
+  // Queries whose attempts have failed since their last successful batch.
+  struct Failing {
+    int attempts = 0;
+    int64_t batch_id = 0;
+    int64_t first_ms = 0;
+    Status last;
+    Where where;            // the step during which the first of these attempts ran
+    bool expected = false;  // a later metrics expectation checked it
+  };
+  std::map<std::string, Failing> failing_;
 };
 
 }  // namespace
@@ -623,6 +673,7 @@ RunReport run_scenario(const Scenario& scenario, Log& log, Sink& sink, const Run
       report.error = run.step(st);
       if (!report.error.is_ok()) report.error_where = st.where;
     }
+    if (report.error.is_ok()) run.check_failing_queries();
     if (report.error.is_ok() && options.tables) run.print_tables();
   }
   report.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();

@@ -171,6 +171,68 @@ TEST(ScenarioRunner, ACrashWithManualRestartStaysDownUntilRestarted) {
   EXPECT_TRUE(r.passed()) << all_lines(r) << r.error.message();
 }
 
+// A query whose batch fails at every attempt until the scenario ends has not done its work:
+// the scenario fails, naming the query, the attempts and the last error, even with no
+// expectation about that query.
+TEST(ScenarioRunner, AQueryFailingUntilTheEndFailsTheScenario) {
+  Rig rig;
+  const RunReport r = rig.run(scenario(R"({"actions": [
+    {"generate": {"rate": 1, "count": 40}},
+    {"fault": {"sink_unavailable": {"commits": 1000, "query": "events_users_v1"}}},
+    {"advance": "1m"}
+  ]})"));
+  EXPECT_FALSE(r.passed()) << r.error.message();
+  ASSERT_EQ(r.failures.size(), 1u) << all_lines(r) << r.error.message();
+  const std::string lines = all_lines(r);
+  EXPECT_NE(r.failures[0].title.find("events_users_v1"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("13 attempts"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("injected"), std::string::npos) << "the last error: " << lines;
+  EXPECT_EQ(r.failures[0].where.location.line, 4) << "the step during which it began failing";
+}
+
+// The same run passes when the scenario expects the failure: a metrics expectation of the query's
+// failed attempts or state after it began failing (as a sink-outage scenario would check).
+TEST(ScenarioRunner, AnExpectedFailureUntilTheEndPasses) {
+  Rig rig;
+  const RunReport r = rig.run(scenario(R"({"actions": [
+    {"generate": {"rate": 1, "count": 40}},
+    {"fault": {"sink_unavailable": {"commits": 1000, "query": "events_users_v1"}}},
+    {"advance": "1m"},
+    {"expect": {"metrics": {"query": "events_users_v1", "failed_attempts": 13}}}
+  ]})"));
+  EXPECT_TRUE(r.passed()) << all_lines(r) << r.error.message();
+  // A crash left standing to the end, expected as such, passes too.
+  Rig rig2;
+  const RunReport crashed = rig2.run(scenario(R"({"actions": [
+    {"generate": {"rate": 1, "count": 40}},
+    {"fault": {"crash": {"query": "events_users_v1", "at": "before_rows", "after": 2}}},
+    {"advance": "30s"},
+    {"expect": {"metrics": {"query": "events_users_v1", "state": "crashed"}}}
+  ]})"));
+  EXPECT_TRUE(crashed.passed()) << all_lines(crashed) << crashed.error.message();
+  // ... and fails when it is not expected.
+  Rig rig3;
+  const RunReport unexpected = rig3.run(scenario(R"({"actions": [
+    {"generate": {"rate": 1, "count": 40}},
+    {"fault": {"crash": {"query": "events_users_v1", "at": "before_rows", "after": 2}}},
+    {"advance": "30s"},
+    {"expect": {"metrics": {"query": "stage", "state": "running"}}}
+  ]})"));
+  EXPECT_FALSE(unexpected.passed()) << all_lines(unexpected);
+}
+
+// A failure that recovers before the end is no failure of the scenario.
+TEST(ScenarioRunner, AFailureThatRecoversPasses) {
+  Rig rig;
+  const RunReport r = rig.run(scenario(R"({"actions": [
+    {"generate": {"rate": 1, "count": 40}},
+    {"fault": {"sink_unavailable": {"commits": 3, "query": "events_users_v1"}}},
+    {"advance": "1m"},
+    {"expect": {"table": "events_users_v1", "row_count": 20}}
+  ]})"));
+  EXPECT_TRUE(r.passed()) << all_lines(r) << r.error.message();
+}
+
 // A topic recorded from one run and replayed into another arrives at the same times and gives
 // the same table.
 TEST(ScenarioRunner, RecordedTopicReplaysToTheSameTable) {
