@@ -460,6 +460,8 @@ std::string Lab::job_state(MicroBatchQuery& q) {
     case MicroBatchQuery::RunState::kCrashed: return "crashed";
     case MicroBatchQuery::RunState::kRunning: break;
   }
+  // Its last attempt failed (the sink or the broker refused); it runs again at the next trigger.
+  if (!q.last_error().is_ok()) return "failing";
   const bool recovery = std::any_of(extras_.begin(), extras_.end(),
                                     [&](const ExtraAggregation& e) { return e.kind == "recovery" && e.table == q.name(); });
   if (recovery && pipeline_->query(kV1)) {
@@ -761,7 +763,7 @@ json Lab::status() {
       });
     }
     job["next_batch_id"] = q->next_batch_id();
-    if (q->run_state() == MicroBatchQuery::RunState::kCrashed) job["error"] = q->last_error().message();
+    if (!q->last_error().is_ok()) job["error"] = q->last_error().message();
     jobs.push_back(job);
   }
   int64_t generated = 0;
@@ -1031,6 +1033,14 @@ HttpResponse Lab::cutover(const json& body) {
   }
   const std::string to = body["to"].get<std::string>();
   if (Status bad = validate_identifier(view, "view name"); !bad) return error_response(400, bad.message());
+  const bool written = view == kV1 || view == "events_ages" || view == "events_depts" ||
+                       specs_.count(view) > 0 ||
+                       std::any_of(extras_.begin(), extras_.end(),
+                                   [&](const ExtraAggregation& e) { return e.table == view; });
+  if (written) {
+    return error_response(409,
+                          "refusing to make " + view + " a view: it is a table the lab writes");
+  }
   if (Status bad = validate_identifier(to, "table name"); !bad) return error_response(400, bad.message());
   if (Status refused = sink_.point_view(view, to); !refused) return status_error(refused);
   if (view == kView) view_pointed_ = true;

@@ -482,6 +482,39 @@ TEST(Lab, AReservedNameInTheStateFileIsLeftOut) {
   EXPECT_EQ(text.find("sqlite_master"), std::string::npos) << text;
 }
 
+// A query whose batches fail at every trigger (here: its table is someone's view) is "failing",
+// with the error, not "running"; and the lab does not make such a view of its own tables.
+TEST(Lab, AQueryFailingEveryTriggerSaysSo) {
+  const Dir dir("lab_failing");
+  std::filesystem::create_directories(dir / "lab");
+  ASSERT_EQ(
+      std::system(("sqlite3 " + dir / "lab/lab.db" + " 'CREATE VIEW events_ages AS SELECT 1 AS x'")
+                      .c_str()),
+      0)
+      << "the sqlite3 shell is needed";
+  RunningLab lab(dir, "lab.log");
+  ASSERT_FALSE(lab.web.empty()) << lab.child->output();
+  ASSERT_EQ(http(lab.web, "POST", "/api/dimensions", R"({"dimension": "ages", "on": true})").status,
+            200);
+  json status;
+  const json* ages = nullptr;
+  EXPECT_TRUE(eventually(20, [&] {
+    status = get_json(lab.web, "/api/status");
+    ages = status.is_object() ? job(status, "events_ages") : nullptr;
+    return ages && ages->value("state", "") == "failing";
+  })) << status.dump();
+  ASSERT_NE(ages, nullptr) << status.dump();
+  EXPECT_NE(ages->value("error", "").find("view"), std::string::npos) << ages->dump();
+  EXPECT_EQ(job(status, "events_users_v1")->value("state", ""), "running") << status.dump();
+  HttpAnswer a =
+      http(lab.web, "POST", "/api/cutover", R"({"view": "events_depts", "to": "events_users_v1"})");
+  EXPECT_EQ(a.status, 409) << a.body;
+  a = http(lab.web, "POST", "/api/cutover",
+           R"({"view": "events_users_v1", "to": "events_users_v1"})");
+  EXPECT_EQ(a.status, 409) << a.body;
+  EXPECT_TRUE(exited_cleanly(lab.child->stop(SIGTERM))) << lab.child->output();
+}
+
 TEST(Lab, RestartOnTheSameDataContinues) {
   const Dir dir("lab_restart");
   int64_t first_end = 0, first_stage_read = 0;
