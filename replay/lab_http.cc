@@ -251,7 +251,11 @@ void LabHttpServer::Impl::accept_loop() {
     Connection& c = connections.emplace_back(std::move(socket));
     c.thread = std::thread([this, &c] {
       serve(c);
-      c.done.store(true);
+      {
+        // Under the lock, so the accept loop cannot miss it between its check and its wait.
+        std::lock_guard ended(mu);
+        c.done.store(true);
+      }
       connection_ended.notify_one();
     });
   }
@@ -368,10 +372,14 @@ void LabHttpServer::stop() {
   if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
   beast::error_code ignored;
   impl_->acceptor.close(ignored);
-  std::lock_guard lock(impl_->mu);
-  for (auto& c : impl_->connections) ::shutdown(c.socket.native_handle(), SHUT_RDWR);
-  for (auto& c : impl_->connections) c.thread.join();
-  impl_->connections.clear();
+  // Joined outside the lock, which an ending connection takes to say it is done.
+  std::list<Impl::Connection> ending;
+  {
+    std::lock_guard lock(impl_->mu);
+    ending.splice(ending.end(), impl_->connections);
+  }
+  for (auto& c : ending) ::shutdown(c.socket.native_handle(), SHUT_RDWR);
+  for (auto& c : ending) c.thread.join();
 }
 
 std::string http_path(const std::string& target) { return target.substr(0, target.find('?')); }
