@@ -116,6 +116,7 @@ void write_response(DeadlineSocket& stream, const HttpResponse& r, unsigned vers
   res.set(http::field::server, "kappa lab");
   res.set(http::field::content_type, r.content_type);
   res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");  // errors quote what a client sent
   res.keep_alive(keep_alive);
   res.body() = r.body;
   res.prepare_payload();
