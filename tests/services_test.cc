@@ -4,10 +4,12 @@
 // Without a broker these tests skip; in CI (CI=true) they fail.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -155,6 +157,25 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
   EXPECT_EQ(v1->stop(SIGTERM), 0);
   ref.stop(SIGTERM);
   stage.stop(SIGTERM);
+
+  // Started again from "another directory": without the checkpoint they ran with, both jobs
+  // refuse to start (exit 1) and say what they found, instead of skipping v1's batches as
+  // "already committed" or staging every event twice.
+  std::vector<std::string> elsewhere = aggregate("events_users_v1", "v1.db");
+  std::replace(elsewhere.begin(), elsewhere.end(), dir / "ckpt", dir / "elsewhere");
+  Child lost(elsewhere, dir / "lost.log");
+  EXPECT_EQ(WEXITSTATUS(lost.wait_for(20)), 1) << lost.output();
+  EXPECT_NE(lost.output().find("query events_users_v1: the ledger in sqlite:"), std::string::npos)
+      << lost.output();
+  EXPECT_NE(lost.output().find("but it has no checkpoint"), std::string::npos) << lost.output();
+  Child lost_stage({"stage", "--broker", kafka_url(), "--topic-prefix", prefix, "--checkpoint",
+                    dir / "elsewhere"},
+                   dir / "lost_stage.log");
+  EXPECT_EQ(WEXITSTATUS(lost_stage.wait_for(20)), 1) << lost_stage.output();
+  EXPECT_NE(lost_stage.output().find("query stage: " + prefix + "events_stages/"),
+            std::string::npos)
+      << lost_stage.output();
+  EXPECT_EQ(rows("v1.db", "events_users_v1"), b) << "the refused start wrote nothing";
 
   // The Kappa move as services: recover into v2 with a longer watermark until caught up, then
   // cut the view over. Recovering into the table v1 wrote is refused.

@@ -57,6 +57,20 @@ struct Child {
     pid = -1;
     return status;
   }
+  // Waits at most `seconds`; a child still running then is killed and -1 returned.
+  int wait_for(int seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    stop(SIGKILL);
+    return -1;
+  }
   ~Child() {
     if (pid > 0) stop(SIGKILL);
   }
