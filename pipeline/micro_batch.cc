@@ -99,14 +99,20 @@ Status MicroBatchQuery::start(int64_t now_ms) {
           recovered->previous_plan ? recovered->previous_plan->watermark_ms : last.watermark_ms;
     }
   }
-  KAPPA_RETURN_IF_ERROR(check_outputs(*recovered));
+  // Refuse at once when the outputs show work the checkpoint does not know; a log that cannot
+  // answer yet (a real broker still electing leaders) is asked again before the first batch.
+  unchecked_outputs_.reset();
+  if (Status s = check_outputs(recovered->last_plan); !s) {
+    if (s.code() != StatusCode::kUnavailable) return s;
+    unchecked_outputs_ = recovered->last_plan;
+    last_error_ = s;
+  }
   state_ = RunState::kRunning;
   next_trigger_ms_ = now_ms;
   return Status::ok();
 }
 
-Status MicroBatchQuery::check_outputs(const RecoveredCheckpoint& recovered) {
-  const std::optional<BatchPlan>& last = recovered.last_plan;
+Status MicroBatchQuery::check_outputs(const std::optional<BatchPlan>& last) {
   // A planned batch may have written some or all of its outputs; any later one must not have.
   const int64_t first_unknown = last ? last->batch_id + 1 : 0;
   const std::string known =
@@ -289,6 +295,17 @@ Status MicroBatchQuery::run(int64_t now_ms) {
   if (state_ != RunState::kRunning) return Status::ok();
   const int64_t interval = std::max<int64_t>(1, spec_.trigger_ms);
   next_trigger_ms_ = floor_div(now_ms, interval) * interval + interval;
+
+  if (unchecked_outputs_) {
+    if (Status s = check_outputs(*unchecked_outputs_); !s) {
+      last_error_ = s;
+      if (s.code() == StatusCode::kUnavailable) return Status::ok();  // asked again next trigger
+      state_ = RunState::kCrashed;
+      return s;
+    }
+    unchecked_outputs_.reset();
+    last_error_ = Status::ok();
+  }
 
   if (!pending_) {
     auto planned = plan_batch(now_ms);

@@ -160,7 +160,8 @@ class MicroBatchQuery final : public Job {
 
  private:
   Result<std::vector<PartitionOffset>> resolve_start();
-  Status check_outputs(const RecoveredCheckpoint& recovered);
+  // The guard against a lost or stale checkpoint (see above), against the last plan it holds.
+  Status check_outputs(const std::optional<BatchPlan>& last);
   Result<std::vector<PartitionOffset>> latest_offsets() const;
   bool wants_no_data_batch() const;
   std::vector<PartitionOffset> rate_limit(const std::vector<PartitionOffset>& latest) const;
@@ -183,6 +184,8 @@ class MicroBatchQuery final : public Job {
   int64_t watermark_ms_ = 0;                // the watermark the next batch runs with
   int64_t last_batch_watermark_ms_ = 0;     // the watermark the last planned batch ran with
   bool ran_batch_this_run_ = false;         // Spark's lastExecution != null
+  // Set when start() could not check the outputs (the log unavailable): run() checks first.
+  std::optional<std::optional<BatchPlan>> unchecked_outputs_;
   std::vector<int32_t> owned_;              // group mode: the partitions held, sorted
   bool has_committed_ = false;              // some batch was committed (else batch 0 must run)
   std::vector<PartitionOffset> committed_;  // source offsets the next batch starts from
