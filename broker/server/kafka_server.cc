@@ -150,8 +150,8 @@ struct KafkaServer::Impl {
   struct Outgoing {
     std::string frame;               // the whole frame, or its start when `fetched` follows
     std::optional<KafkaApi::Fetched> fetched;  // a fetch response's body, written in place
-    std::shared_ptr<Event>
-        durable;  // a produce's whole frame, set once its fsync is done; null: ready now
+    // A produce's whole frame, set once its fsync is done; null: ready now.
+    std::shared_ptr<Event> durable;
   };
   struct Connection {
     explicit Connection(tcp::socket s) : socket(std::move(s)), wake(socket.get_executor()), space(socket.get_executor()) {}
