@@ -16,17 +16,21 @@ Result<bool> SimulatedScheduler::step(int64_t t) {
   }
   if (!next || when > t) return false;
   clock_.set(when);
+  std::string name = next->name();
   KAPPA_RETURN_IF_ERROR(next->run(clock_.now_ms()));
+  const int64_t wakeup = next->next_wakeup_ms();
+  // after_run may replace the job (a crashed query restarted at the instant it crashed), so
+  // `next` is not used after it.
   KAPPA_RETURN_IF_ERROR(jobs_.after_run(*next, clock_.now_ms()));
   // A job may run again at the same instant (a query restarted where it crashed), but not
   // forever: that is a crash loop.
-  repeats_ = (next == last_job_ && when == last_when_) ? repeats_ + 1 : 0;
-  last_job_ = next;
+  repeats_ = (name == last_job_ && when == last_when_) ? repeats_ + 1 : 0;
   last_when_ = when;
-  if (next->next_wakeup_ms() < when || repeats_ > 100) {
-    return Status::internal("job " + next->name() + " keeps running at " + std::to_string(when) +
+  if (wakeup < when || repeats_ > 100) {
+    return Status::internal("job " + name + " keeps running at " + std::to_string(when) +
                             " ms without moving on (a crash loop?)");
   }
+  last_job_ = std::move(name);
   return true;
 }
 

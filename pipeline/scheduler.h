@@ -6,6 +6,7 @@
 // downstream within an instant, so a trigger at T sees records that arrived at or before T).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "pipeline/clock.h"
@@ -40,7 +41,7 @@ class SimulatedScheduler {
 
   SimulatedClock& clock_;
   JobSet& jobs_;
-  const Job* last_job_ = nullptr;  // detects a job that keeps running at one instant
+  std::string last_job_;  // by name: detects a job that keeps running at one instant
   int64_t last_when_ = 0;
   int repeats_ = 0;
 };
