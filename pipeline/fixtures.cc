@@ -1,12 +1,11 @@
 #include "pipeline/fixtures.h"
 
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "pipeline/fixtures_embedded.h"
+#include "pipeline/input_file.h"
 
 namespace kappa {
 
@@ -64,12 +63,12 @@ Result<LookupTable> LookupTable::parse(std::string_view text, std::string_view i
   return table;
 }
 
-Result<LookupTable> LookupTable::load(const std::string& path, std::string_view id_field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found("fixture file " + path + " cannot be read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), id_field, path);
+Result<LookupTable> LookupTable::load(const std::string& path, std::string_view id_field,
+                                      size_t max_bytes) {
+  auto text = read_input_file(path, "fixture file", {max_bytes, "max_input_file_bytes"},
+                              /*regular_only=*/true);
+  if (!text) return text.status();
+  return parse(*text, id_field, path);
 }
 
 const Fixtures& Fixtures::lab() {
@@ -83,10 +82,11 @@ const Fixtures& Fixtures::lab() {
   return fixtures;
 }
 
-Result<Fixtures> Fixtures::load(const std::string& names_path, const std::string& depts_path) {
-  auto names = LookupTable::load(names_path, "uid");
+Result<Fixtures> Fixtures::load(const std::string& names_path, const std::string& depts_path,
+                                size_t max_bytes) {
+  auto names = LookupTable::load(names_path, "uid", max_bytes);
   if (!names) return names.status();
-  auto depts = LookupTable::load(depts_path, "did");
+  auto depts = LookupTable::load(depts_path, "did", max_bytes);
   if (!depts) return depts.status();
   return Fixtures{std::move(*names), std::move(*depts)};
 }

@@ -26,7 +26,11 @@ class LookupTable {
   // "name". Blank lines are skipped. `origin` names the source in errors ("fixtures/names.jsonl").
   static Result<LookupTable> parse(std::string_view text, std::string_view id_field,
                                    const std::string& origin);
-  static Result<LookupTable> load(const std::string& path, std::string_view id_field);
+  // Reads a regular file of at most max_bytes (input_file.h): a device, a directory or a /proc
+  // file is refused, and no more than max_bytes + 1 bytes are read.
+  static Result<LookupTable> load(const std::string& path, std::string_view id_field,
+                                  size_t max_bytes = kDefaultMaxBytes);
+  static constexpr size_t kDefaultMaxBytes = size_t{16} << 20;
 
   // The name joined to `id`; nullopt when no row matches (or the row's name is null), which the
   // stage job turns into the default ("Unknown Name" / "Unknown Dept").
@@ -53,7 +57,8 @@ struct Fixtures {
 
   // The lab's tables, from the copies of fixtures/names.jsonl and fixtures/depts.jsonl built in.
   static const Fixtures& lab();
-  static Result<Fixtures> load(const std::string& names_path, const std::string& depts_path);
+  static Result<Fixtures> load(const std::string& names_path, const std::string& depts_path,
+                               size_t max_bytes = LookupTable::kDefaultMaxBytes);
 };
 
 }  // namespace kappa

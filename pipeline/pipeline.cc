@@ -56,12 +56,12 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(PipelineConfig config, Log& l
   Fixtures fixtures = Fixtures::lab();
   if (config.names_fixture || config.depts_fixture) {
     if (config.names_fixture) {
-      auto names = LookupTable::load(*config.names_fixture, "uid");
+      auto names = LookupTable::load(*config.names_fixture, "uid", config.max_fixture_bytes);
       if (!names) return names.status();
       fixtures.names = std::move(*names);
     }
     if (config.depts_fixture) {
-      auto depts = LookupTable::load(*config.depts_fixture, "did");
+      auto depts = LookupTable::load(*config.depts_fixture, "did", config.max_fixture_bytes);
       if (!depts) return depts.status();
       fixtures.depts = std::move(*depts);
     }

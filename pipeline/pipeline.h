@@ -59,6 +59,7 @@ struct PipelineConfig {
   std::string checkpoint_dir;
   std::optional<std::string> names_fixture;  // default: the lab's built-in tables
   std::optional<std::string> depts_fixture;
+  size_t max_fixture_bytes = LookupTable::kDefaultMaxBytes;  // each fixture file
 
   // The lab's v1 job: user_name, 10 s tumbling windows, 15 s watermark, append.
   static AggregationConfig lab_v1();

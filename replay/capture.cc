@@ -3,9 +3,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 
 #include "pipeline/dead_letter.h"
 #include "pipeline/event_codec.h"
+#include "pipeline/input_file.h"
 
 namespace kappa {
 namespace {
@@ -112,9 +114,11 @@ Result<int64_t> write_capture(Log& log, const std::vector<std::string>& topics, 
   return n;
 }
 
-Result<std::vector<CapturedRecord>> read_capture(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found("capture file " + path + " cannot be read");
+Result<std::vector<CapturedRecord>> read_capture(const std::string& path, size_t max_bytes) {
+  auto text = read_input_file(path, "capture file", {max_bytes, "max_input_file_bytes"},
+                              /*regular_only=*/true);
+  if (!text) return text.status();
+  std::istringstream in(std::move(*text));
   std::vector<CapturedRecord> out;
   std::string line;
   int line_no = 0;

@@ -37,7 +37,9 @@ std::string capture_line(std::string_view topic, const RecordView& record);
 // Writes every record of the topics; returns how many.
 Result<int64_t> write_capture(Log& log, const std::vector<std::string>& topics, std::ostream& out);
 
-// Reads a capture file; errors name the file and line.
-Result<std::vector<CapturedRecord>> read_capture(const std::string& path);
+// Reads a capture file, a regular file of at most max_bytes (pipeline/input_file.h); errors name
+// the file and line.
+Result<std::vector<CapturedRecord>> read_capture(const std::string& path,
+                                                 size_t max_bytes = size_t{16} << 20);
 
 }  // namespace kappa

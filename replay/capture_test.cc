@@ -174,7 +174,7 @@ TEST(Capture, AMissingFileIsNotFound) {
   auto r = read_capture(path);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(r.status().message(), "capture file " + path + " cannot be read");
+  EXPECT_EQ(r.status().message(), path + ": cannot open the file (No such file or directory)");
 }
 
 TEST(Capture, ADirectoryIsNotAnEmptyCapture) {

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <memory>
 #include <system_error>
+
 #include <utility>
+#include "pipeline/input_file.h"
 
 namespace kappa {
 namespace {
@@ -537,28 +539,13 @@ Result<JsonDocument> JsonDocument::parse(std::string_view text, std::string path
   return doc;
 }
 
-Result<JsonDocument> JsonDocument::load(const std::string& path) {
-  struct Closer {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-  };
-  // errno is read right after the failing call, before building the message can touch it.
-  const auto describe_errno = [] {
-    return std::error_code(errno, std::generic_category()).message();
-  };
-  std::unique_ptr<std::FILE, Closer> file(std::fopen(path.c_str(), "rb"));
-  if (file == nullptr) {
-    const std::string why = describe_errno();
-    return Status::not_found(path + ": cannot open the file (" + why + ")");
-  }
-  std::string text;
-  char buffer[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
-  if (std::ferror(file.get())) {
-    const std::string why = describe_errno();
-    return Status::not_found(path + ": cannot read the file (" + why + ")");
-  }
-  return parse(text, path);
+Result<JsonDocument> JsonDocument::load(const std::string& path, size_t max_bytes,
+                                        std::string_view limit_name) {
+  // Not only regular files: `kappa run <(generate-scenario)` reads a pipe, up to the limit.
+  auto text = read_input_file(path, "scenario file", {max_bytes, limit_name},
+                              /*regular_only=*/false);
+  if (!text) return text.status();
+  return parse(*text, path);
 }
 
 SourceLocation JsonDocument::location(std::string_view json_pointer) const {

@@ -64,8 +64,12 @@ class JsonDocument {
   // Parses `text`; `path` is only used in messages.
   static Result<JsonDocument> parse(std::string_view text, std::string path);
 
-  // Reads and parses the file; a missing or unreadable file is Status::not_found naming the path.
-  static Result<JsonDocument> load(const std::string& path);
+  // Reads and parses the file; a missing or unreadable file (or a directory) is
+  // Status::not_found naming the path, and a file larger than max_bytes (checked before it is
+  // read, and no more than max_bytes + 1 bytes are read) is Status::invalid_argument naming the
+  // limit `limit_name`.
+  static Result<JsonDocument> load(const std::string& path, size_t max_bytes = SIZE_MAX - 1,
+                                   std::string_view limit_name = "max_scenario_bytes");
 
   // Object members keep the order they have in the file.
   const nlohmann::ordered_json& root() const { return root_; }

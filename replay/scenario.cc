@@ -1,13 +1,29 @@
 #include "replay/scenario.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <initializer_list>
 
 #include "pipeline/duration.h"
+#include "pipeline/input_file.h"
 #include "pipeline/timestamp.h"
 
 namespace kappa {
+
+ScenarioLimits ScenarioLimits::scaled(int64_t factor) const {
+  auto up = [factor](int64_t v) {
+    if (factor <= 1) return v;
+    return v > INT64_MAX / factor ? INT64_MAX : v * factor;
+  };
+  ScenarioLimits l = *this;
+  for (int64_t* v : {&l.max_scenario_bytes, &l.max_actions, &l.max_input_file_bytes, &l.max_events,
+                     &l.max_event_bytes, &l.max_windows_per_event, &l.max_window_rows,
+                     &l.max_queries, &l.max_simulated_ms, &l.max_trigger_reads}) {
+    *v = up(*v);
+  }
+  return l;
+}
 
 std::string Where::to_string() const {
   return file + ":" + std::to_string(location.line) + ":" + std::to_string(location.column);
@@ -108,11 +124,20 @@ class Node {
   int64_t duration() const {
     auto d = parse_duration(str());
     if (!d) fail(d.status().message());
+    if (*d > kMaxClockMs) {
+      fail("duration \"" + str() + "\" is out of range: expected at most " +
+           std::to_string(kMaxClockMs) + " ms, the span from 1970 to the end of 9999");
+    }
     return *d;
   }
   int64_t time(const TimeZone& zone) const {
     auto t = parse_timestamp(str(), zone);
     if (!t) fail(t.status().message());
+    if (*t < kMinClockMs || *t > kMaxClockMs) {
+      fail("time \"" + str() +
+           "\" is out of range: the simulated clock runs from 1970-01-01 00:00:00 UTC to "
+           "9999-12-31 23:59:59.999 UTC");
+    }
     return *t;
   }
 
@@ -161,6 +186,11 @@ class Members {
  private:
   Node node_;
 };
+
+constexpr const char* kRaise = " (kappa run --limits-scale N raises the limits)";
+
+// The windows an event falls in, at most (window.h).
+int64_t windows_per_event(const WindowSpec& w) { return (w.size_ms + w.slide_ms - 1) / w.slide_ms; }
 
 OutputMode output_mode(const Node& n) {
   const std::string s = n.str();
@@ -231,7 +261,8 @@ QueryOptions query_options(const Members& m, const TimeZone& zone) {
   return o;
 }
 
-AggregationConfig aggregation(const Members& m, const Node& n, const TimeZone& zone) {
+AggregationConfig aggregation(const Members& m, const Node& n, const TimeZone& zone,
+                              const ScenarioLimits& limits) {
   AggregationConfig a;
   const Node table = m.require("table", "the table to write, like \"events_users_v1\"");
   a.spec.table = table.str();
@@ -246,6 +277,14 @@ AggregationConfig aggregation(const Members& m, const Node& n, const TimeZone& z
   if (auto s = m.get("slide")) a.spec.window.slide_ms = s->duration();
   if (auto o = m.get("window_offset")) a.spec.window.offset_ms = o->duration();
   if (Status s = validate(a.spec.window); !s) n.fail(s.message());
+  const int64_t windows = windows_per_event(a.spec.window);
+  if (windows > limits.max_windows_per_event) {
+    const Node at = m.get("slide").value_or(m.get("window").value_or(n));
+    at.fail("window " + format_duration(a.spec.window.size_ms) + " with slide " +
+            format_duration(a.spec.window.slide_ms) + " puts every event in " +
+            std::to_string(windows) + " windows, more than the limit max_windows_per_event of " +
+            std::to_string(limits.max_windows_per_event) + kRaise);
+  }
   if (auto w = m.get("watermark")) a.spec.watermark_delay_ms = w->duration();
   if (auto o = m.get("output_mode")) a.spec.mode = output_mode(*o);
   if (auto l = m.get("late_rule")) a.spec.late_rule = late_rule(*l);
@@ -259,7 +298,8 @@ std::string resolve_path(const std::string& scenario_path, const std::string& re
   return (std::filesystem::path(scenario_path).parent_path() / p).lexically_normal().string();
 }
 
-void parse_pipeline(const Node& n, const std::string& path, PipelineConfig& c) {
+void parse_pipeline(const Node& n, const std::string& path, PipelineConfig& c,
+                    const ScenarioLimits& limits) {
   Members m(n, "the pipeline",
             {"zone", "trigger", "topics", "fixtures", "stage", "aggregations", "max_record_bytes"});
   if (auto z = m.get("zone")) {
@@ -290,8 +330,22 @@ void parse_pipeline(const Node& n, const std::string& path, PipelineConfig& c) {
   }
   if (auto f = m.get("fixtures")) {
     Members fm(*f, "fixtures", {"names", "depts"});
-    if (auto names = fm.get("names")) c.names_fixture = resolve_path(path, names->str());
-    if (auto depts = fm.get("depts")) c.depts_fixture = resolve_path(path, depts->str());
+    const InputFileLimit limit{static_cast<size_t>(limits.max_input_file_bytes),
+                               "max_input_file_bytes"};
+    auto fixture = [&](std::string_view key, std::optional<std::string>& out) {
+      if (auto file = fm.get(key)) {
+        out = resolve_path(path, file->str());
+        // A missing file is reported when the pipeline loads it; one that is there is checked now.
+        std::error_code ec;
+        if (!std::filesystem::exists(*out, ec)) return;
+        if (Status st = check_input_file(*out, "fixture file", limit, /*regular_only=*/true); !st) {
+          file->fail(std::string(key) + ": " + st.message());
+        }
+      }
+    };
+    fixture("names", c.names_fixture);
+    fixture("depts", c.depts_fixture);
+    c.max_fixture_bytes = limit.max_bytes;
   }
   if (auto s = m.get("stage")) {
     Members sm(*s, "the stage job",
@@ -307,7 +361,7 @@ void parse_pipeline(const Node& n, const std::string& path, PipelineConfig& c) {
       Members am(a, "an aggregation",
                  {"table", "query", "dimension", "window", "slide", "window_offset", "watermark",
                   "output_mode", "late_rule", "trigger", "starting_offsets", "max_records_per_batch"});
-      c.aggregations.push_back(aggregation(am, a, zone));
+      c.aggregations.push_back(aggregation(am, a, zone, limits));
     }
   }
   if (Status s = validate(c); !s) n.fail(s.message());
@@ -638,12 +692,12 @@ FaultStep fault(const Node& n) {
   return f;
 }
 
-RecoverStep recover(const Node& n, const TimeZone& zone) {
+RecoverStep recover(const Node& n, const TimeZone& zone, const ScenarioLimits& limits) {
   Members m(n, "recover",
             {"table", "query", "dimension", "window", "slide", "window_offset", "watermark", "output_mode",
              "late_rule", "trigger", "from", "max_records_per_batch", "expect_error"});
   RecoverStep r;
-  r.aggregation = aggregation(m, n, zone);
+  r.aggregation = aggregation(m, n, zone, limits);
   r.aggregation.options.starting.kind = StartingPosition::Kind::kEarliest;
   if (auto f = m.get("from")) r.aggregation.options.starting = starting(*f, zone);
   if (auto e = m.get("expect_error")) r.expect_error = e->str();
@@ -696,7 +750,7 @@ Step step(const Node& n, const Scenario& s, const TimeZone& zone) {
   } else if (kind == "fault") {
     st.action = fault(body);
   } else if (kind == "recover") {
-    RecoverStep r = recover(body, zone);
+    RecoverStep r = recover(body, zone, s.limits);
     st.label = "recover into " + r.aggregation.spec.table;
     st.action = std::move(r);
   } else if (kind == "compare") {
@@ -731,11 +785,258 @@ Step step(const Node& n, const Scenario& s, const TimeZone& zone) {
   return st;
 }
 
+// What a run of the steps can cost at most, worked out before it runs: the clock moves only by
+// "advance" and "run_until_idle" (by at most its limit), so an upper bound of the clock at every
+// step, and with it the simulated span, the records the generators emit and the trigger firings,
+// are known from the file. Each step that takes a total past its limit is an error at that step.
+class Budget {
+ public:
+  Budget(const JsonDocument& doc, const Scenario& s)
+      : doc_(doc), s_(s), l_(s.limits), lo_(s.start_ms), hi_(s.start_ms) {
+    const PipelineConfig& c = s.pipeline;
+    if (c.stage_enabled) {
+      queries_.push_back(
+          {s.start_ms, c.stage.trigger_ms.value_or(c.trigger_ms), c.events.partitions});
+    }
+    for (const auto& a : c.aggregations) add_aggregation(a);
+    if (static_cast<int64_t>(c.aggregations.size()) > l_.max_queries) {
+      fail("/pipeline/aggregations", "the pipeline has " + std::to_string(c.aggregations.size()) +
+                                         " aggregations, more than the limit max_queries of " +
+                                         std::to_string(l_.max_queries));
+    }
+  }
+
+  void step(const Step& st) {
+    const std::string& at = st.where.pointer;
+    std::visit(
+        Overloaded{
+            [&](const GenerateStep& g) {
+              generators_.push_back({lo_, g.spec.rate, g.spec.count, INT64_MAX,
+                                     64 + static_cast<int64_t>(g.spec.hello.value_or("").size()),
+                                     st.where.location.line});
+            },
+            [&](const StopStep& stop) {
+              if (!stop.generators) return;
+              for (auto& g : generators_) g.stop_ms = std::min(g.stop_ms, hi_);
+            },
+            [&](const ProduceStep& p) {
+              int64_t size = p.event
+                                 ? 64 + static_cast<int64_t>(p.event->hello.value_or("").size() +
+                                                             p.event->time.value_or("").size())
+                                 : static_cast<int64_t>(p.value.value_or("").size());
+              size += static_cast<int64_t>(p.key.value_or("").size());
+              records_ += static_cast<double>(p.repeat);
+              bytes_ += static_cast<double>(p.repeat) * static_cast<double>(size);
+              if (p.event && p.event->time_ago_ms && *p.event->time_ago_ms > lo_) {
+                fail(at + "/event/time_ago", "time_ago " + format_duration(*p.event->time_ago_ms) +
+                                                 " goes back before 1970-01-01 00:00:00 UTC, where "
+                                                 "the simulated clock begins");
+              }
+              check_records(at + (p.repeat > 1 ? "/repeat" : ""), "this produce step");
+            },
+            [&](const AdvanceStep& a) {
+              if (a.by_ms) {
+                if (*a.by_ms > kMaxClockMs - hi_) {
+                  fail(at,
+                       "advancing by " + format_duration(*a.by_ms) +
+                           " is out of range: the clock (at most " +
+                           format_timestamp_ms(hi_, utc()) +
+                           " UTC here) would pass 9999-12-31 23:59:59.999 UTC, the latest time the "
+                           "engine represents");
+                }
+                lo_ += *a.by_ms;
+                hi_ += *a.by_ms;
+              } else {
+                lo_ = std::max(lo_, *a.to_ms);
+                hi_ = std::max(hi_, *a.to_ms);
+              }
+              check_clock(at, "advance");
+            },
+            [&](const RunUntilIdleStep& r) {
+              if (r.limit_ms > kMaxClockMs - hi_) {
+                fail(at, "run_until_idle's limit " + format_duration(r.limit_ms) +
+                             " is out of range: the clock would pass 9999-12-31 23:59:59.999 UTC");
+              }
+              hi_ += r.limit_ms;
+              check_clock(at, "run_until_idle");
+            },
+            [&](const FaultStep& f) {
+              if (f.kind != FaultStep::Kind::kBrokerUnavailable) return;
+              // The generators and the arrivals retry every second while it is down.
+              retries_ += (static_cast<double>(f.duration_ms) / 1000 + 1) *
+                          static_cast<double>(generators_.size() + 1);
+            },
+            [&](const RecoverStep& r) {
+              add_aggregation(r.aggregation, lo_);
+              if (static_cast<int64_t>(aggregations_.size()) > l_.max_queries) {
+                fail(at, "this recovery makes " + std::to_string(aggregations_.size()) +
+                             " aggregation queries, more than the limit max_queries of " +
+                             std::to_string(l_.max_queries) + kRaise);
+              }
+            },
+            [&](const auto&) {},
+        },
+        st.action);
+  }
+
+ private:
+  template <class... F>
+  struct Overloaded : F... {
+    using F::operator()...;
+  };
+  template <class... F>
+  Overloaded(F...) -> Overloaded<F...>;
+
+  struct Query {
+    int64_t start_ms, trigger_ms, partitions;
+  };
+  struct Generator {
+    int64_t start_ms, rate;
+    std::optional<int64_t> count;
+    int64_t stop_ms;
+    int64_t bytes_per_event;
+    int line;
+  };
+
+  static const TimeZone& utc() {
+    static const TimeZone zone = TimeZone::load("UTC").value();
+    return zone;
+  }
+
+  [[noreturn]] void fail(const std::string& pointer, const std::string& message) const {
+    throw Invalid{
+        doc_.error_at(pointer, message + (message.find(kRaise) == std::string::npos &&
+                                                  message.find("limit") != std::string::npos
+                                              ? kRaise
+                                              : ""))};
+  }
+
+  void add_aggregation(const AggregationConfig& a, int64_t start_ms = -1) {
+    const PipelineConfig& c = s_.pipeline;
+    queries_.push_back({start_ms < 0 ? s_.start_ms : start_ms,
+                        a.options.trigger_ms.value_or(c.trigger_ms), c.stages.partitions});
+    aggregations_.push_back(windows_per_event(a.spec.window));
+  }
+
+  // Records the generators emit by the clock's upper bound (generator.h: event k at
+  // start + k * 1000 / rate).
+  double generated() const {
+    double n = 0;
+    for (const auto& g : generators_) {
+      const int64_t end = std::min(g.stop_ms, hi_);
+      if (end < g.start_ms) continue;
+      double k =
+          std::floor(static_cast<double>(end - g.start_ms) * static_cast<double>(g.rate) / 1000) +
+          1;
+      if (g.count) k = std::min(k, static_cast<double>(*g.count));
+      n += k;
+    }
+    return n;
+  }
+  double generated_bytes() const {
+    double n = 0;
+    for (const auto& g : generators_) {
+      const int64_t end = std::min(g.stop_ms, hi_);
+      if (end < g.start_ms) continue;
+      double k =
+          std::floor(static_cast<double>(end - g.start_ms) * static_cast<double>(g.rate) / 1000) +
+          1;
+      if (g.count) k = std::min(k, static_cast<double>(*g.count));
+      n += k * static_cast<double>(g.bytes_per_event);
+    }
+    return n;
+  }
+
+  std::string generators_text() const {
+    std::string text;
+    for (const auto& g : generators_) {
+      text += (text.empty() ? "; generate at line " : ", at line ") + std::to_string(g.line) +
+              ": rate " + std::to_string(g.rate) + " a second" +
+              (g.count ? ", count " + std::to_string(*g.count) : "");
+    }
+    return text;
+  }
+
+  static std::string count_text(double v) {
+    return v >= 9e18 ? "more than 9e18" : std::to_string(static_cast<int64_t>(v));
+  }
+
+  void check_records(const std::string& pointer, const std::string& what) const {
+    const double records = records_ + generated();
+    if (records > static_cast<double>(l_.max_events)) {
+      fail(pointer, "by the end of " + what + " the scenario writes " + count_text(records) +
+                        " records, more than the limit max_events of " +
+                        std::to_string(l_.max_events) + generators_text());
+    }
+    const double bytes = bytes_ + generated_bytes();
+    if (bytes > static_cast<double>(l_.max_event_bytes)) {
+      fail(pointer, "by the end of " + what + " the scenario writes " + count_text(bytes) +
+                        " bytes of records, more than the limit max_event_bytes of " +
+                        std::to_string(l_.max_event_bytes));
+    }
+    double windows = 0;
+    for (int64_t w : aggregations_) windows += records * static_cast<double>(w);
+    if (windows > static_cast<double>(l_.max_window_rows)) {
+      fail(pointer,
+           "by the end of " + what + " the aggregations count " + count_text(windows) +
+               " window rows (records times the windows each falls in), more than the limit "
+               "max_window_rows of " +
+               std::to_string(l_.max_window_rows));
+    }
+  }
+
+  void check_clock(const std::string& pointer, const std::string& what) const {
+    if (hi_ - s_.start_ms > l_.max_simulated_ms) {
+      fail(pointer,
+           what + " takes the clock to " + format_timestamp_ms(hi_, utc()) + " UTC, " +
+               std::to_string((hi_ - s_.start_ms) / 86'400'000) +
+               " simulated days after its start, more than the limit max_simulated_ms of " +
+               std::to_string(l_.max_simulated_ms) + " ms (" +
+               std::to_string(l_.max_simulated_ms / 86'400'000) + " days)");
+    }
+    double reads = retries_;
+    std::string slowest;
+    double most = -1;
+    for (const auto& q : queries_) {
+      if (hi_ < q.start_ms) continue;
+      const double firings =
+          std::floor(static_cast<double>(hi_ - q.start_ms) / static_cast<double>(q.trigger_ms)) + 1;
+      reads += firings * static_cast<double>(q.partitions);
+      if (firings * static_cast<double>(q.partitions) > most) {
+        most = firings * static_cast<double>(q.partitions);
+        slowest = "a query with trigger " + format_duration(q.trigger_ms) + " reading " +
+                  std::to_string(q.partitions) +
+                  (q.partitions == 1 ? " partition" : " partitions") + " fires " +
+                  count_text(firings) + " times";
+      }
+    }
+    if (reads > static_cast<double>(l_.max_trigger_reads)) {
+      fail(pointer,
+           what + " takes the clock to " + format_timestamp_ms(hi_, utc()) +
+               " UTC: the queries' triggers fire " + count_text(reads) +
+               " times (once per partition read), more than the limit max_trigger_reads of " +
+               std::to_string(l_.max_trigger_reads) + " (" + slowest + ")");
+    }
+    check_records(pointer, what);
+  }
+
+  const JsonDocument& doc_;
+  const Scenario& s_;
+  const ScenarioLimits& l_;
+  int64_t lo_, hi_;  // the clock is between these after the steps so far
+  std::vector<Query> queries_;
+  std::vector<int64_t> aggregations_;  // windows per event of each
+  std::vector<Generator> generators_;
+  double records_ = 0, bytes_ = 0;  // produce steps
+  double retries_ = 0;
+};
+
 }  // namespace
 
-Result<Scenario> parse_scenario(const JsonDocument& doc) {
+Result<Scenario> parse_scenario(const JsonDocument& doc, const ScenarioLimits& limits) {
   try {
     Scenario s;
+    s.limits = limits;
     s.path = doc.path();
     const Node root(doc, doc.root(), "");
     Members m(root, "the scenario", {"name", "description", "pipeline", "clock", "actions"});
@@ -743,7 +1044,8 @@ Result<Scenario> parse_scenario(const JsonDocument& doc) {
     if (auto n = m.get("name")) s.name = n->str();
     if (auto d = m.get("description")) s.description = d->str();
     s.pipeline.aggregations = {PipelineConfig::lab_v1()};
-    if (auto p = m.get("pipeline")) parse_pipeline(*p, doc.path(), s.pipeline);
+    s.pipeline.max_fixture_bytes = static_cast<size_t>(limits.max_input_file_bytes);
+    if (auto p = m.get("pipeline")) parse_pipeline(*p, doc.path(), s.pipeline, limits);
     const TimeZone zone = TimeZone::load(s.pipeline.zone).value();
     s.start_ms = parse_timestamp("2022-09-30 16:42:00", zone).value();  // the lab's example time
     if (auto c = m.get("clock")) {
@@ -751,17 +1053,27 @@ Result<Scenario> parse_scenario(const JsonDocument& doc) {
       if (auto start = cm.get("start")) s.start_ms = start->time(zone);
     }
     const Node actions = m.require("actions", "the list of steps to run");
-    for (const Node& a : actions.elements()) s.steps.push_back(step(a, s, zone));
+    if (actions.json().is_array() &&
+        static_cast<int64_t>(actions.json().size()) > limits.max_actions) {
+      actions.fail("the scenario has " + std::to_string(actions.json().size()) +
+                   " actions, more than the limit max_actions of " +
+                   std::to_string(limits.max_actions) + kRaise);
+    }
+    Budget budget(doc, s);
+    for (const Node& a : actions.elements()) {
+      s.steps.push_back(step(a, s, zone));
+      budget.step(s.steps.back());
+    }
     return s;
   } catch (const Invalid& e) {
     return e.status;
   }
 }
 
-Result<Scenario> load_scenario(const std::string& path) {
-  auto doc = JsonDocument::load(path);
+Result<Scenario> load_scenario(const std::string& path, const ScenarioLimits& limits) {
+  auto doc = JsonDocument::load(path, static_cast<size_t>(limits.max_scenario_bytes));
   if (!doc) return doc.status();
-  return parse_scenario(*doc);
+  return parse_scenario(*doc, limits);
 }
 
 }  // namespace kappa

@@ -12,6 +12,7 @@
 #include "broker/result.h"
 #include "pipeline/pipeline.h"
 #include "replay/json_document.h"
+#include "replay/scenario_limits.h"
 
 namespace kappa {
 
@@ -169,9 +170,12 @@ struct Scenario {
   PipelineConfig pipeline;
   int64_t start_ms = 0;
   std::vector<Step> steps;
+  ScenarioLimits limits;  // the run checks what only it can know against these
 };
 
-Result<Scenario> parse_scenario(const JsonDocument& doc);
-Result<Scenario> load_scenario(const std::string& path);
+// Both refuse, as Status::invalid_argument naming the limit, a file that asks for more than
+// `limits` allow (scenario_limits.h).
+Result<Scenario> parse_scenario(const JsonDocument& doc, const ScenarioLimits& limits = {});
+Result<Scenario> load_scenario(const std::string& path, const ScenarioLimits& limits = {});
 
 }  // namespace kappa
