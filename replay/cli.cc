@@ -9,17 +9,18 @@
 #include <thread>
 
 #include "bench/pipeline_bench.h"
-#include "broker/url.h"
-#include "replay/backends.h"
-#include "replay/broker_command.h"
-#include "replay/signals.h"
 #include "broker/server/kafka_server.h"
 #include "broker/server/record_log_batches.h"
+#include "broker/url.h"
+#include "pipeline/duration.h"
+#include "replay/backends.h"
+#include "replay/broker_command.h"
 #include "replay/capture.h"
 #include "replay/junit.h"
 #include "replay/lab.h"
 #include "replay/scenario_runner.h"
 #include "replay/services.h"
+#include "replay/signals.h"
 
 namespace kappa {
 namespace {
@@ -27,13 +28,17 @@ namespace {
 constexpr const char* kUsage = R"(usage: kappa COMMAND [OPTIONS]
 
 commands:
-  run [--print-tables] [--trace] [--listen HOST:PORT] [BACKENDS] SCENARIO.json...
+  run [--print-tables] [--trace] [--listen HOST:PORT] [--limits-scale N] [BACKENDS] SCENARIO.json...
       replay scenarios under the simulated clock and check their expectations; --listen serves
       the scenario's embedded broker over Kafka's protocol (kcat -b HOST:PORT) while it runs and
       after it, until Ctrl-C
-  test [--junit FILE] [--trace] [BACKENDS] DIR|SCENARIO.json...
-      the same over folders of scenarios; PASS/FAIL per scenario, then "N passed, M failed"
-  record --topic TOPIC [--topic TOPIC...] --out FILE [BACKENDS] SCENARIO.json
+  test [--junit FILE] [--trace] [--limits-scale N] [BACKENDS] DIR|SCENARIO.json...
+      the same over folders of scenarios; PASS/FAIL per scenario, then "N passed, M failed".
+      A scenario may ask for at most 4 MiB of file, 1,000,000 records, 1,000 windows per event,
+      10 years of simulated time, 2,000,000 trigger firings (per partition read) and more
+      (docs/scenarios.md#limits); more is bad input (exit 2). --limits-scale N multiplies every
+      limit by N, on purpose, for a bigger run
+  record --topic TOPIC [--topic TOPIC...] --out FILE [--limits-scale N] [BACKENDS] SCENARIO.json
       run a scenario and capture topics to a file that a scenario can replay
   broker [--listen 127.0.0.1:9092] [--data DIR] [--fsync always|never|interval:MS] [--partitions N]
          [--no-auto-create] [--retention-ms MS] [--retention-bytes N] [--segment-bytes N]
@@ -97,11 +102,12 @@ Outcome outcome_of(const RunReport& r) {
 }
 
 ScenarioRun run_one(const std::string& path, const RunOptions& options, const BackendUrls& urls,
+                    const ScenarioLimits& limits,
                     std::function<void(Log&, const ScenarioRun&)> after = {},
                     std::function<void(Log&)> before = {}) {
   ScenarioRun run;
   run.path = path;
-  auto scenario = load_scenario(path);
+  auto scenario = load_scenario(path, limits);
   if (!scenario) {
     run.outcome = Outcome::kBadInput;
     run.load_error = scenario.status();
@@ -154,7 +160,22 @@ struct RunFlags {
   std::vector<std::string> inputs;
   std::string junit;
   std::string listen;  // run --listen HOST:PORT: serve the embedded broker over Kafka's protocol
+  ScenarioLimits limits;
 };
+
+// --limits-scale N; returns true when args[i] was it (i moved past its value).
+bool limits_flag(const std::vector<std::string>& args, size_t& i, ScenarioLimits& limits,
+                 std::string& problem) {
+  if (args[i] != "--limits-scale") return false;
+  const auto n = i + 1 < args.size() ? parse_integer(args[i + 1]) : std::nullopt;
+  if (!n || *n < 1 || *n > 1'000'000) {
+    problem = "--limits-scale needs a whole number from 1 to 1000000";
+    return true;
+  }
+  ++i;
+  limits = ScenarioLimits{}.scaled(*n);
+  return true;
+}
 
 // --broker URL and --sink URL; returns true when args[i] was one of them (i moved past its value).
 bool backend_flag(const std::vector<std::string>& args, size_t& i, BackendUrls& urls, std::string& problem) {
@@ -174,7 +195,7 @@ std::string parse_flags(const std::vector<std::string>& args, bool allow_junit, 
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     std::string problem;
-    if (backend_flag(args, i, f.backends, problem)) {
+    if (backend_flag(args, i, f.backends, problem) || limits_flag(args, i, f.limits, problem)) {
       if (!problem.empty()) return problem;
       continue;
     }
@@ -276,7 +297,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     };
   }
   for (const auto& file : f.inputs) {
-    runs.push_back(run_one(file, f.options, f.backends, after, before));
+    runs.push_back(run_one(file, f.options, f.backends, f.limits, after, before));
     if (!runs.back().load_error.is_ok()) {
       err << "kappa: " << runs.back().load_error.message() << "\n";
       continue;
@@ -326,7 +347,7 @@ int test_command(const std::vector<std::string>& args, std::ostream& out, std::o
   std::vector<JunitCase> cases;
   int passed = 0;
   for (const auto& file : *files) {
-    runs.push_back(run_one(file, f.options, f.backends));
+    runs.push_back(run_one(file, f.options, f.backends, f.limits));
     const ScenarioRun& run = runs.back();
     print_run(out, run);
     JunitCase c;
@@ -362,9 +383,10 @@ int record_command(const std::vector<std::string>& args, std::ostream& out, std:
   std::vector<std::string> topics;
   std::string output, scenario;
   BackendUrls urls;
+  ScenarioLimits limits;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string problem;
-    if (backend_flag(args, i, urls, problem)) {
+    if (backend_flag(args, i, urls, problem) || limits_flag(args, i, limits, problem)) {
       if (!problem.empty()) return usage(err, problem + " for record");
       continue;
     }
@@ -378,12 +400,13 @@ int record_command(const std::vector<std::string>& args, std::ostream& out, std:
   if (Status s = validate(urls); !s) return usage(err, s.message() + " for record");
   Status written;
   int64_t count = 0;
-  const ScenarioRun run = run_one(scenario, RunOptions{}, urls, [&](Log& log, const ScenarioRun&) {
-    std::ofstream file(output);
-    auto n = write_capture(log, topics, file);
-    written = n.status();
-    if (n) count = *n;
-  });
+  const ScenarioRun run =
+      run_one(scenario, RunOptions{}, urls, limits, [&](Log& log, const ScenarioRun&) {
+        std::ofstream file(output);
+        auto n = write_capture(log, topics, file);
+        written = n.status();
+        if (n) count = *n;
+      });
   if (!run.load_error.is_ok()) {
     err << "kappa: " << run.load_error.message() << "\n";
     return run.outcome == Outcome::kBadInput ? 2 : 1;
@@ -397,9 +420,7 @@ int record_command(const std::vector<std::string>& args, std::ostream& out, std:
   return 0;
 }
 
-}  // namespace
-
-int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) return usage(err, "missing command");
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -423,6 +444,20 @@ int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ost
     return 0;
   }
   return usage(err, "unknown command '" + command + "'");
+}
+
+}  // namespace
+
+int kappa_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  // The last resort: the scenario limits keep every input short of this, but an allocation
+  // that fails must still end in a message and an exit code, not an abort.
+  try {
+    return dispatch(args, out, err);
+  } catch (const std::bad_alloc&) {
+    err << "kappa: out of memory; the input asks for more than this machine has (for a "
+           "scenario, lower its limits or see docs/scenarios.md#limits)\n";
+    return 2;
+  }
 }
 
 }  // namespace kappa

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/partitioner.h"
+#include "pipeline/duration.h"
 #include "pipeline/event_codec.h"
 #include "pipeline/outage_log.h"
 #include "pipeline/scheduler.h"
@@ -107,7 +108,18 @@ class Run final : public JobSet {
     for (Job* j : pipeline_->jobs()) jobs.push_back(j);
     return jobs;
   }
-  Status after_run(Job& job, int64_t now_ms) override { return pipeline_->after_run(job, now_ms); }
+  Status after_run(Job& job, int64_t now_ms) override {
+    // A backstop behind parse_scenario()'s budget: every job run and every generated record
+    // counts, so no file can make a run go on for ever.
+    if (++job_runs_ > s_.limits.max_trigger_reads + s_.limits.max_events) {
+      return Status::invalid_argument(
+          "the run has stepped " + std::to_string(job_runs_) +
+          " jobs, more than the limits max_trigger_reads + max_events allow (kappa run "
+          "--limits-scale N raises the limits)");
+    }
+    if (dynamic_cast<GeneratorJob*>(&job) != nullptr) KAPPA_RETURN_IF_ERROR(count_records(0));
+    return pipeline_->after_run(job, now_ms);
+  }
 
   Status setup() {
     auto p = Pipeline::create(s_.pipeline, outage_, sink_, &faults_);
@@ -177,6 +189,20 @@ class Run final : public JobSet {
 
  private:
   const TimeZone& zone() const { return pipeline_->zone(); }
+
+  // Records written so far (produced, replayed, generated) plus `more`, against max_events.
+  Status count_records(int64_t more) {
+    written_ += more;
+    int64_t generated = 0;
+    for (GeneratorJob* g : pipeline_->generators()) generated += g->emitted();
+    if (written_ + generated > s_.limits.max_events) {
+      return Status::invalid_argument(
+          "the scenario writes " + std::to_string(written_ + generated) +
+          " records, more than the limit max_events of " + std::to_string(s_.limits.max_events) +
+          " (kappa run --limits-scale N raises the limits)");
+    }
+    return Status::ok();
+  }
   std::string now_text() const { return format_timestamp(clock_.now_ms(), zone()); }
 
   Status stop(const StopStep& stop) {
@@ -192,6 +218,9 @@ class Run final : public JobSet {
     if (p.event) {
       std::string time;
       if (p.event->time) time = *p.event->time;
+      else if (*p.event->time_ago_ms > clock_.now_ms() - kMinClockMs)
+        return Status::invalid_argument("time_ago " + format_duration(*p.event->time_ago_ms) +
+                                        " goes back before 1970-01-01 00:00:00 UTC");
       else time = format_timestamp(clock_.now_ms() - *p.event->time_ago_ms, zone());
       append_source_event_json(value, p.event->id, p.event->hello, time);
     } else if (p.value) {
@@ -207,6 +236,7 @@ class Run final : public JobSet {
     if (at < clock_.now_ms()) {
       return Status::invalid_argument("cannot produce at " + format_timestamp_ms(at, zone()) + ": the clock is already at " + now_text());
     }
+    KAPPA_RETURN_IF_ERROR(count_records(p.repeat));
     for (int64_t i = 0; i < p.repeat; ++i) {
       ArrivalJob::Arrival a;
       a.at_ms = at;
@@ -229,9 +259,10 @@ class Run final : public JobSet {
   }
 
   Status replay(const ReplayStep& r) {
-    auto records = read_capture(r.file);
+    auto records = read_capture(r.file, static_cast<size_t>(s_.limits.max_input_file_bytes));
     if (!records) return records.status();
     if (records->empty()) return Status::ok();
+    KAPPA_RETURN_IF_ERROR(count_records(static_cast<int64_t>(records->size())));
     int64_t first = records->front().timestamp_ms;
     for (const auto& c : *records) first = std::min(first, c.timestamp_ms);
     for (auto& c : *records) {
@@ -268,6 +299,12 @@ class Run final : public JobSet {
   }
 
   Status advance(const AdvanceStep& a) {
+    if (a.by_ms && *a.by_ms > kMaxClockMs - clock_.now_ms()) {
+      return Status::invalid_argument(
+          "advancing by " + format_duration(*a.by_ms) +
+          " would pass 9999-12-31 23:59:59.999 UTC, the latest time the "
+          "engine represents");
+    }
     const int64_t to = a.to_ms ? *a.to_ms : clock_.now_ms() + *a.by_ms;
     if (to < clock_.now_ms()) {
       return Status::invalid_argument("cannot advance the clock back to " + format_timestamp_ms(to, zone()) + " from " + now_text());
@@ -620,6 +657,8 @@ class Run final : public JobSet {
   std::unique_ptr<SimulatedScheduler> scheduler_;
   Partitioner partitioner_;
   const Step* step_ = nullptr;
+  int64_t written_ = 0;   // records produced and replayed
+  int64_t job_runs_ = 0;  // every run of every job
   // Queries whose attempts have failed since their last successful batch.
   struct Failing {
     int attempts = 0;

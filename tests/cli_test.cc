@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -206,6 +207,133 @@ TEST(Cli, TestPassesEveryBundledScenario) {
   ASSERT_EQ(std::sscanf(last.c_str(), "%d passed, %d failed", &passed, &failed), 2) << last;
   EXPECT_GE(passed, 9);
   EXPECT_EQ(failed, 0);
+}
+
+// Hostile scenario files: each asks for more than a limit (replay/scenario_limits.h) and must
+// exit 2 quickly, naming the file, the JSON pointer, the key and the limit.
+struct Attack {
+  Ran ran;
+  double seconds;
+};
+
+Attack attack(const Folder& f, const std::string& name, const std::string& text,
+              std::vector<std::string> flags = {}) {
+  const std::string path = f.write(name + ".json", text);
+  std::vector<std::string> args{"run"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.push_back(path);
+  const auto began = std::chrono::steady_clock::now();
+  Ran ran = kappa(args);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  return {std::move(ran), seconds};
+}
+
+void expect_refused(const Attack& a, const std::vector<std::string>& words) {
+  EXPECT_EQ(a.ran.code, 2) << a.ran.out << a.ran.err;
+  EXPECT_LT(a.seconds, 5.0);
+  for (const auto& w : words)
+    EXPECT_NE(a.ran.err.find(w), std::string::npos) << w << "\n" << a.ran.err;
+}
+
+TEST(CliLimits, AFixtureMustBeARegularFile) {
+  const Folder f("cli_limits_fixtures");
+  std::filesystem::create_directories(f.dir / "a_dir");
+  for (const std::string fixture : {"/dev/zero", "/proc/self/mem", "a_dir"}) {
+    const Attack a = attack(f, "fixture",
+                            R"({"pipeline": {"fixtures": {"names": ")" + fixture +
+                                R"("}}, "actions": [{"advance": "5s"}]})");
+    expect_refused(a, {"fixture.json:1:", "/pipeline/fixtures/names", "regular file"});
+  }
+  const std::string big = f.write("big.jsonl", std::string(2000, '\n'));
+  const Attack small_cap =
+      attack(f, "fixture", R"({"pipeline": {"fixtures": {"names": "big.jsonl"}},
+    "actions": [{"advance": "5s"}]})");
+  EXPECT_EQ(small_cap.ran.code, 0) << small_cap.ran.err;
+}
+
+TEST(CliLimits, AFixtureOverTheSizeLimitIsRefusedBeforeItIsRead) {
+  const Folder f("cli_limits_fixture_size");
+  f.write("names.jsonl", std::string((16 << 20) + 1, '\n'));
+  const Attack a = attack(f, "fixture", R"({"pipeline": {"fixtures": {"names": "names.jsonl"}},
+    "actions": [{"advance": "5s"}]})");
+  expect_refused(a, {"/pipeline/fixtures/names", "max_input_file_bytes", "16777216"});
+}
+
+TEST(CliLimits, AGeneratorOfAMillionEventsASecondForADayIsRefused) {
+  const Folder f("cli_limits_rate");
+  const Attack a = attack(f, "rate", R"({"actions": [
+    {"generate": {"rate": 1000000}},
+    {"advance": "1d"}]})");
+  expect_refused(a,
+                 {"rate.json:3:17", "/actions/1/advance", "max_events of 1000000", "rate 1000000"});
+}
+
+TEST(CliLimits, ADayWindowSlidingByAMillisecondIsRefused) {
+  const Folder f("cli_limits_slide");
+  const Attack a = attack(f, "slide", R"({"pipeline": {"aggregations": [
+    {"table": "t", "window": "1d", "slide": "1ms"}]}, "actions": [{"advance": "5s"}]})");
+  expect_refused(a, {"slide.json:2:45", "/pipeline/aggregations/0/slide", "86400000 windows",
+                     "max_windows_per_event of 1000"});
+}
+
+TEST(CliLimits, AScenarioFileOverTheSizeLimitIsRefusedBeforeItIsRead) {
+  const Folder f("cli_limits_file");
+  std::string text = R"({"actions": [)";
+  const std::string action = R"({"produce": {"raw": "x"}},)";
+  while (text.size() <= (4u << 20)) text += action;
+  text += R"({"advance": "1s"}]})";
+  const Attack a = attack(f, "huge", text);
+  expect_refused(a, {"huge.json", "max_scenario_bytes", "4194304"});
+  // A file a little over the limit runs when the limits are raised on purpose.
+  const Attack raised = attack(f, "huge", text, {"--limits-scale", "2"});
+  EXPECT_EQ(raised.ran.code, 0) << raised.ran.out.substr(0, 500) << raised.ran.err.substr(0, 500);
+}
+
+TEST(CliLimits, RaisingTheLimitsLetsAWiderWindowRun) {
+  const Folder f("cli_limits_scale");
+  const std::string text = R"({"pipeline": {"aggregations": [
+    {"table": "t", "window": "2000s", "slide": "1s"}]},
+    "actions": [{"produce": {"event": {"id": 1}}}, {"advance": "10s"}]})";
+  expect_refused(attack(f, "wide", text), {"2000 windows", "max_windows_per_event of 1000"});
+  EXPECT_EQ(attack(f, "wide", text, {"--limits-scale", "2"}).ran.code, 0);
+  EXPECT_EQ(kappa({"run", "--limits-scale", "0", "x.json"}).code, 2);
+  EXPECT_EQ(kappa({"run", "--limits-scale"}).code, 2);
+}
+
+TEST(CliLimits, DecadesOfSimulatedTimeAreRefused) {
+  const Folder f("cli_limits_span");
+  expect_refused(attack(f, "years", R"({"actions": [{"advance": "99999999999d"}]})"),
+                 {"years.json:1:26", "/actions/0/advance", "out of range"});
+  expect_refused(
+      attack(f, "decade", R"({"pipeline": {"trigger": "1d"}, "actions": [{"advance": "4000d"}]})"),
+      {"/actions/0/advance", "max_simulated_ms"});
+  expect_refused(attack(f, "until", R"({"actions": [{"run_until_idle": {"limit": "99999d"}}]})"),
+                 {"/actions/0/run_until_idle", "max_simulated_ms"});
+}
+
+TEST(CliLimits, AMillisecondTriggerForAYearIsRefused) {
+  const Folder f("cli_limits_trigger");
+  expect_refused(
+      attack(f, "trigger", R"({"pipeline": {"trigger": "1ms"}, "actions": [{"advance": "365d"}]})"),
+      {"trigger.json:1:", "/actions/0/advance", "max_trigger_reads of 2000000", "trigger 1ms"});
+}
+
+TEST(CliLimits, AnAdvanceThatOverflowsIsOutOfRange) {
+  const Folder f("cli_limits_overflow");
+  const Attack a = attack(f, "overflow", R"({"actions": [{"advance": "106751991167d"}]})");
+  expect_refused(a, {"/actions/0/advance", "out of range"});
+  EXPECT_EQ(a.ran.err.find("-292275"), std::string::npos) << a.ran.err;
+  expect_refused(attack(f, "sum", R"({"clock": {"start": "9999-12-01 00:00:00"},
+    "pipeline": {"trigger": "1d"}, "actions": [{"advance": "40d"}]})"),
+                 {"sum.json:2:", "/actions/0/advance", "9999-12-31"});
+}
+
+TEST(CliLimits, AClockBefore1970IsOutOfRange) {
+  const Folder f("cli_limits_year0");
+  const Attack a = attack(f, "year0", R"({"clock": {"start": "0000-01-01 00:00:00"},
+    "actions": [{"advance": "5s"}]})");
+  expect_refused(a, {"year0.json:1:21", "/clock/start", "out of range", "1970"});
 }
 
 TEST(Cli, RecordCapturesATopicThatAScenarioReplays) {
