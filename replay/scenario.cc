@@ -812,7 +812,8 @@ class Budget {
         Overloaded{
             [&](const GenerateStep& g) {
               generators_.push_back({lo_, g.spec.rate, g.spec.count, INT64_MAX,
-                                     64 + static_cast<int64_t>(g.spec.hello.value_or("").size()),
+                                     // {"hello":"...","id":N,"time":"..."}, N of 7 digits
+                                     55 + static_cast<int64_t>(g.spec.hello.value_or("").size()),
                                      st.where.location.line});
             },
             [&](const StopStep& stop) {
