@@ -282,3 +282,57 @@ TEST(ScenarioRunner, AMissingCaptureFileIsNamed) {
 
 }  // namespace
 }  // namespace kappa
+
+namespace kappa {
+namespace {
+
+// What only the run knows: the records of a capture count against max_events when replayed.
+TEST(ScenarioRunnerLimits, AReplayPastMaxEventsIsInvalidArgumentNamingTheLimit) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "runner_limits_replay";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream capture(dir / "three.jsonl");
+    for (int i = 0; i < 3; ++i) {
+      capture << R"({"topic":"events","partition":0,"offset":)" << i
+              << R"(,"timestamp":1664523720000,"key":null,"value":"x"})"
+              << "\n";
+    }
+  }
+  const std::string text = R"({"actions": [{"replay": {"file": "three.jsonl", "timing": "now"}}]})";
+  ScenarioLimits limits;
+  limits.max_events = 2;
+  auto doc = JsonDocument::parse(text, (dir / "s.json").string());
+  ASSERT_TRUE(doc);
+  auto s = parse_scenario(*doc, limits);
+  ASSERT_TRUE(s) << s.status().message();
+  Rig rig;
+  const RunReport r = rig.run(*s);
+  EXPECT_EQ(r.error.code(), StatusCode::kInvalidArgument) << r.error.message();
+  EXPECT_NE(r.error.message().find("max_events of 2"), std::string::npos) << r.error.message();
+  EXPECT_EQ(r.error_where.pointer, "/actions/0/replay");
+
+  limits.max_events = 3;
+  auto fits = parse_scenario(*doc, limits);
+  ASSERT_TRUE(fits);
+  Rig again;
+  EXPECT_TRUE(again.run(*fits).error.is_ok());
+  std::filesystem::remove_all(dir);
+}
+
+// A produce step's repeat is known when parsed: the error points at "repeat".
+TEST(ScenarioRunnerLimits, AProduceRepeatPastMaxEventsIsRefusedWhenParsed) {
+  auto doc =
+      JsonDocument::parse(R"({"actions": [{"produce": {"raw": "x", "repeat": 5}}]})", "r.json");
+  ScenarioLimits limits;
+  limits.max_events = 4;
+  auto s = parse_scenario(*doc, limits);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("r.json:1:49: "), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("max_events of 4"), std::string::npos)
+      << s.status().message();
+  EXPECT_NE(s.status().message().find("/actions/0/produce/repeat"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kappa
