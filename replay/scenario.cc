@@ -919,22 +919,16 @@ class Budget {
     aggregations_.push_back(windows_per_event(a.spec.window));
   }
 
-  // Records the generators emit by the clock's upper bound (generator.h: event k at
-  // start + k * 1000 / rate).
   double generated() const {
-    double n = 0;
-    for (const auto& g : generators_) {
-      const int64_t end = std::min(g.stop_ms, hi_);
-      if (end < g.start_ms) continue;
-      double k =
-          std::floor(static_cast<double>(end - g.start_ms) * static_cast<double>(g.rate) / 1000) +
-          1;
-      if (g.count) k = std::min(k, static_cast<double>(*g.count));
-      n += k;
-    }
-    return n;
+    return over_generators([](const auto&) { return 1.0; });
   }
   double generated_bytes() const {
+    return over_generators([](const auto& g) { return static_cast<double>(g.bytes_per_event); });
+  }
+  // The sum over the generators of the records each emits by the clock's upper bound
+  // (generator.h: event k at start + k * 1000 / rate), each record weighing `weight(g)`.
+  template <class Weight>
+  double over_generators(Weight weight) const {
     double n = 0;
     for (const auto& g : generators_) {
       const int64_t end = std::min(g.stop_ms, hi_);
@@ -943,7 +937,7 @@ class Budget {
           std::floor(static_cast<double>(end - g.start_ms) * static_cast<double>(g.rate) / 1000) +
           1;
       if (g.count) k = std::min(k, static_cast<double>(*g.count));
-      n += k * static_cast<double>(g.bytes_per_event);
+      n += k * weight(g);
     }
     return n;
   }

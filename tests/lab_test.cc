@@ -32,33 +32,6 @@ struct HttpAnswer {
   std::string body;
 };
 
-// One request on a fresh connection (Connection: close); status 0 when the lab did not answer.
-HttpAnswer http(const std::string& address, const std::string& method, const std::string& target,
-                const std::string& body = "") {
-  const int fd = connect_to(address);
-  HttpAnswer answer;
-  if (fd < 0) return answer;
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + address +
-                        "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n" + body;
-  for (size_t sent = 0; sent < request.size();) {
-    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
-  }
-  std::string raw;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  const auto space = raw.find(' ');
-  const auto end = raw.find("\r\n\r\n");
-  if (space == std::string::npos || end == std::string::npos) return answer;
-  answer.status = std::stoi(raw.substr(space + 1, 3));
-  answer.body = raw.substr(end + 4);
-  return answer;
-}
-
 // Sends `request` as is on a fresh connection and reads the answer until the lab closes it (or
 // `seconds` pass); status 0 when there was no answer.
 HttpAnswer send_raw(const std::string& address, const std::string& request, int seconds = 20) {
@@ -83,6 +56,15 @@ HttpAnswer send_raw(const std::string& address, const std::string& request, int 
   answer.status = std::stoi(raw.substr(space + 1, 3));
   answer.body = raw.substr(end + 4);
   return answer;
+}
+
+// One request on a fresh connection (Connection: close); status 0 when the lab did not answer.
+HttpAnswer http(const std::string& address, const std::string& method, const std::string& target,
+                const std::string& body = "") {
+  return send_raw(address, method + " " + target + " HTTP/1.1\r\nHost: " + address +
+                               "\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                               "Content-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 // A request with the headers given ("Name: value\r\n" each), Connection: close.
