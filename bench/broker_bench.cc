@@ -26,7 +26,7 @@
 #include <utility>
 
 #include "broker/result.h"
-#include "pipeline/duration.h"
+#include "pipeline/time/duration.h"
 
 extern char** environ;
 

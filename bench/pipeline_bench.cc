@@ -5,12 +5,11 @@
 #include <iostream>
 #include <memory>
 
-#include "bench/broker_bench.h"
-#include "broker/embedded_broker.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/scheduler.h"
-#include "pipeline/sqlite_sink.h"
-#include "pipeline/timestamp.h"
+#include "broker/embedded/embedded_broker.h"
+#include "pipeline/engine/scheduler.h"
+#include "pipeline/jobs/pipeline.h"
+#include "pipeline/sinks/sqlite_sink.h"
+#include "pipeline/time/timestamp.h"
 
 namespace kappa {
 namespace {
@@ -104,19 +103,10 @@ Result<double> sim_day(const Options& o, int64_t& batches, int64_t& rows_written
 
 }  // namespace
 
-int bench_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (!args.empty() && args[0] == "broker") {
-    return broker_bench_command(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
-  }
-  if (args.empty() || args[0] != "pipeline") {
-    err << "kappa: usage: kappa bench pipeline [--events N] [--runs N] [--sqlite-file PATH]\n"
-           "       kappa bench broker [--messages N] [--size BYTES] [--partitions P] [--runs R]\n"
-           "                          [--compression none|gzip|snappy|lz4|zstd] [--fsync always|never]\n"
-           "                          [--kafka URL|none] [--kafka-pid PID]\n";
-    return 2;
-  }
+int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& out,
+                           std::ostream& err) {
   Options o;
-  for (size_t i = 1; i < args.size(); ++i) {
+  for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&]() -> std::string {
       if (i + 1 >= args.size()) return "";
       return args[++i];

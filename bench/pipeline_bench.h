@@ -16,6 +16,8 @@
 
 namespace kappa {
 
-int bench_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// `args` are the words after `kappa bench pipeline`.
+int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& out,
+                           std::ostream& err);
 
 }  // namespace kappa

@@ -12,13 +12,13 @@
 #include <set>
 #include <sstream>
 
-#include "broker/kafka_log.h"
-#include "broker/test_servers.h"
+#include "broker/client/kafka_log.h"
+#include "broker/client/test_servers.h"
 #include "broker/url.h"
-#include "pipeline/mysql_sink.h"
-#include "replay/backends.h"
-#include "replay/cli.h"
-#include "replay/scenario_runner.h"
+#include "pipeline/sinks/mysql_sink.h"
+#include "replay/backends/backends.h"
+#include "replay/cli/cli.h"
+#include "replay/scenario/scenario_runner.h"
 
 namespace kappa {
 namespace {

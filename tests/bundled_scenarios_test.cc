@@ -7,9 +7,9 @@
 #include <functional>
 #include <set>
 
-#include "broker/embedded_broker.h"
-#include "pipeline/sqlite_sink.h"
-#include "replay/scenario_runner.h"
+#include "broker/embedded/embedded_broker.h"
+#include "pipeline/sinks/sqlite_sink.h"
+#include "replay/scenario/scenario_runner.h"
 
 namespace kappa {
 namespace {

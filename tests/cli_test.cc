@@ -1,5 +1,5 @@
 // The command line's contract: exit codes and what it prints (DESIGN.md §5).
-#include "replay/cli.h"
+#include "replay/cli/cli.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -209,8 +209,8 @@ TEST(Cli, TestPassesEveryBundledScenario) {
   EXPECT_EQ(failed, 0);
 }
 
-// Hostile scenario files: each asks for more than a limit (replay/scenario_limits.h) and must
-// exit 2 quickly, naming the file, the JSON pointer, the key and the limit.
+// Hostile scenario files: each asks for more than a limit (replay/scenario/scenario_limits.h) and
+// must exit 2 quickly, naming the file, the JSON pointer, the key and the limit.
 struct Attack {
   Ran ran;
   double seconds;

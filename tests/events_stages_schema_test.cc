@@ -8,8 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "pipeline/event_codec.h"
-#include "pipeline/stage_processor.h"
+#include "pipeline/codec/event_codec.h"
+#include "pipeline/jobs/stage_processor.h"
 
 namespace kappa {
 namespace {

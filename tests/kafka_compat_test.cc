@@ -17,7 +17,7 @@
 #include <regex>
 #include <set>
 
-#include "broker/test_servers.h"
+#include "broker/client/test_servers.h"
 #include "tests/rdkafka_client.h"
 #include "tests/test_processes.h"
 

@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "broker/kafka_log.h"
-#include "broker/test_servers.h"
-#include "pipeline/sqlite_sink.h"
+#include "broker/client/kafka_log.h"
+#include "broker/client/test_servers.h"
+#include "pipeline/sinks/sqlite_sink.h"
 #include "tests/test_processes.h"
 
 namespace kappa {

@@ -87,10 +87,10 @@
 // group_offsets.log is replayed the same way (a torn last record is truncated) and rewritten
 // compactly when it holds over 4x as many entries as are live (and more than 16).
 //
-// Idempotent producers: each partition keeps its producers' state (broker/producer_state.h:
-// epoch and last five batches per producer id). It is not stored apart from the log: recovery
-// reads every batch header anyway, and record()s each one, so after kill -9 or a clean stop the
-// state is exactly what the surviving batches say.
+// Idempotent producers: each partition keeps its producers' state
+// (broker/protocol/producer_state.h: epoch and last five batches per producer id). It is not stored
+// apart from the log: recovery reads every batch header anyway, and record()s each one, so after
+// kill -9 or a clean stop the state is exactly what the surviving batches say.
 //
 // Durability (FsyncPolicy): kAlways fdatasyncs in sync() (and produce()/commit before they
 // return); kInterval leaves it to a background thread that syncs dirty partitions every
@@ -114,9 +114,9 @@
 #include <thread>
 #include <vector>
 
-#include "broker/batch_log.h"
 #include "broker/disk/offset_checkpoint.h"
 #include "broker/disk/recovery_report.h"
+#include "broker/protocol/batch_log.h"
 
 namespace kappa {
 

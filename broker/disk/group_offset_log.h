@@ -23,9 +23,9 @@
 #include <tuple>
 #include <vector>
 
-#include "broker/batch_log.h"
 #include "broker/disk/file.h"
 #include "broker/disk/recovery_report.h"
+#include "broker/protocol/batch_log.h"
 
 namespace kappa::disk {
 

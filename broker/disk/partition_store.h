@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "broker/batch_log.h"
 #include "broker/disk/file.h"
 #include "broker/disk/recovery_report.h"
-#include "broker/producer_state.h"
+#include "broker/protocol/batch_log.h"
+#include "broker/protocol/producer_state.h"
 #include "broker/protocol/record_batch.h"
 
 namespace kappa::disk {

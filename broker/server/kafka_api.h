@@ -30,7 +30,7 @@
 #include <tuple>
 #include <vector>
 
-#include "broker/batch_log.h"
+#include "broker/protocol/batch_log.h"
 #include "broker/protocol/messages.h"
 
 namespace kappa {

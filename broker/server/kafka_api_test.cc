@@ -13,7 +13,7 @@
 
 #include "broker/disk/descriptors.h"
 #include "broker/disk/disk_broker.h"
-#include "broker/embedded_broker.h"
+#include "broker/embedded/embedded_broker.h"
 #include "broker/protocol/crc32c.h"
 #include "broker/protocol/error_codes.h"
 #include "broker/protocol/record_batch.h"

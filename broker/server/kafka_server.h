@@ -24,7 +24,7 @@
 #include <memory>
 #include <string>
 
-#include "broker/batch_log.h"
+#include "broker/protocol/batch_log.h"
 #include "broker/server/kafka_api.h"
 
 namespace kappa {

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <tuple>
 
-#include "broker/batch_log.h"
+#include "broker/protocol/batch_log.h"
 
 namespace kappa {
 

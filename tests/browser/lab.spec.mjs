@@ -1,4 +1,4 @@
-// End-to-end test of the web view of `kappa lab` (docs/lab-api.md, replay/lab_web/index.html) in
+// End-to-end test of the web view of `kappa lab` (docs/lab-api.md, replay/lab/lab_web/index.html) in
 // headless Chromium, driven by playwright-core with Debian's browser (/usr/bin/chromium).
 //
 //   node lab.spec.mjs URL [SCREENSHOT]

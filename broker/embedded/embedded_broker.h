@@ -1,0 +1,68 @@
+// The embedded broker: named topics of N in-memory partitions (partition_log.h), Kafka's default
+// partitioner for records without an explicit partition, and committed offsets per consumer
+// group. It is the default `Log` for scenarios and tests; it answers in microseconds and needs
+// no server.
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <tuple>
+
+#include "broker/embedded/partition_log.h"
+#include "broker/log.h"
+#include "broker/partitioner.h"
+
+namespace kappa {
+
+class EmbeddedBroker final : public Log {
+ public:
+  struct Options {
+    bool auto_create_topics = true;  // produce to a missing topic creates it, as Kafka does
+    int32_t default_partitions = 1;  // Kafka's num.partitions default
+    int32_t sticky_batch = 1;        // null-key records per partition before moving on
+  };
+
+  EmbeddedBroker() : EmbeddedBroker(Options{}) {}
+  explicit EmbeddedBroker(Options options) : options_(options) {}
+
+  std::string describe() const override { return "embedded"; }
+  Status create_topic(std::string_view topic, int32_t partitions) override;
+  Result<int32_t> partition_count(std::string_view topic) override;
+  Result<std::vector<std::string>> list_topics() override;
+  Result<std::vector<Appended>> produce(std::string_view topic,
+                                        std::span<const OutgoingRecord> records) override;
+  Result<FetchResult> fetch(std::string_view topic, int32_t partition, int64_t offset,
+                            const FetchLimits& limits) override;
+  Result<OffsetRange> offsets(std::string_view topic, int32_t partition) override;
+  Result<int64_t> offset_for_time(std::string_view topic, int32_t partition,
+                                  int64_t timestamp_ms) override;
+  Status commit_offsets(std::string_view group, std::string_view topic,
+                        std::span<const PartitionOffset> offsets) override;
+  Result<std::vector<PartitionOffset>> committed_offsets(std::string_view group,
+                                                         std::string_view topic) override;
+
+ private:
+  struct Topic {
+    std::vector<std::unique_ptr<PartitionLog>> partitions;
+    std::mutex partitioner_mu;
+    Partitioner partitioner;
+    explicit Topic(int32_t sticky_batch) : partitioner(sticky_batch) {}
+  };
+
+  Topic* find(std::string_view topic) const;
+  Result<Topic*> find_or_create(std::string_view topic);
+  Result<PartitionLog*> find_partition(std::string_view topic, int32_t partition) const;
+
+  const Options options_;
+  mutable std::shared_mutex topics_mu_;
+  std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
+  std::mutex groups_mu_;
+  std::map<std::tuple<std::string, std::string, int32_t>, int64_t> committed_;
+};
+
+}  // namespace kappa

@@ -1,0 +1,76 @@
+// BatchLog: a Log that also stores and serves Kafka RecordBatches as they came over the wire,
+// so the Kafka server (broker/server/) stores a producer's batch and hands it to a consumer
+// without decoding or re-encoding its records, as Apache Kafka does.
+//
+// Two implementations: the durable DiskBroker (broker/disk/), whose segment files hold the
+// batches themselves, and RecordLogBatches (broker/server/), which adapts any record-level Log
+// (the in-memory EmbeddedBroker of a running scenario) by encoding and decoding.
+//
+// Promises, beyond Log's:
+//  - append_batch assigns the batch offsets [end, end + lastOffsetDelta] by rewriting its
+//    baseOffset field (not covered by the CRC), and stores the bytes otherwise unchanged;
+//  - append_batch notes every batch of an idempotent producer in the partition's producer state
+//    (producer_state.h), which check_producer consults; a durable log rebuilds that state from
+//    its batches at open, so a retry after a restart is still recognized;
+//  - read_batches returns whole batches, the first being the one that holds `offset`, so it
+//    may start before `offset` (Kafka clients skip records below the offset they asked for);
+//  - durable() says whether an append is on disk when sync() returns.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/log.h"
+#include "broker/protocol/producer_state.h"
+
+namespace kappa {
+
+struct BatchRead {
+  std::string bytes;             // whole RecordBatch v2 batches, back to back; may be empty
+  int64_t high_watermark = 0;    // the partition's end offset when read
+  int64_t log_start_offset = 0;  // its earliest offset
+};
+
+// A committed group offset with the client's metadata string (OffsetCommit/OffsetFetch).
+struct GroupOffset {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string metadata;
+  friend bool operator==(const GroupOffset&, const GroupOffset&) = default;
+};
+
+class BatchLog : public Log {
+ public:
+  // Appends one RecordBatch v2 (CRC and structure already checked by the caller) to an
+  // existing partition; returns the base offset it was given. Does not wait for the disk.
+  virtual Result<int64_t> append_batch(std::string_view topic, int32_t partition,
+                                       std::string batch) = 0;
+
+  // What appending a batch with this header would mean for its idempotent producer (see
+  // producer_state.h). REQUIRES: the caller serializes check_producer and append_batch per
+  // partition (the Kafka server does both on its one I/O thread).
+  virtual Result<ProducerStates::Check> check_producer(std::string_view topic, int32_t partition,
+                                                       const RecordBatchHeader& header) = 0;
+
+  // Whole batches from the one holding `offset`, at most `max_bytes` in total except that the
+  // first batch is returned whole however big it is. kOutOfRange outside [earliest, end].
+  virtual Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
+                                         int64_t max_bytes) = 0;
+
+  // Makes every append to the partition so far durable according to the store's fsync policy
+  // (an fdatasync under "always"; nothing under "interval" or "never"). Safe to call from a
+  // thread other than the appender's; concurrent callers share one sync.
+  virtual Status sync(std::string_view topic, int32_t partition) = 0;
+
+  // Group offsets with their metadata; committed_offsets() of Log returns the same offsets.
+  virtual Status commit_group_offsets(std::string_view group, std::string_view topic,
+                                      std::span<const GroupOffset> offsets) = 0;
+  virtual Result<std::vector<GroupOffset>> group_offsets(std::string_view group,
+                                                         std::string_view topic) = 0;
+};
+
+}  // namespace kappa

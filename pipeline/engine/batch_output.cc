@@ -1,0 +1,100 @@
+#include "pipeline/engine/batch_output.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "broker/partitioner.h"
+
+namespace kappa {
+
+Status BatchOutput::prepare(const std::map<std::string, std::vector<PartitionOffset>>& planned) {
+  topics_.clear();
+  for (const auto& [topic, ends] : planned) {
+    auto n = log_.partition_count(topic);
+    if (!n) return n.status();
+    TopicState t;
+    t.name = topic;
+    t.partitions = *n;
+    t.already.assign(static_cast<size_t>(*n), 0);
+    t.seen.assign(static_cast<size_t>(*n), 0);
+    auto now = log_.end_offsets(topic);  // what was written since the plan: usually nothing
+    if (!now) return now.status();
+    for (const auto& po : ends) {
+      if (po.partition < 0 || po.partition >= *n) continue;
+      const auto end = std::find_if(now->begin(), now->end(),
+                                    [&](const auto& e) { return e.partition == po.partition; });
+      if (end == now->end() || end->offset <= po.offset) continue;
+      auto range = log_.offsets(topic, po.partition);
+      if (!range) return range.status();
+      int64_t at = std::max(po.offset, range->earliest);
+      while (at < range->end) {
+        auto got = log_.fetch(topic, po.partition, at,
+                              FetchLimits{.max_records = 4096, .end_offset = range->end});
+        if (!got) return got.status();
+        if (got->records.empty()) break;
+        for (const auto& r : got->records) {
+          if (r.header(kOriginHeader) == std::optional<std::string_view>(origin_)) {
+            ++t.already[static_cast<size_t>(po.partition)];
+          }
+        }
+        at = got->next_offset;
+      }
+    }
+    topics_.push_back(std::move(t));
+  }
+  return Status::ok();
+}
+
+size_t BatchOutput::topic(std::string_view name) const {
+  for (size_t i = 0; i < topics_.size(); ++i) {
+    if (topics_[i].name == name) return i;
+  }
+  // An unprepared topic is a programming error in the job; fail loudly in tests.
+  std::abort();
+}
+
+void BatchOutput::add(size_t topic, std::optional<std::string_view> key, std::string_view value,
+                      int64_t timestamp_ms, int32_t partition) {
+  TopicState& t = topics_[topic];
+  if (partition == kAnyPartition) partition = partition_for_key(key.value_or(""), t.partitions);
+  const auto p = static_cast<size_t>(partition);
+  if (t.seen[p]++ < t.already[p]) {
+    ++skipped_;
+    return;
+  }
+  Pending rec{topic, partition,    key.has_value(), bytes_.size(), key ? key->size() : 0,
+              0,     value.size(), timestamp_ms};
+  if (key) bytes_.append(*key);
+  rec.value_at = bytes_.size();
+  bytes_.append(value);
+  pending_.push_back(rec);
+}
+
+Status BatchOutput::flush() {
+  if (pending_.empty()) return Status::ok();
+  const HeaderView origin[] = {{kOriginHeader, std::string_view(origin_)}};
+  std::vector<OutgoingRecord>& out = out_;
+  size_t i = 0;
+  while (i < pending_.size()) {
+    const size_t topic = pending_[i].topic;
+    out.clear();
+    for (; i < pending_.size() && pending_[i].topic == topic; ++i) {
+      const Pending& p = pending_[i];
+      OutgoingRecord r;
+      if (p.has_key) r.key = std::string_view(bytes_).substr(p.key_at, p.key_len);
+      r.value = std::string_view(bytes_).substr(p.value_at, p.value_len);
+      r.timestamp_ms = p.timestamp_ms;
+      r.partition = p.partition;
+      r.headers = origin;
+      out.push_back(r);
+    }
+    auto placed = log_.produce(topics_[topic].name, out);
+    if (!placed) return placed.status().with_context("writing to " + topics_[topic].name);
+    written_ += static_cast<int64_t>(out.size());
+  }
+  pending_.clear();
+  bytes_.clear();
+  return Status::ok();
+}
+
+}  // namespace kappa

@@ -1,0 +1,68 @@
+#include "pipeline/jobs/stage_processor.h"
+
+#include <charconv>
+
+#include "pipeline/jobs/dead_letter.h"
+
+namespace kappa {
+
+StagedEvent enrich(const SourceEvent& e, const Fixtures& fixtures) {
+  static constexpr std::string_view kMale = "남성";
+  static constexpr std::string_view kFemale = "여성";
+  StagedEvent s;
+  s.time = e.time;
+  s.user_id = e.id % 10;
+  s.user_name = fixtures.names.find(*s.user_id).value_or(kUnknownName);
+  s.dept_name = fixtures.depts.find(e.id % 5).value_or(kUnknownDept);
+  s.gender = e.id % 2 == 0 ? kMale : kFemale;
+  s.age = e.id % 100 + 1;
+  s.hello = e.hello;
+  s.id = e.id;
+  s.event_time_ms = e.event_time_ms;
+  return s;
+}
+
+StageProcessor::StageProcessor(StageSpec spec, const Fixtures& fixtures, TimeZone zone)
+    : spec_(std::move(spec)),
+      fixtures_(fixtures),
+      codec_(std::move(zone), spec_.max_record_bytes) {}
+
+void StageProcessor::begin_batch(const BatchPlan& plan, BatchOutput& output) {
+  output_ = &output;
+  stages_topic_ = output.topic(spec_.output_topic);
+  dlq_topic_ = output.topic(spec_.dlq_topic);
+  trigger_ms_ = plan.trigger_ms;
+  staged_ = 0;
+  dead_ = 0;
+}
+
+void StageProcessor::process(std::span<const RecordView> records) {
+  SourceEvent event;
+  DecodeFailure why;
+  for (const RecordView& r : records) {
+    if (!codec_.decode_source(r.value, event, why)) {
+      add_dead_letter(*output_, value_, dlq_topic_, spec_.job, spec_.source_topic, r, why,
+                      trigger_ms_);
+      ++dead_;
+      continue;
+    }
+    const StagedEvent staged = enrich(event, fixtures_);
+    value_.clear();
+    append_staged_json(value_, staged);
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, *staged.user_id);
+    output_->add(stages_topic_, std::string_view(digits, static_cast<size_t>(end - digits)), value_,
+                 trigger_ms_);
+    ++staged_;
+  }
+}
+
+Status StageProcessor::finish_batch(BatchResult& result) {
+  result.rows_out = staged_;
+  result.decoded = staged_;
+  result.dead_letters = dead_;
+  output_ = nullptr;
+  return Status::ok();
+}
+
+}  // namespace kappa

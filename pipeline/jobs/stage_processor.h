@@ -1,0 +1,68 @@
+// The stage job (lab step 2.2): reads `events`, enriches each event by the lab's rules and
+// writes it to `events_stages` keyed by user_id; records that are not events go to `events_dlq`.
+//
+// Rules (DESIGN.md §2), with Java's remainder semantics for negative ids:
+//   user_id   = id % 10                  user_name = names[user_id] else "Unknown Name"
+//   dept_id   = id % 5  (not emitted)    dept_name = depts[dept_id] else "Unknown Dept"
+//   gender    = id % 2 == 0 ? "남성" : "여성"
+//   age       = id % 100 + 1
+//   time, hello, id passed through unchanged.
+// Output record: key = user_id in decimal, value = event_codec.h's staged JSON, timestamp = the
+// batch's trigger time (Spark's Kafka sink stamps records when it sends them).
+// Counts balance per batch: records read = staged + dead-lettered.
+#pragma once
+
+#include <string>
+
+#include "pipeline/codec/event_codec.h"
+#include "pipeline/engine/micro_batch.h"
+#include "pipeline/jobs/fixtures.h"
+
+namespace kappa {
+
+inline constexpr std::string_view kUnknownName = "Unknown Name";
+inline constexpr std::string_view kUnknownDept = "Unknown Dept";
+
+// The lab's enrichment of one event. The views point into `e` and `fixtures`.
+StagedEvent enrich(const SourceEvent& e, const Fixtures& fixtures);
+
+struct StageSpec {
+  std::string job = "stage";
+  std::string source_topic = "events";
+  std::string output_topic = "events_stages";
+  std::string dlq_topic = "events_dlq";
+  size_t max_record_bytes = size_t{1} << 20;
+};
+
+class StageProcessor final : public BatchProcessor {
+ public:
+  StageProcessor(StageSpec spec, const Fixtures& fixtures, TimeZone zone);
+
+  std::vector<std::string> output_topics() const override {
+    return {spec_.output_topic, spec_.dlq_topic};
+  }
+  std::optional<int64_t> watermark_delay_ms() const override { return std::nullopt; }
+  bool evicts_on_watermark() const override { return false; }
+
+  void begin_batch(const BatchPlan& plan, BatchOutput& output) override;
+  void process(std::span<const RecordView> records) override;
+  Status finish_batch(BatchResult& result) override;
+  StateDelta commit_state() override { return {}; }
+  void abort_batch() override { output_ = nullptr; }
+  Status restore_state(const StateSnapshot&) override { return Status::ok(); }
+
+ private:
+  StageSpec spec_;
+  const Fixtures& fixtures_;
+  EventCodec codec_;
+  BatchOutput* output_ = nullptr;
+  size_t stages_topic_ = 0;
+  size_t dlq_topic_ = 0;
+  int64_t trigger_ms_ = 0;
+  int64_t staged_ = 0;
+  int64_t dead_ = 0;
+  std::string value_;
+  std::string key_;
+};
+
+}  // namespace kappa
