@@ -195,158 +195,140 @@ int run_service(Service& svc, SystemClock& clock, bool until_idle, std::ostream&
   return 0;
 }
 
-}  // namespace
-
-int service_command(const std::string& command, const std::vector<std::string>& args,
-                    std::ostream& out, std::ostream& err) {
-  static const std::initializer_list<std::string_view> kCommon = {
-      "--broker", "--zone", "--trigger", "--partitions", "--checkpoint", "--topic-prefix"};
-  auto with = [](std::initializer_list<std::string_view> extra) {
-    std::vector<std::string_view> v(kCommon);
-    v.insert(v.end(), extra.begin(), extra.end());
-    return v;
-  };
-  std::vector<std::string_view> allowed;
-  std::vector<std::string_view> switches;
-  if (command == "generate") {
-    allowed = with({"--rate", "--count", "--first-id"});
-  } else if (command == "stage") {
-    allowed = with({"--from", "--group", "--instance"});
-  } else if (command == "aggregate" || command == "recover") {
-    allowed = with({"--sink", "--table", "--query", "--dimension", "--window", "--slide",
-                    "--watermark", "--max-records-per-batch", "--from"});
-    if (command == "recover") switches = {"--until-idle"};
-  } else if (command == "cutover") {
-    allowed = {"--sink", "--view", "--to"};
-  }
-  Flags f;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    const bool is_switch = std::find(switches.begin(), switches.end(), a) != switches.end();
-    const bool known = std::find(allowed.begin(), allowed.end(), a) != allowed.end();
-    if (is_switch) {
-      f.values[a] = "true";
-    } else if (!known) {
-      f.problem = "unknown option " + a + " for " + command;
-      break;
-    } else if (i + 1 >= args.size()) {
-      f.problem = a + " needs a value";
-      break;
-    } else {
-      f.values[a] = args[++i];
-    }
-  }
-  if (!f.problem.empty()) return fail(err, Status::invalid_argument(f.problem));
-
-  if (command == "cutover") {
-    auto to = f.get("--to");
-    if (!to) return fail(err, Status::invalid_argument("cutover needs --to TABLE"));
-    auto sink = open_sink(f);
-    if (!sink) return fail(err, sink.status());
-    const std::string view = f.get("--view").value_or("events_users");
-    const auto before = (*sink)->view_target(view);
-    if (Status s = (*sink)->point_view(view, *to); !s) return fail(err, s);
-    out << "kappa: view " << view << " now reads " << *to;
-    if (before && *before) out << " (was " << **before << ")";
-    out << " in " << (*sink)->describe() << "\n";
-    return 0;
-  }
-
+// The state every service but cutover starts from: its flags as a pipeline config, the zone,
+// the broker, and the system clock.
+struct Start {
+  PipelineConfig config;
+  TimeZone zone;
   Service svc;
-  auto config = base_config(f);
-  if (!config) return fail(err, config.status());
-  auto zone = TimeZone::load(config->zone);
-  if (!zone) return fail(err, zone.status());
-  auto log = open_broker(f);
-  if (!log) return fail(err, log.status());
-  svc.log = std::move(*log);
   SystemClock clock;
+};
+
+Result<std::unique_ptr<Start>> start_service(const Flags& f) {
+  auto config = base_config(f);
+  if (!config) return config.status();
+  auto zone = TimeZone::load(config->zone);
+  if (!zone) return zone.status();
+  auto log = open_broker(f);
+  if (!log) return log.status();
+  auto s = std::unique_ptr<Start>(new Start{std::move(*config), std::move(*zone), {}, {}});
+  s->svc.log = std::move(*log);
+  return s;
+}
+
+// kappa cutover: points the view at a table.
+int cutover_service(const Flags& f, std::ostream& out, std::ostream& err) {
+  auto to = f.get("--to");
+  if (!to) return fail(err, Status::invalid_argument("cutover needs --to TABLE"));
+  auto sink = open_sink(f);
+  if (!sink) return fail(err, sink.status());
+  const std::string view = f.get("--view").value_or("events_users");
+  const auto before = (*sink)->view_target(view);
+  if (Status s = (*sink)->point_view(view, *to); !s) return fail(err, s);
+  out << "kappa: view " << view << " now reads " << *to;
+  if (before && *before) out << " (was " << **before << ")";
+  out << " in " << (*sink)->describe() << "\n";
+  return 0;
+}
+
+// kappa generate: the dummy source.
+int generate_service(const Flags& f, std::ostream& out, std::ostream& err) {
+  auto started = start_service(f);
+  if (!started) return fail(err, started.status());
+  auto& [config, zone, svc, clock] = **started;
   bool until_idle = false;
-
-  if (command == "generate") {
-    auto sink = SqliteSink::open(":memory:");  // the source writes no table
-    if (!sink) return fail(err, sink.status());
-    svc.sink = std::move(*sink);
-    GeneratorSpec spec;
-    spec.topic.clear();  // the pipeline's events topic (with --topic-prefix)
-    auto rate = integer_flag(f, "--rate", 1, 1);
-    if (!rate) return fail(err, rate.status());
-    spec.rate = *rate;
-    auto first = integer_flag(f, "--first-id", 0, 0);
-    if (!first) return fail(err, first.status());
-    spec.first_id = *first;
-    if (f.get("--count")) {
-      auto count = integer_flag(f, "--count", 0, 0);
-      if (!count) return fail(err, count.status());
-      spec.count = *count;
-      until_idle = true;
-    }
-    config->checkpoint_dir.clear();
-    auto p = Pipeline::create(*config, *svc.log, *svc.sink);
-    if (!p) return fail(err, p.status());
-    svc.pipeline = std::move(*p);
-    if (Status s = svc.pipeline->start(clock.now_ms()); !s) return fail(err, s);
-    svc.pipeline->add_generator(spec, clock.now_ms());
-    out << "kappa: generating " << spec.rate << " event(s)/s to " << config->events.name << " on "
-        << svc.log->describe() << std::endl;
-    return run_service(svc, clock, until_idle, out, err);
+  auto sink = SqliteSink::open(":memory:");  // the source writes no table
+  if (!sink) return fail(err, sink.status());
+  svc.sink = std::move(*sink);
+  GeneratorSpec spec;
+  spec.topic.clear();  // the pipeline's events topic (with --topic-prefix)
+  auto rate = integer_flag(f, "--rate", 1, 1);
+  if (!rate) return fail(err, rate.status());
+  spec.rate = *rate;
+  auto first = integer_flag(f, "--first-id", 0, 0);
+  if (!first) return fail(err, first.status());
+  spec.first_id = *first;
+  if (f.get("--count")) {
+    auto count = integer_flag(f, "--count", 0, 0);
+    if (!count) return fail(err, count.status());
+    spec.count = *count;
+    until_idle = true;
   }
+  config.checkpoint_dir.clear();
+  auto p = Pipeline::create(config, *svc.log, *svc.sink);
+  if (!p) return fail(err, p.status());
+  svc.pipeline = std::move(*p);
+  if (Status s = svc.pipeline->start(clock.now_ms()); !s) return fail(err, s);
+  svc.pipeline->add_generator(spec, clock.now_ms());
+  out << "kappa: generating " << spec.rate << " event(s)/s to " << config.events.name << " on "
+      << svc.log->describe() << std::endl;
+  return run_service(svc, clock, until_idle, out, err);
+}
 
-  if (command == "stage") {
-    auto sink = SqliteSink::open(":memory:");  // the stage job writes topics only
-    if (!sink) return fail(err, sink.status());
-    svc.sink = std::move(*sink);
-    config->stage_enabled = true;
-    auto start = starting_flag(f, StartingPosition::Kind::kEarliest, *zone);
-    if (!start) return fail(err, start.status());
-    config->stage.starting = *start;
-    std::string instance = f.get("--instance").value_or("");
-    if (auto group = f.get("--group")) {
-      // Several stage processes share the partitions of events: each needs its own query id
-      // (checkpoint, origin headers). Without --instance, take the first free slot on this host.
-      if (Status s = svc.log->create_topic(config->events.name, config->events.partitions); !s)
-        return fail(err, s);
-      auto* kafka = dynamic_cast<KafkaLog*>(svc.log.get());
-      auto member = kafka->join_group(*group, config->events.name);
-      if (!member) return fail(err, member.status());
-      svc.group = std::move(*member);
-      config->stage.group = svc.group.get();
-    }
-    const bool auto_instance = config->stage.group && instance.empty();
-    char host[256] = "host";
-    ::gethostname(host, sizeof host - 1);
-    for (int slot = 1;; ++slot) {
-      if (config->stage.group) {
-        config->stage_query_id =
-            "stage-" + (auto_instance ? std::string(host) + "-" + std::to_string(slot) : instance);
-      }
-      auto p = Pipeline::create(*config, *svc.log, *svc.sink);
-      if (p) {
-        svc.pipeline = std::move(*p);
-        break;
-      }
-      if (!auto_instance || p.status().code() != StatusCode::kFailedPrecondition || slot >= 64) {
-        return fail(err, p.status());
-      }
-    }
-    if (Status s = svc.pipeline->start(clock.now_ms()); !s) return fail(err, s);
-    out << "kappa: staging " << config->events.name << " -> " << config->stages.name << " on "
-        << svc.log->describe() << " as " << config->stage_query_id
-        << (svc.group ? " in " + svc.group->describe() : std::string()) << " (checkpoint "
-        << config->checkpoint_dir << "/" << config->stage_query_id << ")" << std::endl;
-    return run_service(svc, clock, false, out, err);
+// kappa stage: the stage job, alone or as one member of a consumer group.
+int stage_service(const Flags& f, std::ostream& out, std::ostream& err) {
+  auto started = start_service(f);
+  if (!started) return fail(err, started.status());
+  auto& [config, zone, svc, clock] = **started;
+  auto sink = SqliteSink::open(":memory:");  // the stage job writes topics only
+  if (!sink) return fail(err, sink.status());
+  svc.sink = std::move(*sink);
+  config.stage_enabled = true;
+  auto start = starting_flag(f, StartingPosition::Kind::kEarliest, zone);
+  if (!start) return fail(err, start.status());
+  config.stage.starting = *start;
+  std::string instance = f.get("--instance").value_or("");
+  if (auto group = f.get("--group")) {
+    // Several stage processes share the partitions of events: each needs its own query id
+    // (checkpoint, origin headers). Without --instance, take the first free slot on this host.
+    if (Status s = svc.log->create_topic(config.events.name, config.events.partitions); !s)
+      return fail(err, s);
+    auto* kafka = dynamic_cast<KafkaLog*>(svc.log.get());
+    auto member = kafka->join_group(*group, config.events.name);
+    if (!member) return fail(err, member.status());
+    svc.group = std::move(*member);
+    config.stage.group = svc.group.get();
   }
+  const bool auto_instance = config.stage.group && instance.empty();
+  char host[256] = "host";
+  ::gethostname(host, sizeof host - 1);
+  for (int slot = 1;; ++slot) {
+    if (config.stage.group) {
+      config.stage_query_id =
+          "stage-" + (auto_instance ? std::string(host) + "-" + std::to_string(slot) : instance);
+    }
+    auto p = Pipeline::create(config, *svc.log, *svc.sink);
+    if (p) {
+      svc.pipeline = std::move(*p);
+      break;
+    }
+    if (!auto_instance || p.status().code() != StatusCode::kFailedPrecondition || slot >= 64) {
+      return fail(err, p.status());
+    }
+  }
+  if (Status s = svc.pipeline->start(clock.now_ms()); !s) return fail(err, s);
+  out << "kappa: staging " << config.events.name << " -> " << config.stages.name << " on "
+      << svc.log->describe() << " as " << config.stage_query_id
+      << (svc.group ? " in " + svc.group->describe() : std::string()) << " (checkpoint "
+      << config.checkpoint_dir << "/" << config.stage_query_id << ")" << std::endl;
+  return run_service(svc, clock, false, out, err);
+}
 
-  // aggregate | recover
+// kappa aggregate and kappa recover: an aggregation into the sink; a recovery writes a new
+// table (guarded) and may stop once it has caught up.
+int aggregate_service(const Flags& f, bool recover, std::ostream& out, std::ostream& err) {
+  auto started = start_service(f);
+  if (!started) return fail(err, started.status());
+  auto& [config, zone, svc, clock] = **started;
+  bool until_idle = false;
   auto sink = open_sink(f);
   if (!sink) return fail(err, sink.status());
   svc.sink = std::move(*sink);
-  const bool recover = command == "recover";
   auto aggregation = aggregation_flags(f, recover ? "events_users_v2" : "events_users_v1",
-                                       StartingPosition::Kind::kEarliest, *zone);
+                                       StartingPosition::Kind::kEarliest, zone);
   if (!aggregation) return fail(err, aggregation.status());
-  if (!recover) config->aggregations.push_back(*aggregation);
-  auto p = Pipeline::create(*config, *svc.log, *svc.sink);
+  if (!recover) config.aggregations.push_back(*aggregation);
+  auto p = Pipeline::create(config, *svc.log, *svc.sink);
   if (!p) return fail(err, p.status());
   svc.pipeline = std::move(*p);
   if (Status s = svc.pipeline->start(clock.now_ms()); !s) return fail(err, s);
@@ -361,12 +343,84 @@ int service_command(const std::string& command, const std::vector<std::string>& 
     until_idle = f.get("--until-idle").has_value();
   }
   const AggregationConfig& a = *aggregation;
-  out << "kappa: " << (recover ? "recovering" : "aggregating") << " " << config->stages.name
+  out << "kappa: " << (recover ? "recovering" : "aggregating") << " " << config.stages.name
       << " -> " << a.spec.table << " in " << svc.sink->describe() << " (" << a.spec.dimension
       << ", " << format_duration(a.spec.window.size_ms) << " windows, "
       << format_duration(a.spec.watermark_delay_ms) << " watermark; checkpoint "
-      << config->checkpoint_dir << ")" << std::endl;
+      << config.checkpoint_dir << ")" << std::endl;
   return run_service(svc, clock, until_idle, out, err);
+}
+
+int aggregate_only(const Flags& f, std::ostream& out, std::ostream& err) {
+  return aggregate_service(f, false, out, err);
+}
+int recover_service(const Flags& f, std::ostream& out, std::ostream& err) {
+  return aggregate_service(f, true, out, err);
+}
+
+// Every service: its name, the options it takes (each with a value), its switches, and its body.
+struct ServiceCommand {
+  std::string_view name;
+  std::vector<std::string_view> options;
+  std::vector<std::string_view> switches;
+  int (*run)(const Flags&, std::ostream&, std::ostream&);
+};
+
+const std::vector<ServiceCommand>& service_commands() {
+  static const std::vector<std::string_view> kCommon = {
+      "--broker", "--zone", "--trigger", "--partitions", "--checkpoint", "--topic-prefix"};
+  auto with = [](std::initializer_list<std::string_view> extra) {
+    std::vector<std::string_view> v(kCommon);
+    v.insert(v.end(), extra.begin(), extra.end());
+    return v;
+  };
+  static const std::initializer_list<std::string_view> kAggregation = {
+      "--sink",   "--table", "--query",     "--dimension",
+      "--window", "--slide", "--watermark", "--max-records-per-batch",
+      "--from"};
+  static const std::vector<ServiceCommand> kCommands = {
+      {"generate", with({"--rate", "--count", "--first-id"}), {}, generate_service},
+      {"stage", with({"--from", "--group", "--instance"}), {}, stage_service},
+      {"aggregate", with(kAggregation), {}, aggregate_only},
+      {"recover", with(kAggregation), {"--until-idle"}, recover_service},
+      {"cutover", {"--sink", "--view", "--to"}, {}, cutover_service},
+  };
+  return kCommands;
+}
+
+// The flags of one service; an unknown option or a missing value is a problem (exit 2).
+Flags parse_service_flags(const ServiceCommand& c, const std::vector<std::string>& args) {
+  Flags f;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool is_switch = std::find(c.switches.begin(), c.switches.end(), a) != c.switches.end();
+    const bool known = std::find(c.options.begin(), c.options.end(), a) != c.options.end();
+    if (is_switch) {
+      f.values[a] = "true";
+    } else if (!known) {
+      f.problem = "unknown option " + a + " for " + std::string(c.name);
+      break;
+    } else if (i + 1 >= args.size()) {
+      f.problem = a + " needs a value";
+      break;
+    } else {
+      f.values[a] = args[++i];
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+int service_command(const std::string& command, const std::vector<std::string>& args,
+                    std::ostream& out, std::ostream& err) {
+  for (const ServiceCommand& c : service_commands()) {
+    if (c.name != command) continue;
+    const Flags f = parse_service_flags(c, args);
+    if (!f.problem.empty()) return fail(err, Status::invalid_argument(f.problem));
+    return c.run(f, out, err);
+  }
+  return fail(err, Status::invalid_argument("unknown service " + command));
 }
 
 }  // namespace kappa
