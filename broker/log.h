@@ -1,5 +1,6 @@
 // The Log seam: everything a job may ask of a Kafka-like log, and nothing more. Jobs hold a
-// `Log&` and never know whether it is the embedded broker (broker.h) or a real Kafka cluster.
+// `Log&` and never know whether it is the embedded broker (broker/embedded/), the durable one
+// (broker/disk/) or a real Kafka cluster (broker/client/).
 //
 // Promises every implementation keeps:
 //  - offsets in a partition start at the partition's earliest offset and grow by one per record;

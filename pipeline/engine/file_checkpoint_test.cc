@@ -802,7 +802,7 @@ TEST(FileCheckpoint, AKilledQueryResumesFromItsDirectory) {
 }
 
 // The cost of a durable commit (one record + fdatasync) on this machine. Run by hand:
-//   pipeline_test --gtest_also_run_disabled_tests --gtest_filter='*WriteCommitCost*'
+//   engine_test --gtest_also_run_disabled_tests --gtest_filter='*WriteCommitCost*'
 TEST(FileCheckpoint, DISABLED_WriteCommitCost) {
   ScratchDir dir;
   auto store = open_store(dir.path());
