@@ -72,6 +72,23 @@ class Log {
                                                                  std::string_view topic) = 0;
 };
 
+// Calls visit(record) for every record of one partition in [from, to), in offset order, asking
+// the log for at most `batch` records at a time. Returns the log's first error; stops early when
+// the log has nothing more (a partition truncated by retention).
+template <class Visit>
+Status scan_records(Log& log, std::string_view topic, int32_t partition, int64_t from, int64_t to,
+                    Visit&& visit, int64_t batch = 4096) {
+  while (from < to) {
+    auto got =
+        log.fetch(topic, partition, from, FetchLimits{.max_records = batch, .end_offset = to});
+    if (!got) return got.status();
+    if (got->records.empty()) break;
+    for (const RecordView& r : got->records) visit(r);
+    from = got->next_offset;
+  }
+  return Status::ok();
+}
+
 // "topic/partition" and "topic/partition@offset", the one way errors and traces name places.
 std::string partition_name(std::string_view topic, int32_t partition);
 std::string record_name(std::string_view topic, int32_t partition, int64_t offset);

@@ -73,24 +73,17 @@ Status Lab::resume_ids() {
   for (int32_t p = 0; p < *partitions; ++p) {
     auto range = log_.offsets(topic, p);
     if (!range) return range.status();
-    int64_t at = std::max(range->earliest, range->end - kIdScanRecords);
-    while (at < range->end) {
-      auto fetched =
-          log_.fetch(topic, p, at, FetchLimits{.max_records = 4096, .end_offset = range->end});
-      if (!fetched) return fetched.status();
-      if (fetched->records.empty()) break;
-      for (const RecordView& r : fetched->records) {
-        SourceEvent e;
-        DecodeFailure why;
-        if (!codec_.decode_source(r.value, e, why)) continue;
-        if (e.hello && *e.hello == kInjectedHello) {
-          state_.next_injected_id = std::max(state_.next_injected_id, e.id + 1);
-        } else {
-          next_generated = std::max(next_generated, e.id + 1);
-        }
+    const int64_t from = std::max(range->earliest, range->end - kIdScanRecords);
+    KAPPA_RETURN_IF_ERROR(scan_records(log_, topic, p, from, range->end, [&](const RecordView& r) {
+      SourceEvent e;
+      DecodeFailure why;
+      if (!codec_.decode_source(r.value, e, why)) return;
+      if (e.hello && *e.hello == kInjectedHello) {
+        state_.next_injected_id = std::max(state_.next_injected_id, e.id + 1);
+      } else {
+        next_generated = std::max(next_generated, e.id + 1);
       }
-      at = fetched->next_offset;
-    }
+    }));
   }
   GeneratorSpec spec;
   spec.topic.clear();

@@ -256,21 +256,18 @@ HttpResponse Lab::topic_latest(const std::string& topic, const HttpRequest& r) {
   for (int32_t p = 0; p < *partitions; ++p) {
     auto range = log_.offsets(topic, p);
     if (!range) return status_error(range.status());
-    int64_t at = std::max(range->earliest, range->end - n);
-    while (at < range->end) {
-      auto fetched =
-          log_.fetch(topic, p, at, FetchLimits{.max_records = n, .end_offset = range->end});
-      if (!fetched) return status_error(fetched.status());
-      if (fetched->records.empty()) break;
-      for (const RecordView& rec : fetched->records) {
-        all.push_back({{"partition", rec.partition},
-                       {"offset", rec.offset},
-                       {"timestamp_ms", rec.timestamp_ms},
-                       {"key", rec.key ? json(std::string(*rec.key)) : json(nullptr)},
-                       {"value", rec.value ? json(std::string(*rec.value)) : json(nullptr)}});
-      }
-      at = fetched->next_offset;
-    }
+    const int64_t from = std::max(range->earliest, range->end - n);
+    const Status scanned = scan_records(
+        log_, topic, p, from, range->end,
+        [&](const RecordView& rec) {
+          all.push_back({{"partition", rec.partition},
+                         {"offset", rec.offset},
+                         {"timestamp_ms", rec.timestamp_ms},
+                         {"key", rec.key ? json(std::string(*rec.key)) : json(nullptr)},
+                         {"value", rec.value ? json(std::string(*rec.value)) : json(nullptr)}});
+        },
+        n);
+    if (!scanned) return status_error(scanned);
   }
   std::stable_sort(all.begin(), all.end(), [](const json& a, const json& b) {
     return std::make_pair(a["timestamp_ms"].get<int64_t>(), a["offset"].get<int64_t>()) >

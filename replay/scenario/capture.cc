@@ -104,16 +104,11 @@ Result<int64_t> write_capture(Log& log, const std::vector<std::string>& topics, 
     for (int32_t p = 0; p < *partitions; ++p) {
       auto range = log.offsets(topic, p);
       if (!range) return range.status();
-      int64_t at = range->earliest;
-      while (at < range->end) {
-        auto got =
-            log.fetch(topic, p, at, FetchLimits{.max_records = 4096, .end_offset = range->end});
-        if (!got) return got.status();
-        if (got->records.empty()) break;
-        for (const auto& r : got->records) out << capture_line(topic, r) << '\n';
-        n += static_cast<int64_t>(got->records.size());
-        at = got->next_offset;
-      }
+      KAPPA_RETURN_IF_ERROR(
+          scan_records(log, topic, p, range->earliest, range->end, [&](const RecordView& r) {
+            out << capture_line(topic, r) << '\n';
+            ++n;
+          }));
     }
   }
   if (!out) return Status::unavailable("writing the capture failed");

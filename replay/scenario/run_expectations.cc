@@ -129,18 +129,11 @@ Result<std::vector<std::string>> Run::topic_values(const std::string& topic,
     if (only && *only != p) continue;
     auto range = log_.offsets(topic, p);
     if (!range) return range.status();
-    int64_t at = range->earliest;
-    while (at < range->end) {
-      auto got =
-          log_.fetch(topic, p, at, FetchLimits{.max_records = 4096, .end_offset = range->end});
-      if (!got) return got.status();
-      if (got->records.empty()) break;
-      for (const auto& r : got->records) {
-        out.emplace_back(r.value.value_or(""));
-        if (null_values) null_values->push_back(!r.value.has_value());
-      }
-      at = got->next_offset;
-    }
+    KAPPA_RETURN_IF_ERROR(
+        scan_records(log_, topic, p, range->earliest, range->end, [&](const RecordView& r) {
+          out.emplace_back(r.value.value_or(""));
+          if (null_values) null_values->push_back(!r.value.has_value());
+        }));
   }
   return out;
 }
