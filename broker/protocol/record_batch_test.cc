@@ -8,14 +8,6 @@
 namespace kappa {
 namespace {
 
-TEST(Crc32c, KnownVectorsAndChaining) {
-  EXPECT_EQ(crc32c("123456789"), 0xE3069283u);  // the standard check value of CRC-32C
-  EXPECT_EQ(crc32c(""), 0u);
-  const std::string long_text(1000, 'x');
-  const uint32_t whole = crc32c(long_text);
-  EXPECT_EQ(crc32c(crc32c(0, long_text.data(), 333), long_text.data() + 333, 667), whole);
-}
-
 OutgoingRecord rec(std::optional<std::string_view> key, std::optional<std::string_view> value, int64_t ts) {
   OutgoingRecord r;
   r.key = key;

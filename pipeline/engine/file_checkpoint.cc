@@ -4,7 +4,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <filesystem>
 #include <limits>
@@ -12,6 +11,8 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "broker/protocol/crc32c.h"
 
 namespace kappa {
 namespace {
@@ -35,24 +36,6 @@ constexpr const char* kLogTempName = "log.tmp";
 constexpr const char* kSnapshotName = "snapshot";
 constexpr const char* kSnapshotTempName = "snapshot.tmp";
 constexpr const char* kLockName = "lock";
-
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), one table lookup per byte.
-constexpr std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
-
-uint32_t crc32c(std::string_view data) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : data) c = kCrcTable[(c ^ b) & 0xFFu] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
 
 uint32_t load_u32(std::string_view s, size_t at) {
   uint32_t v = 0;
