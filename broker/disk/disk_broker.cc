@@ -626,6 +626,23 @@ Result<std::vector<GroupOffset>> DiskBroker::group_offsets(std::string_view grou
   return groups_->offsets(group, topic);
 }
 
+Result<std::vector<std::string>> DiskBroker::offset_groups() { return groups_->groups(); }
+
+Status DiskBroker::delete_group_offsets(std::string_view group, std::string_view topic,
+                                        std::span<const int32_t> partitions) {
+  return groups_->forget(group, topic, partitions, options_.fsync == FsyncPolicy::kAlways);
+}
+
+Status DiskBroker::delete_group(std::string_view group) {
+  return groups_->forget_group(group, options_.fsync == FsyncPolicy::kAlways);
+}
+
+Result<int64_t> DiskBroker::max_timestamp(std::string_view topic, int32_t partition) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->max_timestamp();
+}
+
 Status DiskBroker::enforce_retention(int64_t now_ms) {
   if (options_.retention_ms < 0 && options_.retention_bytes < 0) return Status::ok();
   std::vector<disk::PartitionStore*> stores;

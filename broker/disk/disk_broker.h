@@ -39,7 +39,10 @@
 // uint32 BE (CRC-32C of the 4 length bytes followed by the payload) | payload. The payload of a
 // commit record: type uint8 = 1 | group string | topic string | count uint32 | count x
 // (partition int32 | offset int64 | metadata string), big-endian; a string is length uint32 +
-// bytes. A later record for the same (group, topic, partition) overrides an earlier one.
+// bytes. A later record for the same (group, topic, partition) overrides an earlier one. Two
+// more record types forget offsets (OffsetDelete, DeleteGroups): type uint8 = 2 | group string |
+// topic string | count uint32 | count x partition int32 removes those partitions' offsets;
+// type uint8 = 3 | group string removes every offset of the group.
 //
 // The two checkpoint files are Kafka's text format (offset_checkpoint.h): a line "0", a line
 // with the entry count, then one "topic partition offset" line per partition; each is replaced
@@ -205,6 +208,11 @@ class DiskBroker final : public BatchLog {
                               std::span<const GroupOffset> offsets) override;
   Result<std::vector<GroupOffset>> group_offsets(std::string_view group,
                                                  std::string_view topic) override;
+  Result<std::vector<std::string>> offset_groups() override;
+  Status delete_group_offsets(std::string_view group, std::string_view topic,
+                              std::span<const int32_t> partitions) override;
+  Status delete_group(std::string_view group) override;
+  Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) override;
 
  private:
   struct Topic;

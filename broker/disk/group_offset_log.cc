@@ -16,6 +16,8 @@ namespace {
 // The framing is described in disk_broker.h.
 constexpr size_t kFrameHeader = 8;  // length u32, crc u32
 constexpr uint8_t kCommitRecord = 1;
+constexpr uint8_t kForgetRecord = 2;       // some partitions of one topic
+constexpr uint8_t kForgetGroupRecord = 3;  // every offset of a group
 constexpr int64_t kCompactFactor = 4;
 
 void put_string(std::string& out, std::string_view s) {
@@ -49,8 +51,28 @@ std::string commit_record(std::string_view group, std::string_view topic,
   return frame(p);
 }
 
-// A parsed commit record.
+std::string forget_record(std::string_view group, std::string_view topic,
+                          std::span<const int32_t> partitions) {
+  std::string p;
+  p.push_back(static_cast<char>(kForgetRecord));
+  put_string(p, group);
+  put_string(p, topic);
+  append_be(p, partitions.size(), 4);
+  for (int32_t partition : partitions) append_be(p, static_cast<uint32_t>(partition), 4);
+  return frame(p);
+}
+
+std::string forget_group_record(std::string_view group) {
+  std::string p;
+  p.push_back(static_cast<char>(kForgetGroupRecord));
+  put_string(p, group);
+  return frame(p);
+}
+
+// A parsed record: a commit (offsets), a forget (offsets' partitions; metadata unused) or a
+// group's forget (group only).
 struct Commit {
+  uint8_t type = kCommitRecord;
   std::string group;
   std::string topic;
   std::vector<GroupOffset> offsets;
@@ -88,17 +110,23 @@ class PayloadReader {
 
 std::optional<Commit> parse_commit(std::string_view payload) {
   PayloadReader r(payload);
-  if (r.be(1) != kCommitRecord) return std::nullopt;
   Commit c;
+  c.type = static_cast<uint8_t>(r.be(1));
+  if (c.type != kCommitRecord && c.type != kForgetRecord && c.type != kForgetGroupRecord) {
+    return std::nullopt;
+  }
   c.group = r.string();
-  c.topic = r.string();
-  const auto n = r.be(4);
-  if (!r.ok() || n > payload.size()) return std::nullopt;
-  c.offsets.resize(static_cast<size_t>(n));
-  for (GroupOffset& o : c.offsets) {
-    o.partition = static_cast<int32_t>(r.be(4));
-    o.offset = static_cast<int64_t>(r.be(8));
-    o.metadata = r.string();
+  if (c.type != kForgetGroupRecord) {
+    c.topic = r.string();
+    const auto n = r.be(4);
+    if (!r.ok() || n > payload.size()) return std::nullopt;
+    c.offsets.resize(static_cast<size_t>(n));
+    for (GroupOffset& o : c.offsets) {
+      o.partition = static_cast<int32_t>(r.be(4));
+      if (c.type != kCommitRecord) continue;
+      o.offset = static_cast<int64_t>(r.be(8));
+      o.metadata = r.string();
+    }
   }
   if (!r.done()) return std::nullopt;
   return c;
@@ -162,6 +190,13 @@ Result<std::optional<Frame>> read_frame(FileWindow& window, int64_t at) {
       Frame{bytes->substr(kFrameHeader), at + static_cast<int64_t>(kFrameHeader) + length});
 }
 
+template <class Map>
+void erase_group(Map& offsets, const std::string& group) {
+  auto it = offsets.lower_bound(
+      std::make_tuple(group, std::string(), std::numeric_limits<int32_t>::min()));
+  while (it != offsets.end() && std::get<0>(it->first) == group) it = offsets.erase(it);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<GroupOffsetLog>> GroupOffsetLog::open(std::filesystem::path path,
@@ -208,10 +243,22 @@ Status GroupOffsetLog::replay(RecoveryReport& report, size_t read_chunk_bytes) {
       KAPPA_RETURN_IF_ERROR(file_.datasync());
       break;
     }
-    for (GroupOffset& o : c->offsets) {
-      offsets_[Key{c->group, c->topic, o.partition}] = Value{o.offset, std::move(o.metadata)};
+    switch (c->type) {
+      case kCommitRecord:
+        for (GroupOffset& o : c->offsets) {
+          offsets_[Key{c->group, c->topic, o.partition}] = Value{o.offset, std::move(o.metadata)};
+        }
+        break;
+      case kForgetRecord:
+        for (const GroupOffset& o : c->offsets)
+          offsets_.erase(Key{c->group, c->topic, o.partition});
+        break;
+      default:
+        erase_group(offsets_, c->group);
+        break;
     }
-    entries_written_ += static_cast<int64_t>(c->offsets.size());
+    // A forget counts as an entry too: compaction drops it with what it forgot.
+    entries_written_ += std::max<int64_t>(1, static_cast<int64_t>(c->offsets.size()));
     ++report.group_offset_records;
     at = (*f)->end;
   }
@@ -260,10 +307,35 @@ Status GroupOffsetLog::compact() {
 
 Status GroupOffsetLog::commit(std::string_view group, std::string_view topic,
                               std::span<const GroupOffset> offsets, bool sync) {
-  const std::string record = commit_record(group, topic, offsets);
+  return append(commit_record(group, topic, offsets), sync, static_cast<int64_t>(offsets.size()),
+                [&] {
+                  for (const GroupOffset& o : offsets) {
+                    offsets_[Key{std::string(group), std::string(topic), o.partition}] =
+                        Value{o.offset, o.metadata};
+                  }
+                });
+}
+
+Status GroupOffsetLog::forget(std::string_view group, std::string_view topic,
+                              std::span<const int32_t> partitions, bool sync) {
+  return append(forget_record(group, topic, partitions), sync,
+                std::max<int64_t>(1, static_cast<int64_t>(partitions.size())), [&] {
+                  for (int32_t p : partitions) {
+                    offsets_.erase(Key{std::string(group), std::string(topic), p});
+                  }
+                });
+}
+
+Status GroupOffsetLog::forget_group(std::string_view group, bool sync) {
+  return append(forget_group_record(group), sync, 1,
+                [&] { erase_group(offsets_, std::string(group)); });
+}
+
+Status GroupOffsetLog::append(const std::string& record, bool sync, int64_t entries,
+                              const std::function<void()>& apply) {
   if (record.size() - kFrameHeader > std::numeric_limits<uint32_t>::max()) {
-    return Status::invalid_argument("a group offset commit of " + std::to_string(record.size()) +
-                                    " bytes for group '" + std::string(group) + "' is too large");
+    return Status::invalid_argument("a group offset record of " + std::to_string(record.size()) +
+                                    " bytes is too large");
   }
   std::lock_guard lock(mu_);
   KAPPA_RETURN_IF_ERROR(broken_);
@@ -283,12 +355,18 @@ Status GroupOffsetLog::commit(std::string_view group, std::string_view topic,
     }
     dirty_ = false;
   }
-  for (const GroupOffset& o : offsets) {
-    offsets_[Key{std::string(group), std::string(topic), o.partition}] =
-        Value{o.offset, o.metadata};
-  }
-  entries_written_ += static_cast<int64_t>(offsets.size());
+  apply();
+  entries_written_ += entries;
   return Status::ok();
+}
+
+std::vector<std::string> GroupOffsetLog::groups() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key, value] : offsets_) {
+    if (out.empty() || out.back() != std::get<0>(key)) out.push_back(std::get<0>(key));
+  }
+  return out;
 }
 
 std::vector<GroupOffset> GroupOffsetLog::offsets(std::string_view group,

@@ -1,7 +1,7 @@
 // GroupOffsetLog: the disk broker's committed consumer-group offsets, in memory as a map and on
 // disk as DIR/group_offsets.log, an append-only file of CRC-framed records (the framing is
 // described in disk_broker.h). One commit call is one record, so its offsets land together or
-// not at all.
+// not at all; so is one deletion (of some partitions' offsets, or of a whole group's).
 //
 // open() replays the file, streaming it in chunks; a last record that is short or fails its CRC is
 // a torn write and is truncated (a bad record followed by a valid one is kCorruption naming the
@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,13 @@ class GroupOffsetLog {
   Status commit(std::string_view group, std::string_view topic,
                 std::span<const GroupOffset> offsets, bool sync);
   std::vector<GroupOffset> offsets(std::string_view group, std::string_view topic) const;
+  // Appends one record that forgets the offsets of `partitions` of the topic, or of every
+  // topic of the group; fdatasyncs it when `sync` is set.
+  Status forget(std::string_view group, std::string_view topic, std::span<const int32_t> partitions,
+                bool sync);
+  Status forget_group(std::string_view group, bool sync);
+  // Every group with an offset, sorted.
+  std::vector<std::string> groups() const;
   // fdatasync if anything was written since the last one.
   Status sync();
 
@@ -53,6 +61,9 @@ class GroupOffsetLog {
 
   explicit GroupOffsetLog(std::filesystem::path path) : path_(std::move(path)) {}
   Status replay(RecoveryReport& report, size_t read_chunk_bytes);
+  // Writes a framed record at the end (syncing it if asked), then applies `apply` to the map.
+  Status append(const std::string& record, bool sync, int64_t entries,
+                const std::function<void()>& apply);
   Status compact();
 
   const std::filesystem::path path_;

@@ -119,5 +119,67 @@ TEST(GroupOffsetLog, ReplayMemoryFollowsLiveEntriesNotTheFile) {
   EXPECT_LT(grown_mb, 16) << "replaying a 64 MiB file";
 }
 
+// OffsetDelete and DeleteGroups: a forget is a record of its own, replayed like a commit (so it
+// survives a crash once written), torn like one when cut, and dropped by compaction together with
+// what it forgot.
+TEST(GroupOffsetLog, ForgottenOffsetsStayForgottenAfterReplayAndCompaction) {
+  LogFile tmp;
+  {
+    RecoveryReport report;
+    auto log = open_ok(tmp.file(), 1 << 20, report);
+    const GroupOffset two[] = {{0, 5, "a"}, {1, 6, "b"}};
+    ASSERT_TRUE(log->commit("g", "t", two, false));
+    ASSERT_TRUE(log->commit("g", "u", two, false));
+    ASSERT_TRUE(log->commit("h", "t", two, false));
+    EXPECT_EQ(log->groups(), (std::vector<std::string>{"g", "h"}));
+    const int32_t first[] = {0};
+    ASSERT_TRUE(log->forget("g", "t", first, false));
+    ASSERT_TRUE(log->forget_group("h", true));
+    EXPECT_EQ(log->offsets("g", "t"), (std::vector<GroupOffset>{{1, 6, "b"}}));
+    EXPECT_TRUE(log->offsets("h", "t").empty());
+    EXPECT_EQ(log->groups(), (std::vector<std::string>{"g"}));
+  }
+  const std::string bytes = read_file(tmp.file());
+  {
+    RecoveryReport report;
+    auto log = open_ok(tmp.file(), 16, report);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(report.group_offset_records, 5);
+    EXPECT_EQ(log->offsets("g", "t"), (std::vector<GroupOffset>{{1, 6, "b"}}));
+    EXPECT_EQ(log->offsets("g", "u").size(), 2u);
+    EXPECT_TRUE(log->offsets("h", "t").empty());
+    EXPECT_EQ(log->groups(), (std::vector<std::string>{"g"}));
+  }
+  // The last record (the group's forget) torn: cut, so h's offsets are back, as before it.
+  write_file(tmp.file(), bytes.substr(0, bytes.size() - 2));
+  {
+    RecoveryReport report;
+    auto log = open_ok(tmp.file(), 1 << 20, report);
+    ASSERT_TRUE(log);
+    EXPECT_GT(report.group_truncated_bytes, 0);
+    EXPECT_EQ(log->offsets("h", "t").size(), 2u);
+    ASSERT_TRUE(log->forget_group("h", true));
+    // Enough commits over one key to make the next open compact the file.
+    for (int i = 0; i < 40; ++i) {
+      const GroupOffset one[] = {{1, 100 + i, ""}};
+      ASSERT_TRUE(log->commit("g", "t", one, false));
+    }
+    const int32_t both[] = {0, 1};
+    ASSERT_TRUE(log->forget("g", "u", both, true));
+  }
+  RecoveryReport report;
+  auto log = open_ok(tmp.file(), 1 << 20, report);
+  ASSERT_TRUE(log);
+  EXPECT_TRUE(report.group_log_compacted);
+  EXPECT_EQ(log->offsets("g", "t"), (std::vector<GroupOffset>{{1, 139, ""}}));
+  EXPECT_TRUE(log->offsets("g", "u").empty());
+  EXPECT_TRUE(log->offsets("h", "t").empty());
+  EXPECT_EQ(log->groups(), (std::vector<std::string>{"g"}));
+  log.reset();
+  RecoveryReport again;
+  log = open_ok(tmp.file(), 1 << 20, again);
+  EXPECT_EQ(again.group_offset_records, 1) << "compaction kept one record: g/t";
+}
+
 }  // namespace
 }  // namespace kappa::disk

@@ -771,6 +771,13 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
   return BatchRead{std::move(out), range.end, range.earliest};
 }
 
+int64_t PartitionStore::max_timestamp() const {
+  std::shared_lock lock(state_mu_);
+  int64_t max = INT64_MIN;
+  for (const auto& s : segments_) max = std::max(max, s->max_timestamp);
+  return max;
+}
+
 Result<int64_t> PartitionStore::offset_for_time(int64_t timestamp_ms) const {
   std::vector<SegmentView> views;
   Cursor at;

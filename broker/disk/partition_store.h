@@ -67,6 +67,8 @@ class PartitionStore {
   Result<BatchRead> read(int64_t offset, int64_t max_bytes) const;
   // The first offset whose record timestamp is >= timestamp_ms, or the end offset.
   Result<int64_t> offset_for_time(int64_t timestamp_ms) const;
+  // The largest batch maxTimestamp of the partition, INT64_MIN when it has no batch.
+  int64_t max_timestamp() const;
   OffsetRange offsets() const;
   // kOutOfRange naming topic/partition@offset and the valid range.
   Status out_of_range(int64_t offset, const OffsetRange& range) const;

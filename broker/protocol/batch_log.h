@@ -71,6 +71,18 @@ class BatchLog : public Log {
                                       std::span<const GroupOffset> offsets) = 0;
   virtual Result<std::vector<GroupOffset>> group_offsets(std::string_view group,
                                                          std::string_view topic) = 0;
+  // Every group with a committed offset, sorted (ListGroups, DescribeGroups).
+  virtual Result<std::vector<std::string>> offset_groups() = 0;
+  // Forgets committed offsets, durably as commits are: of the given partitions of one topic
+  // (OffsetDelete), or of every topic of the group (DeleteGroups). Offsets not committed are
+  // no error.
+  virtual Status delete_group_offsets(std::string_view group, std::string_view topic,
+                                      std::span<const int32_t> partitions) = 0;
+  virtual Status delete_group(std::string_view group) = 0;
+
+  // The largest record timestamp of the partition (ListOffsets -3), INT64_MIN when it has no
+  // records. The record that carries it is the first at offset_for_time() of it.
+  virtual Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) = 0;
 };
 
 }  // namespace kappa

@@ -10,7 +10,7 @@ namespace {
 constexpr std::array<ApiSupport, 14> kApis{{
     {kProduce, "Produce", 3, 8, 9},
     {kFetch, "Fetch", 4, 11, 12},
-    {kListOffsets, "ListOffsets", 0, 5, 6},
+    {kListOffsets, "ListOffsets", 0, 8, 6},
     {kMetadata, "Metadata", 0, 8, 9},
     {kOffsetCommit, "OffsetCommit", 0, 7, 8},
     {kOffsetFetch, "OffsetFetch", 0, 5, 6},

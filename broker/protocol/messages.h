@@ -236,7 +236,7 @@ struct ListOffsetsRequest {
   struct Partition {
     int32_t index = 0;
     int32_t current_leader_epoch = -1;  // v4+
-    int64_t timestamp = 0;              // -1 latest, -2 earliest
+    int64_t timestamp = 0;              // -1 latest, -2 earliest, -3 max timestamp (v7+)
     int32_t max_num_offsets = 1;        // v0
   };
   struct Topic {

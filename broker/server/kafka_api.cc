@@ -31,6 +31,11 @@ int16_t error_of(const Status& s) {
   }
 }
 
+// ListOffsets' special timestamp for the record with the largest timestamp (v7+).
+constexpr int64_t kMaxTimestamp = -3;
+// The first offset of the local log (v8+, tiered storage); the log start here.
+constexpr int64_t kEarliestLocalTimestamp = -4;
+
 template <class Request>
 Result<Request> parse(const RequestHeader& h, std::string_view body) {
   Request r;
@@ -344,15 +349,25 @@ Result<std::string> KafkaApi::list_offsets(const RequestHeader& h, std::string_v
       rp.leader_epoch = 0;
       int64_t offset = -1;
       int64_t timestamp = -1;
-      if (p.timestamp == -1) {
-        offset = range->end;
-      } else if (p.timestamp == -2) {
-        offset = range->earliest;
-      } else if (p.timestamp < 0) {
-        rp.error_code = err::kInvalidRequest;  // -3 (max timestamp) arrived in v7
-        continue;
-      } else {
-        auto found = log_.offset_for_time(t.name, p.index, p.timestamp);
+      int64_t target = p.timestamp;
+      bool by_time = target >= 0;
+      if (target == kMaxTimestamp) {
+        // The record with the largest timestamp (the first of them), as Kafka answers -3.
+        auto max = log_.max_timestamp(t.name, p.index);
+        if (!max) {
+          rp.error_code = error_of(max.status());
+          continue;
+        }
+        if (*max == INT64_MIN) {  // no records: offset -1, timestamp -1, no error
+          rp.offset = -1;
+          rp.timestamp = -1;
+          continue;
+        }
+        target = *max;  // a record's own, even a negative one: looked up as a time
+        by_time = true;
+      }
+      if (by_time) {
+        auto found = log_.offset_for_time(t.name, p.index, target);
         if (!found) {
           rp.error_code = error_of(found.status());
           continue;
@@ -366,6 +381,13 @@ Result<std::string> KafkaApi::list_offsets(const RequestHeader& h, std::string_v
             timestamp = rec->records.front().timestamp_ms;
           }
         }
+      } else if (target == -1) {
+        offset = range->end;
+      } else if (target == -2 || target == kEarliestLocalTimestamp) {
+        offset = range->earliest;  // every segment is local
+      } else {
+        rp.error_code = err::kInvalidRequest;
+        continue;
       }
       rp.offset = offset;
       rp.timestamp = timestamp;

@@ -13,8 +13,10 @@
 //    with INVALID_PRODUCER_EPOCH;
 //  - Fetch returns whole stored batches, the first one whole even beyond the size limits
 //    (KIP-74), and no fetch sessions (session id 0: every fetch is a full fetch);
-//  - ListOffsets -1/-2 are the end and the start; a timestamp gives the first offset at or
-//    after it, or -1 when there is none;
+//  - ListOffsets -1/-2 are the end and the start (-4, the local start, is the start too); a
+//    timestamp gives the first offset at or after it, or -1 when there is none; -3 gives the
+//    offset and timestamp of the record with the largest timestamp (the first such record), or
+//    -1 and -1 for an empty partition;
 //  - Metadata and Produce create missing topics when auto-creation is on.
 // Transactions are not supported: a transactional id gets an error.
 //

@@ -13,6 +13,7 @@
 
 #include "broker/disk/descriptors.h"
 #include "broker/disk/disk_broker.h"
+#include "broker/disk/temp_dir.h"
 #include "broker/embedded/embedded_broker.h"
 #include "broker/protocol/crc32c.h"
 #include "broker/protocol/error_codes.h"
@@ -219,6 +220,64 @@ TEST(KafkaApiTest, ListOffsetsByTimeGivesTheFirstAtOrAfterOrMinusOne) {
   body = rig.api.list_offsets(Rig::header(kListOffsets, 5), encode(req, 5));
   ASSERT_TRUE(decode(*body, 5, resp = {}).is_ok());
   EXPECT_EQ(resp.topics[0].partitions[0].offset, -1);
+}
+
+std::string batch_at_times(const std::vector<int64_t>& timestamps) {
+  std::vector<OutgoingRecord> records(timestamps.size());
+  for (size_t i = 0; i < timestamps.size(); ++i) {
+    records[i].value = "v";
+    records[i].timestamp_ms = timestamps[i];
+  }
+  return encode_record_batch(0, records);
+}
+
+ListOffsetsResponse::Partition list_offset(KafkaApi& api, int64_t timestamp, int16_t version) {
+  ListOffsetsRequest req;
+  req.topics.push_back({"events", {{0, -1, timestamp, 1}}});
+  ListOffsetsResponse resp;
+  auto body = api.list_offsets(header(kListOffsets, version), encode(req, version));
+  EXPECT_TRUE(body) << body.status().to_string();
+  if (!body) return {};
+  EXPECT_TRUE(decode(*body, version, resp).is_ok());
+  return resp.topics.at(0).partitions.at(0);
+}
+
+// ListOffsets -3 (v7+, KIP-734): the offset and timestamp of the record with the largest
+// timestamp, the first of them when several share it; -1/-1 for an empty partition. The same on
+// the embedded log and on the disk broker, across batches whose records are out of order.
+TEST(KafkaApiTest, ListOffsetsMaxTimestampGivesTheRecordWithTheLargestTimestamp) {
+  disk::TempDir dir("kafka_api_max_ts");
+  DiskBroker::Options o;
+  o.dir = dir.path();
+  o.fsync = DiskBroker::FsyncPolicy::kNever;
+  auto disk = DiskBroker::open(o);
+  ASSERT_TRUE(disk) << disk.status().to_string();
+  Rig rig;
+  KafkaApi on_disk(**disk, {});
+  for (KafkaApi* api : {&rig.api, &on_disk}) {
+    ASSERT_TRUE(api->log().create_topic("events", 1).is_ok());
+    for (int16_t v : {7, 8}) {
+      auto empty = list_offset(*api, -3, v);
+      EXPECT_EQ(empty.error_code, err::kNone);
+      EXPECT_EQ(empty.offset, -1);
+      EXPECT_EQ(empty.timestamp, -1);
+    }
+    produce_to(*api, "events", 0, batch_at_times({1000, 5000, 3000, 5000}), -1);
+    produce_to(*api, "events", 0, batch_at_times({2000, 4000}), -1);
+    for (int16_t v : {7, 8}) {
+      auto max = list_offset(*api, -3, v);
+      EXPECT_EQ(max.error_code, err::kNone) << "v" << v;
+      EXPECT_EQ(max.offset, 1) << "v" << v;
+      EXPECT_EQ(max.timestamp, 5000) << "v" << v;
+      EXPECT_EQ(list_offset(*api, -1, v).offset, 6);
+      EXPECT_EQ(list_offset(*api, -2, v).offset, 0);
+    }
+    EXPECT_EQ(list_offset(*api, -4, 8).offset, 0) << "the local log start is the log start";
+    produce_to(*api, "events", 0, batch_at_times({9000}), -1);
+    auto later = list_offset(*api, -3, 8);
+    EXPECT_EQ(later.offset, 6);
+    EXPECT_EQ(later.timestamp, 9000);
+  }
 }
 
 TEST(KafkaApiTest, CreateTopicsChecksNamesPartitionsAndReplication) {

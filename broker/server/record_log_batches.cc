@@ -72,8 +72,11 @@ Status RecordLogBatches::commit_group_offsets(std::string_view group, std::strin
   KAPPA_RETURN_IF_ERROR(log_.commit_offsets(group, topic, plain));
   std::lock_guard lock(mu_);
   for (const auto& o : offsets) {
-    metadata_[std::make_tuple(std::string(group), std::string(topic), o.partition)] = o.metadata;
+    const Key key(group, topic, o.partition);
+    metadata_[key] = o.metadata;
+    deleted_.erase(key);
   }
+  if (!offsets.empty()) groups_.emplace(group);
   return Status::ok();
 }
 
@@ -84,10 +87,75 @@ Result<std::vector<GroupOffset>> RecordLogBatches::group_offsets(std::string_vie
   std::vector<GroupOffset> out;
   std::lock_guard lock(mu_);
   for (const auto& o : *plain) {
-    auto it = metadata_.find(std::make_tuple(std::string(group), std::string(topic), o.partition));
+    const Key key(group, topic, o.partition);
+    if (deleted_.count(key) != 0) continue;
+    auto it = metadata_.find(key);
     out.push_back({o.partition, o.offset, it == metadata_.end() ? std::string() : it->second});
   }
   return out;
+}
+
+Result<std::vector<std::string>> RecordLogBatches::offset_groups() {
+  std::vector<std::string> candidates;
+  {
+    std::lock_guard lock(mu_);
+    candidates.assign(groups_.begin(), groups_.end());
+  }
+  auto topics = log_.list_topics();
+  if (!topics) return topics.status();
+  std::vector<std::string> out;
+  for (const std::string& g : candidates) {
+    for (const std::string& t : *topics) {
+      auto offsets = group_offsets(g, t);
+      if (!offsets) return offsets.status();
+      if (!offsets->empty()) {
+        out.push_back(g);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+Status RecordLogBatches::delete_group_offsets(std::string_view group, std::string_view topic,
+                                              std::span<const int32_t> partitions) {
+  std::lock_guard lock(mu_);
+  for (int32_t p : partitions) {
+    const Key key(group, topic, p);
+    metadata_.erase(key);
+    deleted_.insert(key);
+  }
+  return Status::ok();
+}
+
+Status RecordLogBatches::delete_group(std::string_view group) {
+  auto topics = log_.list_topics();
+  if (!topics) return topics.status();
+  for (const std::string& t : *topics) {
+    auto offsets = log_.committed_offsets(group, t);
+    if (!offsets) return offsets.status();
+    std::vector<int32_t> partitions;
+    for (const auto& o : *offsets) partitions.push_back(o.partition);
+    KAPPA_RETURN_IF_ERROR(delete_group_offsets(group, t, partitions));
+  }
+  return Status::ok();
+}
+
+Result<int64_t> RecordLogBatches::max_timestamp(std::string_view topic, int32_t partition) {
+  auto range = log_.offsets(topic, partition);
+  if (!range) return range.status();
+  // A Log keeps no timestamp index: read the partition through, a chunk at a time.
+  int64_t max = INT64_MIN;
+  FetchLimits chunk;
+  chunk.max_records = 4096;
+  for (int64_t at = range->earliest; at < range->end;) {
+    auto got = log_.fetch(topic, partition, at, chunk);
+    if (!got) return got.status();
+    if (got->records.empty()) break;
+    for (const auto& r : got->records) max = std::max(max, r.timestamp_ms);
+    at = got->next_offset;
+  }
+  return max;
 }
 
 }  // namespace kappa

@@ -2,13 +2,16 @@
 // in-memory EmbeddedBroker of a running scenario. Produced batches are decoded and appended as
 // records; reads encode the records from the asked offset on as one uncompressed batch.
 // Group offsets keep their metadata here, in memory, beside the Log's own committed offsets, and
-// so does the producer state of idempotent producers.
+// so does the producer state of idempotent producers. A Log cannot forget a committed offset, so
+// deleted ones (OffsetDelete, DeleteGroups) are hidden here until committed again; and a Log
+// cannot list its groups, so ListGroups sees the groups committed through this adapter.
 //
 // Thread safety: as the wrapped Log; the metadata map has its own lock.
 #pragma once
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <tuple>
 
 #include "broker/protocol/batch_log.h"
@@ -61,11 +64,19 @@ class RecordLogBatches final : public BatchLog {
   Status commit_group_offsets(std::string_view group, std::string_view topic,
                               std::span<const GroupOffset> offsets) override;
   Result<std::vector<GroupOffset>> group_offsets(std::string_view group, std::string_view topic) override;
+  Result<std::vector<std::string>> offset_groups() override;
+  Status delete_group_offsets(std::string_view group, std::string_view topic,
+                              std::span<const int32_t> partitions) override;
+  Status delete_group(std::string_view group) override;
+  Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) override;
 
  private:
   Log& log_;
   std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, int32_t>, std::string> metadata_;
+  using Key = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition
+  std::map<Key, std::string> metadata_;
+  std::set<Key> deleted_;  // committed in log_, deleted since: not shown
+  std::set<std::string, std::less<>> groups_;
   // Idempotent producers per partition; in memory, like the records.
   std::map<std::pair<std::string, int32_t>, ProducerStates, std::less<>> producers_;
 };
