@@ -338,6 +338,133 @@ std::optional<int64_t> GroupCoordinator::next_deadline() const {
   return timers_.begin()->first;
 }
 
+namespace {
+
+// The topics of a ConsumerProtocolSubscription (Kafka's consumer protocol metadata): version
+// int16, then the topics as an array of strings, in every version; nullopt if it does not parse.
+std::optional<std::set<std::string, std::less<>>> subscription_topics(std::string_view metadata) {
+  size_t at = 0;
+  auto take = [&](size_t n) -> std::optional<std::string_view> {
+    if (metadata.size() - at < n) return std::nullopt;
+    std::string_view v = metadata.substr(at, n);
+    at += n;
+    return v;
+  };
+  auto be = [](std::string_view b) {
+    uint32_t v = 0;
+    for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
+    return v;
+  };
+  auto version = take(2);
+  if (!version || static_cast<int16_t>(be(*version)) < 0) return std::nullopt;
+  auto count = take(4);
+  if (!count) return std::nullopt;
+  const auto n = static_cast<int32_t>(be(*count));
+  if (n < 0 || static_cast<size_t>(n) > metadata.size()) return std::nullopt;
+  std::set<std::string, std::less<>> topics;
+  for (int32_t i = 0; i < n; ++i) {
+    auto length = take(2);
+    if (!length) return std::nullopt;
+    const auto len = static_cast<int16_t>(be(*length));
+    if (len < 0) return std::nullopt;
+    auto name = take(static_cast<size_t>(len));
+    if (!name) return std::nullopt;
+    topics.emplace(*name);
+  }
+  return topics;
+}
+
+}  // namespace
+
+std::optional<GroupCoordinator::GroupSummary> GroupCoordinator::summarize(std::string_view group_id,
+                                                                          int64_t now_ms) {
+  Group* g = find_group(group_id);
+  if (g == nullptr) return std::nullopt;
+  advance(*g, now_ms);
+  flush();
+  GroupSummary out;
+  out.state = std::string(state_name(g->state));
+  out.protocol_type = g->protocol_type;
+  const bool stable = g->state == GroupState::kStable;
+  if (stable) out.protocol_data = g->protocol_name;
+  for (Member* m : in_join_order(*g)) {
+    MemberSummary& ms = out.members.emplace_back();
+    ms.member_id = m->id;
+    ms.group_instance_id = m->group_instance_id;
+    ms.client_id = m->client_id;
+    ms.client_host = m->client_host;
+    if (!stable) continue;
+    if (const std::string* metadata = metadata_for(m->protocols, g->protocol_name)) {
+      ms.metadata = *metadata;
+    }
+    ms.assignment = m->assignment;
+  }
+  return out;
+}
+
+std::vector<GroupCoordinator::GroupListing> GroupCoordinator::list(int64_t now_ms) {
+  std::vector<GroupListing> out;
+  for (auto& [id, g] : groups_) {
+    advance(g, now_ms);
+    out.push_back({id, g.protocol_type, std::string(state_name(g.state))});
+  }
+  flush();
+  return out;
+}
+
+int16_t GroupCoordinator::check_delete(std::string_view group_id, int64_t now_ms) {
+  Group* g = find_group(group_id);
+  if (g == nullptr) return err::kGroupIdNotFound;
+  advance(*g, now_ms);
+  flush();
+  return g->state == GroupState::kEmpty ? err::kNone : err::kNonEmptyGroup;
+}
+
+void GroupCoordinator::remove(std::string_view group_id) {
+  auto it = groups_.find(group_id);
+  if (it == groups_.end()) return;
+  Group& g = it->second;
+  // An Empty group has no members, but may have pending ones (MEMBER_ID_REQUIRED answered): their
+  // JoinGroup with the id will find no group and start a new one.
+  if (g.indexed_deadline) timers_.erase({*g.indexed_deadline, g.id});
+  groups_.erase(it);
+}
+
+int16_t GroupCoordinator::check_offset_delete(std::string_view group_id,
+                                              std::span<const std::string> topics, int64_t now_ms,
+                                              std::vector<bool>& subscribed) {
+  subscribed.assign(topics.size(), false);
+  Group* g = find_group(group_id);
+  if (g == nullptr) return err::kGroupIdNotFound;
+  advance(*g, now_ms);
+  flush();
+  if (g->state == GroupState::kEmpty) return err::kNone;
+  if (g->protocol_type != "consumer") return err::kNonEmptyGroup;
+  // Kafka reads the subscriptions of the protocol chosen at the last completed rebalance.
+  std::optional<std::set<std::string, std::less<>>> all;
+  if (!g->protocol_name.empty()) {
+    all.emplace();
+    for (const auto& [id, m] : g->members) {
+      std::optional<std::set<std::string, std::less<>>> mine;
+      if (const std::string* metadata = metadata_for(m.protocols, g->protocol_name)) {
+        mine = subscription_topics(*metadata);
+      }
+      if (!mine) {
+        all.reset();
+        break;
+      }
+      all->insert(mine->begin(), mine->end());
+    }
+  }
+  for (size_t i = 0; i < topics.size(); ++i) subscribed[i] = !all || all->contains(topics[i]);
+  return err::kNone;
+}
+
+bool GroupCoordinator::is_empty(std::string_view group_id) const {
+  const Group* g = find_group(group_id);
+  return g != nullptr && g->state == GroupState::kEmpty;
+}
+
 std::optional<GroupCoordinator::GroupView> GroupCoordinator::describe(
     std::string_view group_id) const {
   const Group* g = find_group(group_id);

@@ -1,8 +1,11 @@
 // GroupCoordinator: the consumer-group coordinator of the broker, Kafka's classic group protocol
 // (JoinGroup, SyncGroup, Heartbeat, LeaveGroup and OffsetCommit's membership check) as Apache
 // Kafka's GroupCoordinator implements it. A group moves through Empty -> PreparingRebalance ->
-// CompletingRebalance -> Stable (and back to PreparingRebalance or Empty); Dead is never reached,
-// since this broker neither migrates nor deletes groups.
+// CompletingRebalance -> Stable (and back to PreparingRebalance or Empty). An Empty group can be
+// deleted (DeleteGroups; Kafka's Dead state is then simply its absence). DescribeGroups,
+// ListGroups and OffsetDelete's checks read the groups as Kafka's coordinator summarizes them;
+// the server adds the groups that exist only as committed offsets, which the coordinator does
+// not keep.
 //
 // It is pure logic: no sockets, no threads, no clock. Every call takes the current time in
 // milliseconds (monotonic, never decreasing), and the server arms a timer for next_deadline() and
@@ -140,6 +143,50 @@ class GroupCoordinator {
   void tick(int64_t now_ms);
   // The earliest time tick() has something to do, if any (the server arms a timer for it).
   std::optional<int64_t> next_deadline() const;
+
+  // DescribeGroups: a group as Kafka's GroupMetadata.summary gives it, after carrying out what
+  // fell due by now_ms; nullopt for a group the coordinator does not have. Members are in join
+  // order; their metadata (of the chosen protocol) and assignment, and the protocol data, are
+  // there only when the group is Stable.
+  struct MemberSummary {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+    std::string client_id;
+    std::string client_host;
+    std::string metadata;
+    std::string assignment;
+  };
+  struct GroupSummary {
+    std::string state;  // Empty, PreparingRebalance, CompletingRebalance, Stable
+    std::string protocol_type;
+    std::string protocol_data;
+    std::vector<MemberSummary> members;
+  };
+  std::optional<GroupSummary> summarize(std::string_view group_id, int64_t now_ms);
+
+  // ListGroups: every group (id, protocol type, state), sorted by id.
+  struct GroupListing {
+    std::string group_id;
+    std::string protocol_type;
+    std::string state;
+  };
+  std::vector<GroupListing> list(int64_t now_ms);
+
+  // DeleteGroups' check: kNone for an Empty group, NON_EMPTY_GROUP for one with members,
+  // GROUP_ID_NOT_FOUND for one the coordinator does not have. remove() then forgets it.
+  int16_t check_delete(std::string_view group_id, int64_t now_ms);
+  void remove(std::string_view group_id);
+
+  // OffsetDelete's check, as Kafka's: kNone for an Empty group, and for a group of the consumer
+  // protocol with members, in which case `subscribed[i]` says whether topics[i] is one its
+  // members subscribe to (its offsets must stay: GROUP_SUBSCRIBED_TO_TOPIC). A subscription
+  // that cannot be read counts as subscribed to every topic. NON_EMPTY_GROUP for another
+  // protocol's group with members; GROUP_ID_NOT_FOUND for a group it does not have.
+  int16_t check_offset_delete(std::string_view group_id, std::span<const std::string> topics,
+                              int64_t now_ms, std::vector<bool>& subscribed);
+  // Whether the group is Empty (so that the server removes it once its last offset is gone, as
+  // Kafka's coordinator does).
+  bool is_empty(std::string_view group_id) const;
 
   // Introspection for tests and logs. Members are in join order.
   struct GroupView {

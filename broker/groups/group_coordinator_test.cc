@@ -187,6 +187,107 @@ TEST(GroupCoordinatorTest, TwoStepAndOneStepJoinFormGenerationOneAndSyncDistribu
   EXPECT_EQ(view->members, (std::vector<std::string>{a, b, jc.result().member_id}));
 }
 
+// A ConsumerProtocolSubscription v0 naming `topics` (what a consumer puts in its JoinGroup).
+std::string subscription(const std::vector<std::string>& topics) {
+  std::string out("\x00\x00", 2);  // version 0
+  auto be = [&](uint32_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  be(static_cast<uint32_t>(topics.size()), 4);
+  for (const auto& t : topics) {
+    be(static_cast<uint32_t>(t.size()), 2);
+    out += t;
+  }
+  be(0xffffffff, 4);  // user data: null
+  return out;
+}
+
+// DescribeGroups' summary: member metadata, assignment and protocol only once Stable, as
+// Kafka's GroupMetadata.summary; ListGroups' listing; DeleteGroups' check.
+TEST(GroupCoordinatorTest, SummaryListingAndDeletionFollowTheState) {
+  GroupCoordinator c(test_options());
+  EXPECT_FALSE(c.summarize(kGroup, 0).has_value());
+  EXPECT_EQ(c.check_delete(kGroup, 0), err::kGroupIdNotFound);
+  JoinReply ja = join(c, join_args("", "a", {{"range", subscription({"events"})}}), 0);
+  ASSERT_TRUE(ja.answered());
+  const std::string a = ja.result().member_id;
+  auto completing = c.summarize(kGroup, 0);
+  ASSERT_TRUE(completing);
+  EXPECT_EQ(completing->state, "CompletingRebalance");
+  EXPECT_EQ(completing->protocol_type, "consumer");
+  EXPECT_EQ(completing->protocol_data, "");
+  ASSERT_EQ(completing->members.size(), 1u);
+  EXPECT_EQ(completing->members[0].metadata, "");
+  EXPECT_EQ(c.check_delete(kGroup, 0), err::kNonEmptyGroup);
+  sync(c, a, 1, 100, {{a, "assigned"}});
+  auto stable = c.summarize(kGroup, 100);
+  ASSERT_TRUE(stable);
+  EXPECT_EQ(stable->state, "Stable");
+  EXPECT_EQ(stable->protocol_data, "range");
+  ASSERT_EQ(stable->members.size(), 1u);
+  EXPECT_EQ(stable->members[0].member_id, a);
+  EXPECT_EQ(stable->members[0].client_id, "a");
+  EXPECT_EQ(stable->members[0].client_host, "/10.0.0.1");
+  EXPECT_EQ(stable->members[0].metadata, subscription({"events"}));
+  EXPECT_EQ(stable->members[0].assignment, "assigned");
+  auto listed = c.list(100);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].group_id, kGroup);
+  EXPECT_EQ(listed[0].protocol_type, "consumer");
+  EXPECT_EQ(listed[0].state, "Stable");
+  EXPECT_EQ(c.check_delete(kGroup, 100), err::kNonEmptyGroup);
+  // The session runs out unseen: the summary carries out the expiry first.
+  auto expired = c.summarize(kGroup, 100 + kSession + 1);
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->state, "Empty");
+  EXPECT_TRUE(expired->members.empty());
+  EXPECT_EQ(expired->protocol_type, "consumer") << "an Empty group keeps its protocol type";
+  EXPECT_EQ(c.check_delete(kGroup, 100 + kSession + 1), err::kNone);
+  c.remove(kGroup);
+  EXPECT_FALSE(c.summarize(kGroup, 100 + kSession + 2).has_value());
+  EXPECT_TRUE(c.list(100 + kSession + 2).empty());
+  EXPECT_EQ(c.next_deadline(), std::nullopt) << "no timer is left for a removed group";
+  // The id can be used again: a new group.
+  JoinReply again = join(c, join_args("", "a"), 100 + kSession + 3);
+  ASSERT_TRUE(again.answered());
+  EXPECT_EQ(again.result().generation_id, 1);
+}
+
+// OffsetDelete's check: an Empty group may lose any offset; a consumer group with members keeps
+// the offsets of the topics they subscribe to; a subscription that does not parse protects every
+// topic; a group of another protocol with members refuses (NON_EMPTY_GROUP).
+TEST(GroupCoordinatorTest, OffsetDeleteSparesTheTopicsMembersSubscribeTo) {
+  GroupCoordinator c(test_options());
+  const std::vector<std::string> topics = {"events", "other"};
+  std::vector<bool> subscribed;
+  EXPECT_EQ(c.check_offset_delete(kGroup, topics, 0, subscribed), err::kGroupIdNotFound);
+  EXPECT_EQ(c.validate_commit(kGroup, -1, "", 0), err::kNone);  // a group of offsets only
+  EXPECT_TRUE(c.is_empty(kGroup));
+  EXPECT_EQ(c.check_offset_delete(kGroup, topics, 0, subscribed), err::kNone);
+  EXPECT_EQ(subscribed, (std::vector<bool>{false, false}));
+
+  JoinReply ja = join(c, join_args("", "a", {{"range", subscription({"events"})}}), 0);
+  ASSERT_TRUE(ja.answered());
+  EXPECT_FALSE(c.is_empty(kGroup));
+  EXPECT_EQ(c.check_offset_delete(kGroup, topics, 0, subscribed), err::kNone);
+  EXPECT_EQ(subscribed, (std::vector<bool>{true, false}));
+  // A member whose metadata is not a subscription: every topic is protected.
+  GroupCoordinator pair(test_options(/*initial_delay_ms=*/3000));
+  JoinReply jx = join(pair, join_args("", "x", {{"range", subscription({"events"})}}), 0);
+  JoinReply jy = join(pair, join_args("", "y", {{"range", "garbage"}}), 0);
+  run_until(pair, 10000);
+  ASSERT_TRUE(jx.answered() && jy.answered());
+  EXPECT_EQ(pair.check_offset_delete(kGroup, topics, 10000, subscribed), err::kNone);
+  EXPECT_EQ(subscribed, (std::vector<bool>{true, true}));
+
+  GroupCoordinator other(test_options());
+  JoinGroupArgs connect = join_args("", "w");
+  connect.protocol_type = "connect";
+  JoinReply jw = join(other, connect, 0);
+  ASSERT_TRUE(jw.answered());
+  EXPECT_EQ(other.check_offset_delete(kGroup, topics, 0, subscribed), err::kNonEmptyGroup);
+}
+
 TEST(GroupCoordinatorTest, FirstJoinWithoutInitialDelayCompletesAtOnce) {
   GroupCoordinator c(test_options(0));
   JoinReply j = join(c, join_args("", "solo"), 0);

@@ -47,5 +47,8 @@ inline constexpr int16_t kPolicyViolation = 44;
 inline constexpr int16_t kInvalidReplicaAssignment = 39;
 inline constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
 inline constexpr int16_t kKafkaStorageError = 56;
+inline constexpr int16_t kNonEmptyGroup = 68;
+inline constexpr int16_t kGroupIdNotFound = 69;
+inline constexpr int16_t kGroupSubscribedToTopic = 86;
 
 }  // namespace kappa::kafka_error

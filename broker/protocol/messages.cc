@@ -7,7 +7,7 @@
 namespace kappa::kafka {
 namespace {
 
-constexpr std::array<ApiSupport, 14> kApis{{
+constexpr std::array<ApiSupport, 18> kApis{{
     {kProduce, "Produce", 3, 8, 9},
     {kFetch, "Fetch", 4, 11, 12},
     {kListOffsets, "ListOffsets", 0, 8, 6},
@@ -19,9 +19,13 @@ constexpr std::array<ApiSupport, 14> kApis{{
     {kHeartbeat, "Heartbeat", 0, 3, 4},
     {kLeaveGroup, "LeaveGroup", 0, 3, 4},
     {kSyncGroup, "SyncGroup", 0, 3, 4},
+    {kDescribeGroups, "DescribeGroups", 0, 5, 5},
+    {kListGroups, "ListGroups", 0, 5, 3},
     {kApiVersions, "ApiVersions", 0, 3, 3},
     {kCreateTopics, "CreateTopics", 0, 4, 5},
     {kInitProducerId, "InitProducerId", 0, 1, 2},
+    {kDeleteGroups, "DeleteGroups", 0, 2, 2},
+    {kOffsetDelete, "OffsetDelete", 0, 0, INT16_MAX},  // never flexible
 }};
 
 // Names of the keys we do not serve, for log lines about clients asking for them.
@@ -127,6 +131,13 @@ class Reader {
     if (!has(v)) return;
     auto n = r_.array_length(f, flexible_);
     for (int32_t i = 0; i < n.value_or(0) && r_.ok(); ++i) xs.push_back(r_.i64(f));
+  }
+  // An array of strings: no tagged fields after each element, unlike an array of structures.
+  void strs(std::vector<std::string>& xs, const char* f, V v = {}) {
+    if (!has(v)) return;
+    auto n = r_.array_length(f, flexible_);
+    if (!n && r_.ok()) r_.invalid(f, "a null array where an array is required");
+    for (int32_t i = 0; i < n.value_or(0) && r_.ok(); ++i) str(xs.emplace_back(), f);
   }
   void end_struct(const char* where) {
     if (flexible_) r_.skip_tagged_fields(where);
@@ -238,6 +249,11 @@ class Writer {
     if (!has(v)) return;
     w_.array_length(static_cast<int32_t>(xs.size()), flexible_);
     for (int64_t x : xs) w_.i64(x);
+  }
+  void strs(const std::vector<std::string>& xs, const char* f, V v = {}) {
+    if (!has(v)) return;
+    w_.array_length(static_cast<int32_t>(xs.size()), flexible_);
+    for (const std::string& x : xs) str(x, f);
   }
   void end_struct(const char*) {
     if (flexible_) w_.empty_tagged_fields();
@@ -718,6 +734,107 @@ struct Fields<InitProducerIdResponse> {
   }
 };
 
+template <>
+struct Fields<ListGroupsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.strs(m.states_filter, "StatesFilter", {4});
+    io.strs(m.types_filter, "TypesFilter", {5});
+  }
+};
+template <>
+struct Fields<ListGroupsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs", {1});
+    io.i16(m.error_code, "ErrorCode");
+    io.array(m.groups, "Groups", {}, [&](auto& g) {
+      io.str(g.group_id, "GroupId");
+      io.str(g.protocol_type, "ProtocolType");
+      io.str(g.group_state, "GroupState", {4});
+      io.str(g.group_type, "GroupType", {5});
+    });
+  }
+};
+
+template <>
+struct Fields<DescribeGroupsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.strs(m.groups, "Groups");
+    io.boolean(m.include_authorized_operations, "IncludeAuthorizedOperations", {3});
+  }
+};
+template <>
+struct Fields<DescribeGroupsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs", {1});
+    io.array(m.groups, "Groups", {}, [&](auto& g) {
+      io.i16(g.error_code, "ErrorCode");
+      io.str(g.group_id, "GroupId");
+      io.str(g.group_state, "GroupState");
+      io.str(g.protocol_type, "ProtocolType");
+      io.str(g.protocol_data, "ProtocolData");
+      io.array(g.members, "Members", {}, [&](auto& x) {
+        io.str(x.member_id, "MemberId");
+        io.nstr(x.group_instance_id, "GroupInstanceId", {4});
+        io.str(x.client_id, "ClientId");
+        io.str(x.client_host, "ClientHost");
+        io.bytes(x.member_metadata, "MemberMetadata");
+        io.bytes(x.member_assignment, "MemberAssignment");
+      });
+      io.i32(g.authorized_operations, "AuthorizedOperations", {3});
+    });
+  }
+};
+
+template <>
+struct Fields<DeleteGroupsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.strs(m.groups_names, "GroupsNames");
+  }
+};
+template <>
+struct Fields<DeleteGroupsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.results, "Results", {}, [&](auto& r) {
+      io.str(r.group_id, "GroupId");
+      io.i16(r.error_code, "ErrorCode");
+    });
+  }
+};
+
+template <>
+struct Fields<OffsetDeleteRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.str(m.group_id, "GroupId");
+    io.array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.array(t.partitions, "Partitions", {}, [&](auto& p) { io.i32(p, "PartitionIndex"); });
+    });
+  }
+};
+template <>
+struct Fields<OffsetDeleteResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i16(m.error_code, "ErrorCode");
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.array(t.partitions, "Partitions", {}, [&](auto& p) {
+        io.i32(p.index, "PartitionIndex");
+        io.i16(p.error_code, "ErrorCode");
+      });
+    });
+  }
+};
+
 // The API key of each message type, for flexibility and error messages.
 template <class M> constexpr int16_t kKeyOf = -1;
 template <> constexpr int16_t kKeyOf<ApiVersionsRequest> = kApiVersions;
@@ -748,6 +865,22 @@ template <> constexpr int16_t kKeyOf<OffsetFetchRequest> = kOffsetFetch;
 template <> constexpr int16_t kKeyOf<OffsetFetchResponse> = kOffsetFetch;
 template <> constexpr int16_t kKeyOf<InitProducerIdRequest> = kInitProducerId;
 template <> constexpr int16_t kKeyOf<InitProducerIdResponse> = kInitProducerId;
+template <>
+constexpr int16_t kKeyOf<ListGroupsRequest> = kListGroups;
+template <>
+constexpr int16_t kKeyOf<ListGroupsResponse> = kListGroups;
+template <>
+constexpr int16_t kKeyOf<DescribeGroupsRequest> = kDescribeGroups;
+template <>
+constexpr int16_t kKeyOf<DescribeGroupsResponse> = kDescribeGroups;
+template <>
+constexpr int16_t kKeyOf<DeleteGroupsRequest> = kDeleteGroups;
+template <>
+constexpr int16_t kKeyOf<DeleteGroupsResponse> = kDeleteGroups;
+template <>
+constexpr int16_t kKeyOf<OffsetDeleteRequest> = kOffsetDelete;
+template <>
+constexpr int16_t kKeyOf<OffsetDeleteResponse> = kOffsetDelete;
 
 }  // namespace
 
@@ -882,6 +1015,14 @@ KAPPA_KAFKA_MESSAGE(OffsetFetchRequest)
 KAPPA_KAFKA_MESSAGE(OffsetFetchResponse)
 KAPPA_KAFKA_MESSAGE(InitProducerIdRequest)
 KAPPA_KAFKA_MESSAGE(InitProducerIdResponse)
+KAPPA_KAFKA_MESSAGE(ListGroupsRequest)
+KAPPA_KAFKA_MESSAGE(ListGroupsResponse)
+KAPPA_KAFKA_MESSAGE(DescribeGroupsRequest)
+KAPPA_KAFKA_MESSAGE(DescribeGroupsResponse)
+KAPPA_KAFKA_MESSAGE(DeleteGroupsRequest)
+KAPPA_KAFKA_MESSAGE(DeleteGroupsResponse)
+KAPPA_KAFKA_MESSAGE(OffsetDeleteRequest)
+KAPPA_KAFKA_MESSAGE(OffsetDeleteResponse)
 #undef KAPPA_KAFKA_MESSAGE
 
 }  // namespace kappa::kafka

@@ -10,7 +10,9 @@
 // Supported versions are in kSupportedApis (docs/protocol.md explains the choice): everything
 // librdkafka 2.0 and kcat use, from the first version that carries RecordBatch v2 (Produce v3,
 // Fetch v4) to the last non-flexible one, plus ApiVersions v3 (flexible), which clients send
-// first.
+// first, and the group administration of Kafka's tools and admin clients (ListGroups,
+// DescribeGroups, DeleteGroups, OffsetDelete; ListOffsets to v8), in the flexible versions they
+// prefer.
 //
 // Records fields are views: a decoded Produce request points into the frame it came from, and
 // an encoded Fetch response copies from the views its caller keeps alive.
@@ -40,9 +42,13 @@ enum ApiKey : int16_t {
   kHeartbeat = 12,
   kLeaveGroup = 13,
   kSyncGroup = 14,
+  kDescribeGroups = 15,
+  kListGroups = 16,
   kApiVersions = 18,
   kCreateTopics = 19,
   kInitProducerId = 22,
+  kDeleteGroups = 42,
+  kOffsetDelete = 47,
 };
 
 struct ApiSupport {
@@ -446,6 +452,86 @@ struct OffsetFetchResponse {
   int32_t throttle_time_ms = 0;  // v3+
   std::vector<Topic> topics;
   int16_t error_code = 0;  // v2+
+};
+
+// ---- ListGroups (16) --------------------------------------------------------------------
+struct ListGroupsRequest {
+  std::vector<std::string> states_filter;  // v4+: empty means every state
+  std::vector<std::string> types_filter;   // v5+: empty means every type
+};
+struct ListGroupsResponse {
+  struct Group {
+    std::string group_id;
+    std::string protocol_type;
+    std::string group_state;  // v4+
+    std::string group_type;   // v5+
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  int16_t error_code = 0;
+  std::vector<Group> groups;
+};
+
+// ---- DescribeGroups (15) -----------------------------------------------------------------
+struct DescribeGroupsRequest {
+  std::vector<std::string> groups;
+  bool include_authorized_operations = false;  // v3+
+};
+struct DescribeGroupsResponse {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;  // v4+
+    std::string client_id;
+    std::string client_host;
+    std::string member_metadata;
+    std::string member_assignment;
+  };
+  struct Group {
+    int16_t error_code = 0;
+    std::string group_id;
+    std::string group_state;
+    std::string protocol_type;
+    std::string protocol_data;
+    std::vector<Member> members;
+    int32_t authorized_operations = INT32_MIN;  // v3+
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  std::vector<Group> groups;
+};
+
+// ---- DeleteGroups (42) -------------------------------------------------------------------
+struct DeleteGroupsRequest {
+  std::vector<std::string> groups_names;
+};
+struct DeleteGroupsResponse {
+  struct Result {
+    std::string group_id;
+    int16_t error_code = 0;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Result> results;
+};
+
+// ---- OffsetDelete (47) -------------------------------------------------------------------
+struct OffsetDeleteRequest {
+  struct Topic {
+    std::string name;
+    std::vector<int32_t> partitions;
+  };
+  std::string group_id;
+  std::vector<Topic> topics;
+};
+struct OffsetDeleteResponse {
+  struct Partition {
+    int32_t index = 0;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int16_t error_code = 0;
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> topics;
 };
 
 // ---- InitProducerId (22) -----------------------------------------------------------------

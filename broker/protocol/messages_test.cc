@@ -181,7 +181,80 @@ std::vector<Sample> samples() {
       sample(kOffsetCommit, commit),
       sample(kOffsetFetch, ofetch),
       sample(kInitProducerId, InitProducerIdRequest{std::nullopt, 60000}),
+      sample(kListGroups, ListGroupsRequest{{"Stable", "Empty"}, {"classic"}}),
+      sample(kDescribeGroups, DescribeGroupsRequest{{"g", "h"}, true}),
+      sample(kDeleteGroups, DeleteGroupsRequest{{"g", "h"}}),
+      sample(kOffsetDelete, OffsetDeleteRequest{"g", {{"t", {0, 1}}, {"u", {}}}}),
   };
+}
+
+// Arrays of strings carry no tagged fields after each element (only structures do): bytes as
+// Kafka's ListGroupsRequest v4 and v5 are laid out, by hand.
+TEST(MessagesTest, ListGroupsFiltersAreCompactStringArrays) {
+  ListGroupsRequest req;
+  req.states_filter = {"Stable"};
+  EXPECT_EQ(encode(req, 4), std::string("\x02\x07Stable\x00", 9));
+  EXPECT_EQ(encode(req, 5), std::string("\x02\x07Stable\x01\x00", 10));
+  EXPECT_EQ(encode(req, 2), "") << "no fields before v4";
+  ListGroupsRequest back;
+  ASSERT_TRUE(decode(std::string("\x01\x02\x08"
+                                 "classic\x00",
+                                 11),
+                     5, back)
+                  .is_ok());
+  EXPECT_TRUE(back.states_filter.empty());
+  EXPECT_EQ(back.types_filter, std::vector<std::string>{"classic"});
+}
+
+// The responses of the group administration APIs at every version: decoding what we encode
+// gives it back, field by field where versions have it.
+TEST(MessagesTest, GroupAdminResponsesRoundTrip) {
+  DescribeGroupsResponse described;
+  described.throttle_time_ms = 5;
+  described.groups.push_back(
+      {0,
+       "g",
+       "Stable",
+       "consumer",
+       "range",
+       {{"m-1", std::string("i-1"), "rdkafka", "/127.0.0.1", "meta", "assign"}},
+       7});
+  for (int16_t v = 0; v <= 5; ++v) {
+    DescribeGroupsResponse back;
+    ASSERT_TRUE(decode(encode(described, v), v, back).is_ok()) << "v" << v;
+    ASSERT_EQ(back.groups.size(), 1u);
+    const auto& m = back.groups[0].members.at(0);
+    EXPECT_EQ(m.group_instance_id, v >= 4 ? std::optional<std::string>("i-1") : std::nullopt)
+        << "v" << v;
+    EXPECT_EQ(m.client_host, "/127.0.0.1");
+    EXPECT_EQ(m.member_assignment, "assign");
+    EXPECT_EQ(back.groups[0].authorized_operations, v >= 3 ? 7 : INT32_MIN);
+    EXPECT_EQ(back.throttle_time_ms, v >= 1 ? 5 : 0);
+  }
+  ListGroupsResponse listed;
+  listed.groups.push_back({"g", "consumer", "Stable", "classic"});
+  for (int16_t v = 0; v <= 5; ++v) {
+    ListGroupsResponse back;
+    ASSERT_TRUE(decode(encode(listed, v), v, back).is_ok()) << "v" << v;
+    EXPECT_EQ(back.groups.at(0).protocol_type, "consumer");
+    EXPECT_EQ(back.groups.at(0).group_state, v >= 4 ? "Stable" : "");
+    EXPECT_EQ(back.groups.at(0).group_type, v >= 5 ? "classic" : "");
+  }
+  DeleteGroupsResponse deleted{3, {{"g", 69}}};
+  for (int16_t v = 0; v <= 2; ++v) {
+    DeleteGroupsResponse back;
+    ASSERT_TRUE(decode(encode(deleted, v), v, back).is_ok()) << "v" << v;
+    EXPECT_EQ(back.results.at(0).error_code, 69);
+  }
+  OffsetDeleteResponse od{0, 0, {{"t", {{0, 86}, {1, 0}}}}};
+  OffsetDeleteResponse back;
+  ASSERT_TRUE(decode(encode(od, 0), 0, back).is_ok());
+  EXPECT_EQ(back.topics.at(0).partitions.at(0).error_code, 86);
+  EXPECT_FALSE(is_flexible(kOffsetDelete, 0));
+  EXPECT_TRUE(is_flexible(kDescribeGroups, 5));
+  EXPECT_TRUE(is_flexible(kListGroups, 3));
+  EXPECT_TRUE(is_flexible(kDeleteGroups, 2));
+  EXPECT_TRUE(is_flexible(kListOffsets, 6));
 }
 
 TEST(MessagesTest, EveryRequestRoundTripsAtEverySupportedVersion) {

@@ -1,6 +1,7 @@
 #include "broker/server/kafka_api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <deque>
 
@@ -583,7 +584,7 @@ Result<std::string> KafkaApi::offset_fetch(const RequestHeader& h, std::string_v
 }
 
 Status KafkaApi::join_group(const RequestHeader& h, std::string_view body, int64_t now_ms,
-                            Reply done) {
+                            Reply done, std::string client_host) {
   auto req = parse<JoinGroupRequest>(h, body);
   if (!req) return req.status();
   JoinGroupArgs args;
@@ -597,6 +598,7 @@ Status KafkaApi::join_group(const RequestHeader& h, std::string_view body, int64
   for (auto& p : req->protocols) args.protocols.emplace_back(p.name, p.metadata);
   args.require_known_member_id = h.api_version >= 4;
   args.client_id = h.client_id.value_or("");
+  args.client_host = std::move(client_host);
   const int16_t version = h.api_version;
   groups_->join(std::move(args), now_ms, [version, done = std::move(done)](JoinGroupResult res) {
     JoinGroupResponse r;
@@ -662,6 +664,173 @@ Result<std::string> KafkaApi::leave_group(const RequestHeader& h, std::string_vi
       r.members.push_back({req->members[i].member_id, req->members[i].group_instance_id,
                            i < res.member_errors.size() ? res.member_errors[i] : err::kNone});
     }
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::vector<std::string>> KafkaApi::offset_groups() {
+  auto groups = log_.offset_groups();
+  if (groups) std::sort(groups->begin(), groups->end());
+  return groups;
+}
+
+namespace {
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool in_filter(const std::vector<std::string>& filter, std::string_view name) {
+  return filter.empty() || std::any_of(filter.begin(), filter.end(),
+                                       [&](const std::string& f) { return same_name(f, name); });
+}
+
+bool contains(const std::vector<std::string>& sorted, std::string_view name) {
+  return std::binary_search(sorted.begin(), sorted.end(), name, std::less<>());
+}
+
+}  // namespace
+
+Result<std::string> KafkaApi::list_groups(const RequestHeader& h, std::string_view body,
+                                          int64_t now_ms) {
+  auto req = parse<ListGroupsRequest>(h, body);
+  if (!req) return req.status();
+  ListGroupsResponse r;
+  auto with_offsets = offset_groups();
+  if (!with_offsets) {
+    r.error_code = err::kCoordinatorNotAvailable;
+    return encode(r, h.api_version);
+  }
+  // Every group here is of the classic protocol (KIP-848's "consumer" groups are not served).
+  const bool classic = in_filter(req->types_filter, "classic");
+  auto add = [&](std::string id, std::string protocol_type, std::string state) {
+    if (!classic || !in_filter(req->states_filter, state)) return;
+    r.groups.push_back({std::move(id), std::move(protocol_type), std::move(state), "classic"});
+  };
+  const auto known = groups_->list(now_ms);
+  auto k = known.begin();
+  for (const std::string& id : *with_offsets) {
+    for (; k != known.end() && k->group_id < id; ++k) add(k->group_id, k->protocol_type, k->state);
+    if (k != known.end() && k->group_id == id) continue;
+    add(id, "", "Empty");
+  }
+  for (; k != known.end(); ++k) add(k->group_id, k->protocol_type, k->state);
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::describe_groups(const RequestHeader& h, std::string_view body,
+                                              int64_t now_ms) {
+  auto req = parse<DescribeGroupsRequest>(h, body);
+  if (!req) return req.status();
+  DescribeGroupsResponse r;
+  auto with_offsets = offset_groups();
+  for (const std::string& id : req->groups) {
+    auto& rg = r.groups.emplace_back();
+    rg.group_id = id;
+    if (!with_offsets) {
+      rg.error_code = err::kCoordinatorNotAvailable;
+      continue;
+    }
+    auto summary = groups_->summarize(id, now_ms);
+    if (!summary) {
+      rg.group_state = contains(*with_offsets, id) ? "Empty" : "Dead";
+      continue;
+    }
+    rg.group_state = summary->state;
+    rg.protocol_type = summary->protocol_type;
+    rg.protocol_data = summary->protocol_data;
+    for (auto& m : summary->members) {
+      rg.members.push_back({m.member_id, m.group_instance_id, m.client_id, m.client_host,
+                            std::move(m.metadata), std::move(m.assignment)});
+    }
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::delete_groups(const RequestHeader& h, std::string_view body,
+                                            int64_t now_ms) {
+  auto req = parse<DeleteGroupsRequest>(h, body);
+  if (!req) return req.status();
+  DeleteGroupsResponse r;
+  auto with_offsets = offset_groups();
+  for (const std::string& id : req->groups_names) {
+    auto& rr = r.results.emplace_back();
+    rr.group_id = id;
+    if (!with_offsets) {
+      rr.error_code = err::kCoordinatorNotAvailable;
+      continue;
+    }
+    rr.error_code = groups_->check_delete(id, now_ms);
+    const bool has_offsets = contains(*with_offsets, id);
+    if (rr.error_code == err::kGroupIdNotFound && has_offsets) rr.error_code = err::kNone;
+    if (rr.error_code != err::kNone) continue;
+    if (has_offsets) {
+      if (Status s = log_.delete_group(id); !s.is_ok()) {
+        rr.error_code = err::kCoordinatorNotAvailable;
+        continue;
+      }
+    }
+    groups_->remove(id);
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::offset_delete(const RequestHeader& h, std::string_view body,
+                                            int64_t now_ms) {
+  auto req = parse<OffsetDeleteRequest>(h, body);
+  if (!req) return req.status();
+  OffsetDeleteResponse r;
+  if (req->group_id.empty()) {
+    r.error_code = err::kInvalidGroupId;
+    return encode(r, h.api_version);
+  }
+  auto with_offsets = offset_groups();
+  if (!with_offsets) {
+    r.error_code = err::kCoordinatorNotAvailable;
+    return encode(r, h.api_version);
+  }
+  std::vector<std::string> names;
+  for (const auto& t : req->topics) names.push_back(t.name);
+  std::vector<bool> subscribed;
+  int16_t group_error = groups_->check_offset_delete(req->group_id, names, now_ms, subscribed);
+  if (group_error == err::kGroupIdNotFound && contains(*with_offsets, req->group_id)) {
+    group_error = err::kNone;  // a group of offsets only: Empty
+  }
+  if (group_error != err::kNone) {
+    r.error_code = group_error;
+    return encode(r, h.api_version);
+  }
+  for (size_t i = 0; i < req->topics.size(); ++i) {
+    const auto& t = req->topics[i];
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    const int32_t partitions = log_.partition_count(t.name).value_or(0);
+    std::vector<int32_t> forget;
+    for (int32_t p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p;
+      if (p < 0 || p >= partitions) {
+        rp.error_code = err::kUnknownTopicOrPartition;
+      } else if (subscribed[i]) {
+        rp.error_code = err::kGroupSubscribedToTopic;
+      } else {
+        forget.push_back(p);
+      }
+    }
+    if (forget.empty()) continue;
+    if (Status s = log_.delete_group_offsets(req->group_id, t.name, forget); !s.is_ok()) {
+      for (auto& rp : rt.partitions) {
+        if (rp.error_code == err::kNone) rp.error_code = err::kCoordinatorNotAvailable;
+      }
+    }
+  }
+  // As Kafka's coordinator: an Empty group whose last offset is gone is gone too.
+  if (groups_->is_empty(req->group_id)) {
+    auto left = offset_groups();
+    if (left && !contains(*left, req->group_id)) groups_->remove(req->group_id);
   }
   return encode(r, h.api_version);
 }

@@ -83,6 +83,22 @@ class KafkaApi {
                                 int64_t now_ms);
   Result<std::string> leave_group(const kafka::RequestHeader& h, std::string_view body,
                                   int64_t now_ms);
+  // Group administration (kafka-consumer-groups.sh, admin clients), as Kafka's coordinator
+  // answers it. A group exists when the coordinator has it or it has committed offsets (the
+  // coordinator forgets groups at a restart, their offsets stay): such a group is Empty, with
+  // no protocol type. An unknown group is "Dead" to DescribeGroups and GROUP_ID_NOT_FOUND to
+  // DeleteGroups and OffsetDelete; a group with members is NON_EMPTY_GROUP to DeleteGroups,
+  // and OffsetDelete keeps the offsets of topics its consumers subscribe to
+  // (GROUP_SUBSCRIBED_TO_TOPIC). Deletions are durable as commits are. A log that cannot
+  // answer makes the groups COORDINATOR_NOT_AVAILABLE, which clients retry.
+  Result<std::string> list_groups(const kafka::RequestHeader& h, std::string_view body,
+                                  int64_t now_ms);
+  Result<std::string> describe_groups(const kafka::RequestHeader& h, std::string_view body,
+                                      int64_t now_ms);
+  Result<std::string> delete_groups(const kafka::RequestHeader& h, std::string_view body,
+                                    int64_t now_ms);
+  Result<std::string> offset_delete(const kafka::RequestHeader& h, std::string_view body,
+                                    int64_t now_ms);
 
   // Produce in two steps: produce() checks and appends; the server then makes `to_sync` durable
   // (acks=all) and asks finish_produce() for the response body, unless `respond` is false
@@ -141,9 +157,10 @@ class KafkaApi {
   std::string answer_create_topics(const TopicCreation& plan) const;
 
   // Group membership answers when the rebalance completes; `done` receives the body.
+  // `client_host` is the member's address as DescribeGroups shows it ("/127.0.0.1").
   using Reply = std::function<void(std::string)>;
   Status join_group(const kafka::RequestHeader& h, std::string_view body, int64_t now_ms,
-                    Reply done);
+                    Reply done, std::string client_host = "");
   Status sync_group(const kafka::RequestHeader& h, std::string_view body, int64_t now_ms,
                     Reply done);
   // Session expiry and rebalance deadlines.
@@ -156,6 +173,8 @@ class KafkaApi {
 
  private:
   int16_t ensure_topic(std::string_view topic, bool create);
+  // The groups that have committed offsets, sorted.
+  Result<std::vector<std::string>> offset_groups();
 
   BatchLog& log_;
   const Options options_;

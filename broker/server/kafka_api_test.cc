@@ -280,6 +280,159 @@ TEST(KafkaApiTest, ListOffsetsMaxTimestampGivesTheRecordWithTheLargestTimestamp)
   }
 }
 
+template <class Response, class Request>
+Response ask(KafkaApi& api, int16_t key, int16_t version, const Request& req,
+             Result<std::string> (KafkaApi::*handler)(const RequestHeader&, std::string_view,
+                                                      int64_t)) {
+  Response resp;
+  auto body = (api.*handler)(header(key, version), encode(req, version), 0);
+  EXPECT_TRUE(body) << body.status().to_string();
+  if (body) {
+    EXPECT_TRUE(decode(*body, version, resp).is_ok());
+  }
+  return resp;
+}
+
+// ConsumerProtocolSubscription v0 of one topic, as a consumer's JoinGroup carries it.
+std::string subscription_of(const std::string& topic) {
+  std::string out("\x00\x00\x00\x00\x00\x01", 6);
+  out.push_back(static_cast<char>(topic.size() >> 8));
+  out.push_back(static_cast<char>(topic.size()));
+  return out + topic + std::string("\xff\xff\xff\xff", 4);
+}
+
+// ListGroups, DescribeGroups, DeleteGroups and OffsetDelete on the disk broker, with the error
+// codes Kafka's coordinator answers, and deletions that a restart does not undo.
+TEST(KafkaApiTest, GroupAdministrationAsKafkasCoordinatorAnswersIt) {
+  disk::TempDir dir("kafka_api_groups");
+  DiskBroker::Options o;
+  o.dir = dir.path();
+  o.fsync = DiskBroker::FsyncPolicy::kAlways;
+  auto disk = DiskBroker::open(o);
+  ASSERT_TRUE(disk) << disk.status().to_string();
+  auto api = std::make_unique<KafkaApi>(**disk, KafkaApi::Options{});
+  ASSERT_TRUE((*disk)->create_topic("events", 2).is_ok());
+  ASSERT_TRUE((*disk)->create_topic("other", 1).is_ok());
+  // "offsets": committed outside any membership; "live": one member, Stable, on "events".
+  OffsetCommitRequest commit;
+  commit.group_id = "offsets";
+  commit.topics.push_back({"events", {{0, 5, -1, -1, std::nullopt}, {1, 6, -1, -1, std::nullopt}}});
+  commit.topics.push_back({"other", {{0, 7, -1, -1, std::nullopt}}});
+  ASSERT_TRUE(api->offset_commit(header(kOffsetCommit, 7), encode(commit, 7), 0));
+  std::string joined;
+  JoinGroupRequest join{
+      "live", 10000, 10000, "", std::nullopt, "consumer", {{"range", subscription_of("events")}}};
+  ASSERT_TRUE(api->join_group(
+                     header(kJoinGroup, 3), encode(join, 3), 0, [&](std::string b) { joined = b; },
+                     "/10.1.2.3")
+                  .is_ok());
+  JoinGroupResponse jr;
+  ASSERT_TRUE(decode(joined, 3, jr).is_ok());
+  ASSERT_EQ(jr.error_code, err::kNone);
+  std::string synced;
+  SyncGroupRequest sync{
+      "live", jr.generation_id, jr.member_id, std::nullopt, {{jr.member_id, "assignment"}}};
+  ASSERT_TRUE(
+      api->sync_group(header(kSyncGroup, 3), encode(sync, 3), 0, [&](std::string b) { synced = b; })
+          .is_ok());
+  ASSERT_FALSE(synced.empty());
+
+  auto listed =
+      ask<ListGroupsResponse>(*api, kListGroups, 4, ListGroupsRequest{}, &KafkaApi::list_groups);
+  ASSERT_EQ(listed.groups.size(), 2u);
+  EXPECT_EQ(listed.groups[0].group_id, "live");
+  EXPECT_EQ(listed.groups[0].protocol_type, "consumer");
+  EXPECT_EQ(listed.groups[0].group_state, "Stable");
+  EXPECT_EQ(listed.groups[1].group_id, "offsets");
+  EXPECT_EQ(listed.groups[1].group_state, "Empty");
+  ListGroupsRequest empty_only{{"empty"}, {}};  // states match whatever their case
+  listed = ask<ListGroupsResponse>(*api, kListGroups, 4, empty_only, &KafkaApi::list_groups);
+  ASSERT_EQ(listed.groups.size(), 1u);
+  EXPECT_EQ(listed.groups[0].group_id, "offsets");
+  ListGroupsRequest consumer_type{{}, {"consumer"}};
+  EXPECT_TRUE(ask<ListGroupsResponse>(*api, kListGroups, 5, consumer_type, &KafkaApi::list_groups)
+                  .groups.empty())
+      << "every group here is of the classic type";
+
+  DescribeGroupsRequest describe{{"live", "offsets", "nobody"}, false};
+  auto described =
+      ask<DescribeGroupsResponse>(*api, kDescribeGroups, 5, describe, &KafkaApi::describe_groups);
+  ASSERT_EQ(described.groups.size(), 3u);
+  EXPECT_EQ(described.groups[0].group_state, "Stable");
+  EXPECT_EQ(described.groups[0].protocol_data, "range");
+  ASSERT_EQ(described.groups[0].members.size(), 1u);
+  EXPECT_EQ(described.groups[0].members[0].member_id, jr.member_id);
+  EXPECT_EQ(described.groups[0].members[0].client_id, "test");
+  EXPECT_EQ(described.groups[0].members[0].client_host, "/10.1.2.3");
+  EXPECT_EQ(described.groups[0].members[0].member_metadata, subscription_of("events"));
+  EXPECT_EQ(described.groups[0].members[0].member_assignment, "assignment");
+  EXPECT_EQ(described.groups[1].group_state, "Empty");
+  EXPECT_EQ(described.groups[1].protocol_type, "");
+  EXPECT_EQ(described.groups[2].error_code, err::kNone);
+  EXPECT_EQ(described.groups[2].group_state, "Dead");
+
+  // OffsetDelete: a live consumer's subscribed topic stays; unknown partitions are named.
+  OffsetCommitRequest live_commit;
+  live_commit.group_id = "live";
+  live_commit.generation_id = jr.generation_id;
+  live_commit.member_id = jr.member_id;
+  live_commit.topics.push_back({"events", {{0, 1, -1, -1, std::nullopt}}});
+  live_commit.topics.push_back({"other", {{0, 2, -1, -1, std::nullopt}}});
+  ASSERT_TRUE(api->offset_commit(header(kOffsetCommit, 7), encode(live_commit, 7), 0));
+  OffsetDeleteRequest od{"live", {{"events", {0}}, {"other", {0, 9}}, {"missing", {0}}}};
+  auto odr = ask<OffsetDeleteResponse>(*api, kOffsetDelete, 0, od, &KafkaApi::offset_delete);
+  EXPECT_EQ(odr.error_code, err::kNone);
+  ASSERT_EQ(odr.topics.size(), 3u);
+  EXPECT_EQ(odr.topics[0].partitions[0].error_code, err::kGroupSubscribedToTopic);
+  EXPECT_EQ(odr.topics[1].partitions[0].error_code, err::kNone);
+  EXPECT_EQ(odr.topics[1].partitions[1].error_code, err::kUnknownTopicOrPartition);
+  EXPECT_EQ(odr.topics[2].partitions[0].error_code, err::kUnknownTopicOrPartition);
+  EXPECT_EQ((*disk)->group_offsets("live", "events")->size(), 1u);
+  EXPECT_TRUE((*disk)->group_offsets("live", "other")->empty());
+  EXPECT_EQ(ask<OffsetDeleteResponse>(*api, kOffsetDelete, 0, OffsetDeleteRequest{"", {}},
+                                      &KafkaApi::offset_delete)
+                .error_code,
+            err::kInvalidGroupId);
+  EXPECT_EQ(
+      ask<OffsetDeleteResponse>(*api, kOffsetDelete, 0, OffsetDeleteRequest{"nobody", od.topics},
+                                &KafkaApi::offset_delete)
+          .error_code,
+      err::kGroupIdNotFound);
+  od = {"offsets", {{"other", {0}}}};
+  EXPECT_EQ(ask<OffsetDeleteResponse>(*api, kOffsetDelete, 0, od, &KafkaApi::offset_delete)
+                .topics[0]
+                .partitions[0]
+                .error_code,
+            err::kNone);
+
+  DeleteGroupsRequest del{{"live", "offsets", "nobody"}};
+  auto deleted = ask<DeleteGroupsResponse>(*api, kDeleteGroups, 2, del, &KafkaApi::delete_groups);
+  ASSERT_EQ(deleted.results.size(), 3u);
+  EXPECT_EQ(deleted.results[0].error_code, err::kNonEmptyGroup);
+  EXPECT_EQ(deleted.results[1].error_code, err::kNone);
+  EXPECT_EQ(deleted.results[2].error_code, err::kGroupIdNotFound);
+  deleted = ask<DeleteGroupsResponse>(*api, kDeleteGroups, 0, DeleteGroupsRequest{{"offsets"}},
+                                      &KafkaApi::delete_groups);
+  EXPECT_EQ(deleted.results[0].error_code, err::kGroupIdNotFound) << "deleted already";
+
+  // A restart (the coordinator forgets "live"'s membership; its remaining offset stays).
+  api.reset();
+  disk->reset();
+  disk = DiskBroker::open(o);
+  ASSERT_TRUE(disk) << disk.status().to_string();
+  api = std::make_unique<KafkaApi>(**disk, KafkaApi::Options{});
+  listed =
+      ask<ListGroupsResponse>(*api, kListGroups, 3, ListGroupsRequest{}, &KafkaApi::list_groups);
+  ASSERT_EQ(listed.groups.size(), 1u);
+  EXPECT_EQ(listed.groups[0].group_id, "live");
+  EXPECT_TRUE((*disk)->group_offsets("offsets", "events")->empty());
+  EXPECT_TRUE((*disk)->group_offsets("live", "other")->empty());
+  EXPECT_EQ((*disk)->group_offsets("live", "events")->size(), 1u);
+  deleted = ask<DeleteGroupsResponse>(*api, kDeleteGroups, 1, DeleteGroupsRequest{{"live"}},
+                                      &KafkaApi::delete_groups);
+  EXPECT_EQ(deleted.results[0].error_code, err::kNone) << "a group of offsets only is Empty";
+}
+
 TEST(KafkaApiTest, CreateTopicsChecksNamesPartitionsAndReplication) {
   Rig rig;
   CreateTopicsRequest req;
@@ -414,6 +567,10 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       {kCreateTopics, encode(CreateTopicsRequest{}, 4)},
       {kInitProducerId, encode(InitProducerIdRequest{}, 1)},
       {kFindCoordinator, encode(FindCoordinatorRequest{"g", 0}, 2)},
+      {kListGroups, encode(ListGroupsRequest{{"Stable"}, {"classic"}}, 5)},
+      {kDescribeGroups, encode(DescribeGroupsRequest{{"g", "h"}, false}, 5)},
+      {kDeleteGroups, encode(DeleteGroupsRequest{{"g"}}, 2)},
+      {kOffsetDelete, encode(OffsetDeleteRequest{"g", {{"events", {0}}}}, 0)},
   };
   const auto& [key, original] = requests[*rc::gen::inRange<size_t>(0, requests.size())];
   const ApiSupport* api = find_api(key);
@@ -443,6 +600,18 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
     case kCreateTopics: (void)rig.api.create_topics(h, body); break;
     case kInitProducerId: (void)rig.api.init_producer_id(h, body); break;
     case kFindCoordinator: (void)rig.api.find_coordinator(h, body); break;
+    case kListGroups:
+      (void)rig.api.list_groups(h, body, 0);
+      break;
+    case kDescribeGroups:
+      (void)rig.api.describe_groups(h, body, 0);
+      break;
+    case kDeleteGroups:
+      (void)rig.api.delete_groups(h, body, 0);
+      break;
+    case kOffsetDelete:
+      (void)rig.api.offset_delete(h, body, 0);
+      break;
   }
   rig.api.tick(3600 * 1000);  // every pending group callback answers by now
   RC_ASSERT(replies <= 1);

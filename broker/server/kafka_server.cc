@@ -157,6 +157,7 @@ struct KafkaServer::Impl {
     explicit Connection(tcp::socket s) : socket(std::move(s)), wake(socket.get_executor()), space(socket.get_executor()) {}
     tcp::socket socket;
     std::string peer = "a client";
+    std::string host;  // "/ADDRESS", as Kafka shows a member's host
     std::deque<Outgoing> queue;
     int64_t queued_bytes = 0;    // of the responses in `queue`
     int64_t reading_since = -1;  // when the reader began waiting for the frame it is reading
@@ -288,7 +289,10 @@ struct KafkaServer::Impl {
     {
       boost::system::error_code ec;
       auto ep = conn->socket.remote_endpoint(ec);
-      if (!ec) conn->peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+      if (!ec) {
+        conn->peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+        conn->host = "/" + ep.address().to_string();
+      }
     }
     sockets.insert(&conn->socket);
     live.insert(conn.get());
@@ -326,7 +330,7 @@ struct KafkaServer::Impl {
       Outgoing out;
       bool respond = false;
       std::string error;
-      co_await handle(frame, out, respond, error);
+      co_await handle(frame, conn.host, out, respond, error);
       // A big frame's buffer goes back now, not when the connection closes.
       if (frame.capacity() > static_cast<size_t>(kBudgetChunk)) std::string().swap(frame);
       give_back_request_bytes(held);
@@ -396,7 +400,8 @@ struct KafkaServer::Impl {
 
   // Answers one request into `out` (`respond` false for an acks=0 produce); `error` says why
   // the connection must close instead.
-  awaitable<void> handle(std::string_view frame, Outgoing& out, bool& respond, std::string& error) {
+  awaitable<void> handle(std::string_view frame, const std::string& host, Outgoing& out,
+                         bool& respond, std::string& error) {
     std::string_view body;
     auto header = kafka::decode_request_header(frame, body);
     if (!header) {
@@ -447,6 +452,18 @@ struct KafkaServer::Impl {
       case kafka::kOffsetFetch: body_out = api->offset_fetch(h, body); break;
       case kafka::kHeartbeat: body_out = api->heartbeat(h, body, now); break;
       case kafka::kLeaveGroup: body_out = api->leave_group(h, body, now); break;
+      case kafka::kListGroups:
+        body_out = api->list_groups(h, body, now);
+        break;
+      case kafka::kDescribeGroups:
+        body_out = api->describe_groups(h, body, now);
+        break;
+      case kafka::kDeleteGroups:
+        body_out = api->delete_groups(h, body, now);
+        break;
+      case kafka::kOffsetDelete:
+        body_out = api->offset_delete(h, body, now);
+        break;
       case kafka::kProduce: {
         auto produced = api->produce(h, body);
         if (!produced) {
@@ -479,7 +496,7 @@ struct KafkaServer::Impl {
       case kafka::kSyncGroup: {
         auto event = std::make_shared<Event>(io.get_executor());
         auto reply = [event](std::string b) { event->set(std::move(b)); };
-        Status s = h.api_key == kafka::kJoinGroup ? api->join_group(h, body, now, reply)
+        Status s = h.api_key == kafka::kJoinGroup ? api->join_group(h, body, now, reply, host)
                                                   : api->sync_group(h, body, now, reply);
         if (!s.is_ok()) {
           body_out = s;
