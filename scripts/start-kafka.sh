@@ -3,6 +3,9 @@
 # node.id=1) on 127.0.0.1:9092 (PLAINTEXT), controller on 127.0.0.1:9093, run straight from the
 # jars of org.apache.kafka:kafka_2.13 fetched from Maven Central with `mvn
 # dependency:copy-dependencies` (driven by a pom.xml this script writes; no tarball, no docker).
+# The jars also hold Kafka's command-line tools (org.apache.kafka:kafka-tools: ConsumerGroupCommand
+# behind kafka-consumer-groups.sh, GetOffsetShell behind kafka-get-offsets.sh), which tests run
+# with `java -cp "libs/*" CLASS`.
 # Everything lives in ${KAPPA_KAFKA_DIR:-build/kafka}: libs/, config/, data/, log/ (the broker's
 # own log is log/server.log, its stdout/stderr log/kafka.out), kafka.pid.
 # Idempotent: a broker of this state dir that is already up is left alone (exit 0); storage is
@@ -130,9 +133,10 @@ for p in "$port" "$cport"; do
   fi
 done
 
-# Fetch the broker's jars (once per version).
+# Fetch the broker's and the tools' jars (once per version and set of artifacts).
 stamp="$libs/.kafka-version"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$version" ]; then
+artifacts="$version kafka_2.13 kafka-tools"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$artifacts" ]; then
   command -v mvn >/dev/null || die "mvn not found (Debian package maven)"
   echo "kafka: fetching org.apache.kafka:kafka_2.13:$version and its dependencies from Maven Central"
   mkdir -p "$logs"
@@ -151,6 +155,11 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$version" ]; then
     <dependency>
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_2.13</artifactId>
+      <version>$version</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
       <version>$version</version>
     </dependency>
     <dependency>
@@ -175,7 +184,8 @@ EOF
     die "mvn could not fetch Apache Kafka $version (full output in $logs/mvn.log)"
   fi
   ls "$libs.tmp"/kafka_2.13-"$version".jar >/dev/null 2>&1 || die "kafka_2.13-$version.jar missing after mvn"
-  echo "$version" >"$libs.tmp/.kafka-version"
+  ls "$libs.tmp"/kafka-tools-"$version".jar >/dev/null 2>&1 || die "kafka-tools-$version.jar missing after mvn"
+  echo "$artifacts" >"$libs.tmp/.kafka-version"
   rm -rf "$libs"
   mv "$libs.tmp" "$libs"
 fi

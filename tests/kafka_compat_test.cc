@@ -3,6 +3,12 @@
 // expectations. What only our broker can show here (a kill -9 and a restart on the same data
 // directory, malformed frames, the bundled scenarios over the wire) runs against it alone.
 // Without a Kafka the "kafka" cases skip; in CI (CI=true) they fail.
+//
+// Kafka's own command-line tools run too, from the jars scripts/start-kafka.sh fetched
+// (build/kafka/libs, or $KAPPA_KAFKA_DIR/libs): ConsumerGroupCommand (kafka-consumer-groups.sh)
+// in each of its modes and GetOffsetShell (kafka-get-offsets.sh). Each is a JVM start of about
+// a second and a half, so the ones that do not depend on each other run side by side. Without
+// the jars those cases skip; in CI they fail.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
@@ -10,14 +16,19 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "broker/client/test_servers.h"
+#include "broker/protocol/error_codes.h"
+#include "broker/protocol/messages.h"
 #include "tests/rdkafka_client.h"
 #include "tests/test_processes.h"
 
@@ -67,6 +78,155 @@ std::string unique(const std::string& what) {
 }
 
 bool have_kcat() { return std::system("command -v kcat >/dev/null 2>&1") == 0; }
+
+// ---- Kafka's command-line tools ------------------------------------------------------------
+
+std::filesystem::path kafka_libs() {
+  const std::string state = test_servers::env_or(
+      "KAPPA_KAFKA_DIR", (test_servers::env_or("KAPPA_SOURCE_DIR", ".") + "/build/kafka").c_str());
+  return std::filesystem::path(state) / "libs";
+}
+
+// Whether java and the kafka-tools jar are there, asked once per process.
+const Status& kafka_tools() {
+  static const Status status = [] {
+    if (std::system("command -v java >/dev/null 2>&1") != 0) {
+      return Status::unavailable("java is not installed (Debian package openjdk-17-jre-headless)");
+    }
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(kafka_libs(), ec)) {
+      if (e.path().filename().string().rfind("kafka-tools-", 0) == 0 &&
+          e.path().filename().string().find("-api-") == std::string::npos) {
+        return Status::ok();
+      }
+    }
+    return Status::unavailable("no kafka-tools jar in " + kafka_libs().string() +
+                               " (scripts/start-kafka.sh fetches it)");
+  }();
+  return status;
+}
+
+struct ToolRun {
+  int exit = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs one of Kafka's tools as its shell wrapper would (java -cp "libs/*" CLASS ARGS), with the
+// JVM flags that start it fastest. The first run of a process writes the classes it loaded to a
+// class-data archive beside the jars (libs/.tools.jsa; start-kafka.sh replaces libs/ whole, and
+// with it the archive), which later runs map instead of loading the classes again: a run takes
+// about 0.7 s of CPU instead of 1.3 s.
+ToolRun kafka_tool(const std::string& tool_class, const std::string& args) {
+  static std::mutex first_run;
+  std::unique_lock lock(first_run);
+  const std::filesystem::path archive = kafka_libs() / ".tools.jsa";
+  std::string cds = "-XX:SharedArchiveFile='" + archive.string() + "'";
+  const std::filesystem::path writing = archive.string() + "." + std::to_string(::getpid());
+  const bool write_archive = !std::filesystem::exists(archive);
+  if (write_archive) {
+    cds = "-XX:ArchiveClassesAtExit='" + writing.string() + "'";
+  } else {
+    lock.unlock();  // the archive is there: runs may go side by side
+  }
+  const std::string cmd =
+      "timeout 60 java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss512k " + cds +
+      " -Xlog:cds=off -Xlog:cds+dynamic=off -Dlog4j.configuration=file:/dev/null -cp '" +
+      (kafka_libs() / "*").string() + "' " + tool_class + " " + args + " 2>&1; echo \"exit=$?\"";
+  ToolRun r;
+  r.output = run_capture(cmd);
+  if (write_archive) {
+    std::error_code ec;
+    std::filesystem::rename(writing, archive, ec);
+  }
+  const auto at = r.output.rfind("exit=");
+  if (at != std::string::npos) {
+    r.exit = std::atoi(r.output.c_str() + at + 5);
+    r.output.resize(at);
+  }
+  return r;
+}
+
+ToolRun consumer_groups(const std::string& bootstrap, const std::string& args) {
+  return kafka_tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                    "--bootstrap-server " + bootstrap + " " + args);
+}
+
+// The whitespace-separated fields of each line of a tool's table output.
+std::vector<std::vector<std::string>> table(const std::string& out) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::vector<std::string> row;
+    for (std::string f; fields >> f;) row.push_back(f);
+    if (!row.empty()) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// The row of a --describe or --reset-offsets table for one partition.
+std::vector<std::string> partition_row(const std::string& out, const std::string& topic,
+                                       int partition) {
+  for (auto& row : table(out)) {
+    if (row.size() >= 3 && row[1] == topic && row[2] == std::to_string(partition)) return row;
+  }
+  return {};
+}
+
+// The token after the sequence `before` in a tool's output (Kafka 3.9's --reset-offsets prints
+// its rows without line breaks between them), or "".
+std::string token_after(const std::string& out, const std::vector<std::string>& before) {
+  std::vector<std::string> tokens;
+  for (auto& row : table(out)) tokens.insert(tokens.end(), row.begin(), row.end());
+  for (size_t i = 0; i + before.size() < tokens.size(); ++i) {
+    if (std::equal(before.begin(), before.end(), tokens.begin() + static_cast<std::ptrdiff_t>(i))) {
+      return tokens[i + before.size()];
+    }
+  }
+  return "";
+}
+
+// ---- raw requests ------------------------------------------------------------------------
+
+// One request on a fresh connection, as a client that never sends ApiVersions first (kafka-go
+// sends ListGroups straight away): the decoded response, or nullopt when the broker closed the
+// connection or the response does not decode.
+template <class Response, class Request>
+std::optional<Response> ask(const std::string& bootstrap, int16_t key, int16_t version,
+                            const Request& request) {
+  const bool flexible = kafka::is_flexible(key, version);
+  WireWriter w;
+  w.i16(key);
+  w.i16(version);
+  w.i32(42);
+  w.nullable_string(std::string("compat"));
+  if (flexible) w.empty_tagged_fields();
+  w.raw(kafka::encode(request, version));
+  const std::string body = w.take();
+  WireWriter framed;
+  framed.i32(static_cast<int32_t>(body.size()));
+  framed.raw(body);
+  const std::string frame = framed.take();
+  const int fd = connect_to(bootstrap);
+  if (fd < 0) return std::nullopt;
+  (void)::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string in;
+  char buf[4096];
+  ssize_t n;
+  while ((in.size() < 4 || in.size() < 4 + static_cast<size_t>(ntohl(
+                                               *reinterpret_cast<const uint32_t*>(in.data())))) &&
+         (n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    in.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  const size_t header = 4 + 4 + (flexible ? 1 : 0);
+  if (in.size() < header) return std::nullopt;
+  Response r;
+  if (!kafka::decode(std::string_view(in).substr(header), version, r).is_ok()) return std::nullopt;
+  return r;
+}
 
 // ---- librdkafka --------------------------------------------------------------------------
 
@@ -391,6 +551,234 @@ TEST_P(Compat, TwoConsumersSplitFourPartitionsAndHandOver) {
   if (!is_kappa()) return;
   kappa_->kill9_and_restart();
   EXPECT_EQ(committed(bootstrap_, group, topic, 4), ends) << "committed offsets after kill -9 and a restart";
+}
+
+// Group administration requests on fresh connections that never sent ApiVersions, in the oldest
+// and the newest (flexible) versions: a group nobody knows is "Dead" to DescribeGroups and
+// GROUP_ID_NOT_FOUND to DeleteGroups and OffsetDelete; a group with only committed offsets (a
+// commit outside any membership, as an admin makes) is listed and described Empty, with no
+// protocol type.
+TEST_P(Compat, GroupAdminRequestsWithoutApiVersionsFirst) {
+  namespace err = kafka_error;
+  using namespace kafka;
+  const std::string topic = unique("admin");
+  create_topic(bootstrap_, topic, 2);
+  produce(bootstrap_, topic, 10, {});
+  const std::string group = unique("offsets_only");
+  {
+    Client c = make_client(RD_KAFKA_CONSUMER, bootstrap_, {{"group.id", group}});
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), 0)->offset = 3;
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), 1)->offset = 4;
+    ASSERT_EQ(rd_kafka_commit(c.get(), list, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+  for (int16_t v : {0, 5}) {
+    auto listed = ask<ListGroupsResponse>(bootstrap_, kListGroups, v, ListGroupsRequest{});
+    ASSERT_TRUE(listed) << "ListGroups v" << v << " got no answer";
+    EXPECT_EQ(listed->error_code, err::kNone);
+    auto it = std::find_if(listed->groups.begin(), listed->groups.end(),
+                           [&](const auto& g) { return g.group_id == group; });
+    ASSERT_NE(it, listed->groups.end()) << "ListGroups v" << v;
+    EXPECT_EQ(it->protocol_type, "");
+    if (v >= 4) {
+      EXPECT_EQ(it->group_state, "Empty");
+    }
+    if (v >= 5) {
+      EXPECT_EQ(it->group_type, "classic");
+    }
+  }
+  ListGroupsRequest stable_only;
+  stable_only.states_filter = {"Stable"};
+  auto stable = ask<ListGroupsResponse>(bootstrap_, kListGroups, 4, stable_only);
+  ASSERT_TRUE(stable);
+  for (const auto& g : stable->groups)
+    EXPECT_NE(g.group_id, group) << "an Empty group is not Stable";
+  const std::string nobody = unique("nobody");
+  for (int16_t v : {0, 5}) {
+    DescribeGroupsRequest req;
+    req.groups = {group, nobody};
+    auto described = ask<DescribeGroupsResponse>(bootstrap_, kDescribeGroups, v, req);
+    ASSERT_TRUE(described) << "DescribeGroups v" << v << " got no answer";
+    ASSERT_EQ(described->groups.size(), 2u);
+    EXPECT_EQ(described->groups[0].error_code, err::kNone);
+    EXPECT_EQ(described->groups[0].group_id, group);
+    EXPECT_EQ(described->groups[0].group_state, "Empty");
+    EXPECT_EQ(described->groups[0].protocol_type, "");
+    EXPECT_TRUE(described->groups[0].members.empty());
+    EXPECT_EQ(described->groups[1].error_code, err::kNone);
+    EXPECT_EQ(described->groups[1].group_state, "Dead");
+    EXPECT_TRUE(described->groups[1].members.empty());
+  }
+  auto deleted =
+      ask<DeleteGroupsResponse>(bootstrap_, kDeleteGroups, 2, DeleteGroupsRequest{{nobody}});
+  ASSERT_TRUE(deleted);
+  ASSERT_EQ(deleted->results.size(), 1u);
+  EXPECT_EQ(deleted->results[0].error_code, err::kGroupIdNotFound);
+  OffsetDeleteRequest od;
+  od.group_id = nobody;
+  od.topics = {{topic, {0}}};
+  auto none = ask<OffsetDeleteResponse>(bootstrap_, kOffsetDelete, 0, od);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->error_code, err::kGroupIdNotFound);
+  EXPECT_TRUE(none->topics.empty());
+  od.group_id = group;
+  od.topics = {{topic, {1}}, {unique("missing"), {0}}};
+  auto some = ask<OffsetDeleteResponse>(bootstrap_, kOffsetDelete, 0, od);
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->error_code, err::kNone);
+  ASSERT_EQ(some->topics.size(), 2u);
+  std::map<std::string, int16_t> errors;  // Kafka answers the topics in an order of its own
+  for (const auto& t : some->topics) errors[t.name] = t.partitions.at(0).error_code;
+  EXPECT_EQ(errors[topic], err::kNone);
+  EXPECT_EQ(errors[od.topics[1].name], err::kUnknownTopicOrPartition);
+  EXPECT_EQ(committed(bootstrap_, group, topic, 2),
+            (std::vector<int64_t>{3, RD_KAFKA_OFFSET_INVALID}));
+  deleted = ask<DeleteGroupsResponse>(bootstrap_, kDeleteGroups, 0, DeleteGroupsRequest{{group}});
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->results.at(0).error_code, err::kNone);
+  EXPECT_EQ(committed(bootstrap_, group, topic, 2),
+            (std::vector<int64_t>{RD_KAFKA_OFFSET_INVALID, RD_KAFKA_OFFSET_INVALID}));
+}
+
+// kafka-consumer-groups.sh in each mode, on a group with a live librdkafka member and then on
+// the group it left: --list, --describe (member, offsets, lag), --delete and --delete-offsets
+// refused while the member consumes the topic, --reset-offsets --to-earliest --execute,
+// --delete-offsets of one partition, --delete. And kafka-get-offsets.sh --time -3 (ListOffsets'
+// max timestamp). On our broker, each deletion is still there after kill -9 and a restart.
+TEST_P(Compat, ConsumerGroupsToolInEveryMode) {
+  KAPPA_REQUIRE_SERVER(kafka_tools(), "Kafka tools");
+  const std::string topic = unique("tool");
+  const std::string group = unique("tool_group");
+  create_topic(bootstrap_, topic, 2);
+  // Timestamps 1650000000000 + i: the largest is the last record's of its partition.
+  const auto sent = produce(bootstrap_, topic, 40, {});
+  std::map<int32_t, int64_t> ends;
+  {
+    Client c = make_client(RD_KAFKA_CONSUMER, bootstrap_, {{"group.id", unique("w")}});
+    for (int p = 0; p < 2; ++p) {
+      int64_t lo = 0, hi = 0;
+      ASSERT_EQ(rd_kafka_query_watermark_offsets(c.get(), topic.c_str(), p, &lo, &hi, 10000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      ends[p] = hi;
+    }
+  }
+  ASSERT_GT(ends[0], 0);
+  ASSERT_GT(ends[1], 0);
+  auto member = std::make_unique<Member>(bootstrap_, group, topic);
+  ASSERT_TRUE(eventually(
+      60, [&] { return member->owned().size() == 2 && member->read().size() == sent.size(); }));
+  ASSERT_TRUE(eventually(30, [&] {
+    return committed(bootstrap_, group, topic, 2) == std::vector<int64_t>{ends[0], ends[1]};
+  }));
+
+  // With the member in the group: four tools side by side.
+  const std::string g = " --group " + group;
+  auto list = std::async(std::launch::async, [&] { return consumer_groups(bootstrap_, "--list"); });
+  auto describe =
+      std::async(std::launch::async, [&] { return consumer_groups(bootstrap_, "--describe" + g); });
+  auto refused_delete =
+      std::async(std::launch::async, [&] { return consumer_groups(bootstrap_, "--delete" + g); });
+  auto refused_offsets = std::async(std::launch::async, [&] {
+    return consumer_groups(bootstrap_, "--delete-offsets" + g + " --topic " + topic);
+  });
+  auto max_ts = std::async(std::launch::async, [&] {
+    return kafka_tool("org.apache.kafka.tools.GetOffsetShell",
+                      "--bootstrap-server " + bootstrap_ + " --topic " + topic + " --time -3");
+  });
+  const ToolRun listed = list.get();
+  EXPECT_EQ(listed.exit, 0) << listed.output;
+  EXPECT_NE(("\n" + listed.output).find("\n" + group + "\n"), std::string::npos) << listed.output;
+  const ToolRun described = describe.get();
+  EXPECT_EQ(described.exit, 0) << described.output;
+  for (int p = 0; p < 2; ++p) {
+    const auto row = partition_row(described.output, topic, p);
+    ASSERT_EQ(row.size(), 9u) << described.output;
+    EXPECT_EQ(row[0], group);
+    EXPECT_EQ(row[3], std::to_string(ends[p])) << "CURRENT-OFFSET\n" << described.output;
+    EXPECT_EQ(row[4], std::to_string(ends[p])) << "LOG-END-OFFSET\n" << described.output;
+    EXPECT_EQ(row[5], "0") << "LAG\n" << described.output;
+    EXPECT_EQ(row[6].rfind("rdkafka-", 0), 0u) << "CONSUMER-ID\n" << described.output;
+    EXPECT_EQ(row[7], "/127.0.0.1") << "HOST\n" << described.output;
+    EXPECT_EQ(row[8], "rdkafka") << "CLIENT-ID\n" << described.output;
+  }
+  const ToolRun not_empty = refused_delete.get();
+  EXPECT_NE(not_empty.output.find("The group is not empty"), std::string::npos) << not_empty.output;
+  const ToolRun subscribed = refused_offsets.get();
+  EXPECT_NE(subscribed.output.find("GroupSubscribedToTopicException"), std::string::npos)
+      << subscribed.output;
+  const ToolRun max = max_ts.get();
+  EXPECT_EQ(max.exit, 0) << max.output;
+  for (int p = 0; p < 2; ++p) {
+    const std::string want = topic + ":" + std::to_string(p) + ":" + std::to_string(ends[p] - 1);
+    EXPECT_NE(max.output.find(want), std::string::npos) << "want " << want << "\n" << max.output;
+  }
+
+  // The member leaves; more records make a lag.
+  member.reset();
+  produce(bootstrap_, topic, 20, {});
+  std::map<int32_t, int64_t> later;
+  {
+    Client c = make_client(RD_KAFKA_CONSUMER, bootstrap_, {{"group.id", unique("w")}});
+    for (int p = 0; p < 2; ++p) {
+      int64_t lo = 0, hi = 0;
+      ASSERT_EQ(rd_kafka_query_watermark_offsets(c.get(), topic.c_str(), p, &lo, &hi, 10000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      later[p] = hi;
+    }
+  }
+  const ToolRun empty = consumer_groups(bootstrap_, "--describe" + g);
+  EXPECT_NE(empty.output.find("Consumer group '" + group + "' has no active members."),
+            std::string::npos)
+      << empty.output;
+  for (int p = 0; p < 2; ++p) {
+    const auto row = partition_row(empty.output, topic, p);
+    ASSERT_EQ(row.size(), 9u) << empty.output;
+    EXPECT_EQ(row[3], std::to_string(ends[p])) << empty.output;
+    EXPECT_EQ(row[4], std::to_string(later[p])) << empty.output;
+    EXPECT_EQ(row[5], std::to_string(later[p] - ends[p])) << "LAG\n" << empty.output;
+    EXPECT_EQ(row[6], "-") << empty.output;
+  }
+  const ToolRun reset = consumer_groups(
+      bootstrap_, "--reset-offsets" + g + " --topic " + topic + " --to-earliest --execute");
+  EXPECT_EQ(reset.exit, 0) << reset.output;
+  for (int p = 0; p < 2; ++p) {
+    EXPECT_EQ(token_after(reset.output, {group, topic, std::to_string(p)}), "0") << "NEW-OFFSET\n"
+                                                                                 << reset.output;
+  }
+  EXPECT_EQ(committed(bootstrap_, group, topic, 2), (std::vector<int64_t>{0, 0}));
+
+  const ToolRun one =
+      consumer_groups(bootstrap_, "--delete-offsets" + g + " --topic " + topic + ":1");
+  EXPECT_EQ(one.exit, 0) << one.output;
+  EXPECT_EQ(token_after(one.output, {topic, "1"}), "Successful") << one.output;
+  EXPECT_EQ(committed(bootstrap_, group, topic, 2),
+            (std::vector<int64_t>{0, RD_KAFKA_OFFSET_INVALID}));
+  if (is_kappa()) {
+    kappa_->kill9_and_restart();
+    EXPECT_EQ(committed(bootstrap_, group, topic, 2),
+              (std::vector<int64_t>{0, RD_KAFKA_OFFSET_INVALID}))
+        << "a deleted offset after kill -9 and a restart";
+  }
+
+  const ToolRun deleted = consumer_groups(bootstrap_, "--delete" + g);
+  EXPECT_EQ(deleted.exit, 0) << deleted.output;
+  EXPECT_NE(deleted.output.find("Deletion of requested consumer groups ('" + group +
+                                "') was successful."),
+            std::string::npos)
+      << deleted.output;
+  EXPECT_EQ(committed(bootstrap_, group, topic, 2),
+            (std::vector<int64_t>{RD_KAFKA_OFFSET_INVALID, RD_KAFKA_OFFSET_INVALID}));
+  if (is_kappa()) {
+    kappa_->kill9_and_restart();
+    EXPECT_EQ(committed(bootstrap_, group, topic, 2),
+              (std::vector<int64_t>{RD_KAFKA_OFFSET_INVALID, RD_KAFKA_OFFSET_INVALID}))
+        << "a deleted group after kill -9 and a restart";
+  }
+  auto after =
+      ask<kafka::ListGroupsResponse>(bootstrap_, kafka::kListGroups, 3, kafka::ListGroupsRequest{});
+  ASSERT_TRUE(after);
+  for (const auto& listed_group : after->groups) EXPECT_NE(listed_group.group_id, group);
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),
