@@ -21,6 +21,7 @@
 // until its next decode call.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -84,10 +85,16 @@ class EventCodec {
 
  private:
   bool parse_object(std::optional<std::string_view> bytes, DecodeFailure& why);
+  bool read_time(const std::optional<std::string_view>& time, int64_t& out, DecodeFailure& why);
+
+  static constexpr size_t kTimeTextSize = 19;  // "yyyy-MM-dd HH:mm:ss"
 
   TimeZone zone_;
   size_t max_record_bytes_;
   std::unique_ptr<FlatJsonParser> parser_;
+  bool have_last_time_ = false;  // last_time_ holds a text the fast path parsed
+  char last_time_[kTimeTextSize] = {};
+  int64_t last_time_ms_ = 0;
 };
 
 // Encoders append to `out` (no allocation once `out` has capacity).

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace kappa {
 namespace {
 
@@ -165,6 +168,33 @@ RC_GTEST_PROP(EventCodecProperty, StagedJsonRoundTrips, (int64_t id, bool has_he
   RC_ASSERT(back.id == e.id);
   RC_ASSERT(back.age == e.age);
   RC_ASSERT(back.user_id == e.user_id);
+}
+
+// One codec decoding a stream (whose repeated times it remembers) answers as a fresh codec per
+// record does, whatever the order of repeats, near-misses and bad times.
+RC_GTEST_PROP(EventCodecProperty, RepeatedTimesDecodeAsFreshOnes, ()) {
+  const std::vector<std::string> times = {"2022-09-30 16:42:01",   "2022-09-30 16:42:02",
+                                          "2022-09-30 16:42:0x",   "2022-09-30T16:42:01",
+                                          "2022-09-30 16:42:01.5", "2022-02-30 16:42:01",
+                                          "2022-09-30 16:42:01Z",  std::string(19, '\0')};
+  const auto picks =
+      *rc::gen::container<std::vector<size_t>>(rc::gen::inRange<size_t>(0, times.size()));
+  EventCodec stream(seoul());
+  for (size_t k : picks) {
+    std::string value = R"({"id":1,"time":)";
+    append_json_string(value, times[k]);
+    value += "}";
+    EventCodec fresh(seoul());
+    SourceEvent a, b;
+    DecodeFailure why_a, why_b;
+    const bool ok_a = stream.decode_source(std::string_view(value), a, why_a);
+    const bool ok_b = fresh.decode_source(std::string_view(value), b, why_b);
+    RC_ASSERT(ok_a == ok_b);
+    if (ok_a)
+      RC_ASSERT(a.event_time_ms == b.event_time_ms);
+    else
+      RC_ASSERT(why_a.detail == why_b.detail);
+  }
 }
 
 }  // namespace
