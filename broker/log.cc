@@ -2,6 +2,16 @@
 
 namespace kappa {
 
+Status Log::delete_topic(std::string_view topic) {
+  return Status::failed_precondition(describe() + " cannot delete topics (topic '" +
+                                     std::string(topic) + "')");
+}
+
+Status Log::add_partitions(std::string_view topic, int32_t) {
+  return Status::failed_precondition(describe() + " cannot add partitions (topic '" +
+                                     std::string(topic) + "')");
+}
+
 Result<std::vector<PartitionOffset>> Log::end_offsets(std::string_view topic) {
   auto n = partition_count(topic);
   if (!n) return n.status();

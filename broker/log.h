@@ -43,6 +43,13 @@ class Log {
   // Creates the topic; succeeds if it exists with the same partition count.
   virtual Status create_topic(std::string_view topic, int32_t partitions) = 0;
   virtual Result<int32_t> partition_count(std::string_view topic) = 0;
+  // Topic administration (Kafka's DeleteTopics and CreatePartitions). Deleting removes the
+  // topic's records and every group's committed offsets of it: a topic created again under the
+  // name starts empty at offset 0. Growing adds empty partitions up to `partitions`
+  // (kInvalidArgument when that is no more than the topic has). kNotFound for a missing topic.
+  // A log that cannot do either answers kFailedPrecondition, the default.
+  virtual Status delete_topic(std::string_view topic);
+  virtual Status add_partitions(std::string_view topic, int32_t partitions);
   virtual Result<std::vector<std::string>> list_topics() = 0;
 
   // Appends records; a record with partition == kAnyPartition goes where Kafka's default

@@ -27,6 +27,10 @@ constexpr const char* kTopicsName = "topics";
 constexpr const char* kGroupOffsetsName = "group_offsets.log";
 constexpr const char* kRecoveryPointName = "recovery-point-offset-checkpoint";
 constexpr const char* kLogStartName = "log-start-offset-checkpoint";
+constexpr const char* kDeletingName = "deleting";
+// How long delete_topic waits for calls that still use the topic (each is bounded: one read,
+// one append, one sync) before it gives up and keeps the topic.
+constexpr auto kDeleteWait = std::chrono::seconds(10);
 // fetch() reads batches in steps of this many bytes (the first batch of a step is whole).
 constexpr int64_t kFetchStep = int64_t{1} << 20;
 // produce() starts a new batch when its records' estimated size passes this share of
@@ -73,7 +77,9 @@ struct FetchOwner {
 }  // namespace
 
 struct DiskBroker::Topic {
-  std::vector<std::unique_ptr<disk::PartitionStore>> partitions;
+  // Shared with the Topic that a growth replaces and with calls under way, which keep the
+  // partitions they use alive after a deletion took the topic out of the table.
+  std::vector<std::shared_ptr<disk::PartitionStore>> partitions;
   std::mutex partitioner_mu;
   Partitioner partitioner;
   explicit Topic(int32_t sticky_batch) : partitioner(sticky_batch) {}
@@ -151,7 +157,14 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
   if (!log_starts) return unreadable(log_starts.status());
   auto recovery_points = disk::read_offset_checkpoint(broker->options_.dir / kRecoveryPointName);
   if (!recovery_points) return unreadable(recovery_points.status());
-  KAPPA_RETURN_IF_ERROR(broker->load_topics(*log_starts, *recovery_points));
+  auto deleted = broker->finish_deletions();
+  if (!deleted) return deleted.status();
+  disk::OffsetMap live_log_starts = *log_starts;
+  disk::OffsetMap live_recovery_points = *recovery_points;
+  for (disk::OffsetMap* m : {&live_log_starts, &live_recovery_points}) {
+    std::erase_if(*m, [&](const auto& e) { return deleted->count(e.first.first) != 0; });
+  }
+  KAPPA_RETURN_IF_ERROR(broker->load_topics(live_log_starts, live_recovery_points));
   auto groups = disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName,
                                            broker->recovery_);
   if (!groups) return groups.status();
@@ -161,6 +174,10 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
   broker->written_recovery_points_ = std::move(*recovery_points);
   broker->written_log_starts_ = std::move(*log_starts);
   KAPPA_RETURN_IF_ERROR(broker->write_checkpoints());
+  // The checkpoints no longer name the deleted topics: their markers can go.
+  for (const std::string& topic : *deleted) {
+    KAPPA_RETURN_IF_ERROR(broker->remove_deletion_marker(topic));
+  }
   broker->opened_ = true;
   if (broker->options_.fsync == FsyncPolicy::kInterval) {
     broker->sync_thread_ = std::thread([b = broker.get()] { b->sync_loop(); });
@@ -277,10 +294,10 @@ Status DiskBroker::load_topics(const disk::OffsetMap& log_starts,
   return Status::ok();
 }
 
-DiskBroker::Topic* DiskBroker::find(std::string_view topic) const {
+std::shared_ptr<DiskBroker::Topic> DiskBroker::find(std::string_view topic) const {
   std::shared_lock lock(topics_mu_);
   auto it = topics_.find(topic);
-  return it == topics_.end() ? nullptr : it->second.get();
+  return it == topics_.end() ? nullptr : it->second;
 }
 
 Status DiskBroker::create_topic(std::string_view topic, int32_t partitions) {
@@ -320,10 +337,11 @@ Status DiskBroker::create_topic(std::string_view topic, int32_t partitions) {
 }
 
 Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::string_view topic,
-                                                                         int32_t partitions) {
+                                                                         int32_t partitions,
+                                                                         int32_t from) {
   const auto topics_dir = options_.dir / kTopicsName;
   auto t = std::make_unique<Topic>(options_.sticky_batch);
-  int32_t made = 0;
+  int32_t made = from;
   Status failed;
   for (; made < partitions; ++made) {
     const auto path = topics_dir / partition_dir_name(topic, made);
@@ -336,7 +354,7 @@ Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::st
     }
   }
   if (failed.is_ok()) failed = disk::sync_dir(topics_dir);
-  for (int32_t p = 0; failed.is_ok() && p < partitions; ++p) {
+  for (int32_t p = from; failed.is_ok() && p < partitions; ++p) {
     PartitionRecovery ignored;
     auto store = disk::PartitionStore::open(topics_dir / partition_dir_name(topic, p),
                                             std::string(topic), p, partition_options(options_),
@@ -351,7 +369,7 @@ Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::st
   // Leave nothing behind: a half-made topic would be loaded (or refused) at the next start.
   t->partitions.clear();
   std::string cleanup;
-  for (int32_t p = 0; p < made; ++p) {
+  for (int32_t p = from; p < made; ++p) {
     std::error_code ec;
     std::filesystem::remove_all(topics_dir / partition_dir_name(topic, p), ec);
     if (ec && cleanup.empty()) cleanup = "; and removing its directories failed: " + ec.message();
@@ -359,8 +377,186 @@ Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::st
   if (Status s = disk::sync_dir(topics_dir); !s.is_ok() && cleanup.empty()) {
     cleanup = "; " + s.message();
   }
-  return Status(failed.code(),
-                "creating topic '" + std::string(topic) + "': " + failed.message() + cleanup);
+  return Status(failed.code(), (from == 0 ? "creating topic '" : "adding partitions to topic '") +
+                                   std::string(topic) + "': " + failed.message() + cleanup);
+}
+
+Status DiskBroker::add_partitions(std::string_view topic, int32_t partitions) {
+  int32_t have = 0;
+  int64_t descriptors = 0;
+  {
+    std::unique_lock lock(topics_mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || creating_.count(topic) != 0) {
+      if (creating_.count(topic) != 0) {
+        return Status::unavailable("topic '" + std::string(topic) + "' is being changed");
+      }
+      return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+    }
+    have = static_cast<int32_t>(it->second->partitions.size());
+    if (partitions <= have) {
+      return Status::invalid_argument("topic '" + std::string(topic) + "' has " +
+                                      std::to_string(have) + " partitions; " +
+                                      std::to_string(partitions) + " would not be an increase");
+    }
+    descriptors = int64_t{partitions - have} * disk::kDescriptorsPerPartition;
+    KAPPA_RETURN_IF_ERROR(disk::check_descriptors_for("topic '" + std::string(topic) + "'",
+                                                      partitions - have, creating_descriptors_));
+    creating_.emplace(topic);
+    creating_descriptors_ += descriptors;
+  }
+  auto made = create_partitions(topic, partitions, have);
+  std::unique_lock lock(topics_mu_);
+  creating_.erase(creating_.find(topic));
+  creating_descriptors_ -= descriptors;
+  if (!made) return made.status();
+  // A new Topic: calls under way keep using the old one, whose partitions are shared.
+  auto& slot = topics_.find(topic)->second;
+  auto grown = std::make_shared<Topic>(options_.sticky_batch);
+  grown->partitions = slot->partitions;
+  for (auto& p : (*made)->partitions) grown->partitions.push_back(std::move(p));
+  slot = std::move(grown);
+  return Status::ok();
+}
+
+Status DiskBroker::delete_topic(std::string_view topic) {
+  std::shared_ptr<Topic> doomed;
+  {
+    std::unique_lock lock(topics_mu_);
+    if (creating_.count(topic) != 0) {
+      return Status::unavailable("topic '" + std::string(topic) + "' is being changed");
+    }
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) {
+      return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+    }
+    doomed = std::move(it->second);
+    topics_.erase(it);
+    creating_.emplace(topic);  // no re-creation of the name until its files are gone
+  }
+  // Before the marker is made, a failure puts the topic back as it was.
+  const auto keep = [&](Status s) {
+    std::unique_lock lock(topics_mu_);
+    creating_.erase(creating_.find(topic));
+    topics_.emplace(std::string(topic), std::move(doomed));
+    return s;
+  };
+  // Calls that found the topic before it left the table finish first (each is bounded).
+  const auto deadline = std::chrono::steady_clock::now() + kDeleteWait;
+  const auto in_use = [&] {
+    return doomed.use_count() > 1 ||
+           std::any_of(doomed->partitions.begin(), doomed->partitions.end(),
+                       [](const auto& p) { return p.use_count() > 1; });
+  };
+  while (in_use()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return keep(
+          Status::unavailable("topic '" + std::string(topic) + "' is still in use; not deleted"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Its committed offsets go first, durably: a new topic of the name must not inherit them.
+  const bool sync = options_.fsync == FsyncPolicy::kAlways;
+  for (const std::string& group : groups_->groups()) {
+    std::vector<int32_t> committed;
+    for (const GroupOffset& o : groups_->offsets(group, topic)) committed.push_back(o.partition);
+    if (committed.empty()) continue;
+    if (Status s = groups_->forget(group, topic, committed, sync); !s.is_ok()) return keep(s);
+  }
+  // Then the marker, which makes the deletion happen even if we die before it is complete:
+  // open() finishes what a marker names.
+  const auto deleting = options_.dir / kDeletingName;
+  std::error_code ec;
+  if (std::filesystem::create_directory(deleting, ec)) {
+    if (Status s = disk::sync_dir(options_.dir); !s.is_ok()) return keep(s);
+  }
+  if (ec) {
+    return keep(Status::unavailable("disk broker " + deleting.string() +
+                                    ": cannot create: " + ec.message()));
+  }
+  const auto marker = deleting / std::string(topic);
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return keep(disk::io_error(marker, std::nullopt, "open", errno));
+  ::close(fd);
+  if (Status s = disk::sync_dir(deleting); !s.is_ok()) return keep(s);
+  // From here the topic is deleted, whatever fails: a later open() completes it.
+  const auto partitions = static_cast<int32_t>(doomed->partitions.size());
+  doomed.reset();  // closes its files
+  Status s = write_checkpoints();
+  if (s.is_ok()) s = remove_topic_dirs(topic, partitions);
+  if (s.is_ok()) s = remove_deletion_marker(topic);
+  if (!s.is_ok()) {
+    // The name stays taken until a restart has removed what is left of the files.
+    return Status(s.code(), "topic '" + std::string(topic) +
+                                "' is deleted, but removing its files failed (the next start "
+                                "finishes it): " +
+                                s.message());
+  }
+  std::unique_lock lock(topics_mu_);
+  creating_.erase(creating_.find(topic));
+  return Status::ok();
+}
+
+Status DiskBroker::remove_topic_dirs(std::string_view topic, int32_t partitions) {
+  const auto topics_dir = options_.dir / kTopicsName;
+  for (int32_t p = 0; p < partitions; ++p) {
+    const auto path = topics_dir / partition_dir_name(topic, p);
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) {
+      return Status::unavailable("disk broker " + path.string() +
+                                 ": cannot remove: " + ec.message());
+    }
+  }
+  return disk::sync_dir(topics_dir);
+}
+
+Status DiskBroker::remove_deletion_marker(std::string_view topic) {
+  const auto deleting = options_.dir / kDeletingName;
+  std::error_code ec;
+  std::filesystem::remove(deleting / std::string(topic), ec);
+  if (ec) {
+    return Status::unavailable("disk broker " + (deleting / std::string(topic)).string() +
+                               ": cannot remove: " + ec.message());
+  }
+  return disk::sync_dir(deleting);
+}
+
+Result<std::set<std::string>> DiskBroker::finish_deletions() {
+  const auto deleting = options_.dir / kDeletingName;
+  std::set<std::string> topics;
+  std::error_code ec;
+  if (!std::filesystem::exists(deleting, ec)) return topics;
+  for (const auto& entry : std::filesystem::directory_iterator(deleting, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!validate_topic_name(name)) {
+      return Status::corruption("disk broker " + entry.path().string() +
+                                ": not a deletion marker (a topic name)");
+    }
+    topics.insert(name);
+  }
+  if (ec) {
+    return Status::unavailable("disk broker " + deleting.string() +
+                               ": cannot list: " + ec.message());
+  }
+  if (topics.empty()) return topics;
+  const auto topics_dir = options_.dir / kTopicsName;
+  for (const auto& entry : std::filesystem::directory_iterator(topics_dir, ec)) {
+    auto parsed = parse_partition_dir(entry.path().filename().string());
+    if (!parsed || topics.count(parsed->first) == 0) continue;
+    std::error_code rm;
+    std::filesystem::remove_all(entry.path(), rm);
+    if (rm) {
+      return Status::unavailable("disk broker " + entry.path().string() +
+                                 ": cannot remove: " + rm.message());
+    }
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Status::unavailable("disk broker " + topics_dir.string() +
+                               ": cannot list: " + ec.message());
+  }
+  if (std::filesystem::exists(topics_dir)) KAPPA_RETURN_IF_ERROR(disk::sync_dir(topics_dir));
+  return topics;
 }
 
 Status DiskBroker::check_descriptors(const std::filesystem::path& dir) {
@@ -375,8 +571,8 @@ Status DiskBroker::check_descriptors(const std::filesystem::path& dir) {
   return disk::check_descriptors_for("disk broker " + dir.string(), partitions);
 }
 
-Result<DiskBroker::Topic*> DiskBroker::find_or_create(std::string_view topic) {
-  if (Topic* t = find(topic)) return t;
+Result<std::shared_ptr<DiskBroker::Topic>> DiskBroker::find_or_create(std::string_view topic) {
+  if (auto t = find(topic)) return t;
   if (!options_.auto_create_topics) {
     return Status::not_found("topic '" + std::string(topic) + "' does not exist");
   }
@@ -384,19 +580,19 @@ Result<DiskBroker::Topic*> DiskBroker::find_or_create(std::string_view topic) {
   return find(topic);
 }
 
-Result<disk::PartitionStore*> DiskBroker::find_partition(std::string_view topic,
-                                                         int32_t partition) const {
-  Topic* t = find(topic);
+Result<std::shared_ptr<disk::PartitionStore>> DiskBroker::find_partition(std::string_view topic,
+                                                                         int32_t partition) const {
+  auto t = find(topic);
   if (!t) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
   if (partition < 0 || partition >= static_cast<int32_t>(t->partitions.size())) {
     return Status::not_found("partition " + partition_name(topic, partition) + " does not exist (" +
                              std::to_string(t->partitions.size()) + " partitions)");
   }
-  return t->partitions[static_cast<size_t>(partition)].get();
+  return t->partitions[static_cast<size_t>(partition)];
 }
 
 Result<int32_t> DiskBroker::partition_count(std::string_view topic) {
-  Topic* t = find(topic);
+  auto t = find(topic);
   if (!t) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
   return static_cast<int32_t>(t->partitions.size());
 }
@@ -645,15 +841,15 @@ Result<int64_t> DiskBroker::max_timestamp(std::string_view topic, int32_t partit
 
 Status DiskBroker::enforce_retention(int64_t now_ms) {
   if (options_.retention_ms < 0 && options_.retention_bytes < 0) return Status::ok();
-  std::vector<disk::PartitionStore*> stores;
+  std::vector<std::shared_ptr<disk::PartitionStore>> stores;
   {
     std::shared_lock lock(topics_mu_);
     for (const auto& [name, topic] : topics_) {
-      for (const auto& p : topic->partitions) stores.push_back(p.get());
+      for (const auto& p : topic->partitions) stores.push_back(p);
     }
   }
   Status first;
-  for (disk::PartitionStore* s : stores) {
+  for (const auto& s : stores) {
     // The new log start is on disk before a segment is deleted, so that a missing segment
     // always means lost data.
     Status r = s->enforce_retention(now_ms, options_.retention_ms, options_.retention_bytes,
@@ -669,17 +865,17 @@ void DiskBroker::sync_loop() {
   while (!stop_) {
     if (stop_cv_.wait_for(lock, period, [this] { return stop_; })) break;
     lock.unlock();
-    std::vector<disk::PartitionStore*> dirty;
+    std::vector<std::shared_ptr<disk::PartitionStore>> dirty;
     {
       std::shared_lock topics(topics_mu_);
       for (const auto& [name, topic] : topics_) {
         for (const auto& p : topic->partitions) {
-          if (p->dirty()) dirty.push_back(p.get());
+          if (p->dirty()) dirty.push_back(p);
         }
       }
     }
     // A failed sync marks its partition broken, so the next append or sync reports it.
-    for (disk::PartitionStore* p : dirty) (void)p->sync();
+    for (const auto& p : dirty) (void)p->sync();
     (void)groups_->sync();
     lock.lock();
   }

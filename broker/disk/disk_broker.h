@@ -14,6 +14,7 @@
 //   DIR/recovery-point-offset-checkpoint   per partition, the offset below which its batches
 //                                  were made durable (Kafka's file of that name)
 //   DIR/log-start-offset-checkpoint        per partition, its log start offset (Kafka's too)
+//   DIR/deleting/<topic>           an empty file while the topic is being deleted
 //
 // <base> is the segment's first offset, 20 decimal digits zero-padded (Kafka's naming). The
 // segments of a partition are contiguous: each starts at the offset after the last batch of the
@@ -63,6 +64,15 @@
 // limit (descriptors.h); if making any of them fails it removes every directory it made and
 // fsyncs the topics directory, so a failed creation leaves nothing behind. It makes the files
 // without holding the topic table's lock: other topics are served meanwhile.
+//
+// Deleting a topic (delete_topic): it leaves the table at once (new calls find no topic; calls
+// under way finish first, delete_topic waits for them); its group offsets are forgotten
+// durably; then DIR/deleting/<topic> is made and synced, the checkpoints are rewritten without
+// it, its directories removed and synced, and the marker removed. open() first finishes every
+// deletion a marker names (removes the topic's directories, drops it from the checkpoints it
+// read) and removes the markers once the checkpoints are rewritten. Adding partitions
+// (add_partitions) makes the new directories as create_topic does, under the same descriptor
+// check, and publishes a new Topic that shares the old partitions.
 //
 // Recovery (open()): each partition's segments are scanned batch by batch: a sane header
 // (batchLength >= 49 and within the file, magic 2), a CRC-32C over attributes..end that
@@ -182,6 +192,8 @@ class DiskBroker final : public BatchLog {
   // Log
   std::string describe() const override;  // "disk:DIR"
   Status create_topic(std::string_view topic, int32_t partitions) override;
+  Status delete_topic(std::string_view topic) override;
+  Status add_partitions(std::string_view topic, int32_t partitions) override;
   Result<int32_t> partition_count(std::string_view topic) override;
   Result<std::vector<std::string>> list_topics() override;
   Result<std::vector<Appended>> produce(std::string_view topic,
@@ -219,11 +231,19 @@ class DiskBroker final : public BatchLog {
 
   DiskBroker(Options options, int lock_fd);
   Status load_topics(const disk::OffsetMap& log_starts, const disk::OffsetMap& recovery_points);
-  Topic* find(std::string_view topic) const;
-  Result<Topic*> find_or_create(std::string_view topic);
-  // Makes a topic's directories and opens its partitions; on failure removes what it made.
-  Result<std::unique_ptr<Topic>> create_partitions(std::string_view topic, int32_t partitions);
-  Result<disk::PartitionStore*> find_partition(std::string_view topic, int32_t partition) const;
+  std::shared_ptr<Topic> find(std::string_view topic) const;
+  Result<std::shared_ptr<Topic>> find_or_create(std::string_view topic);
+  // Makes the directories of partitions [from, partitions) of a topic and opens them; on
+  // failure removes what it made.
+  Result<std::unique_ptr<Topic>> create_partitions(std::string_view topic, int32_t partitions,
+                                                   int32_t from = 0);
+  Result<std::shared_ptr<disk::PartitionStore>> find_partition(std::string_view topic,
+                                                               int32_t partition) const;
+  // Removes the directories of a deleted topic's partitions, then its DIR/deleting marker.
+  Status remove_topic_dirs(std::string_view topic, int32_t partitions);
+  Status remove_deletion_marker(std::string_view topic);
+  // At open: removes every partition directory of the topics DIR/deleting names; returns them.
+  Result<std::set<std::string>> finish_deletions();
   void sync_loop();
   // Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint from every
   // partition's state, each only if it differs from what was last read or written.
@@ -237,8 +257,8 @@ class DiskBroker final : public BatchLog {
   RecoveryReport recovery_;
 
   mutable std::shared_mutex topics_mu_;
-  std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
-  std::set<std::string, std::less<>> creating_;  // topics whose files are being made
+  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+  std::set<std::string, std::less<>> creating_;  // topics whose files are being made or removed
   int64_t creating_descriptors_ = 0;             // what those will hold open
   std::unique_ptr<disk::GroupOffsetLog> groups_;
 

@@ -907,5 +907,148 @@ RC_GTEST_PROP(DiskBrokerProperty, AppendsReopensAndReads, ()) {
   RC_ASSERT(fetch_values(*b, "t", 0) == model);
 }
 
+// What kill -9 leaves: the data directory as it is on disk now, copied while the broker runs.
+fs::path crash_image(const DiskBroker::Options& o, const fs::path& where) {
+  fs::copy(o.dir, where, fs::copy_options::recursive);
+  return where;
+}
+
+// DeleteTopics: the topic, its files and every group's offsets of it are gone, at once and
+// after a crash; the same name then makes a new, empty topic from offset 0, and the
+// checkpoint files (which named the old partitions) do not stop the next start.
+TEST(DiskBroker, DeletedTopicIsGoneAndItsNameStartsAgainAtZero) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  auto b = open_ok(o);
+  ASSERT_TRUE(b->create_topic("doomed", 3));
+  ASSERT_TRUE(b->create_topic("kept", 1));
+  for (int p = 0; p < 3; ++p) ASSERT_TRUE(b->append_batch("doomed", p, make_batch(4, "old")));
+  ASSERT_TRUE(b->append_batch("kept", 0, make_batch(2, "k")));
+  const GroupOffset go[] = {{0, 4, "m"}, {2, 3, ""}};
+  ASSERT_TRUE(b->commit_group_offsets("g", "doomed", go));
+  ASSERT_TRUE(b->commit_group_offsets("g", "kept", go));
+  ASSERT_TRUE(b->commit_group_offsets("h", "doomed", go));
+  ASSERT_TRUE(b->sync("doomed", 0));
+
+  ASSERT_TRUE(b->delete_topic("doomed"));
+  EXPECT_EQ(*b->list_topics(), std::vector<std::string>{"kept"});
+  EXPECT_EQ(b->partition_count("doomed").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(b->fetch("doomed", 0, 0, {}).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(dirs_of(o.dir, "doomed").empty());
+  EXPECT_FALSE(fs::exists(o.dir / "deleting" / "doomed"));
+  EXPECT_TRUE(b->group_offsets("g", "doomed")->empty());
+  EXPECT_EQ(b->group_offsets("g", "kept")->size(), 2u);
+  EXPECT_EQ(*b->offset_groups(), std::vector<std::string>{"g"}) << "h had offsets of it only";
+  EXPECT_EQ(b->delete_topic("doomed").code(), StatusCode::kNotFound);
+
+  const fs::path image = crash_image(o, tmp.path() / "after-delete");
+  {
+    auto o2 = o;
+    o2.dir = image;
+    auto crashed = open_ok(o2);
+    ASSERT_TRUE(crashed);
+    EXPECT_EQ(*crashed->list_topics(), std::vector<std::string>{"kept"});
+    EXPECT_TRUE(crashed->group_offsets("g", "doomed")->empty());
+    EXPECT_EQ(fetch_values(*crashed, "kept", 0).size(), 2u);
+  }
+
+  ASSERT_TRUE(b->create_topic("doomed", 1));
+  EXPECT_EQ(b->offsets("doomed", 0)->end, 0);
+  EXPECT_EQ(*b->append_batch("doomed", 0, make_batch(2, "new")), 0);
+  EXPECT_EQ(fetch_values(*b, "doomed", 0), (std::vector<std::string>{"new-0", "new-1"}));
+  EXPECT_TRUE(b->group_offsets("g", "doomed")->empty());
+  ASSERT_TRUE(b->sync("doomed", 0));
+  const fs::path image2 = crash_image(o, tmp.path() / "after-recreate");
+  b.reset();
+  for (const fs::path& dir : {o.dir, image2}) {
+    auto o2 = o;
+    o2.dir = dir;
+    auto again = open_ok(o2);
+    ASSERT_TRUE(again) << dir;
+    EXPECT_EQ(*again->partition_count("doomed"), 1) << dir;
+    EXPECT_EQ(fetch_values(*again, "doomed", 0), (std::vector<std::string>{"new-0", "new-1"}));
+  }
+}
+
+// A deletion cut short by a crash after its marker was made is finished by the next start,
+// whichever of its files were still there.
+TEST(DiskBroker, InterruptedDeletionIsFinishedAtOpen) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  {
+    auto b = open_ok(o);
+    ASSERT_TRUE(b->create_topic("half", 4));
+    ASSERT_TRUE(b->create_topic("whole", 1));
+    for (int p = 0; p < 4; ++p) ASSERT_TRUE(b->append_batch("half", p, make_batch(3, "x")));
+  }
+  fs::remove_all(partition_dir(o, "half", 1));  // the deletion had removed some of them
+  fs::create_directories(o.dir / "deleting");
+  write_file(o.dir / "deleting" / "half", "");
+  {
+    auto b = open_ok(o);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(*b->list_topics(), std::vector<std::string>{"whole"});
+    EXPECT_TRUE(dirs_of(o.dir, "half").empty());
+    EXPECT_FALSE(fs::exists(o.dir / "deleting" / "half"));
+  }
+  auto b = open_ok(o);
+  ASSERT_TRUE(b) << "the checkpoints no longer name the deleted partitions";
+  EXPECT_EQ(*b->list_topics(), std::vector<std::string>{"whole"});
+}
+
+// CreatePartitions: new partitions are empty from offset 0, the old ones keep their records,
+// and all of them survive a crash; a count that does not grow, a missing topic and a growth
+// beyond the descriptor budget are refused without a file made.
+TEST(DiskBroker, AddedPartitionsSurviveACrash) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  auto b = open_ok(o);
+  ASSERT_TRUE(b->create_topic("grow", 2));
+  for (int p = 0; p < 2; ++p) ASSERT_TRUE(b->append_batch("grow", p, make_batch(3, "old")));
+  EXPECT_EQ(b->add_partitions("grow", 2).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(b->add_partitions("grow", 1).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(b->add_partitions("absent", 3).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(b->add_partitions("grow", 5));
+  EXPECT_EQ(*b->partition_count("grow"), 5);
+  EXPECT_EQ(dirs_of(o.dir, "grow").size(), 5u);
+  for (int p = 2; p < 5; ++p) EXPECT_EQ(b->offsets("grow", p)->end, 0);
+  EXPECT_EQ(*b->append_batch("grow", 4, make_batch(2, "new")), 0);
+  EXPECT_EQ(*b->append_batch("grow", 0, make_batch(1, "more")), 3);
+  std::vector<OutgoingRecord> spread;
+  for (int i = 0; i < 50; ++i) spread.push_back(rec(std::nullopt, "v"));
+  auto landed = b->produce("grow", spread);
+  ASSERT_TRUE(landed);
+  std::set<int32_t> used;
+  for (const auto& a : *landed) used.insert(a.partition);
+  EXPECT_EQ(used.size(), 5u) << "the partitioner spreads over the new count";
+  ASSERT_TRUE(b->sync("grow", 4));
+
+  {
+    auto budget = disk::descriptor_budget();
+    ASSERT_TRUE(budget);
+    DescriptorLimit limit(static_cast<rlim_t>(budget->in_use + disk::kDescriptorReserve + 100));
+    Status s = b->add_partitions("grow", 205);
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(s.message().find("200 partitions need 400 file descriptors"), std::string::npos)
+        << s.message();
+    EXPECT_EQ(dirs_of(o.dir, "grow").size(), 5u);
+    EXPECT_EQ(*b->partition_count("grow"), 5);
+  }
+
+  const fs::path image = crash_image(o, tmp.path() / "crashed");
+  b.reset();
+  for (const fs::path& dir : {image, o.dir}) {
+    auto o2 = o;
+    o2.dir = dir;
+    auto again = open_ok(o2);
+    ASSERT_TRUE(again) << dir;
+    EXPECT_EQ(*again->partition_count("grow"), 5) << dir;
+    const auto values = fetch_values(*again, "grow", 4);
+    ASSERT_GE(values.size(), 2u);
+    EXPECT_EQ(values[0], "new-0");
+    EXPECT_GE(again->offsets("grow", 0)->end, 4);
+  }
+}
+
 }  // namespace
 }  // namespace kappa

@@ -4,10 +4,10 @@
 
 namespace kappa {
 
-EmbeddedBroker::Topic* EmbeddedBroker::find(std::string_view topic) const {
+std::shared_ptr<EmbeddedBroker::Topic> EmbeddedBroker::find(std::string_view topic) const {
   std::shared_lock lock(topics_mu_);
   auto it = topics_.find(topic);
-  return it == topics_.end() ? nullptr : it->second.get();
+  return it == topics_.end() ? nullptr : it->second;
 }
 
 Status EmbeddedBroker::create_topic(std::string_view topic, int32_t partitions) {
@@ -25,15 +25,52 @@ Status EmbeddedBroker::create_topic(std::string_view topic, int32_t partitions) 
                                   std::to_string(have) + " partitions, not " +
                                   std::to_string(partitions));
   }
-  auto t = std::make_unique<Topic>(options_.sticky_batch);
+  auto t = std::make_shared<Topic>(options_.sticky_batch);
   for (int32_t p = 0; p < partitions; ++p)
-    t->partitions.push_back(std::make_unique<PartitionLog>(p));
+    t->partitions.push_back(std::make_shared<PartitionLog>(p));
   topics_.emplace(std::string(topic), std::move(t));
   return Status::ok();
 }
 
-Result<EmbeddedBroker::Topic*> EmbeddedBroker::find_or_create(std::string_view topic) {
-  if (Topic* t = find(topic)) return t;
+Status EmbeddedBroker::delete_topic(std::string_view topic) {
+  {
+    std::unique_lock lock(topics_mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) {
+      return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+    }
+    topics_.erase(it);  // calls under way keep what they hold alive
+  }
+  std::lock_guard lock(groups_mu_);
+  std::erase_if(committed_, [&](const auto& e) { return std::get<1>(e.first) == topic; });
+  return Status::ok();
+}
+
+Status EmbeddedBroker::add_partitions(std::string_view topic, int32_t partitions) {
+  std::unique_lock lock(topics_mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+  }
+  const auto have = static_cast<int32_t>(it->second->partitions.size());
+  if (partitions <= have) {
+    return Status::invalid_argument("topic '" + std::string(topic) + "' has " +
+                                    std::to_string(have) + " partitions; " +
+                                    std::to_string(partitions) + " would not be an increase");
+  }
+  // A new Topic: calls under way keep using the old one, whose partitions are shared.
+  auto grown = std::make_shared<Topic>(options_.sticky_batch);
+  grown->partitions = it->second->partitions;
+  for (int32_t p = have; p < partitions; ++p) {
+    grown->partitions.push_back(std::make_shared<PartitionLog>(p));
+  }
+  it->second = std::move(grown);
+  return Status::ok();
+}
+
+Result<std::shared_ptr<EmbeddedBroker::Topic>> EmbeddedBroker::find_or_create(
+    std::string_view topic) {
+  if (auto t = find(topic)) return t;
   if (!options_.auto_create_topics) {
     return Status::not_found("topic '" + std::string(topic) + "' does not exist");
   }
@@ -41,19 +78,19 @@ Result<EmbeddedBroker::Topic*> EmbeddedBroker::find_or_create(std::string_view t
   return find(topic);
 }
 
-Result<PartitionLog*> EmbeddedBroker::find_partition(std::string_view topic,
-                                                     int32_t partition) const {
-  Topic* t = find(topic);
+Result<std::shared_ptr<PartitionLog>> EmbeddedBroker::find_partition(std::string_view topic,
+                                                                     int32_t partition) const {
+  auto t = find(topic);
   if (!t) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
   if (partition < 0 || partition >= static_cast<int32_t>(t->partitions.size())) {
     return Status::not_found("partition " + partition_name(topic, partition) + " does not exist (" +
                              std::to_string(t->partitions.size()) + " partitions)");
   }
-  return t->partitions[static_cast<size_t>(partition)].get();
+  return t->partitions[static_cast<size_t>(partition)];
 }
 
 Result<int32_t> EmbeddedBroker::partition_count(std::string_view topic) {
-  Topic* t = find(topic);
+  auto t = find(topic);
   if (!t) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
   return static_cast<int32_t>(t->partitions.size());
 }
@@ -114,6 +151,7 @@ Result<FetchResult> EmbeddedBroker::fetch(std::string_view topic, int32_t partit
   if (wanted > 0) result.records.reserve(static_cast<size_t>(wanted));
   result.next_offset = log.read(offset, limits, result.records);
   result.end_offset = range.end;
+  result.owner = *found;  // the records' bytes outlive a deletion of the topic
   return result;
 }
 

@@ -32,6 +32,10 @@ class EmbeddedBroker final : public Log {
 
   std::string describe() const override { return "embedded"; }
   Status create_topic(std::string_view topic, int32_t partitions) override;
+  // Deleting drops the topic's records (once no fetch result points into them) and its
+  // committed offsets; growing adds empty partitions.
+  Status delete_topic(std::string_view topic) override;
+  Status add_partitions(std::string_view topic, int32_t partitions) override;
   Result<int32_t> partition_count(std::string_view topic) override;
   Result<std::vector<std::string>> list_topics() override;
   Result<std::vector<Appended>> produce(std::string_view topic,
@@ -48,19 +52,21 @@ class EmbeddedBroker final : public Log {
 
  private:
   struct Topic {
-    std::vector<std::unique_ptr<PartitionLog>> partitions;
+    // Shared with the Topic a growth replaced and with calls under way.
+    std::vector<std::shared_ptr<PartitionLog>> partitions;
     std::mutex partitioner_mu;
     Partitioner partitioner;
     explicit Topic(int32_t sticky_batch) : partitioner(sticky_batch) {}
   };
 
-  Topic* find(std::string_view topic) const;
-  Result<Topic*> find_or_create(std::string_view topic);
-  Result<PartitionLog*> find_partition(std::string_view topic, int32_t partition) const;
+  std::shared_ptr<Topic> find(std::string_view topic) const;
+  Result<std::shared_ptr<Topic>> find_or_create(std::string_view topic);
+  Result<std::shared_ptr<PartitionLog>> find_partition(std::string_view topic,
+                                                       int32_t partition) const;
 
   const Options options_;
   mutable std::shared_mutex topics_mu_;
-  std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
+  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
   std::mutex groups_mu_;
   std::map<std::tuple<std::string, std::string, int32_t>, int64_t> committed_;
 };

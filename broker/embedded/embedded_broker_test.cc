@@ -186,5 +186,35 @@ RC_GTEST_PROP(EmbeddedBrokerProperty, EveryProducedRecordFetchesBackIdentical,
   }
 }
 
+// Deleting a topic drops its records and offsets (a fetch result still held keeps its bytes);
+// the name then starts again at 0. Growing adds empty partitions and keeps the old ones.
+TEST(EmbeddedBroker, DeleteAndGrowTopics) {
+  EmbeddedBroker b;
+  ASSERT_TRUE(b.create_topic("t", 2));
+  std::vector<OutgoingRecord> rs = {rec(std::nullopt, "kept-bytes", 1, 1)};
+  ASSERT_TRUE(b.produce("t", rs));
+  const PartitionOffset po[] = {{1, 1}};
+  ASSERT_TRUE(b.commit_offsets("g", "t", po));
+  auto held = b.fetch("t", 1, 0, {});
+  ASSERT_TRUE(held);
+  EXPECT_EQ(b.add_partitions("t", 2).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(b.add_partitions("t", 4));
+  EXPECT_EQ(*b.partition_count("t"), 4);
+  EXPECT_EQ(b.offsets("t", 1)->end, 1);
+  EXPECT_EQ(b.offsets("t", 3)->end, 0);
+
+  ASSERT_TRUE(b.delete_topic("t"));
+  EXPECT_EQ(b.delete_topic("t").code(), StatusCode::kNotFound);
+  EXPECT_EQ(b.add_partitions("t", 5).code(), StatusCode::kNotFound);
+  EXPECT_EQ(b.partition_count("t").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(b.list_topics()->empty());
+  EXPECT_TRUE(b.committed_offsets("g", "t")->empty());
+  ASSERT_EQ(held->records.size(), 1u);
+  EXPECT_EQ(held->records[0].value, std::optional<std::string_view>("kept-bytes"));
+
+  ASSERT_TRUE(b.create_topic("t", 1));
+  EXPECT_EQ(b.offsets("t", 0)->end, 0);
+}
+
 }  // namespace
 }  // namespace kappa

@@ -26,6 +26,10 @@ class RecordLogBatches final : public BatchLog {
   Status create_topic(std::string_view topic, int32_t partitions) override {
     return log_.create_topic(topic, partitions);
   }
+  Status delete_topic(std::string_view topic) override { return log_.delete_topic(topic); }
+  Status add_partitions(std::string_view topic, int32_t partitions) override {
+    return log_.add_partitions(topic, partitions);
+  }
   Result<int32_t> partition_count(std::string_view topic) override { return log_.partition_count(topic); }
   Result<std::vector<std::string>> list_topics() override { return log_.list_topics(); }
   Result<std::vector<Appended>> produce(std::string_view topic,
