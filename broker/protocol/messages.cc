@@ -7,7 +7,7 @@
 namespace kappa::kafka {
 namespace {
 
-constexpr std::array<ApiSupport, 18> kApis{{
+constexpr std::array<ApiSupport, 20> kApis{{
     {kProduce, "Produce", 3, 8, 9},
     {kFetch, "Fetch", 4, 11, 12},
     {kListOffsets, "ListOffsets", 0, 8, 6},
@@ -23,7 +23,9 @@ constexpr std::array<ApiSupport, 18> kApis{{
     {kListGroups, "ListGroups", 0, 5, 3},
     {kApiVersions, "ApiVersions", 0, 3, 3},
     {kCreateTopics, "CreateTopics", 0, 4, 5},
+    {kDeleteTopics, "DeleteTopics", 0, 6, 4},
     {kInitProducerId, "InitProducerId", 0, 1, 2},
+    {kCreatePartitions, "CreatePartitions", 0, 3, 2},
     {kDeleteGroups, "DeleteGroups", 0, 2, 2},
     {kOffsetDelete, "OffsetDelete", 0, 0, INT16_MAX},  // never flexible
 }};
@@ -517,6 +519,69 @@ struct Fields<CreateTopicsResponse> {
 };
 
 template <>
+struct Fields<DeleteTopicsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.array(m.topics, "Topics", {6}, [&](auto& t) {
+      io.nstr(t.name, "Name");
+      io.i64(t.topic_id.high, "TopicId");
+      io.i64(t.topic_id.low, "TopicId");
+    });
+    io.strs(m.topic_names, "TopicNames", {0, 5});
+    io.i32(m.timeout_ms, "TimeoutMs");
+  }
+};
+template <>
+struct Fields<DeleteTopicsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs", {1});
+    io.array(m.responses, "Responses", {}, [&](auto& r) {
+      if (io.has({6})) {
+        io.nstr(r.name, "Name");
+      } else {
+        if constexpr (std::is_const_v<M>) {
+          io.str(r.name.value_or(""), "Name");
+        } else {
+          io.str(r.name.emplace(), "Name");
+        }
+      }
+      io.i64(r.topic_id.high, "TopicId", {6});
+      io.i64(r.topic_id.low, "TopicId", {6});
+      io.i16(r.error_code, "ErrorCode");
+      io.nstr(r.error_message, "ErrorMessage", {5});
+    });
+  }
+};
+
+template <>
+struct Fields<CreatePartitionsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.i32(t.count, "Count");
+      io.nullable_array(t.assignments, "Assignments", {},
+                        [&](auto& a) { io.i32s(a.broker_ids, "BrokerIds"); });
+    });
+    io.i32(m.timeout_ms, "TimeoutMs");
+    io.boolean(m.validate_only, "ValidateOnly");
+  }
+};
+template <>
+struct Fields<CreatePartitionsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.results, "Results", {}, [&](auto& r) {
+      io.str(r.name, "Name");
+      io.i16(r.error_code, "ErrorCode");
+      io.nstr(r.error_message, "ErrorMessage");
+    });
+  }
+};
+
+template <>
 struct Fields<FindCoordinatorRequest> {
   template <class IO, class M>
   static void visit(IO& io, M& m) {
@@ -849,6 +914,14 @@ template <> constexpr int16_t kKeyOf<ListOffsetsRequest> = kListOffsets;
 template <> constexpr int16_t kKeyOf<ListOffsetsResponse> = kListOffsets;
 template <> constexpr int16_t kKeyOf<CreateTopicsRequest> = kCreateTopics;
 template <> constexpr int16_t kKeyOf<CreateTopicsResponse> = kCreateTopics;
+template <>
+constexpr int16_t kKeyOf<DeleteTopicsRequest> = kDeleteTopics;
+template <>
+constexpr int16_t kKeyOf<DeleteTopicsResponse> = kDeleteTopics;
+template <>
+constexpr int16_t kKeyOf<CreatePartitionsRequest> = kCreatePartitions;
+template <>
+constexpr int16_t kKeyOf<CreatePartitionsResponse> = kCreatePartitions;
 template <> constexpr int16_t kKeyOf<FindCoordinatorRequest> = kFindCoordinator;
 template <> constexpr int16_t kKeyOf<FindCoordinatorResponse> = kFindCoordinator;
 template <> constexpr int16_t kKeyOf<JoinGroupRequest> = kJoinGroup;
@@ -999,6 +1072,10 @@ KAPPA_KAFKA_MESSAGE(ListOffsetsRequest)
 KAPPA_KAFKA_MESSAGE(ListOffsetsResponse)
 KAPPA_KAFKA_MESSAGE(CreateTopicsRequest)
 KAPPA_KAFKA_MESSAGE(CreateTopicsResponse)
+KAPPA_KAFKA_MESSAGE(DeleteTopicsRequest)
+KAPPA_KAFKA_MESSAGE(DeleteTopicsResponse)
+KAPPA_KAFKA_MESSAGE(CreatePartitionsRequest)
+KAPPA_KAFKA_MESSAGE(CreatePartitionsResponse)
 KAPPA_KAFKA_MESSAGE(FindCoordinatorRequest)
 KAPPA_KAFKA_MESSAGE(FindCoordinatorResponse)
 KAPPA_KAFKA_MESSAGE(JoinGroupRequest)

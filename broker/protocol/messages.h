@@ -11,8 +11,8 @@
 // librdkafka 2.0 and kcat use, from the first version that carries RecordBatch v2 (Produce v3,
 // Fetch v4) to the last non-flexible one, plus ApiVersions v3 (flexible), which clients send
 // first, and the group administration of Kafka's tools and admin clients (ListGroups,
-// DescribeGroups, DeleteGroups, OffsetDelete; ListOffsets to v8), in the flexible versions they
-// prefer.
+// DescribeGroups, DeleteGroups, OffsetDelete; ListOffsets to v8) and topic administration
+// (DeleteTopics, CreatePartitions), in the flexible versions they prefer.
 //
 // Records fields are views: a decoded Produce request points into the frame it came from, and
 // an encoded Fetch response copies from the views its caller keeps alive.
@@ -46,7 +46,9 @@ enum ApiKey : int16_t {
   kListGroups = 16,
   kApiVersions = 18,
   kCreateTopics = 19,
+  kDeleteTopics = 20,
   kInitProducerId = 22,
+  kCreatePartitions = 37,
   kDeleteGroups = 42,
   kOffsetDelete = 47,
 };
@@ -299,6 +301,59 @@ struct CreateTopicsResponse {
   };
   int32_t throttle_time_ms = 0;  // v2+
   std::vector<Topic> topics;
+};
+
+// ---- DeleteTopics (20) -------------------------------------------------------------------
+// A topic id (UUID) as two big-endian halves; this broker has no topic ids, so it answers the
+// zero id, as Kafka does for "no id".
+struct TopicId {
+  int64_t high = 0;
+  int64_t low = 0;
+  bool is_zero() const { return high == 0 && low == 0; }
+  friend bool operator==(const TopicId&, const TopicId&) = default;
+};
+struct DeleteTopicsRequest {
+  struct Topic {  // v6+: a topic by name or by id
+    std::optional<std::string> name;
+    TopicId topic_id;
+  };
+  std::vector<Topic> topics;             // v6+
+  std::vector<std::string> topic_names;  // v0-v5
+  int32_t timeout_ms = 30000;
+};
+struct DeleteTopicsResponse {
+  struct Result {
+    std::optional<std::string> name;  // null only in v6+, for a topic asked for by id
+    TopicId topic_id;                 // v6+
+    int16_t error_code = 0;
+    std::optional<std::string> error_message;  // v5+
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  std::vector<Result> responses;
+};
+
+// ---- CreatePartitions (37) ---------------------------------------------------------------
+struct CreatePartitionsRequest {
+  struct Assignment {
+    std::vector<int32_t> broker_ids;
+  };
+  struct Topic {
+    std::string name;
+    int32_t count = 0;                                   // the new partition count
+    std::optional<std::vector<Assignment>> assignments;  // of the new partitions; null: any
+  };
+  std::vector<Topic> topics;
+  int32_t timeout_ms = 30000;
+  bool validate_only = false;
+};
+struct CreatePartitionsResponse {
+  struct Result {
+    std::string name;
+    int16_t error_code = 0;
+    std::optional<std::string> error_message;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Result> results;
 };
 
 // ---- FindCoordinator (10) ----------------------------------------------------------------

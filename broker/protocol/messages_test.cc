@@ -163,6 +163,14 @@ std::vector<Sample> samples() {
   MetadataRequest meta;
   meta.topics = std::vector<std::string>{"events", "events_stages"};
   meta.allow_auto_topic_creation = false;
+  DeleteTopicsRequest deletes;
+  deletes.topics = {{std::string("t"), {}}, {std::nullopt, {1, 2}}};  // v6+
+  deletes.topic_names = {"t", "u"};                                   // v0-v5
+  deletes.timeout_ms = 15000;
+  CreatePartitionsRequest grow;
+  grow.topics.push_back({"t", 6, std::nullopt});
+  grow.topics.push_back({"u", 3, std::vector<CreatePartitionsRequest::Assignment>{{{0}}, {{0}}}});
+  grow.validate_only = true;
   OffsetCommitRequest commit;
   commit.group_id = "g";
   commit.topics.push_back({"t", {{1, 42, -1, -1, std::nullopt}}});
@@ -185,6 +193,8 @@ std::vector<Sample> samples() {
       sample(kDescribeGroups, DescribeGroupsRequest{{"g", "h"}, true}),
       sample(kDeleteGroups, DeleteGroupsRequest{{"g", "h"}}),
       sample(kOffsetDelete, OffsetDeleteRequest{"g", {{"t", {0, 1}}, {"u", {}}}}),
+      sample(kDeleteTopics, deletes),
+      sample(kCreatePartitions, grow),
   };
 }
 
@@ -255,6 +265,57 @@ TEST(MessagesTest, GroupAdminResponsesRoundTrip) {
   EXPECT_TRUE(is_flexible(kListGroups, 3));
   EXPECT_TRUE(is_flexible(kDeleteGroups, 2));
   EXPECT_TRUE(is_flexible(kListOffsets, 6));
+}
+
+// Bytes as Kafka's CreatePartitionsRequest v2 (the first flexible version, which Kafka 3.9's
+// admin client sends as v3) lays them out, by hand: a null assignment list is a 0 count.
+TEST(MessagesTest, CreatePartitionsRequestAsKafkaLaysItOut) {
+  CreatePartitionsRequest req;
+  req.topics.push_back({"t", 5, std::nullopt});
+  req.timeout_ms = 30000;
+  const std::string want("\x02\x02t\x00\x00\x00\x05\x00\x00\x00\x00\x75\x30\x00\x00", 15);
+  EXPECT_EQ(encode(req, 2), want);
+  CreatePartitionsRequest back;
+  ASSERT_TRUE(decode(want, 3, back).is_ok());
+  ASSERT_EQ(back.topics.size(), 1u);
+  EXPECT_EQ(back.topics[0].count, 5);
+  EXPECT_FALSE(back.topics[0].assignments.has_value());
+  EXPECT_TRUE(is_flexible(kCreatePartitions, 2));
+  EXPECT_FALSE(is_flexible(kCreatePartitions, 1));
+}
+
+TEST(MessagesTest, TopicAdminResponsesRoundTrip) {
+  DeleteTopicsResponse deleted;
+  deleted.throttle_time_ms = 4;
+  deleted.responses.push_back({std::string("t"), {}, 0, std::nullopt});
+  deleted.responses.push_back(
+      {std::string("u"), {}, 3, std::string("This server does not host this topic-partition.")});
+  for (int16_t v = 0; v <= 6; ++v) {
+    DeleteTopicsResponse back;
+    ASSERT_TRUE(decode(encode(deleted, v), v, back).is_ok()) << "v" << v;
+    ASSERT_EQ(back.responses.size(), 2u);
+    EXPECT_EQ(back.responses[1].name, std::optional<std::string>("u"));
+    EXPECT_EQ(back.responses[1].error_code, 3);
+    EXPECT_EQ(back.responses[1].error_message.has_value(), v >= 5) << "v" << v;
+    EXPECT_EQ(back.throttle_time_ms, v >= 1 ? 4 : 0);
+  }
+  DeleteTopicsResponse by_id;
+  by_id.responses.push_back({std::nullopt, {7, 8}, 100, std::nullopt});
+  DeleteTopicsResponse back_by_id;
+  ASSERT_TRUE(decode(encode(by_id, 6), 6, back_by_id).is_ok());
+  EXPECT_FALSE(back_by_id.responses.at(0).name.has_value());
+  EXPECT_EQ(back_by_id.responses.at(0).topic_id, (TopicId{7, 8}));
+  EXPECT_TRUE(is_flexible(kDeleteTopics, 4));
+  EXPECT_FALSE(is_flexible(kDeleteTopics, 3));
+
+  CreatePartitionsResponse grown{2, {{"t", 37, std::string("Topic already has 5 partitions.")}}};
+  for (int16_t v = 0; v <= 3; ++v) {
+    CreatePartitionsResponse back;
+    ASSERT_TRUE(decode(encode(grown, v), v, back).is_ok()) << "v" << v;
+    EXPECT_EQ(back.results.at(0).error_code, 37);
+    EXPECT_EQ(back.results.at(0).error_message, grown.results[0].error_message);
+    EXPECT_EQ(back.throttle_time_ms, 2);
+  }
 }
 
 TEST(MessagesTest, EveryRequestRoundTripsAtEverySupportedVersion) {

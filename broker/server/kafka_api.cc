@@ -480,6 +480,139 @@ std::string KafkaApi::answer_create_topics(const TopicCreation& plan) const {
   return encode(plan.response, plan.version);
 }
 
+namespace {
+
+// Kafka's message for UNKNOWN_TOPIC_OR_PARTITION.
+constexpr const char* kUnknownTopicMessage = "This server does not host this topic-partition.";
+
+// The error a topic administration request answers for what the log said: a log that cannot do
+// it, or a change that does not fit in the descriptor budget, is the broker's policy.
+int16_t admin_error_of(const Status& s) {
+  return s.code() == StatusCode::kFailedPrecondition ? err::kPolicyViolation : error_of(s);
+}
+
+}  // namespace
+
+Result<std::string> KafkaApi::delete_topics(const RequestHeader& h, std::string_view body) {
+  auto req = parse<DeleteTopicsRequest>(h, body);
+  if (!req) return req.status();
+  if (h.api_version < 6) {
+    for (auto& name : req->topic_names) req->topics.push_back({std::move(name), {}});
+  }
+  std::map<std::string, int> asked;
+  for (const auto& t : req->topics) {
+    if (t.name) ++asked[*t.name];
+  }
+  DeleteTopicsResponse r;
+  for (const auto& t : req->topics) {
+    auto& rt = r.responses.emplace_back();
+    rt.name = t.name;
+    rt.topic_id = t.topic_id;
+    auto fail = [&](int16_t code, std::string message) {
+      rt.error_code = code;
+      rt.error_message = std::move(message);
+    };
+    if (!t.name) {
+      // This broker has no topic ids: every id is unknown (the zero id is no id at all).
+      if (t.topic_id.is_zero()) {
+        fail(err::kInvalidRequest, "Neither topic name nor id were specified.");
+      } else {
+        fail(err::kUnknownTopicId, "This server does not host this topic ID.");
+      }
+      continue;
+    }
+    if (!t.topic_id.is_zero()) {
+      fail(err::kInvalidRequest, "You may not specify both topic name and topic id.");
+      continue;
+    }
+    if (asked[*t.name] > 1) {
+      fail(err::kInvalidRequest, "Duplicate topic name.");
+      continue;
+    }
+    if (!log_.partition_count(*t.name)) {
+      fail(err::kUnknownTopicOrPartition, kUnknownTopicMessage);
+      continue;
+    }
+    if (Status s = log_.delete_topic(*t.name); !s.is_ok()) {
+      if (s.code() == StatusCode::kNotFound) {
+        fail(err::kUnknownTopicOrPartition, kUnknownTopicMessage);
+      } else {
+        fail(admin_error_of(s), s.message());
+      }
+    }
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::create_partitions(const RequestHeader& h, std::string_view body) {
+  auto req = parse<CreatePartitionsRequest>(h, body);
+  if (!req) return req.status();
+  std::map<std::string, int> asked;
+  for (const auto& t : req->topics) ++asked[t.name];
+  CreatePartitionsResponse r;
+  for (const auto& t : req->topics) {
+    auto& rt = r.results.emplace_back();
+    rt.name = t.name;
+    auto fail = [&](int16_t code, std::string message) {
+      rt.error_code = code;
+      rt.error_message = std::move(message);
+    };
+    if (asked[t.name] > 1) {
+      fail(err::kInvalidRequest, "Duplicate topic name.");
+      continue;
+    }
+    auto have = log_.partition_count(t.name);
+    if (!have) {
+      fail(err::kUnknownTopicOrPartition, kUnknownTopicMessage);
+      continue;
+    }
+    if (t.count == *have) {
+      fail(err::kInvalidPartitions,
+           "Topic already has " + std::to_string(*have) + " partition(s).");
+      continue;
+    }
+    if (t.count < *have) {
+      fail(err::kInvalidPartitions, "The topic " + t.name + " currently has " +
+                                        std::to_string(*have) + " partition(s); " +
+                                        std::to_string(t.count) + " would not be an increase.");
+      continue;
+    }
+    if (t.count > options_.max_partitions) {
+      fail(err::kInvalidPartitions, "Number of partitions must be 1 to " +
+                                        std::to_string(options_.max_partitions) + ", not " +
+                                        std::to_string(t.count) + ".");
+      continue;
+    }
+    if (t.assignments) {
+      const auto added = static_cast<size_t>(t.count - *have);
+      if (t.assignments->size() != added) {
+        fail(err::kInvalidReplicaAssignment,
+             "Attempted to add " + std::to_string(added) + " additional partition(s), but only " +
+                 std::to_string(t.assignments->size()) + " assignment(s) were specified.");
+        continue;
+      }
+      // One broker, one replica: node 0 is the only assignment this broker can honour.
+      const auto elsewhere =
+          std::find_if(t.assignments->begin(), t.assignments->end(),
+                       [](const auto& a) { return a.broker_ids != std::vector<int32_t>{0}; });
+      if (elsewhere != t.assignments->end()) {
+        fail(err::kInvalidReplicaAssignment, elsewhere->broker_ids.empty()
+                                                 ? "The manual partition assignment includes an "
+                                                   "empty replica list."
+                                                 : "The manual partition assignment must be the "
+                                                   "one broker, node 0, with one replica.");
+        continue;
+      }
+    }
+    if (req->validate_only) continue;
+    if (Status s = log_.add_partitions(t.name, t.count); !s.is_ok()) {
+      fail(s.code() == StatusCode::kNotFound ? err::kUnknownTopicOrPartition : admin_error_of(s),
+           s.message());
+    }
+  }
+  return encode(r, h.api_version);
+}
+
 Result<std::string> KafkaApi::find_coordinator(const RequestHeader& h, std::string_view body) {
   auto req = parse<FindCoordinatorRequest>(h, body);
   if (!req) return req.status();

@@ -74,6 +74,15 @@ class KafkaApi {
   Result<std::string> list_offsets(const kafka::RequestHeader& h, std::string_view body);
   // CreateTopics whole: plan_create_topics, create_planned_topics, answer_create_topics.
   Result<std::string> create_topics(const kafka::RequestHeader& h, std::string_view body);
+  // Topic administration (kafka-topics.sh --delete, --alter --partitions), as Kafka answers:
+  // UNKNOWN_TOPIC_OR_PARTITION for a missing topic, INVALID_PARTITIONS for a count that does
+  // not grow (or passes max_partitions), INVALID_REPLICA_ASSIGNMENT for assignments other than
+  // node 0 alone, UNKNOWN_TOPIC_ID for an id (this broker has none), INVALID_REQUEST for a topic
+  // named twice; validate_only changes nothing. A deleted topic's committed offsets go with it.
+  // These touch only the BatchLog (thread-safe), so the server may run them on another thread,
+  // one at a time: growing by thousands of partitions makes thousands of files.
+  Result<std::string> delete_topics(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> create_partitions(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> find_coordinator(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> init_producer_id(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> offset_commit(const kafka::RequestHeader& h, std::string_view body,

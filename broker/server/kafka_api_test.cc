@@ -515,6 +515,142 @@ TEST(KafkaApiTest, CreateTopicsBeyondTheDescriptorLimitIsAPolicyViolation) {
 
 // offset.metadata.max.bytes (4096): a longer metadata fails its partition with
 // OFFSET_METADATA_TOO_LARGE and is not stored; the other partitions of the request commit.
+// DeleteTopics as Kafka 3.9 answers it, by name (v6 and the older list of names) and by id:
+// the topic and its committed offsets go; a topic of the same name is then new and empty.
+TEST(KafkaApiTest, DeleteTopicsAsKafkaAnswers) {
+  Rig rig;
+  ASSERT_TRUE(rig.broker.create_topic("t", 2));
+  ASSERT_TRUE(rig.broker.create_topic("twice", 1));
+  ASSERT_TRUE(rig.broker.create_topic("old", 1));
+  rig.produce("t", 1, batch_of(3));
+  const PartitionOffset committed[] = {{1, 3}};
+  ASSERT_TRUE(rig.broker.commit_offsets("g", "t", committed));
+  DeleteTopicsRequest req;
+  req.topics = {{std::string("t"), {}},     {std::string("absent"), {}}, {std::nullopt, {1, 2}},
+                {std::string("twice"), {}}, {std::string("twice"), {}},  {std::nullopt, {}}};
+  auto body = rig.api.delete_topics(Rig::header(kDeleteTopics, 6), encode(req, 6));
+  ASSERT_TRUE(body) << body.status().to_string();
+  DeleteTopicsResponse resp;
+  ASSERT_TRUE(decode(*body, 6, resp).is_ok());
+  ASSERT_EQ(resp.responses.size(), 6u);
+  EXPECT_EQ(resp.responses[0].error_code, err::kNone);
+  EXPECT_EQ(resp.responses[0].name, std::optional<std::string>("t"));
+  EXPECT_EQ(resp.responses[1].error_code, err::kUnknownTopicOrPartition);
+  EXPECT_EQ(resp.responses[1].error_message,
+            std::optional<std::string>("This server does not host this topic-partition."));
+  EXPECT_EQ(resp.responses[2].error_code, err::kUnknownTopicId);
+  EXPECT_FALSE(resp.responses[2].name.has_value());
+  EXPECT_EQ(resp.responses[2].topic_id, (TopicId{1, 2}));
+  EXPECT_EQ(resp.responses[3].error_code, err::kInvalidRequest);
+  EXPECT_EQ(resp.responses[4].error_code, err::kInvalidRequest);
+  EXPECT_EQ(resp.responses[5].error_code, err::kInvalidRequest);
+  EXPECT_FALSE(rig.broker.partition_count("t"));
+  EXPECT_TRUE(rig.broker.partition_count("twice")) << "a duplicated name deletes nothing";
+  EXPECT_TRUE(rig.broker.committed_offsets("g", "t")->empty());
+
+  // v3: the list of names, no error messages.
+  DeleteTopicsRequest old;
+  old.topic_names = {"old", "t"};
+  body = rig.api.delete_topics(Rig::header(kDeleteTopics, 3), encode(old, 3));
+  ASSERT_TRUE(body);
+  ASSERT_TRUE(decode(*body, 3, resp = {}).is_ok());
+  ASSERT_EQ(resp.responses.size(), 2u);
+  EXPECT_EQ(resp.responses[0].error_code, err::kNone);
+  EXPECT_EQ(resp.responses[1].error_code, err::kUnknownTopicOrPartition);
+  EXPECT_FALSE(resp.responses[1].error_message.has_value());
+  EXPECT_FALSE(rig.broker.partition_count("old"));
+
+  ASSERT_TRUE(rig.broker.create_topic("t", 1));
+  EXPECT_EQ(rig.broker.offsets("t", 0)->end, 0);
+  EXPECT_EQ(rig.produce("t", 0, batch_of(2)).topics.at(0).partitions.at(0).base_offset, 0);
+}
+
+// CreatePartitions as Kafka 3.9 answers it; assignments may only name node 0.
+TEST(KafkaApiTest, CreatePartitionsAsKafkaAnswers) {
+  Rig rig;
+  ASSERT_TRUE(rig.broker.create_topic("t", 2));
+  rig.produce("t", 1, batch_of(3));
+  auto ask = [&](CreatePartitionsRequest req, int16_t version = 3) {
+    auto body =
+        rig.api.create_partitions(Rig::header(kCreatePartitions, version), encode(req, version));
+    EXPECT_TRUE(body) << body.status().to_string();
+    CreatePartitionsResponse resp;
+    if (body) {
+      EXPECT_TRUE(decode(*body, version, resp).is_ok());
+    }
+    return resp;
+  };
+  using Assignments = std::vector<CreatePartitionsRequest::Assignment>;
+  auto r = ask({{{"t", 2, std::nullopt},
+                 {"t2", 3, std::nullopt},
+                 {"dup", 3, std::nullopt},
+                 {"dup", 4, std::nullopt}},
+                1000,
+                false});
+  ASSERT_EQ(r.results.size(), 4u);
+  EXPECT_EQ(r.results[0].error_code, err::kInvalidPartitions);
+  EXPECT_EQ(r.results[0].error_message,
+            std::optional<std::string>("Topic already has 2 partition(s)."));
+  EXPECT_EQ(r.results[1].error_code, err::kUnknownTopicOrPartition);
+  EXPECT_EQ(r.results[2].error_code, err::kInvalidRequest);
+  EXPECT_EQ(r.results[3].error_code, err::kInvalidRequest);
+
+  r = ask({{{"t", 1, std::nullopt}}, 1000, false}, 0);
+  EXPECT_EQ(r.results.at(0).error_code, err::kInvalidPartitions);
+  EXPECT_EQ(r.results.at(0).error_message,
+            std::optional<std::string>(
+                "The topic t currently has 2 partition(s); 1 would not be an increase."));
+  r = ask({{{"t", 10001, std::nullopt}}, 1000, false});
+  EXPECT_EQ(r.results.at(0).error_code, err::kInvalidPartitions);
+  r = ask({{{"t", 4, Assignments{{{0}}}}}, 1000, false});
+  EXPECT_EQ(r.results.at(0).error_code, err::kInvalidReplicaAssignment) << "one assignment for two";
+  r = ask({{{"t", 4, Assignments{{{0}}, {{1}}}}}, 1000, false});
+  EXPECT_EQ(r.results.at(0).error_code, err::kInvalidReplicaAssignment) << "node 1 is not here";
+  r = ask({{{"t", 4, Assignments{{{0}}, {{0, 0}}}}}, 1000, false});
+  EXPECT_EQ(r.results.at(0).error_code, err::kInvalidReplicaAssignment) << "two replicas";
+  r = ask({{{"t", 4, std::nullopt}}, 1000, true});
+  EXPECT_EQ(r.results.at(0).error_code, err::kNone);
+  EXPECT_EQ(*rig.broker.partition_count("t"), 2) << "validate_only changes nothing";
+
+  r = ask({{{"t", 4, Assignments{{{0}}, {{0}}}}}, 1000, false});
+  EXPECT_EQ(r.results.at(0).error_code, err::kNone);
+  EXPECT_EQ(*rig.broker.partition_count("t"), 4);
+  r = ask({{{"t", 6, std::nullopt}}, 1000, false}, 1);
+  EXPECT_EQ(r.results.at(0).error_code, err::kNone);
+  EXPECT_EQ(*rig.broker.partition_count("t"), 6);
+  EXPECT_EQ(rig.broker.offsets("t", 1)->end, 3);
+  EXPECT_EQ(rig.broker.offsets("t", 5)->end, 0);
+  EXPECT_EQ(rig.produce("t", 5, batch_of(2)).topics.at(0).partitions.at(0).base_offset, 0);
+}
+
+// On the durable log, growth beyond the file-descriptor budget is refused whole, as a policy.
+TEST(KafkaApiTest, CreatePartitionsBeyondTheDescriptorLimitIsAPolicyViolation) {
+  disk::TempDir tmp;
+  DiskBroker::Options o;
+  o.dir = tmp.path() / "data";
+  auto broker = DiskBroker::open(o);
+  ASSERT_TRUE(broker) << broker.status().to_string();
+  KafkaApi api(**broker, KafkaApi::Options{});
+  ASSERT_TRUE((*broker)->create_topic("t", 1));
+  auto budget = disk::descriptor_budget();
+  ASSERT_TRUE(budget);
+  rlimit saved{};
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  rlimit lower = saved;
+  lower.rlim_cur = std::min<rlim_t>(
+      static_cast<rlim_t>(budget->in_use + disk::kDescriptorReserve + 100), saved.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &lower);
+  CreatePartitionsRequest req{{{"t", 301, std::nullopt}}, 1000, false};
+  auto body = api.create_partitions(header(kCreatePartitions, 3), encode(req, 3));
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_TRUE(body);
+  CreatePartitionsResponse resp;
+  ASSERT_TRUE(decode(*body, 3, resp).is_ok());
+  EXPECT_EQ(resp.results.at(0).error_code, err::kPolicyViolation);
+  EXPECT_NE(resp.results.at(0).error_message.value_or("").find("ulimit -n"), std::string::npos);
+  EXPECT_EQ(*(*broker)->partition_count("t"), 1);
+}
+
 TEST(KafkaApiTest, OffsetCommitRefusesMetadataOverTheLimit) {
   Rig rig;
   ASSERT_TRUE(rig.broker.create_topic("events", 2));
@@ -571,6 +707,9 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       {kDescribeGroups, encode(DescribeGroupsRequest{{"g", "h"}, false}, 5)},
       {kDeleteGroups, encode(DeleteGroupsRequest{{"g"}}, 2)},
       {kOffsetDelete, encode(OffsetDeleteRequest{"g", {{"events", {0}}}}, 0)},
+      {kDeleteTopics, encode(DeleteTopicsRequest{{{std::string("events"), {}}}, {}, 1000}, 6)},
+      {kCreatePartitions,
+       encode(CreatePartitionsRequest{{{"events", 3, std::nullopt}}, 1000, false}, 3)},
   };
   const auto& [key, original] = requests[*rc::gen::inRange<size_t>(0, requests.size())];
   const ApiSupport* api = find_api(key);
@@ -611,6 +750,12 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       break;
     case kOffsetDelete:
       (void)rig.api.offset_delete(h, body, 0);
+      break;
+    case kDeleteTopics:
+      (void)rig.api.delete_topics(h, body);
+      break;
+    case kCreatePartitions:
+      (void)rig.api.create_partitions(h, body);
       break;
   }
   rig.api.tick(3600 * 1000);  // every pending group callback answers by now

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <list>
 #include <optional>
 #include <set>
@@ -446,6 +447,12 @@ struct KafkaServer::Impl {
         body_out = api->answer_create_topics(*shared);
         break;
       }
+      case kafka::kDeleteTopics:
+        body_out = co_await off_thread([&] { return api->delete_topics(h, body); });
+        break;
+      case kafka::kCreatePartitions:
+        body_out = co_await off_thread([&] { return api->create_partitions(h, body); });
+        break;
       case kafka::kFindCoordinator: body_out = api->find_coordinator(h, body); break;
       case kafka::kInitProducerId: body_out = api->init_producer_id(h, body); break;
       case kafka::kOffsetCommit: body_out = api->offset_commit(h, body, now); break;
@@ -551,6 +558,19 @@ struct KafkaServer::Impl {
       asio::post(io, [done] { done->set(""); });
     });
     co_await done->wait();
+  }
+
+  // Runs a request that only touches the log (topic administration) on the creation thread,
+  // one at a time, as CreateTopics' file creation runs.
+  awaitable<Result<std::string>> off_thread(std::function<Result<std::string>()> work) {
+    auto done = std::make_shared<Event>(io.get_executor());
+    auto out = std::make_shared<Result<std::string>>(std::string());
+    asio::post(create_pool, [this, done, out, work = std::move(work)] {
+      *out = work();
+      asio::post(io, [done] { done->set(""); });
+    });
+    co_await done->wait();
+    co_return std::move(*out);
   }
 
   awaitable<KafkaApi::Fetched> fetch(const KafkaApi::FetchState& state) {
