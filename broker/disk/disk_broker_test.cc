@@ -1050,5 +1050,66 @@ TEST(DiskBroker, AddedPartitionsSurviveACrash) {
   }
 }
 
+// Deleting, growing and re-creating a topic while other threads append, read and sync it: no
+// call sees freed memory (each finds the topic or kNotFound), and the deletion waits for calls
+// under way rather than pulling files from under them.
+TEST(DiskBroker, DeleteAndGrowUnderConcurrentCalls) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  o.fsync = Policy::kInterval;
+  o.fsync_interval_ms = 1;
+  o.checkpoint_interval_ms = 1;
+  auto b = open_ok(o);
+  ASSERT_TRUE(b->create_topic("busy", 2));
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> calls{0};
+  auto worker = [&](int which) {
+    while (!stop) {
+      const int32_t p = static_cast<int32_t>(calls.load() % 2);
+      switch (which) {
+        case 0:
+          (void)b->append_batch("busy", p, make_batch(3, "w"));
+          break;
+        case 1:
+          (void)b->read_batches("busy", p, 0, 1 << 16);
+          break;
+        case 2: {
+          std::vector<OutgoingRecord> r = {rec(std::nullopt, "v")};
+          (void)b->produce("busy", r);
+          break;
+        }
+        default:
+          (void)b->sync("busy", p);
+          break;
+      }
+      ++calls;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back(worker, i);
+  for (int round = 0; round < 20; ++round) {
+    Status grown = b->add_partitions("busy", 3 + round);
+    EXPECT_TRUE(grown.is_ok() || grown.code() == StatusCode::kNotFound ||
+                grown.code() == StatusCode::kInvalidArgument ||
+                grown.code() == StatusCode::kUnavailable)
+        << grown.to_string();
+    Status deleted = b->delete_topic("busy");
+    EXPECT_TRUE(deleted.is_ok() || deleted.code() == StatusCode::kNotFound ||
+                deleted.code() == StatusCode::kUnavailable)
+        << deleted.to_string();
+    Status created = b->create_topic("busy", 2);  // produce may have made it already
+    EXPECT_TRUE(created.is_ok() || created.code() == StatusCode::kAlreadyExists ||
+                created.code() == StatusCode::kUnavailable)
+        << created.to_string();
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_GT(calls.load(), 0);
+  b.reset();
+  auto again = open_ok(o);
+  ASSERT_TRUE(again) << "the directory opens after the churn";
+  EXPECT_FALSE(fs::exists(o.dir / "deleting" / "busy"));
+}
+
 }  // namespace
 }  // namespace kappa
