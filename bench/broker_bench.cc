@@ -56,8 +56,8 @@ struct Options {
   int64_t runs = 3;
   std::string compression = "none";
   std::string fsync = "always";
-  std::string kafka;       // kafka://HOST:PORT[,...] or "none"
-  int64_t kafka_pid = 0;   // 0: from kafka.pid
+  std::string kafka;      // kafka://HOST:PORT[,...] or "none"
+  int64_t kafka_pid = 0;  // 0: from kafka.pid
 };
 
 // ---- librdkafka plumbing -------------------------------------------------------------------
@@ -92,7 +92,8 @@ struct HandleDeleter {
 };
 using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
-Result<Handle> make_client(rd_kafka_type_t type, const Settings& settings, bool quiet, Delivery* delivery = nullptr) {
+Result<Handle> make_client(rd_kafka_type_t type, const Settings& settings, bool quiet,
+                           Delivery* delivery = nullptr) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   for (const auto& [k, v] : settings) {
@@ -124,10 +125,12 @@ Status wait_for_metadata(rd_kafka_t* rk, const std::string& topic, int partition
   const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
   std::string last = "no answer";
   while (true) {
-    rd_kafka_topic_t* rkt = topic.empty() ? nullptr : rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    rd_kafka_topic_t* rkt =
+        topic.empty() ? nullptr : rd_kafka_topic_new(rk, topic.c_str(), nullptr);
     const rd_kafka_metadata_t* md = nullptr;
     const int remaining = static_cast<int>(std::max<int64_t>(
-        100, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count()));
+        100, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
+                 .count()));
     const rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, std::min(remaining, 5000));
     if (rkt) rd_kafka_topic_destroy(rkt);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -143,7 +146,8 @@ Status wait_for_metadata(rd_kafka_t* rk, const std::string& topic, int partition
         } else {
           ready = true;
           for (int i = 0; i < t.partition_cnt; ++i) {
-            ready = ready && t.partitions[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partitions[i].leader >= 0;
+            ready = ready && t.partitions[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    t.partitions[i].leader >= 0;
           }
           if (!ready) last = "partitions without a leader";
         }
@@ -184,23 +188,28 @@ Status topic_results(const rd_kafka_topic_result_t** results, size_t n, const ch
   for (size_t i = 0; i < n; ++i) {
     if (rd_kafka_topic_result_error(results[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       const char* m = rd_kafka_topic_result_error_string(results[i]);
-      return Status::internal(std::string(what) + " " + rd_kafka_topic_result_name(results[i]) + ": " +
+      return Status::internal(std::string(what) + " " + rd_kafka_topic_result_name(results[i]) +
+                              ": " +
                               (m ? m : rd_kafka_err2str(rd_kafka_topic_result_error(results[i]))));
     }
   }
   return Status::ok();
 }
 
-Status create_topic(rd_kafka_t* rk, const std::string& topic, int partitions, const Settings& configs) {
+Status create_topic(rd_kafka_t* rk, const std::string& topic, int partitions,
+                    const Settings& configs) {
   char errstr[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof errstr);
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof errstr);
   if (!nt) return Status::internal(std::string("CreateTopics: ") + errstr);
   for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
-  auto ev = admin(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
-    rd_kafka_CreateTopics(rk, &nt, 1, o, q);
-  });
+  auto ev = admin(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS,
+                  [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+                    rd_kafka_CreateTopics(rk, &nt, 1, o, q);
+                  });
   rd_kafka_NewTopic_destroy(nt);
-  if (!ev) return Status(ev.status().code(), "CreateTopics " + topic + ": " + ev.status().message());
+  if (!ev)
+    return Status(ev.status().code(), "CreateTopics " + topic + ": " + ev.status().message());
   size_t n = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(*ev), &n);
@@ -211,9 +220,10 @@ Status create_topic(rd_kafka_t* rk, const std::string& topic, int partitions, co
 
 Status delete_topic(rd_kafka_t* rk, const std::string& topic) {
   rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
-  auto ev = admin(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
-    rd_kafka_DeleteTopics(rk, &dt, 1, o, q);
-  });
+  auto ev = admin(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS,
+                  [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+                    rd_kafka_DeleteTopics(rk, &dt, 1, o, q);
+                  });
   rd_kafka_DeleteTopic_destroy(dt);
   if (!ev) return ev.status();
   size_t n = 0;
@@ -281,7 +291,8 @@ Result<double> produce(const std::string& bootstrap, const std::string& topic, c
                         false, &delivery);
   if (!rk) return rk.status();
   // Connected and the topic known before the clock starts.
-  KAPPA_RETURN_IF_ERROR(wait_for_metadata(rk->get(), topic, static_cast<int>(o.partitions), kAdminTimeoutMs));
+  KAPPA_RETURN_IF_ERROR(
+      wait_for_metadata(rk->get(), topic, static_cast<int>(o.partitions), kAdminTimeoutMs));
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk->get(), topic.c_str(), nullptr);
   Values values(o.size);
   const auto began = SteadyClock::now();
@@ -292,7 +303,8 @@ Result<double> produce(const std::string& bootstrap, const std::string& topic, c
       const rd_kafka_resp_err_t e = rd_kafka_last_error();
       if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_topic_destroy(rkt);
-        return Status::internal("produce of message " + std::to_string(i) + ": " + rd_kafka_err2str(e));
+        return Status::internal("produce of message " + std::to_string(i) + ": " +
+                                rd_kafka_err2str(e));
       }
       rd_kafka_poll(rk->get(), 5);
     }
@@ -306,9 +318,10 @@ Result<double> produce(const std::string& bootstrap, const std::string& topic, c
                             std::to_string(rd_kafka_outq_len(rk->get())) + " messages outstanding");
   }
   if (delivery.failed > 0 || delivery.ok != o.messages) {
-    return Status::internal(std::to_string(delivery.ok) + " of " + std::to_string(o.messages) +
-                            " messages delivered, " + std::to_string(delivery.failed) + " failed" +
-                            (delivery.first_error.empty() ? "" : " (first: " + delivery.first_error + ")"));
+    return Status::internal(
+        std::to_string(delivery.ok) + " of " + std::to_string(o.messages) +
+        " messages delivered, " + std::to_string(delivery.failed) + " failed" +
+        (delivery.first_error.empty() ? "" : " (first: " + delivery.first_error + ")"));
   }
   return elapsed;
 }
@@ -326,9 +339,11 @@ Result<double> consume(const std::string& bootstrap, const std::string& topic, c
                          {"check.crcs", "false"}},
                         false);
   if (!rk) return rk.status();
-  KAPPA_RETURN_IF_ERROR(wait_for_metadata(rk->get(), topic, static_cast<int>(o.partitions), kAdminTimeoutMs));
+  KAPPA_RETURN_IF_ERROR(
+      wait_for_metadata(rk->get(), topic, static_cast<int>(o.partitions), kAdminTimeoutMs));
   rd_kafka_poll_set_consumer(rk->get());
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(o.partitions));
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(o.partitions));
   for (int32_t p = 0; p < o.partitions; ++p) {
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
   }
@@ -345,24 +360,27 @@ Result<double> consume(const std::string& bootstrap, const std::string& topic, c
   while (assigned == RD_KAFKA_RESP_ERR_NO_ERROR && failure.is_ok() && count < o.messages) {
     const ssize_t n = rd_kafka_consume_batch_queue(queue, 1000, batch.data(), batch.size());
     if (n < 0) {
-      failure = Status::internal(std::string("consume: ") + rd_kafka_err2str(rd_kafka_last_error()));
+      failure =
+          Status::internal(std::string("consume: ") + rd_kafka_err2str(rd_kafka_last_error()));
       break;
     }
     for (ssize_t k = 0; k < n; ++k) {
       const rd_kafka_message_t* m = batch[k];
       if (failure.is_ok()) {
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          failure = Status::internal("consume after " + std::to_string(count) + " messages: " +
-                                     rd_kafka_message_errstr(m));
+          failure = Status::internal("consume after " + std::to_string(count) +
+                                     " messages: " + rd_kafka_message_errstr(m));
         } else if (static_cast<int64_t>(m->len) != o.size) {
           failure = Status::internal("message at offset " + std::to_string(m->offset) + " has " +
-                                     std::to_string(m->len) + " bytes, expected " + std::to_string(o.size));
+                                     std::to_string(m->len) + " bytes, expected " +
+                                     std::to_string(o.size));
         } else {
           const int64_t i = index_of(m->payload);
           if (i < 0 || i >= o.messages || seen[static_cast<size_t>(i)]) {
-            failure = Status::internal("message at partition " + std::to_string(m->partition) + " offset " +
-                                       std::to_string(m->offset) + " has index " + std::to_string(i) +
-                                       (i >= 0 && i < o.messages ? ", seen before" : ", out of range"));
+            failure = Status::internal(
+                "message at partition " + std::to_string(m->partition) + " offset " +
+                std::to_string(m->offset) + " has index " + std::to_string(i) +
+                (i >= 0 && i < o.messages ? ", seen before" : ", out of range"));
           } else {
             seen[static_cast<size_t>(i)] = true;
             ++count;
@@ -374,14 +392,16 @@ Result<double> consume(const std::string& bootstrap, const std::string& topic, c
     if (n > 0) {
       last_progress = SteadyClock::now();
     } else if (seconds_since(last_progress) > kStallSeconds) {
-      failure = Status::internal("consumed " + std::to_string(count) + " of " + std::to_string(o.messages) +
-                                 " messages, then nothing for " + std::to_string(kStallSeconds) + " s");
+      failure = Status::internal("consumed " + std::to_string(count) + " of " +
+                                 std::to_string(o.messages) + " messages, then nothing for " +
+                                 std::to_string(kStallSeconds) + " s");
     }
   }
   const double elapsed = seconds_since(began);
   rd_kafka_queue_destroy(queue);
   rd_kafka_consumer_close(rk->get());
-  if (assigned != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::internal(std::string("assign: ") + rd_kafka_err2str(assigned));
+  if (assigned != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::internal(std::string("assign: ") + rd_kafka_err2str(assigned));
   if (!failure.is_ok()) return failure;
   return elapsed;
 }
@@ -393,7 +413,8 @@ std::string tail_of(const std::string& path, size_t lines) {
   std::vector<std::string> all;
   for (std::string line; std::getline(in, line);) all.push_back(line);
   std::string s;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) s += "  " + all[i] + "\n";
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+    s += "  " + all[i] + "\n";
   return s;
 }
 
@@ -417,18 +438,23 @@ class KappaBroker {
  public:
   static Result<std::unique_ptr<KappaBroker>> start(const std::string& fsync) {
     std::unique_ptr<KappaBroker> b(new KappaBroker);
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kappa-bench-broker-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) return Status::internal("mkdtemp: " + std::string(std::strerror(errno)));
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "kappa-bench-broker-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data()))
+      return Status::internal("mkdtemp: " + std::string(std::strerror(errno)));
     b->dir_ = tmpl;
     b->log_ = b->dir_ + "/broker.log";
     const std::string data = b->dir_ + "/data";
     char exe[4096];
     const ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) return Status::internal("readlink /proc/self/exe: " + std::string(std::strerror(errno)));
+    if (len <= 0)
+      return Status::internal("readlink /proc/self/exe: " + std::string(std::strerror(errno)));
     exe[len] = '\0';
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Status::internal("pipe: " + std::string(std::strerror(errno)));
-    std::vector<std::string> args = {exe, "broker", "--listen", "127.0.0.1:0", "--data", data, "--fsync", fsync};
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      return Status::internal("pipe: " + std::string(std::strerror(errno)));
+    std::vector<std::string> args = {exe,      "broker", "--listen", "127.0.0.1:0",
+                                     "--data", data,     "--fsync",  fsync};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -436,14 +462,16 @@ class KappaBroker {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_addopen(&actions, 2, b->log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, b->log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     const int spawned = ::posix_spawn(&b->pid_, exe, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
     b->out_ = fds[0];
     if (spawned != 0) {
       b->pid_ = -1;
-      return Status::internal("spawning " + std::string(exe) + " broker: " + std::strerror(spawned));
+      return Status::internal("spawning " + std::string(exe) +
+                              " broker: " + std::strerror(spawned));
     }
     // Wait for "kappa broker: listening on HOST:PORT (...)".
     const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
@@ -457,7 +485,9 @@ class KappaBroker {
           return b;
         }
       }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
+              .count();
       if (left <= 0) return b->failed("did not print 'listening on' within 30 s");
       pollfd pfd{b->out_, POLLIN, 0};
       if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
@@ -494,17 +524,20 @@ class KappaBroker {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status, 0);
         pid_ = -1;
-        return Status::internal("kappa broker did not exit within 30 s of SIGTERM; killed\n" + tail_of(log_, 20));
+        return Status::internal("kappa broker did not exit within 30 s of SIGTERM; killed\n" +
+                                tail_of(log_, 20));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     pid_ = -1;
     if (WIFSIGNALED(status)) {
-      return Status::internal("kappa broker died of signal " + std::to_string(WTERMSIG(status)) + " (" +
-                              strsignal(WTERMSIG(status)) + ") after SIGTERM; its stderr:\n" + tail_of(log_, 20));
+      return Status::internal("kappa broker died of signal " + std::to_string(WTERMSIG(status)) +
+                              " (" + strsignal(WTERMSIG(status)) +
+                              ") after SIGTERM; its stderr:\n" + tail_of(log_, 20));
     }
     if (WEXITSTATUS(status) != 0) {
-      return Status::internal("kappa broker exited with status " + std::to_string(WEXITSTATUS(status)) +
+      return Status::internal("kappa broker exited with status " +
+                              std::to_string(WEXITSTATUS(status)) +
                               " after SIGTERM; its stderr:\n" + tail_of(log_, 20));
     }
     return Status::ok();
@@ -518,7 +551,8 @@ class KappaBroker {
       ::waitpid(pid_, nullptr, 0);
       pid_ = -1;
     }
-    return Status::internal("kappa broker " + what + "; its stderr (" + log_ + "):\n" + tail_of(log_, 20));
+    return Status::internal("kappa broker " + what + "; its stderr (" + log_ + "):\n" +
+                            tail_of(log_, 20));
   }
 
   pid_t pid_ = -1;
@@ -546,13 +580,18 @@ Result<TargetResult> run_target(const std::string& name, const std::string& boot
                               std::to_string(stamp) + "-" + std::to_string(r);
     Settings configs;
     if (kafka) configs.push_back({"retention.ms", "-1"});
-    KAPPA_RETURN_IF_ERROR(create_topic(admin_client->get(), topic, static_cast<int>(o.partitions), configs));
+    KAPPA_RETURN_IF_ERROR(
+        create_topic(admin_client->get(), topic, static_cast<int>(o.partitions), configs));
     RunResult run;
     auto p = produce(bootstrap, topic, o);
-    if (!p) return Status(p.status().code(), name + " run " + std::to_string(r) + ": produce: " + p.status().message());
+    if (!p)
+      return Status(p.status().code(),
+                    name + " run " + std::to_string(r) + ": produce: " + p.status().message());
     run.produce_s = *p;
     auto c = consume(bootstrap, topic, o);
-    if (!c) return Status(c.status().code(), name + " run " + std::to_string(r) + ": consume: " + c.status().message());
+    if (!c)
+      return Status(c.status().code(),
+                    name + " run " + std::to_string(r) + ": consume: " + c.status().message());
     run.consume_s = *c;
     result.runs.push_back(run);
     if (kafka) {
@@ -576,7 +615,8 @@ struct Medians {
   double produce_msgs = 0, consume_msgs = 0;
 };
 
-Medians print_target(std::ostream& out, const std::string& name, const TargetResult& t, const Options& o) {
+Medians print_target(std::ostream& out, const std::string& name, const TargetResult& t,
+                     const Options& o) {
   const double n = static_cast<double>(o.messages);
   const double mb = n * static_cast<double>(o.size) / 1e6;
   std::vector<double> pm, cm;
@@ -592,32 +632,40 @@ Medians print_target(std::ostream& out, const std::string& name, const TargetRes
   }
   Medians m{median(pm), median(cm)};
   const double bytes_per_msg = static_cast<double>(o.size) / 1e6;
-  out << "broker." << name << ".produce_msgs_per_s " << static_cast<int64_t>(m.produce_msgs) << "\n";
-  out << "broker." << name << ".produce_mb_per_s " << fixed(m.produce_msgs * bytes_per_msg, 1) << "\n";
-  out << "broker." << name << ".consume_msgs_per_s " << static_cast<int64_t>(m.consume_msgs) << "\n";
-  out << "broker." << name << ".consume_mb_per_s " << fixed(m.consume_msgs * bytes_per_msg, 1) << "\n";
+  out << "broker." << name << ".produce_msgs_per_s " << static_cast<int64_t>(m.produce_msgs)
+      << "\n";
+  out << "broker." << name << ".produce_mb_per_s " << fixed(m.produce_msgs * bytes_per_msg, 1)
+      << "\n";
+  out << "broker." << name << ".consume_msgs_per_s " << static_cast<int64_t>(m.consume_msgs)
+      << "\n";
+  out << "broker." << name << ".consume_mb_per_s " << fixed(m.consume_msgs * bytes_per_msg, 1)
+      << "\n";
   return m;
 }
 
 std::optional<pid_t> kafka_pid(const Options& o, std::string& tried) {
   if (o.kafka_pid > 0) return static_cast<pid_t>(o.kafka_pid);
   std::vector<std::string> files;
-  if (const char* d = std::getenv("KAPPA_KAFKA_DIR"); d && *d) files.push_back(std::string(d) + "/kafka.pid");
+  if (const char* d = std::getenv("KAPPA_KAFKA_DIR"); d && *d)
+    files.push_back(std::string(d) + "/kafka.pid");
   files.push_back("build/kafka/kafka.pid");
-  if (const char* d = std::getenv("KAPPA_SOURCE_DIR"); d && *d) files.push_back(std::string(d) + "/build/kafka/kafka.pid");
+  if (const char* d = std::getenv("KAPPA_SOURCE_DIR"); d && *d)
+    files.push_back(std::string(d) + "/build/kafka/kafka.pid");
   for (const auto& f : files) {
     tried += (tried.empty() ? "" : ", ") + f;
     std::ifstream in(f);
     int64_t pid = 0;
-    if (in >> pid && pid > 0 && proc_status_kb(static_cast<pid_t>(pid), "VmHWM")) return static_cast<pid_t>(pid);
+    if (in >> pid && pid > 0 && proc_status_kb(static_cast<pid_t>(pid), "VmHWM"))
+      return static_cast<pid_t>(pid);
   }
   return std::nullopt;
 }
 
-Result<int64_t> parse_int(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
+Result<int64_t> parse_int(const std::string& flag, const std::string& text, int64_t min,
+                          int64_t max) {
   if (auto v = parse_integer(text); v && *v >= min && *v <= max) return *v;
-  return Status::invalid_argument(flag + " expects an integer from " + std::to_string(min) + " to " +
-                                  std::to_string(max) + ", got '" + text + "'");
+  return Status::invalid_argument(flag + " expects an integer from " + std::to_string(min) +
+                                  " to " + std::to_string(max) + ", got '" + text + "'");
 }
 
 Result<Options> parse(const std::vector<std::string>& args) {
@@ -626,8 +674,8 @@ Result<Options> parse(const std::vector<std::string>& args) {
   if (o.kafka.empty()) o.kafka = "kafka://127.0.0.1:9092";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    static const char* kFlags[] = {"--messages", "--size",  "--partitions", "--runs",
-                                   "--kafka-pid", "--compression", "--fsync", "--kafka"};
+    static const char* kFlags[] = {"--messages",  "--size",        "--partitions", "--runs",
+                                   "--kafka-pid", "--compression", "--fsync",      "--kafka"};
     if (std::find(std::begin(kFlags), std::end(kFlags), a) == std::end(kFlags)) {
       return Status::invalid_argument("unknown option " + a + " for bench broker");
     }
@@ -651,7 +699,8 @@ Result<Options> parse(const std::vector<std::string>& args) {
       KAPPA_RETURN_IF_ERROR(number(o.kafka_pid, 1, 1 << 30));
     } else if (a == "--compression") {
       if (v != "none" && v != "gzip" && v != "snappy" && v != "lz4" && v != "zstd") {
-        return Status::invalid_argument("--compression expects none, gzip, snappy, lz4 or zstd, got '" + v + "'");
+        return Status::invalid_argument(
+            "--compression expects none, gzip, snappy, lz4 or zstd, got '" + v + "'");
       }
       o.compression = v;
     } else if (a == "--fsync") {
@@ -660,8 +709,10 @@ Result<Options> parse(const std::vector<std::string>& args) {
       }
       o.fsync = v;
     } else if (a == "--kafka") {
-      if (v != "none" && (v.rfind("kafka://", 0) != 0 || v.size() == 8 || v.find('/', 8) != std::string::npos)) {
-        return Status::invalid_argument("--kafka expects kafka://HOST:PORT[,HOST:PORT...] or none, got '" + v + "'");
+      if (v != "none" &&
+          (v.rfind("kafka://", 0) != 0 || v.size() == 8 || v.find('/', 8) != std::string::npos)) {
+        return Status::invalid_argument(
+            "--kafka expects kafka://HOST:PORT[,HOST:PORT...] or none, got '" + v + "'");
       }
       o.kafka = v;
     } else {
@@ -669,14 +720,16 @@ Result<Options> parse(const std::vector<std::string>& args) {
     }
   }
   if (o.kafka != "none" && o.kafka.rfind("kafka://", 0) != 0) {
-    return Status::invalid_argument("KAPPA_TEST_KAFKA expects kafka://HOST:PORT, got '" + o.kafka + "'");
+    return Status::invalid_argument("KAPPA_TEST_KAFKA expects kafka://HOST:PORT, got '" + o.kafka +
+                                    "'");
   }
   return o;
 }
 
 }  // namespace
 
-int broker_bench_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int broker_bench_command(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err) {
   auto parsed = parse(args);
   if (!parsed) {
     err << "kappa: " << parsed.status().message() << "\n";
@@ -687,8 +740,9 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
     std::lock_guard lock(g_log_mu);
     g_log = &err;
   }
-  out << "# messages " << o.messages << " size " << o.size << " partitions " << o.partitions << " runs " << o.runs
-      << " compression " << o.compression << " fsync " << o.fsync << std::endl;
+  out << "# messages " << o.messages << " size " << o.size << " partitions " << o.partitions
+      << " runs " << o.runs << " compression " << o.compression << " fsync " << o.fsync
+      << std::endl;
 
   // kappa broker
   double kappa_peak_mb = 0;
@@ -699,7 +753,8 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
       err << "kappa: bench broker: " << broker.status().message() << "\n";
       return 1;
     }
-    out << "# kappa broker pid " << (*broker)->pid() << " on " << (*broker)->bootstrap() << std::endl;
+    out << "# kappa broker pid " << (*broker)->pid() << " on " << (*broker)->bootstrap()
+        << std::endl;
     auto result = run_target("kappa", (*broker)->bootstrap(), false, o, err);
     if (!result) {
       err << "kappa: bench broker: " << result.status().message() << "\n";
@@ -749,7 +804,8 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
   const auto pid = kafka_pid(o, tried);
   double kafka_peak_mb = 0;
   if (!pid) {
-    out << "# note: no running Kafka pid found (--kafka-pid, or " << tried << "); memory figures skipped\n";
+    out << "# note: no running Kafka pid found (--kafka-pid, or " << tried
+        << "); memory figures skipped\n";
   } else {
     const auto hwm = proc_status_kb(*pid, "VmHWM");
     const auto rss = proc_status_kb(*pid, "VmRSS");
@@ -760,8 +816,10 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
     if (rss) out << "broker.kafka.rss_mb " << fixed(static_cast<double>(*rss) / 1024, 1) << "\n";
     if (!hwm) out << "# note: could not read VmHWM of Kafka pid " << *pid << "\n";
   }
-  out << "broker.throughput_ratio.produce " << fixed(kappa.produce_msgs / kafka.produce_msgs, 3) << "\n";
-  out << "broker.throughput_ratio.consume " << fixed(kappa.consume_msgs / kafka.consume_msgs, 3) << "\n";
+  out << "broker.throughput_ratio.produce " << fixed(kappa.produce_msgs / kafka.produce_msgs, 3)
+      << "\n";
+  out << "broker.throughput_ratio.consume " << fixed(kappa.consume_msgs / kafka.consume_msgs, 3)
+      << "\n";
   if (kappa_peak_mb > 0 && kafka_peak_mb > 0) {
     out << "broker.memory_ratio " << fixed(kappa_peak_mb / kafka_peak_mb, 3) << "\n";
   }

@@ -39,6 +39,7 @@
 namespace kappa {
 
 // `args` are the words after `kappa bench broker`.
-int broker_bench_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int broker_bench_command(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err);
 
 }  // namespace kappa

@@ -60,8 +60,9 @@ int32_t Partitioner::partition(const std::optional<std::string_view>& key, int32
 }
 
 Result<std::vector<std::vector<size_t>>> route_records(std::string_view topic,
-                                                      std::span<const OutgoingRecord> records,
-                                                      Partitioner& partitioner, int32_t partitions) {
+                                                       std::span<const OutgoingRecord> records,
+                                                       Partitioner& partitioner,
+                                                       int32_t partitions) {
   std::vector<std::vector<size_t>> by_partition(static_cast<size_t>(partitions));
   for (size_t i = 0; i < records.size(); ++i) {
     int32_t p = records[i].partition;

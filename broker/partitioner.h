@@ -43,7 +43,8 @@ class Partitioner {
 // partitioner's choice. Returns the records' indexes per partition, in input order.
 // REQUIRES: calls with one partitioner are serialized; partitions >= 1.
 Result<std::vector<std::vector<size_t>>> route_records(std::string_view topic,
-                                                      std::span<const OutgoingRecord> records,
-                                                      Partitioner& partitioner, int32_t partitions);
+                                                       std::span<const OutgoingRecord> records,
+                                                       Partitioner& partitioner,
+                                                       int32_t partitions);
 
 }  // namespace kappa

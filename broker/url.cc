@@ -89,7 +89,8 @@ std::string Url::describe() const {
 Result<Url> parse_url(std::string_view text) {
   std::string shown = redact(text);
   if (text.find("://") == std::string_view::npos && text.rfind('@') != std::string_view::npos) {
-    shown = "***" + std::string(text.substr(text.rfind('@')));  // no scheme: hide what may be user:password
+    shown = "***" +
+            std::string(text.substr(text.rfind('@')));  // no scheme: hide what may be user:password
   }
   auto bad = [&](const std::string& why) {
     return Status::invalid_argument("bad URL '" + shown + "': " + why);
@@ -99,7 +100,8 @@ Result<Url> parse_url(std::string_view text) {
   Url u;
   u.scheme = std::string(text.substr(0, sep));
   for (char c : u.scheme) {
-    if (!std::islower(static_cast<unsigned char>(c))) return bad("expected a lower-case scheme like kafka or mysql");
+    if (!std::islower(static_cast<unsigned char>(c)))
+      return bad("expected a lower-case scheme like kafka or mysql");
   }
   std::string_view rest = text.substr(sep + 3);
   // The user information runs to the last '@', so that a password may hold '/' and '@'.

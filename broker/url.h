@@ -18,13 +18,13 @@
 namespace kappa {
 
 struct Url {
-  std::string scheme;                  // "kafka", "mysql"
-  std::string user;                    // percent-decoded
-  std::optional<std::string> password; // percent-decoded; never printed
-  std::string host;                    // the authority's host part (first host for kafka lists)
-  int port = 0;                        // 0 when absent
-  std::string hosts;                   // the whole authority after '@' ("h1:9092,h2:9092")
-  std::string path;                    // without the leading '/', percent-decoded
+  std::string scheme;                   // "kafka", "mysql"
+  std::string user;                     // percent-decoded
+  std::optional<std::string> password;  // percent-decoded; never printed
+  std::string host;                     // the authority's host part (first host for kafka lists)
+  int port = 0;                         // 0 when absent
+  std::string hosts;                    // the whole authority after '@' ("h1:9092,h2:9092")
+  std::string path;                     // without the leading '/', percent-decoded
 
   // The URL without its password: "mysql://scott@127.0.0.1:3306/default".
   std::string describe() const;

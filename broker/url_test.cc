@@ -41,9 +41,10 @@ TEST(Url, DecodesPercentEscapesInTheUserInfo) {
 }
 
 TEST(Url, ErrorsNeverShowThePassword) {
-  for (const char* bad : {"mysql://scott:tiger@", "mysql://scott:tiger@h:0/db", "mysql://scott:tiger@h:99999/db",
-                          "mysql://scott:tiger@h:x/db", "Mysql://scott:tiger@h/db", "scott:tiger@h",
-                          "mysql://:tiger@h/db", "mysql://scott:ti%zzer@h/db"}) {
+  for (const char* bad :
+       {"mysql://scott:tiger@", "mysql://scott:tiger@h:0/db", "mysql://scott:tiger@h:99999/db",
+        "mysql://scott:tiger@h:x/db", "Mysql://scott:tiger@h/db", "scott:tiger@h",
+        "mysql://:tiger@h/db", "mysql://scott:ti%zzer@h/db"}) {
     auto u = parse_url(bad);
     ASSERT_FALSE(u) << bad;
     EXPECT_EQ(u.status().code(), StatusCode::kInvalidArgument);
@@ -53,10 +54,12 @@ TEST(Url, ErrorsNeverShowThePassword) {
 }
 
 TEST(Url, RedactsEveryUrlInAText) {
-  EXPECT_EQ(redact("connect mysql://scott:tiger@127.0.0.1:3306/default failed; retry mysql://a:b@h"),
-            "connect mysql://scott:***@127.0.0.1:3306/default failed; retry mysql://a:***@h");
+  EXPECT_EQ(
+      redact("connect mysql://scott:tiger@127.0.0.1:3306/default failed; retry mysql://a:b@h"),
+      "connect mysql://scott:***@127.0.0.1:3306/default failed; retry mysql://a:***@h");
   EXPECT_EQ(redact("kafka://127.0.0.1:9092 is fine"), "kafka://127.0.0.1:9092 is fine");
-  EXPECT_EQ(redact("a password with @ in it: mysql://u:p@ss@h/db"), "a password with @ in it: mysql://u:***@h/db");
+  EXPECT_EQ(redact("a password with @ in it: mysql://u:p@ss@h/db"),
+            "a password with @ in it: mysql://u:***@h/db");
   EXPECT_EQ(redact("no urls"), "no urls");
   EXPECT_EQ(redact("'mysql://u:secret@h'"), "'mysql://u:***@h'");
 }

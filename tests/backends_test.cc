@@ -39,15 +39,15 @@ const Status& mysql_up() {
 }
 
 // Skips (or, in CI, fails) when a server the combination needs is not there.
-#define KAPPA_REQUIRE_SERVERS(urls)                                                                  \
-  do {                                                                                               \
-    for (const Status* s : {(urls).broker == "embedded" ? nullptr : &kafka_up(),                     \
-                            (urls).sink.rfind("mysql://", 0) == 0 ? &mysql_up() : nullptr}) {        \
-      if (s && !*s) {                                                                                \
-        if (in_ci()) FAIL() << "CI=true and a server is not available: " << s->message();           \
-        GTEST_SKIP() << "server not available: " << s->message();                                   \
-      }                                                                                              \
-    }                                                                                                \
+#define KAPPA_REQUIRE_SERVERS(urls)                                                           \
+  do {                                                                                        \
+    for (const Status* s : {(urls).broker == "embedded" ? nullptr : &kafka_up(),              \
+                            (urls).sink.rfind("mysql://", 0) == 0 ? &mysql_up() : nullptr}) { \
+      if (s && !*s) {                                                                         \
+        if (in_ci()) FAIL() << "CI=true and a server is not available: " << s->message();     \
+        GTEST_SKIP() << "server not available: " << s->message();                             \
+      }                                                                                       \
+    }                                                                                         \
   } while (0)
 
 std::vector<std::string> bundled() {
@@ -65,7 +65,8 @@ std::set<std::string> tables_of(const Scenario& s) {
   std::set<std::string> out;
   for (const auto& a : s.pipeline.aggregations) out.insert(a.spec.table);
   for (const auto& st : s.steps) {
-    if (const auto* r = std::get_if<RecoverStep>(&st.action); r && !r->expect_error) out.insert(r->aggregation.spec.table);
+    if (const auto* r = std::get_if<RecoverStep>(&st.action); r && !r->expect_error)
+      out.insert(r->aggregation.spec.table);
   }
   return out;
 }
@@ -76,16 +77,18 @@ void run_on(const Scenario& s, const BackendUrls& urls, Tables& tables) {
   auto b = Backends::open(urls);
   ASSERT_TRUE(b) << redact(b.status().message());
   const RunReport r = run_scenario(s, (*b)->log(), (*b)->sink(), RunOptions{});
-  ASSERT_TRUE(r.error.is_ok()) << urls.broker << " + " << redact(urls.sink) << ": " << r.error_where.to_string() << ": "
-                               << r.error.message();
+  ASSERT_TRUE(r.error.is_ok()) << urls.broker << " + " << redact(urls.sink) << ": "
+                               << r.error_where.to_string() << ": " << r.error.message();
   for (const auto& f : r.failures) {
-    ADD_FAILURE() << urls.broker << " + " << redact(urls.sink) << ": " << f.where.to_string() << ": " << f.title
-                  << (f.lines.empty() ? "" : "\n  " + f.lines[0]);
+    ADD_FAILURE() << urls.broker << " + " << redact(urls.sink) << ": " << f.where.to_string()
+                  << ": " << f.title << (f.lines.empty() ? "" : "\n  " + f.lines[0]);
   }
   for (const auto& t : tables_of(s)) {
     auto rows = (*b)->sink().read_table(t);
-    if (rows) tables[t] = *rows;
-    else if (rows.status().code() != StatusCode::kNotFound) ADD_FAILURE() << rows.status().message();
+    if (rows)
+      tables[t] = *rows;
+    else if (rows.status().code() != StatusCode::kNotFound)
+      ADD_FAILURE() << rows.status().message();
   }
 }
 
@@ -97,8 +100,9 @@ TEST_P(EveryBackend, SameTablesInAllFourCombinations) {
   Tables reference;
   run_on(*s, BackendUrls{}, reference);
   ASSERT_FALSE(HasFailure());
-  for (const BackendUrls& urls : {BackendUrls{kafka_url(), "sqlite::memory:"}, BackendUrls{"embedded", mysql_url()},
-                                  BackendUrls{kafka_url(), mysql_url()}}) {
+  for (const BackendUrls& urls :
+       {BackendUrls{kafka_url(), "sqlite::memory:"}, BackendUrls{"embedded", mysql_url()},
+        BackendUrls{kafka_url(), mysql_url()}}) {
     SCOPED_TRACE(urls.broker + " + " + redact(urls.sink));
     bool skipped = false;
     for (const Status* st : {urls.broker == "embedded" ? nullptr : &kafka_up(),
@@ -118,17 +122,20 @@ TEST_P(EveryBackend, SameTablesInAllFourCombinations) {
   }
   if (!kafka_up() || !mysql_up()) {
     GTEST_SKIP() << "compared only where servers were available: kafka: "
-                 << (kafka_up() ? "up" : kafka_up().message()) << "; mysql: " << (mysql_up() ? "up" : mysql_up().message());
+                 << (kafka_up() ? "up" : kafka_up().message())
+                 << "; mysql: " << (mysql_up() ? "up" : mysql_up().message());
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, EveryBackend, ::testing::ValuesIn(bundled()), [](const auto& param_info) {
-  std::string name = std::filesystem::path(param_info.param).stem().string();
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-});
+INSTANTIATE_TEST_SUITE_P(Scenarios, EveryBackend, ::testing::ValuesIn(bundled()),
+                         [](const auto& param_info) {
+                           std::string name =
+                               std::filesystem::path(param_info.param).stem().string();
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
 
 // The command line against the real servers: the acceptance command, and no password anywhere.
 TEST(RealBackendsCli, TestPassesEveryBundledScenarioAndNeverPrintsThePassword) {
@@ -139,7 +146,8 @@ TEST(RealBackendsCli, TestPassesEveryBundledScenarioAndNeverPrintsThePassword) {
                                env_or("KAPPA_SOURCE_DIR", ".") + "/scenarios"},
                               out, err);
   EXPECT_EQ(code, 0) << out.str() << err.str();
-  EXPECT_NE(out.str().find(", 0 failed\n"), std::string::npos) << out.str().substr(out.str().size() - 300);
+  EXPECT_NE(out.str().find(", 0 failed\n"), std::string::npos)
+      << out.str().substr(out.str().size() - 300);
   EXPECT_NE(out.str().find("tables in mysql://scott@"), std::string::npos);
   auto u = parse_url(urls.sink);
   ASSERT_TRUE(u && u->password);
@@ -154,8 +162,9 @@ TEST(RealBackendsCli, AWrongPasswordIsReportedWithoutEitherPassword) {
   ASSERT_TRUE(u);
   const std::string wrong = "mysql://" + u->user + ":NotThePassword42@" + u->hosts + "/" + u->path;
   std::ostringstream out, err;
-  const int code = kappa_main({"run", "--sink", wrong, env_or("KAPPA_SOURCE_DIR", ".") + "/scenarios/out_of_order.json"},
-                              out, err);
+  const int code = kappa_main(
+      {"run", "--sink", wrong, env_or("KAPPA_SOURCE_DIR", ".") + "/scenarios/out_of_order.json"},
+      out, err);
   EXPECT_NE(code, 0);
   const std::string all = out.str() + err.str();
   EXPECT_NE(all.find(u->hosts), std::string::npos) << "the error names the server: " << all;

@@ -96,11 +96,10 @@ struct Broker {
 
   // Starts it; returns once it listens (true) or has exited (false).
   Broker(const std::string& data, const std::string& log, bool repair) {
-    std::vector<std::string> args = {"broker",          "--listen",
-                                     "127.0.0.1:0",     "--data",
-                                     data,              "--segment-bytes",
-                                     kSegmentBytes,     "--checkpoint-interval-ms",
-                                     "200"};
+    std::vector<std::string> args = {
+        "broker", "--listen",        "127.0.0.1:0", "--data",
+        data,     "--segment-bytes", kSegmentBytes, "--checkpoint-interval-ms",
+        "200"};
     if (repair) args.push_back("--repair");
     child = std::make_unique<Child>(args, log);
     bootstrap = wait_listening([&] { return child->output(); },

@@ -74,10 +74,14 @@ std::vector<Mutation> mutations(const Scenario& s) {
     const Step& step = s.steps[i];
     if (const auto* c = std::get_if<CompareStep>(&step.action)) {
       auto cmp = [](Step& st) -> CompareStep& { return std::get<CompareStep>(st.action); };
-      bump(i, "compare same", c->same, [cmp](Step& st) -> auto& { return cmp(st).same; });
-      bump(i, "compare changed", c->changed, [cmp](Step& st) -> auto& { return cmp(st).changed; });
-      bump(i, "compare added", c->added, [cmp](Step& st) -> auto& { return cmp(st).added; });
-      bump(i, "compare removed", c->removed, [cmp](Step& st) -> auto& { return cmp(st).removed; });
+      bump(
+          i, "compare same", c->same, [cmp](Step & st) -> auto& { return cmp(st).same; });
+      bump(
+          i, "compare changed", c->changed, [cmp](Step & st) -> auto& { return cmp(st).changed; });
+      bump(
+          i, "compare added", c->added, [cmp](Step & st) -> auto& { return cmp(st).added; });
+      bump(
+          i, "compare removed", c->removed, [cmp](Step & st) -> auto& { return cmp(st).removed; });
       continue;
     }
     if (const auto* r = std::get_if<RecoverStep>(&step.action)) {
@@ -103,7 +107,8 @@ std::vector<Mutation> mutations(const Scenario& s) {
       } else if (t->rows) {
         add(i, "a row in an empty table", [table](Step& st) {
           table(st).rows->push_back(ExpectedRow{
-              TableRow{"2000-01-01 00:00:00", "2000-01-01 00:00:10", DimValue(std::string("x")), 1}, {}});
+              TableRow{"2000-01-01 00:00:00", "2000-01-01 00:00:10", DimValue(std::string("x")), 1},
+              {}});
         });
       }
       for (size_t r = 0; r < t->contains.size(); ++r) {
@@ -112,22 +117,26 @@ std::vector<Mutation> mutations(const Scenario& s) {
       }
       for (size_t r = 0; r < t->absent.size(); ++r) {
         // A row that is there: one the same expectation says the table holds.
-        const ExpectedRow* present = !t->contains.empty()              ? &t->contains.front()
+        const ExpectedRow* present = !t->contains.empty()             ? &t->contains.front()
                                      : (t->rows && !t->rows->empty()) ? &t->rows->front()
-                                                                       : nullptr;
+                                                                      : nullptr;
         if (!present) continue;
         const ExpectedRow row = *present;
         add(i, "absent[" + num(static_cast<int64_t>(r)) + "] names a row that is there",
             [table, r, row](Step& st) { table(st).absent.at(r) = row; });
       }
-      bump(i, "row_count", t->row_count, [table](Step& st) -> auto& { return table(st).row_count; });
+      bump(
+          i, "row_count",
+          t->row_count, [table](Step & st) -> auto& { return table(st).row_count; });
     } else if (const auto* tp = std::get_if<ExpectTopicStep>(e)) {
       auto topic = [](Step& st) -> ExpectTopicStep& {
         return std::get<ExpectTopicStep>(std::get<ExpectStep>(st.action));
       };
-      bump(i, "topic count", tp->count, [topic](Step& st) -> auto& { return topic(st).count; });
+      bump(
+          i, "topic count", tp->count, [topic](Step & st) -> auto& { return topic(st).count; });
       if (tp->values && !tp->values->empty()) {
-        add(i, "the last value", [topic](Step& st) { topic(st).values->back().value = "a value not there"; });
+        add(i, "the last value",
+            [topic](Step& st) { topic(st).values->back().value = "a value not there"; });
       }
       for (size_t v = 0; v < tp->contains.size(); ++v) {
         add(i, "contains[" + num(static_cast<int64_t>(v)) + "]", [topic, v](Step& st) {
@@ -143,9 +152,11 @@ std::vector<Mutation> mutations(const Scenario& s) {
       auto dl = [](Step& st) -> ExpectDeadLettersStep& {
         return std::get<ExpectDeadLettersStep>(std::get<ExpectStep>(st.action));
       };
-      bump(i, "dead-letter count", d->count, [dl](Step& st) -> auto& { return dl(st).count; });
+      bump(
+          i, "dead-letter count", d->count, [dl](Step & st) -> auto& { return dl(st).count; });
       for (size_t r = 0; r < d->reasons.size(); ++r) {
-        add(i, "reason " + d->reasons[r].first, [dl, r](Step& st) { dl(st).reasons.at(r).second += 1; });
+        add(i, "reason " + d->reasons[r].first,
+            [dl, r](Step& st) { dl(st).reasons.at(r).second += 1; });
       }
     } else if (const auto* m = std::get_if<ExpectMetricsStep>(e)) {
       auto met = [](Step& st) -> ExpectMetricsStep& {
@@ -154,13 +165,24 @@ std::vector<Mutation> mutations(const Scenario& s) {
       if (m->watermark_ms) {
         add(i, "watermark + 1 s", [met](Step& st) { *met(st).watermark_ms += 1000; });
       }
-      bump(i, "batches", m->batches, [met](Step& st) -> auto& { return met(st).batches; });
-      bump(i, "rows_in", m->rows_in, [met](Step& st) -> auto& { return met(st).rows_in; });
-      bump(i, "rows_out", m->rows_out, [met](Step& st) -> auto& { return met(st).rows_out; });
-      bump(i, "dead_letters", m->dead_letters, [met](Step& st) -> auto& { return met(st).dead_letters; });
-      bump(i, "dropped_as_late", m->dropped_as_late, [met](Step& st) -> auto& { return met(st).dropped_as_late; });
-      bump(i, "late_groups", m->late_groups, [met](Step& st) -> auto& { return met(st).late_groups; });
-      bump(i, "failed_attempts", m->failed_attempts, [met](Step& st) -> auto& { return met(st).failed_attempts; });
+      bump(
+          i, "batches", m->batches, [met](Step & st) -> auto& { return met(st).batches; });
+      bump(
+          i, "rows_in", m->rows_in, [met](Step & st) -> auto& { return met(st).rows_in; });
+      bump(
+          i, "rows_out", m->rows_out, [met](Step & st) -> auto& { return met(st).rows_out; });
+      bump(
+          i, "dead_letters",
+          m->dead_letters, [met](Step & st) -> auto& { return met(st).dead_letters; });
+      bump(
+          i, "dropped_as_late",
+          m->dropped_as_late, [met](Step & st) -> auto& { return met(st).dropped_as_late; });
+      bump(
+          i, "late_groups",
+          m->late_groups, [met](Step & st) -> auto& { return met(st).late_groups; });
+      bump(
+          i, "failed_attempts",
+          m->failed_attempts, [met](Step & st) -> auto& { return met(st).failed_attempts; });
       if (m->state) {
         add(i, "state", [met](Step& st) {
           auto& state = *met(st).state;

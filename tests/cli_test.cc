@@ -129,7 +129,6 @@ TEST(Cli, TraceShowsEachBatch) {
             std::string::npos);
 }
 
-
 // A folder of scenarios: one that passes, one that fails, one in a subfolder.
 struct Folder {
   std::filesystem::path dir;
@@ -175,7 +174,8 @@ TEST(Cli, TestRunsAFolderRecursivelyAndEndsWithTheTally) {
   EXPECT_NE(xml.find(R"(<testsuite name="kappa scenarios" tests="3" failures="1" errors="0")"),
             std::string::npos)
       << xml;
-  EXPECT_NE(xml.find(R"(<testcase classname="kappa scenarios" name="b_fail")"), std::string::npos) << xml;
+  EXPECT_NE(xml.find(R"(<testcase classname="kappa scenarios" name="b_fail")"), std::string::npos)
+      << xml;
   EXPECT_NE(xml.find("<failure message="), std::string::npos) << xml;
   EXPECT_NE(xml.find("  row count: expected 21, found 20\n</failure>"), std::string::npos) << xml;
 }
@@ -339,7 +339,8 @@ TEST(CliLimits, AClockBefore1970IsOutOfRange) {
 TEST(Cli, RecordCapturesATopicThatAScenarioReplays) {
   const Folder f("cli_test_record");
   const std::string capture = (f.dir / "events.jsonl").string();
-  const Ran rec = kappa({"record", "--topic", "events", "--out", capture, source("scenarios/out_of_order.json")});
+  const Ran rec = kappa(
+      {"record", "--topic", "events", "--out", capture, source("scenarios/out_of_order.json")});
   EXPECT_EQ(rec.code, 0) << rec.out << rec.err;
   EXPECT_NE(rec.out.find("recorded 10 records to " + capture), std::string::npos) << rec.out;
   const std::string text = read(capture);
@@ -360,7 +361,8 @@ TEST(Cli, RecordCapturesATopicThatAScenarioReplays) {
 
   EXPECT_EQ(kappa({"record", "--out", capture, source("scenarios/out_of_order.json")}).code, 2);
   EXPECT_EQ(kappa({"record", "--topic", "events", source("scenarios/out_of_order.json")}).code, 2);
-  const Ran unknown = kappa({"record", "--topic", "no_such_topic", "--out", capture, source("scenarios/out_of_order.json")});
+  const Ran unknown = kappa({"record", "--topic", "no_such_topic", "--out", capture,
+                             source("scenarios/out_of_order.json")});
   EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("no_such_topic"), std::string::npos) << unknown.err;
 }

@@ -40,7 +40,8 @@ void check(const Json& s, const std::string& encoded) {
   const Json v = Json::parse(encoded);
   std::vector<std::string> keys;
   for (const auto& [k, _] : v.items()) keys.push_back(k);
-  EXPECT_EQ(keys, s["propertyOrder"].get<std::vector<std::string>>()) << "propertyOrder of " << encoded;
+  EXPECT_EQ(keys, s["propertyOrder"].get<std::vector<std::string>>())
+      << "propertyOrder of " << encoded;
   for (const auto& [k, rule] : s["properties"].items()) {
     ASSERT_TRUE(v.contains(k)) << k;
     EXPECT_TRUE(has_type(v[k], rule["type"])) << k << " in " << encoded;

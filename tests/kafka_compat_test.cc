@@ -54,8 +54,9 @@ class KappaBroker {
 
  private:
   void start(const std::string& listen) {
-    child_ = std::make_unique<Child>(std::vector<std::string>{"broker", "--listen", listen, "--data", data()},
-                                     dir_ / ("broker" + std::to_string(++starts_) + ".log"));
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{"broker", "--listen", listen, "--data", data()},
+        dir_ / ("broker" + std::to_string(++starts_) + ".log"));
     bootstrap_ = wait_listening([&] { return child_->output(); }, [] { return false; });
     if (bootstrap_.empty())
       throw std::runtime_error("kappa broker did not start: " + child_->output());
@@ -270,7 +271,8 @@ struct Message {
 };
 
 // Produces `n` keyed messages with a header; returns them as sent.
-std::vector<Message> produce(const std::string& bootstrap, const std::string& topic, int n, const Conf& conf) {
+std::vector<Message> produce(const std::string& bootstrap, const std::string& topic, int n,
+                             const Conf& conf) {
   Client p = make_client(RD_KAFKA_PRODUCER, bootstrap, conf);
   std::vector<Message> sent;
   for (int i = 0; i < n; ++i) {
@@ -281,11 +283,11 @@ std::vector<Message> produce(const std::string& bootstrap, const std::string& to
     m.headers = {{"origin", "compat"}};
     rd_kafka_resp_err_t e;
     do {
-      e = rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                            RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                            RD_KAFKA_V_VALUE(m.value.data(), m.value.size()), RD_KAFKA_V_TIMESTAMP(m.timestamp),
-                            RD_KAFKA_V_HEADER("origin", "compat", 6), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_END);
+      e = rd_kafka_producev(
+          p.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+          RD_KAFKA_V_VALUE(m.value.data(), m.value.size()), RD_KAFKA_V_TIMESTAMP(m.timestamp),
+          RD_KAFKA_V_HEADER("origin", "compat", 6), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(p.get(), 10);
     } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
     EXPECT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(e);
@@ -307,7 +309,8 @@ Message to_message(const rd_kafka_message_t* m) {
     const char* name;
     const void* val;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
       out.headers.emplace_back(name, std::string(static_cast<const char*>(val), size));
     }
   }
@@ -315,8 +318,8 @@ Message to_message(const rd_kafka_message_t* m) {
 }
 
 // Reads every partition of the topic from the beginning to its end, by assignment.
-std::vector<Message> consume_all(const std::string& bootstrap, const std::string& topic, int partitions,
-                                 size_t expected) {
+std::vector<Message> consume_all(const std::string& bootstrap, const std::string& topic,
+                                 int partitions, size_t expected) {
   Client c = make_client(RD_KAFKA_CONSUMER, bootstrap, {{"group.id", unique("reader")}});
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) {
@@ -337,8 +340,8 @@ std::vector<Message> consume_all(const std::string& bootstrap, const std::string
 }
 
 // The group's committed offsets of partitions 0..n-1 (-1001 when none).
-std::vector<int64_t> committed(const std::string& bootstrap, const std::string& group, const std::string& topic,
-                               int partitions) {
+std::vector<int64_t> committed(const std::string& bootstrap, const std::string& group,
+                               const std::string& topic, int partitions) {
   Client c = make_client(RD_KAFKA_CONSUMER, bootstrap, {{"group.id", group}});
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
@@ -429,7 +432,8 @@ class Compat : public ::testing::TestWithParam<std::string> {
       KAPPA_REQUIRE_SERVER(test_servers::kafka_up(), "Kafka");
       bootstrap_ = kafka_bootstrap();
     } else {
-      kappa_ = std::make_unique<KappaBroker>(::testing::UnitTest::GetInstance()->current_test_info()->name());
+      kappa_ = std::make_unique<KappaBroker>(
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
       bootstrap_ = kappa_->bootstrap();
     }
   }
@@ -455,16 +459,18 @@ TEST_P(Compat, KcatGzipAcksAllRoundTripOf20000) {
   create_topic(bootstrap_, topic, 1);
   std::string input;
   for (int i = 0; i < 20000; ++i) {
-    input += R"({"hello":"ssm-seoul","id":)" + std::to_string(i) + R"(,"time":"2022-04-15 10:00:00"})" + "\n";
+    input += R"({"hello":"ssm-seoul","id":)" + std::to_string(i) +
+             R"(,"time":"2022-04-15 10:00:00"})" + "\n";
   }
   {
     std::ofstream f(dir / "in.txt", std::ios::binary);
     f << input;
   }
-  const std::string produce_cmd = "kcat -b " + bootstrap_ + " -P -t " + topic + " -z gzip -X acks=all < " +
-                                  (dir / "in.txt") + " 2>&1";
+  const std::string produce_cmd = "kcat -b " + bootstrap_ + " -P -t " + topic +
+                                  " -z gzip -X acks=all < " + (dir / "in.txt") + " 2>&1";
   ASSERT_EQ(std::system(produce_cmd.c_str()), 0) << run_capture(produce_cmd);
-  const std::string consume_cmd = "kcat -b " + bootstrap_ + " -C -t " + topic + " -o beginning -e -q";
+  const std::string consume_cmd =
+      "kcat -b " + bootstrap_ + " -C -t " + topic + " -o beginning -e -q";
   EXPECT_EQ(run_capture(consume_cmd), input);
   if (!is_kappa()) return;
   kappa_->kill9_and_restart();
@@ -476,8 +482,9 @@ TEST_P(Compat, EveryCodecWithAnIdempotentProducer) {
   create_topic(bootstrap_, topic, 2);
   std::vector<Message> sent;
   for (const char* codec : {"none", "gzip", "snappy", "lz4", "zstd"}) {
-    auto part = produce(bootstrap_, topic, 1000,
-                        {{"compression.codec", codec}, {"enable.idempotence", "true"}, {"linger.ms", "5"}});
+    auto part =
+        produce(bootstrap_, topic, 1000,
+                {{"compression.codec", codec}, {"enable.idempotence", "true"}, {"linger.ms", "5"}});
     sent.insert(sent.end(), part.begin(), part.end());
   }
   auto got = consume_all(bootstrap_, topic, 2, sent.size());
@@ -528,14 +535,17 @@ TEST_P(Compat, TwoConsumersSplitFourPartitionsAndHandOver) {
   Member a(bootstrap_, group, topic);
   ASSERT_TRUE(eventually(60, [&] { return a.owned().size() == 4; })) << "a alone should own all 4";
   Member b(bootstrap_, group, topic);
-  ASSERT_TRUE(eventually(60, [&] {
-    auto oa = a.owned(), ob = b.owned();
-    std::set<int32_t> all(oa.begin(), oa.end());
-    all.insert(ob.begin(), ob.end());
-    return oa.size() == 2 && ob.size() == 2 && all.size() == 4;
-  })) << "a owns " << a.owned().size() << ", b owns " << b.owned().size();
+  ASSERT_TRUE(eventually(60,
+                         [&] {
+                           auto oa = a.owned(), ob = b.owned();
+                           std::set<int32_t> all(oa.begin(), oa.end());
+                           all.insert(ob.begin(), ob.end());
+                           return oa.size() == 2 && ob.size() == 2 && all.size() == 4;
+                         }))
+      << "a owns " << a.owned().size() << ", b owns " << b.owned().size();
   b.leave();
-  ASSERT_TRUE(eventually(60, [&] { return a.owned().size() == 4; })) << "b's partitions should move to a";
+  ASSERT_TRUE(eventually(60, [&] { return a.owned().size() == 4; }))
+      << "b's partitions should move to a";
   // Everything is read (at least once) and committed to the end.
   ASSERT_TRUE(eventually(60, [&] {
     std::set<std::string> seen;
@@ -555,7 +565,8 @@ TEST_P(Compat, TwoConsumersSplitFourPartitionsAndHandOver) {
   EXPECT_EQ(committed(bootstrap_, group, topic, 4), ends);
   if (!is_kappa()) return;
   kappa_->kill9_and_restart();
-  EXPECT_EQ(committed(bootstrap_, group, topic, 4), ends) << "committed offsets after kill -9 and a restart";
+  EXPECT_EQ(committed(bootstrap_, group, topic, 4), ends)
+      << "committed offsets after kill -9 and a restart";
 }
 
 // Group administration requests on fresh connections that never sent ApiVersions, in the oldest
@@ -915,11 +926,14 @@ TEST(KappaBrokerWire, BadFramesCloseTheirConnectionOnly) {
   const std::string unknown_api("\x00\x00\x00\x0a\x00\x20\x00\x04\x00\x00\x00\x01\xff\xff", 14);
   EXPECT_TRUE(closes_after(broker.bootstrap(), unknown_api));
   // Metadata v1 whose topic array claims a million topics in 4 bytes.
-  const std::string garbage("\x00\x00\x00\x0e\x00\x03\x00\x01\x00\x00\x00\x02\xff\xff\x00\x0f\x42\x40", 18);
+  const std::string garbage(
+      "\x00\x00\x00\x0e\x00\x03\x00\x01\x00\x00\x00\x02\xff\xff\x00\x0f\x42\x40", 18);
   EXPECT_TRUE(closes_after(broker.bootstrap(), garbage));
   const std::string log = broker.log();
-  EXPECT_NE(log.find("a frame of 2147483647 bytes, expected 8 to 104857600"), std::string::npos) << log;
-  EXPECT_NE(log.find("DescribeConfigs v4, an API this broker does not serve"), std::string::npos) << log;
+  EXPECT_NE(log.find("a frame of 2147483647 bytes, expected 8 to 104857600"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("DescribeConfigs v4, an API this broker does not serve"), std::string::npos)
+      << log;
   EXPECT_NE(log.find("Metadata v1"), std::string::npos) << log;
   // And the broker goes on serving.
   const std::string topic = unique("after_bad_frames");
@@ -931,8 +945,8 @@ TEST(KappaBrokerWire, BadFramesCloseTheirConnectionOnly) {
 TEST(KappaBrokerWire, BundledScenariosPassOverTheWire) {
   KappaBroker broker("scenarios");
   const std::string source = test_servers::env_or("KAPPA_SOURCE_DIR", ".");
-  const std::string cmd = std::string(KAPPA_BINARY) + " test " + source + "/scenarios --broker kafka://" +
-                          broker.bootstrap() + " 2>&1";
+  const std::string cmd = std::string(KAPPA_BINARY) + " test " + source +
+                          "/scenarios --broker kafka://" + broker.bootstrap() + " 2>&1";
   const std::string out = run_capture(cmd + "; echo exit=$?");
   EXPECT_NE(out.find(" 0 failed"), std::string::npos) << out;
   EXPECT_NE(out.find("exit=0"), std::string::npos) << out;
@@ -942,7 +956,8 @@ TEST(KappaBrokerWire, RunListenServesTheScenariosTopicsUntilCtrlC) {
   if (!have_kcat()) GTEST_SKIP() << "kcat is not installed";
   const Dir dir("run_listen");
   const std::string source = test_servers::env_or("KAPPA_SOURCE_DIR", ".");
-  Child run({"run", "--listen", "127.0.0.1:0", source + "/scenarios/quickstart.json"}, dir / "run.log");
+  Child run({"run", "--listen", "127.0.0.1:0", source + "/scenarios/quickstart.json"},
+            dir / "run.log");
   const std::regex holding("topics stay on ([0-9.]+:[0-9]+) until Ctrl-C");
   std::smatch m;
   std::string out;
@@ -954,7 +969,8 @@ TEST(KappaBrokerWire, RunListenServesTheScenariosTopicsUntilCtrlC) {
   const std::string address = m[1].str();
   const std::string listing = run_capture("kcat -b " + address + " -L 2>&1");
   EXPECT_NE(listing.find("topic \"events_stages\""), std::string::npos) << listing;
-  const std::string staged = run_capture("kcat -b " + address + " -C -t events_stages -o beginning -e -q -c 1");
+  const std::string staged =
+      run_capture("kcat -b " + address + " -C -t events_stages -o beginning -e -q -c 1");
   EXPECT_NE(staged.find("\"hello\":\"ssm-seoul\""), std::string::npos) << staged;
   const int status = run.stop(SIGINT);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << run.output();

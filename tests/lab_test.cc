@@ -96,10 +96,12 @@ struct RunningLab {
 
   RunningLab(const Dir& dir, const std::string& log_name) {
     child = std::make_unique<Child>(
-        std::vector<std::string>{"lab", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", dir / "lab",
-                                 "--rate", "20", "--trigger", "1s", "--window", "2s", "--watermark", "1s"},
+        std::vector<std::string>{"lab", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                                 "--data", dir / "lab", "--rate", "20", "--trigger", "1s",
+                                 "--window", "2s", "--watermark", "1s"},
         dir / log_name);
-    const std::regex line(R"(kappa lab: kafka on ([0-9.]+:[0-9]+), web on http://([0-9.]+:[0-9]+)/)");
+    const std::regex line(
+        R"(kappa lab: kafka on ([0-9.]+:[0-9]+), web on http://([0-9.]+:[0-9]+)/)");
     eventually(20, [&] {
       std::smatch m;
       const std::string out = child->output();
@@ -135,11 +137,14 @@ TEST(Lab, ApiShowsThePipelineAndActsOnIt) {
 
   // v1 fills, and the counts balance.
   json status;
-  ASSERT_TRUE(eventually(30, [&] {
-    status = get_json(lab.web, "/api/status");
-    const json* v1 = status.is_object() ? job(status, "events_users_v1") : nullptr;
-    return v1 && (*v1)["rows_out"].get<int64_t>() > 0;
-  })) << status.dump() << lab.child->output();
+  ASSERT_TRUE(eventually(30,
+                         [&] {
+                           status = get_json(lab.web, "/api/status");
+                           const json* v1 =
+                               status.is_object() ? job(status, "events_users_v1") : nullptr;
+                           return v1 && (*v1)["rows_out"].get<int64_t>() > 0;
+                         }))
+      << status.dump() << lab.child->output();
   EXPECT_EQ(status["counts"]["balanced"], true) << status.dump();
   EXPECT_EQ(status["view"]["target"], "events_users_v1") << status.dump();
   EXPECT_EQ(job(status, "generator")->at("state"), "running");
@@ -149,7 +154,8 @@ TEST(Lab, ApiShowsThePipelineAndActsOnIt) {
   EXPECT_GT(table["total_rows"].get<int64_t>(), 0);
   const json latest = get_json(lab.web, "/api/topics/events/latest?n=3");
   ASSERT_EQ(latest["records"].size(), 3u) << latest.dump();
-  EXPECT_GT(latest["records"][0]["offset"].get<int64_t>(), latest["records"][1]["offset"].get<int64_t>());
+  EXPECT_GT(latest["records"][0]["offset"].get<int64_t>(),
+            latest["records"][1]["offset"].get<int64_t>());
 
   // A late event is dropped, and the timeline shows it on the wrong side of the watermark.
   const int64_t late_before = status["counts"]["dropped_late"];
@@ -187,30 +193,37 @@ TEST(Lab, ApiShowsThePipelineAndActsOnIt) {
   // v2 (1 min watermark) has closed no window yet that v1 closed: v1's rows are all only_a.
   EXPECT_GT(diff["only_a_total"].get<int64_t>(), 0) << diff.dump();
 
-  HttpAnswer cut = http(lab.web, "POST", "/api/cutover", R"({"view": "events_users", "to": "events_users_v2"})");
+  HttpAnswer cut =
+      http(lab.web, "POST", "/api/cutover", R"({"view": "events_users", "to": "events_users_v2"})");
   ASSERT_EQ(cut.status, 200) << cut.body;
   EXPECT_EQ(get_json(lab.web, "/api/status")["view"]["target"], "events_users_v2");
   EXPECT_EQ(http(lab.web, "POST", "/api/cutover", R"({"to": "no_such_table"})").status, 404);
-  cut = http(lab.web, "POST", "/api/cutover", R"({"view": "events_users", "to": "events_users_v1"})");
+  cut =
+      http(lab.web, "POST", "/api/cutover", R"({"view": "events_users", "to": "events_users_v1"})");
   EXPECT_EQ(cut.status, 200) << cut.body;
   EXPECT_EQ(get_json(lab.web, "/api/status")["view"]["target"], "events_users_v1");
 
   // The other dimensions.
-  const HttpAnswer ages = http(lab.web, "POST", "/api/dimensions", R"({"dimension": "ages", "on": true})");
+  const HttpAnswer ages =
+      http(lab.web, "POST", "/api/dimensions", R"({"dimension": "ages", "on": true})");
   ASSERT_EQ(ages.status, 200) << ages.body;
   EXPECT_EQ(json::parse(ages.body)["ages"], true);
   EXPECT_EQ(http(lab.web, "POST", "/api/dimensions", R"({"dimension": "shoes"})").status, 400);
   EXPECT_TRUE(eventually(20, [&] {
     const json t = get_json(lab.web, "/api/tables");
-    return t.is_object() && std::find(t["tables"].begin(), t["tables"].end(), "events_ages") != t["tables"].end();
+    return t.is_object() &&
+           std::find(t["tables"].begin(), t["tables"].end(), "events_ages") != t["tables"].end();
   }));
 
   // kcat reads the staged records from the lab's broker while it runs, in the documented shape
   // (docs/events_stages.md: these fields, in this order).
-  ASSERT_EQ(std::system("command -v kcat >/dev/null 2>&1"), 0) << "kcat is not installed (scripts/setup.sh installs it)";
+  ASSERT_EQ(std::system("command -v kcat >/dev/null 2>&1"), 0)
+      << "kcat is not installed (scripts/setup.sh installs it)";
   {
-    const std::string staged = run_capture("timeout 20 kcat -b " + lab.kafka + " -C -t events_stages -e -q");
-    const std::vector<std::string> documented = {"time", "user_id", "user_name", "dept_name", "gender", "age", "hello", "id"};
+    const std::string staged =
+        run_capture("timeout 20 kcat -b " + lab.kafka + " -C -t events_stages -e -q");
+    const std::vector<std::string> documented = {"time",   "user_id", "user_name", "dept_name",
+                                                 "gender", "age",     "hello",     "id"};
     std::istringstream lines(staged);
     std::string line;
     int n = 0;
@@ -518,7 +531,8 @@ TEST(Lab, RestartOnTheSameDataContinues) {
     ASSERT_TRUE(status.is_object());
     first_end = status["counts"]["generated"];
     first_stage_read = job(status, "stage")->at("rows_in");
-    EXPECT_GE(first_stage_read, 40) << "the stage job's figures survive the restart: " << status.dump();
+    EXPECT_GE(first_stage_read, 40)
+        << "the stage job's figures survive the restart: " << status.dump();
     ASSERT_TRUE(eventually(30, [&] {
       status = get_json(lab.web, "/api/status");
       return status.is_object() && status["counts"]["generated"].get<int64_t>() >= first_end + 40 &&
@@ -527,7 +541,8 @@ TEST(Lab, RestartOnTheSameDataContinues) {
     EXPECT_EQ(status["counts"]["balanced"], true) << status.dump();
 
     // Generated ids run on without a gap or a repeat; the second injected event has the next id.
-    const HttpAnswer injected = http(lab.web, "POST", "/api/inject-late", R"({"seconds_late": 10})");
+    const HttpAnswer injected =
+        http(lab.web, "POST", "/api/inject-late", R"({"seconds_late": 10})");
     ASSERT_EQ(injected.status, 200);
     EXPECT_EQ(json::parse(injected.body)["id"], 1000002);
     const json records = get_json(lab.web, "/api/topics/events/latest?n=1000");

@@ -15,8 +15,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "broker/client/kafka_log.h"
@@ -50,24 +50,26 @@ TEST(Services, KcatReadsWhatGenerateAndStageWrote) {
   }
   const Dir dir("kcat");
   const std::string prefix = prefix_for("kcat");
-  Child gen({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--rate", "20", "--count", "40"},
+  Child gen({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--rate", "20",
+             "--count", "40"},
             dir / "generate.log");
   ASSERT_EQ(gen.wait(), 0) << gen.output();
-  Child stage({"stage", "--broker", kafka_url(), "--topic-prefix", prefix, "--trigger", "1s", "--checkpoint",
-               dir / "ckpt"},
+  Child stage({"stage", "--broker", kafka_url(), "--topic-prefix", prefix, "--trigger", "1s",
+               "--checkpoint", dir / "ckpt"},
               dir / "stage.log");
   auto log = KafkaLog::open(kafka_url());
   ASSERT_TRUE(log);
   ASSERT_TRUE(eventually(30, [&] { return end_offset(**log, prefix + "events_stages") == 40; }))
-      << "staged " << end_offset(**log, prefix + "events_stages") << "\n" << stage.output();
+      << "staged " << end_offset(**log, prefix + "events_stages") << "\n"
+      << stage.output();
   const int status = stage.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << stage.output();
   EXPECT_NE(stage.output().find("stage stopped after"), std::string::npos) << stage.output();
 
-  const std::string events =
-      run_capture("kcat -b " + bootstrap() + " -C -t " + prefix + "events -o beginning -e -q -f '%s\\n'");
-  const std::string staged =
-      run_capture("kcat -b " + bootstrap() + " -C -t " + prefix + "events_stages -o beginning -e -q -f '%k\\t%s\\n'");
+  const std::string events = run_capture("kcat -b " + bootstrap() + " -C -t " + prefix +
+                                         "events -o beginning -e -q -f '%s\\n'");
+  const std::string staged = run_capture("kcat -b " + bootstrap() + " -C -t " + prefix +
+                                         "events_stages -o beginning -e -q -f '%k\\t%s\\n'");
   std::istringstream ev(events), st(staged);
   std::string line;
   int n = 0;
@@ -85,7 +87,8 @@ TEST(Services, KcatReadsWhatGenerateAndStageWrote) {
     const auto j = nlohmann::ordered_json::parse(line.substr(tab + 1));
     std::vector<std::string> keys;
     for (const auto& [k, _] : j.items()) keys.push_back(k);
-    EXPECT_EQ(keys, (std::vector<std::string>{"time", "user_id", "user_name", "dept_name", "gender", "age", "hello", "id"}));
+    EXPECT_EQ(keys, (std::vector<std::string>{"time", "user_id", "user_name", "dept_name", "gender",
+                                              "age", "hello", "id"}));
     const int64_t id = j["id"];
     EXPECT_EQ(line.substr(0, tab), std::to_string(id % 10)) << "key = user_id";
     EXPECT_EQ(j["user_id"], id % 10);
@@ -101,17 +104,20 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
   const std::string prefix = prefix_for("kill9");
   // 200 events over 10 s, staged as they come; two aggregations read them: v1, killed with
   // SIGKILL twice and restarted, and ref, left alone. Both must end with the same table.
-  Child gen({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--rate", "20", "--count", "200"},
+  Child gen({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--rate", "20",
+             "--count", "200"},
             dir / "generate.log");
-  Child stage({"stage", "--broker", kafka_url(), "--topic-prefix", prefix, "--trigger", "1s", "--checkpoint",
-               dir / "ckpt"},
+  Child stage({"stage", "--broker", kafka_url(), "--topic-prefix", prefix, "--trigger", "1s",
+               "--checkpoint", dir / "ckpt"},
               dir / "stage.log");
-  const std::vector<std::string> common = {"--broker", kafka_url(), "--topic-prefix", prefix, "--trigger", "1s",
+  const std::vector<std::string> common = {"--broker",     kafka_url(), "--topic-prefix",
+                                           prefix,         "--trigger", "1s",
                                            "--checkpoint", dir / "ckpt"};
   auto aggregate = [&](const std::string& table, const std::string& db) {
     std::vector<std::string> args = {"aggregate"};
     args.insert(args.end(), common.begin(), common.end());
-    args.insert(args.end(), {"--sink", "sqlite:" + (dir / db), "--table", table, "--window", "2s", "--watermark", "1s"});
+    args.insert(args.end(), {"--sink", "sqlite:" + (dir / db), "--table", table, "--window", "2s",
+                             "--watermark", "1s"});
     return args;
   };
   Child ref(aggregate("events_users_ref", "ref.db"), dir / "ref.log");
@@ -126,7 +132,8 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
 
   auto log = KafkaLog::open(kafka_url());
   ASSERT_TRUE(log);
-  ASSERT_TRUE(eventually(30, [&] { return end_offset(**log, prefix + "events_stages") == 200; })) << stage.output();
+  ASSERT_TRUE(eventually(30, [&] { return end_offset(**log, prefix + "events_stages") == 200; }))
+      << stage.output();
   auto rows = [&](const std::string& db, const std::string& table) {
     auto sink = SqliteSink::open(dir / db);
     if (!sink) return std::vector<TableRow>{};
@@ -146,8 +153,9 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
     auto last = (*sink)->last_batch(query);
     return last && *last && (*last)->source_end.find("/0:200") != std::string::npos;
   };
-  ASSERT_TRUE(eventually(40, [&] { return read_all("ref.db", "events_users_ref") && read_all("v1.db", "events_users_v1"); }))
-      << v1->output();
+  ASSERT_TRUE(eventually(40, [&] {
+    return read_all("ref.db", "events_users_ref") && read_all("v1.db", "events_users_v1");
+  })) << v1->output();
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   const std::vector<TableRow> a = rows("ref.db", "events_users_ref");
   const std::vector<TableRow> b = rows("v1.db", "events_users_v1");
@@ -181,12 +189,14 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
   // cut the view over. Recovering into the table v1 wrote is refused.
   std::vector<std::string> recover = {"recover"};
   recover.insert(recover.end(), common.begin(), common.end());
-  recover.insert(recover.end(), {"--sink", "sqlite:" + (dir / "v1.db"), "--window", "2s", "--watermark", "5s"});
+  recover.insert(recover.end(),
+                 {"--sink", "sqlite:" + (dir / "v1.db"), "--window", "2s", "--watermark", "5s"});
   std::vector<std::string> refused = recover;
   refused.insert(refused.end(), {"--table", "events_users_v1", "--query", "v1_again"});
   Child no(refused, dir / "refused.log");
   EXPECT_EQ(WEXITSTATUS(no.wait()), 1) << no.output();
-  EXPECT_NE(no.output().find("refusing to recover into events_users_v1: it already has"), std::string::npos)
+  EXPECT_NE(no.output().find("refusing to recover into events_users_v1: it already has"),
+            std::string::npos)
       << no.output();
   recover.insert(recover.end(), {"--table", "events_users_v2", "--until-idle"});
   Child rec(recover, dir / "recover.log");
@@ -196,10 +206,13 @@ TEST(Services, AggregateKilledMidStreamResumesWithoutLossOrDuplicates) {
   const std::vector<TableRow> v2 = rows("v1.db", "events_users_v2");
   EXPECT_FALSE(v2.empty());
   EXPECT_LT(v2.size(), b.size());
-  for (const auto& r : v2) EXPECT_NE(std::find(b.begin(), b.end(), r), b.end()) << r.start << " " << to_display(r.dim);
-  Child cut({"cutover", "--sink", "sqlite:" + (dir / "v1.db"), "--to", "events_users_v2"}, dir / "cutover.log");
+  for (const auto& r : v2)
+    EXPECT_NE(std::find(b.begin(), b.end(), r), b.end()) << r.start << " " << to_display(r.dim);
+  Child cut({"cutover", "--sink", "sqlite:" + (dir / "v1.db"), "--to", "events_users_v2"},
+            dir / "cutover.log");
   EXPECT_EQ(cut.wait(), 0) << cut.output();
-  EXPECT_NE(cut.output().find("view events_users now reads events_users_v2"), std::string::npos) << cut.output();
+  EXPECT_NE(cut.output().find("view events_users now reads events_users_v2"), std::string::npos)
+      << cut.output();
   auto sink = SqliteSink::open(dir / "v1.db");
   ASSERT_TRUE(sink);
   EXPECT_EQ((*sink)->view_target("events_users")->value_or(""), "events_users_v2");
@@ -221,23 +234,25 @@ TEST(Services, StageProcessesInOneGroupShareThePartitions) {
     return n;
   };
   auto stage = [&](const std::string& name) {
-    return std::make_unique<Child>(std::vector<std::string>{"stage", "--broker", kafka_url(), "--topic-prefix", prefix,
-                                                            "--partitions", "4", "--trigger", "1s", "--group", group,
-                                                            "--checkpoint", dir / "ckpt"},
-                                   dir / name);
+    return std::make_unique<Child>(
+        std::vector<std::string>{"stage", "--broker", kafka_url(), "--topic-prefix", prefix,
+                                 "--partitions", "4", "--trigger", "1s", "--group", group,
+                                 "--checkpoint", dir / "ckpt"},
+        dir / name);
   };
   // Two members: the group gives each some of the 4 partitions of events.
   auto a = stage("a.log");
   auto b = stage("b.log");
-  Child gen({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--partitions", "4", "--rate", "50",
-             "--count", "200"},
+  Child gen({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--partitions", "4",
+             "--rate", "50", "--count", "200"},
             dir / "generate.log");
   ASSERT_EQ(gen.wait(), 0) << gen.output();
-  ASSERT_TRUE(eventually(40, [&] { return staged() == 200; })) << staged() << "\n" << a->output() << b->output();
+  ASSERT_TRUE(eventually(40, [&] { return staged() == 200; })) << staged() << "\n"
+                                                               << a->output() << b->output();
   // One leaves; the other takes over its partitions and stages what comes next.
   EXPECT_EQ(b->stop(SIGTERM), 0) << b->output();
-  Child more({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--partitions", "4", "--rate", "50",
-              "--count", "100", "--first-id", "200"},
+  Child more({"generate", "--broker", kafka_url(), "--topic-prefix", prefix, "--partitions", "4",
+              "--rate", "50", "--count", "100", "--first-id", "200"},
              dir / "generate2.log");
   ASSERT_EQ(more.wait(), 0) << more.output();
   EXPECT_TRUE(eventually(40, [&] { return staged() == 300; })) << staged() << "\n" << a->output();
@@ -259,7 +274,8 @@ TEST(Services, StageProcessesInOneGroupShareThePartitions) {
   for (int32_t p = 0; p < 4; ++p) {
     auto f = (*log)->fetch(prefix + "events_stages", p, 0, FetchLimits{});
     ASSERT_TRUE(f) << f.status().message();
-    for (const auto& r : f->records) ids.insert(nlohmann::json::parse(*r.value)["id"].get<int64_t>());
+    for (const auto& r : f->records)
+      ids.insert(nlohmann::json::parse(*r.value)["id"].get<int64_t>());
   }
   EXPECT_EQ(ids.size(), 300u);
   EXPECT_EQ(*ids.begin(), 0);

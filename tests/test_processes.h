@@ -37,7 +37,8 @@ struct Child {
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
     posix_spawn_file_actions_destroy(&actions);
@@ -83,7 +84,8 @@ struct Child {
 struct Dir {
   std::filesystem::path path;
   explicit Dir(const std::string& name) {
-    path = std::filesystem::temp_directory_path() / ("kappa_test_" + std::to_string(::getpid()) + "_" + name);
+    path = std::filesystem::temp_directory_path() /
+           ("kappa_test_" + std::to_string(::getpid()) + "_" + name);
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }

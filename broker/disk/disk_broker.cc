@@ -86,8 +86,7 @@ struct DiskBroker::Topic {
 };
 
 disk::PartitionOptions DiskBroker::partition_options(const Options& o) {
-  return {o.segment_bytes, o.index_interval_bytes, o.max_batch_bytes, o.faults.get(),
-          [this] {
+  return {o.segment_bytes, o.index_interval_bytes, o.max_batch_bytes, o.faults.get(), [this] {
             // A roll made more durable: record it soon, off the append path.
             checkpoint_due_ = true;
             stop_cv_.notify_all();
@@ -130,8 +129,8 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
     KAPPA_RETURN_IF_ERROR(disk::sync_dir(parent));
   }
   if (ec) {
-    return Status::unavailable("disk broker " + dir + ": cannot create the directory: " +
-                               ec.message());
+    return Status::unavailable("disk broker " + dir +
+                               ": cannot create the directory: " + ec.message());
   }
   const auto lock_path = options.dir / kLockName;
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -140,9 +139,8 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
     const int err = errno;
     ::close(lock_fd);
     if (err == EWOULDBLOCK) {
-      return Status::failed_precondition("disk broker " + dir +
-                                         " is in use: another broker holds the lock " +
-                                         lock_path.string());
+      return Status::failed_precondition(
+          "disk broker " + dir + " is in use: another broker holds the lock " + lock_path.string());
     }
     return disk::io_error(lock_path, std::nullopt, "flock", err);
   }
@@ -165,8 +163,8 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
     std::erase_if(*m, [&](const auto& e) { return deleted->count(e.first.first) != 0; });
   }
   KAPPA_RETURN_IF_ERROR(broker->load_topics(live_log_starts, live_recovery_points));
-  auto groups = disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName,
-                                           broker->recovery_);
+  auto groups =
+      disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName, broker->recovery_);
   if (!groups) return groups.status();
   broker->groups_ = std::move(*groups);
   // From here on the checkpoints describe what recovery kept (and --repair cut); after a
@@ -221,8 +219,8 @@ Status DiskBroker::load_topics(const disk::OffsetMap& log_starts,
     KAPPA_RETURN_IF_ERROR(disk::sync_dir(options_.dir));
   }
   if (ec) {
-    return Status::unavailable("disk broker " + topics_dir.string() + ": cannot create: " +
-                               ec.message());
+    return Status::unavailable("disk broker " + topics_dir.string() +
+                               ": cannot create: " + ec.message());
   }
   std::map<std::string, std::vector<int32_t>> found;
   for (const auto& entry : std::filesystem::directory_iterator(topics_dir, ec)) {
@@ -236,8 +234,8 @@ Status DiskBroker::load_topics(const disk::OffsetMap& log_starts,
     found[parsed->first].push_back(parsed->second);
   }
   if (ec) {
-    return Status::unavailable("disk broker " + topics_dir.string() + ": cannot list: " +
-                               ec.message());
+    return Status::unavailable("disk broker " + topics_dir.string() +
+                               ": cannot list: " + ec.message());
   }
   const auto recorded = [](const disk::OffsetMap& m, const disk::TopicPartition& tp) {
     auto it = m.find(tp);
@@ -356,9 +354,9 @@ Result<std::unique_ptr<DiskBroker::Topic>> DiskBroker::create_partitions(std::st
   if (failed.is_ok()) failed = disk::sync_dir(topics_dir);
   for (int32_t p = from; failed.is_ok() && p < partitions; ++p) {
     PartitionRecovery ignored;
-    auto store = disk::PartitionStore::open(topics_dir / partition_dir_name(topic, p),
-                                            std::string(topic), p, partition_options(options_),
-                                            ignored);
+    auto store =
+        disk::PartitionStore::open(topics_dir / partition_dir_name(topic, p), std::string(topic), p,
+                                   partition_options(options_), ignored);
     if (!store) {
       failed = store.status();
       break;

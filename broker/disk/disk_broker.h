@@ -147,11 +147,11 @@ class DiskBroker final : public BatchLog {
   struct Options {
     std::filesystem::path dir;
     FsyncPolicy fsync = FsyncPolicy::kAlways;
-    int64_t fsync_interval_ms = 1000;          // kInterval's period
+    int64_t fsync_interval_ms = 1000;            // kInterval's period
     int64_t segment_bytes = int64_t{128} << 20;  // at most 2 GiB - 1
     int64_t index_interval_bytes = 4096;
-    int64_t retention_ms = -1;     // -1: unlimited
-    int64_t retention_bytes = -1;  // per partition; -1: unlimited
+    int64_t retention_ms = -1;          // -1: unlimited
+    int64_t retention_bytes = -1;       // per partition; -1: unlimited
     int64_t max_batch_bytes = 1048588;  // Kafka's message.max.bytes default
     bool auto_create_topics = true;     // produce to a missing topic creates it, as Kafka does
     int32_t default_partitions = 1;

@@ -211,7 +211,8 @@ TEST(DiskBroker, AppendBatchReadBatchesRoundTrip) {
   std::string expected;
   for (size_t i = 0; i < sent.size(); ++i) {
     std::string s = sent[i];
-    for (int k = 0; k < 8; ++k) s[static_cast<size_t>(k)] = static_cast<char>((bases[i] >> (56 - 8 * k)) & 0xFF);
+    for (int k = 0; k < 8; ++k)
+      s[static_cast<size_t>(k)] = static_cast<char>((bases[i] >> (56 - 8 * k)) & 0xFF);
     expected += s;
   }
   EXPECT_EQ(all->bytes, expected);
@@ -256,7 +257,8 @@ TEST(DiskBroker, AppendBatchChecks) {
   for (const auto& v : values) records.push_back(rec(std::nullopt, v));
   auto placed = b->produce("t", records);
   ASSERT_TRUE(placed) << placed.status().to_string();
-  for (size_t i = 0; i < placed->size(); ++i) EXPECT_EQ((*placed)[i].offset, static_cast<int64_t>(i));
+  for (size_t i = 0; i < placed->size(); ++i)
+    EXPECT_EQ((*placed)[i].offset, static_cast<int64_t>(i));
   EXPECT_EQ(fetch_values(*b, "t", 0).size(), 20u);
 }
 
@@ -349,7 +351,8 @@ void check_torn_tail(const std::function<void(std::string&)>& damage, int64_t ke
   EXPECT_LE(truncated_at, original);
   EXPECT_EQ(b->offsets("t", 0)->end, kept_batches * 2);
   bool line = false;
-  for (const auto& l : b->recovery().lines()) line = line || l.find("torn bytes") != std::string::npos;
+  for (const auto& l : b->recovery().lines())
+    line = line || l.find("torn bytes") != std::string::npos;
   EXPECT_TRUE(line);
 
   auto base = b->append_batch("t", 0, make_batch(2, "d"));
@@ -420,7 +423,8 @@ TEST(DiskBroker, SegmentRollAndReadsAcrossSegments) {
     auto b = open_ok(o);
     ASSERT_TRUE(b->create_topic("t", 1));
     for (int i = 0; i < 40; ++i) {
-      sent.push_back(make_batch(1 + i % 3, "b" + std::to_string(i), static_cast<size_t>(i % 5) * 20));
+      sent.push_back(
+          make_batch(1 + i % 3, "b" + std::to_string(i), static_cast<size_t>(i % 5) * 20));
       ASSERT_TRUE(b->append_batch("t", 0, sent.back()));
     }
     auto all = b->read_batches("t", 0, 0, 1 << 20);
@@ -446,7 +450,8 @@ TEST(DiskBroker, SegmentRollAndReadsAcrossSegments) {
     ASSERT_EQ(index.size() % 8, 0u);
     ASSERT_GE(index.size(), 8u);
     // First entry: the first batch, position 0, relative offset = its lastOffsetDelta.
-    const auto rel = (static_cast<unsigned char>(index[2]) << 8) | static_cast<unsigned char>(index[3]);
+    const auto rel =
+        (static_cast<unsigned char>(index[2]) << 8) | static_cast<unsigned char>(index[3]);
     EXPECT_EQ(rel, batches[0].last_offset_delta);
     EXPECT_EQ(index.substr(4, 4), std::string(4, '\0'));
     expected_base = batches.back().last_offset() + 1;
@@ -545,7 +550,8 @@ TEST(DiskBroker, RetentionDeletesOldClosedSegments) {
     for (int i = 0; i < 10; ++i) {
       ASSERT_TRUE(b->append_batch("t", 0, make_batch(2, "v", 40, /*ts=*/i * 1000)));
     }
-    per_segment = static_cast<int64_t>(read_file(segment_files(partition_dir(o, "t", 0), ".log")[0]).size());
+    per_segment =
+        static_cast<int64_t>(read_file(segment_files(partition_dir(o, "t", 0), ".log")[0]).size());
   }
   const auto dir = partition_dir(o, "t", 0);
   const size_t segments = segment_files(dir, ".log").size();
@@ -600,7 +606,8 @@ TEST(DiskBroker, LockRefusesSecondOpen) {
   auto second = DiskBroker::open(o);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status().message();
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos)
+      << second.status().message();
   EXPECT_NE(second.status().message().find(o.dir.string()), std::string::npos);
   first.reset();
   EXPECT_TRUE(DiskBroker::open(o));
@@ -648,7 +655,8 @@ TEST(DiskBroker, GroupOffsetsTornTailAndCompaction) {
     auto b = open_ok(o);
     EXPECT_TRUE(b->recovery().group_log_compacted);
     EXPECT_EQ(b->recovery().group_offset_records, 50);
-    EXPECT_EQ(*b->group_offsets("g", "t"), (std::vector<GroupOffset>{{0, 49, "m49"}, {1, 149, ""}}));
+    EXPECT_EQ(*b->group_offsets("g", "t"),
+              (std::vector<GroupOffset>{{0, 49, "m49"}, {1, 149, ""}}));
     EXPECT_LT(fs::file_size(file), before);
     const GroupOffset go[] = {{0, 50, "m50"}};
     ASSERT_TRUE(b->commit_group_offsets("g", "t", go));

@@ -41,8 +41,8 @@ Result<File> File::open(const std::filesystem::path& path, int flags, mode_t mod
 Result<size_t> File::read_at(int64_t pos, char* out, size_t n) const {
   size_t done = 0;
   while (done < n) {
-    const ssize_t got = ::pread(fd_, out + done, n - done, static_cast<off_t>(pos) +
-                                                                   static_cast<off_t>(done));
+    const ssize_t got =
+        ::pread(fd_, out + done, n - done, static_cast<off_t>(pos) + static_cast<off_t>(done));
     if (got < 0) {
       if (errno == EINTR) continue;
       return io_error(path_, pos + static_cast<int64_t>(done), "pread", errno);

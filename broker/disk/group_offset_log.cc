@@ -235,7 +235,8 @@ Status GroupOffsetLog::replay(RecoveryReport& report, size_t read_chunk_bytes) {
           return Status::corruption("disk broker " + path_.string() + " at byte " +
                                     std::to_string(at) +
                                     ": a damaged group offset record, and a valid one follows "
-                                    "at byte " + std::to_string(next));
+                                    "at byte " +
+                                    std::to_string(next));
         }
       }
       report.group_truncated_bytes = window.size() - at;
@@ -278,8 +279,8 @@ Status GroupOffsetLog::compact() {
     const auto& [group, topic, partition] = it->first;
     std::vector<GroupOffset> batch;
     auto jt = it;
-    for (; jt != offsets_.end() && std::get<0>(jt->first) == group &&
-           std::get<1>(jt->first) == topic;
+    for (;
+         jt != offsets_.end() && std::get<0>(jt->first) == group && std::get<1>(jt->first) == topic;
          ++jt) {
       batch.push_back({std::get<2>(jt->first), jt->second.offset, jt->second.metadata});
     }
@@ -341,7 +342,8 @@ Status GroupOffsetLog::append(const std::string& record, bool sync, int64_t entr
   KAPPA_RETURN_IF_ERROR(broken_);
   if (Status s = file_.write_at(size_, record); !s) {
     if (!file_.truncate(size_)) {
-      broken_ = Status::failed_precondition(s.message() + "; the partial record could not be "
+      broken_ = Status::failed_precondition(s.message() +
+                                            "; the partial record could not be "
                                             "removed: reopen the broker");
     }
     return s;

@@ -44,7 +44,8 @@ Result<OffsetMap> read_offset_checkpoint(const std::filesystem::path& path) {
   }
   const auto bad = [&](size_t line, const std::string& what) {
     return Status::corruption("disk broker " + path.string() + " line " + std::to_string(line) +
-                              ": " + what + " (an offset checkpoint file: a version line \"0\", "
+                              ": " + what +
+                              " (an offset checkpoint file: a version line \"0\", "
                               "a count line, then \"topic partition offset\" lines)");
   };
   if (lines.empty() || lines[0] != "0") {

@@ -103,9 +103,9 @@ bool has_line(const DiskBroker& b, const std::string& text) {
   return false;
 }
 
-#define EXPECT_HAS(haystack, needle)                                          \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "no '" << (needle) \
-                                                        << "' in: " << (haystack)
+#define EXPECT_HAS(haystack, needle)                    \
+  EXPECT_NE((haystack).find(needle), std::string::npos) \
+      << "no '" << (needle) << "' in: " << (haystack)
 
 // The user's report: a byte flipped in the middle of the active segment made every later batch
 // a "torn tail". Flipping a record byte, the CRC byte or the length field itself must all be

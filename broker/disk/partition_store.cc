@@ -119,9 +119,8 @@ Result<int64_t> valid_batch_at(const File& file, int64_t at, int64_t size, int64
     return int64_t{-1};
   }
   batch.resize(12 + static_cast<size_t>(length));
-  KAPPA_RETURN_IF_ERROR(
-      file.read_exact(at + static_cast<int64_t>(kHeaderSize), batch.data() + kHeaderSize,
-                      batch.size() - kHeaderSize));
+  KAPPA_RETURN_IF_ERROR(file.read_exact(at + static_cast<int64_t>(kHeaderSize),
+                                        batch.data() + kHeaderSize, batch.size() - kHeaderSize));
   const auto stored = static_cast<uint32_t>(load_be(batch.data() + kCrcAt, 4));
   const uint32_t actual = crc32c(0, batch.data() + kAttributesAt, batch.size() - kAttributesAt);
   return stored == actual ? base + delta + 1 : int64_t{-1};
@@ -209,9 +208,9 @@ Status PartitionStore::broken() const {
 void PartitionStore::set_broken(const Status& why) {
   std::lock_guard lock(broken_mu_);
   if (broken_.is_ok()) {
-    broken_ = Status::failed_precondition(why.message() + " (" +
-                                          partition_name(topic_, partition_) +
-                                          " no longer knows what is on disk: reopen the broker)");
+    broken_ =
+        Status::failed_precondition(why.message() + " (" + partition_name(topic_, partition_) +
+                                    " no longer knows what is on disk: reopen the broker)");
   }
 }
 
@@ -220,11 +219,11 @@ std::string PartitionStore::location(int64_t offset) const {
 }
 
 Status PartitionStore::out_of_range(int64_t offset, const OffsetRange& range) const {
-  return Status::out_of_range(location(offset) + " is out of range: " +
-                              partition_name(topic_, partition_) + " holds offsets [" +
-                              std::to_string(range.earliest) + ", " + std::to_string(range.end) +
-                              ") and may be read from " + std::to_string(range.earliest) +
-                              " to " + std::to_string(range.end));
+  return Status::out_of_range(location(offset) +
+                              " is out of range: " + partition_name(topic_, partition_) +
+                              " holds offsets [" + std::to_string(range.earliest) + ", " +
+                              std::to_string(range.end) + ") and may be read from " +
+                              std::to_string(range.earliest) + " to " + std::to_string(range.end));
 }
 
 Result<std::unique_ptr<PartitionStore>> PartitionStore::open(std::filesystem::path dir,
@@ -324,8 +323,7 @@ Status PartitionStore::recover(PartitionRecovery& report) {
                                     : " (nothing recorded in log-start-offset-checkpoint)");
       if (!recorded_.repair) {
         return Status::corruption("disk broker " + missing.string() + " is missing: " + why +
-                                  would("start the log at offset " +
-                                            std::to_string(bases.front()),
+                                  would("start the log at offset " + std::to_string(bases.front()),
                                         log_start, bases.front()));
       }
       report.lost.push_back({log_start, bases.front(), why});
@@ -342,12 +340,13 @@ Status PartitionStore::recover(PartitionRecovery& report) {
         auto lost_to = end_of(i, expected);
         if (!lost_to) return lost_to.status();
         if (!recorded_.repair) {
-          return Status::corruption("disk broker " + path.string() + ": " + why +
-                                    would("delete it and the segments after it", expected,
-                                          *lost_to));
+          return Status::corruption(
+              "disk broker " + path.string() + ": " + why +
+              would("delete it and the segments after it", expected, *lost_to));
         }
-        report.lost.push_back({expected, *lost_to, "deleted " + path.string() + " and the " +
-                                                        "segments after it: " + why});
+        report.lost.push_back(
+            {expected, *lost_to,
+             "deleted " + path.string() + " and the " + "segments after it: " + why});
         kept = i;
         break;
       }
@@ -371,8 +370,8 @@ Status PartitionStore::recover(PartitionRecovery& report) {
         }
         KAPPA_RETURN_IF_ERROR(seg->log.truncate(damage->position));
         KAPPA_RETURN_IF_ERROR(seg->log.datasync());
-        report.lost.push_back({damage->offset, *lost_to, "truncated " + at + ": " +
-                                                             damage->problem});
+        report.lost.push_back(
+            {damage->offset, *lost_to, "truncated " + at + ": " + damage->problem});
         kept = i + 1;
       }
       KAPPA_RETURN_IF_ERROR(write_index(*seg, last || damage.has_value(), report));
@@ -489,8 +488,7 @@ Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expecte
                           std::to_string(expected) + ")";
         if (after->position >= 0) {
           why += ", but a valid batch follows at byte " + std::to_string(after->position) +
-                 " (offset " + std::to_string(after->base) +
-                 "): corruption, not a torn write";
+                 " (offset " + std::to_string(after->base) + "): corruption, not a torn write";
         } else if (last) {
           why += ", below the recovery point " + std::to_string(recorded_.recovery_point) +
                  " in recovery-point-offset-checkpoint: durable data is damaged, not a torn write";
@@ -626,8 +624,8 @@ Result<int64_t> PartitionStore::append(std::string batch) {
     if (Status t = active_->log.truncate(write_pos_); !t) set_broken(s);
     return s;
   }
-  const bool add_entry = active_->entries.empty() ||
-                         bytes_since_index_ >= options_.index_interval_bytes;
+  const bool add_entry =
+      active_->entries.empty() || bytes_since_index_ >= options_.index_interval_bytes;
   const IndexEntry entry{base + delta, static_cast<int32_t>(write_pos_), running_max_ts_};
   if (add_entry) {
     std::string bytes;
@@ -675,11 +673,10 @@ Result<RecordBatchHeader> PartitionStore::header_at(const SegmentView& v, int64_
   RecordBatchHeader header = parse_header(h);
   if (header.batch_length < kMinBatchLength ||
       at + 12 + static_cast<int64_t>(header.batch_length) > v.size) {
-    return Status::corruption("disk broker " + log.path().string() + " at byte " +
-                              std::to_string(at) + ": batchLength " +
-                              std::to_string(header.batch_length) +
-                              " does not fit the segment's published " + std::to_string(v.size) +
-                              " bytes");
+    return Status::corruption(
+        "disk broker " + log.path().string() + " at byte " + std::to_string(at) + ": batchLength " +
+        std::to_string(header.batch_length) + " does not fit the segment's published " +
+        std::to_string(v.size) + " bytes");
   }
   return header;
 }
@@ -710,9 +707,8 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
     range = {log_start_, end_offset_.load()};
     if (offset < range.earliest || offset > range.end) return out_of_range(offset, range);
     if (offset == range.end) return BatchRead{std::string(), range.end, range.earliest};
-    auto it = std::upper_bound(
-        segments_.begin(), segments_.end(), offset,
-        [](int64_t o, const SegmentPtr& s) { return o < s->base_offset; });
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                               [](int64_t o, const SegmentPtr& s) { return o < s->base_offset; });
     --it;  // offset >= log_start_ == the first segment's base
     for (auto s = it; s != segments_.end(); ++s) views.push_back({*s, (*s)->size});
     const auto& entries = (*it)->entries;
@@ -742,8 +738,8 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
         std::min(v.size - at.position, std::max<int64_t>(room, static_cast<int64_t>(kHeaderSize)));
     const size_t start = out.size();
     out.resize(start + static_cast<size_t>(want));
-    KAPPA_RETURN_IF_ERROR(v.segment->log.read_exact(at.position, out.data() + start,
-                                                    static_cast<size_t>(want)));
+    KAPPA_RETURN_IF_ERROR(
+        v.segment->log.read_exact(at.position, out.data() + start, static_cast<size_t>(want)));
     // Keep the whole batches; the first batch of the answer is kept whole however big.
     int64_t keep = 0;
     while (keep + 12 <= want) {
@@ -804,9 +800,8 @@ Result<int64_t> PartitionStore::offset_for_time(int64_t timestamp_ms) const {
   }
   std::string batch;
   for (;;) {
-    auto found = scan(views, at, [&](const RecordBatchHeader& h) {
-      return h.max_timestamp >= timestamp_ms;
-    });
+    auto found = scan(views, at,
+                      [&](const RecordBatchHeader& h) { return h.max_timestamp >= timestamp_ms; });
     if (!found) return found.status();
     if (!*found) return end;
     // The records of a batch need not be in timestamp order: decode it to find the first.

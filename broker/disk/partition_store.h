@@ -154,8 +154,8 @@ class PartitionStore {
   // Appender state, guarded by append_mu_.
   std::mutex append_mu_;
   SegmentPtr active_;
-  int64_t write_pos_ = 0;        // bytes in the active segment
-  int64_t next_offset_ = 0;      // the offset the next batch gets
+  int64_t write_pos_ = 0;    // bytes in the active segment
+  int64_t next_offset_ = 0;  // the offset the next batch gets
   int64_t bytes_since_index_ = 0;
   int64_t running_max_ts_ = INT64_MIN;
   ProducerStates producers_;  // rebuilt by recover_segment, kept by append

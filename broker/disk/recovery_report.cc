@@ -7,14 +7,13 @@ namespace kappa {
 std::vector<std::string> RecoveryReport::lines() const {
   std::vector<std::string> out;
   for (const PartitionRecovery& p : partitions) {
-    out.push_back(partition_name(p.topic, p.partition) + ": " + std::to_string(p.segments) +
-                  " segments, " + std::to_string(p.batches) + " batches, " +
-                  std::to_string(p.records) + " records, " + std::to_string(p.bytes) +
-                  " bytes, offsets [" + std::to_string(p.log_start_offset) + ", " +
-                  std::to_string(p.end_offset) + ")" +
-                  (p.indexes_rebuilt > 0
-                       ? ", " + std::to_string(p.indexes_rebuilt) + " indexes rebuilt"
-                       : std::string()));
+    out.push_back(
+        partition_name(p.topic, p.partition) + ": " + std::to_string(p.segments) + " segments, " +
+        std::to_string(p.batches) + " batches, " + std::to_string(p.records) + " records, " +
+        std::to_string(p.bytes) + " bytes, offsets [" + std::to_string(p.log_start_offset) + ", " +
+        std::to_string(p.end_offset) + ")" +
+        (p.indexes_rebuilt > 0 ? ", " + std::to_string(p.indexes_rebuilt) + " indexes rebuilt"
+                               : std::string()));
     if (p.truncated_bytes > 0) {
       out.push_back(partition_name(p.topic, p.partition) + ": truncated " +
                     std::to_string(p.truncated_bytes) + " torn bytes at byte " +

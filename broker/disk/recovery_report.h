@@ -36,10 +36,10 @@ struct PartitionRecovery {
 
 struct RecoveryReport {
   std::vector<PartitionRecovery> partitions;  // in topic, then partition order
-  int64_t group_offset_records = 0;  // records replayed from group_offsets.log
-  int64_t group_offsets = 0;         // live (group, topic, partition) entries after replay
-  int64_t group_truncated_bytes = 0; // a torn last record of group_offsets.log, cut off
-  bool group_log_compacted = false;  // group_offsets.log was rewritten compactly
+  int64_t group_offset_records = 0;           // records replayed from group_offsets.log
+  int64_t group_offsets = 0;                  // live (group, topic, partition) entries after replay
+  int64_t group_truncated_bytes = 0;          // a torn last record of group_offsets.log, cut off
+  bool group_log_compacted = false;           // group_offsets.log was rewritten compactly
 
   // One human-readable line per partition, plus lines for truncations and the group log.
   std::vector<std::string> lines() const;

@@ -43,9 +43,9 @@ const std::string* metadata_for(const std::vector<std::pair<std::string, std::st
 
 GroupCoordinator::GroupCoordinator(Options options)
     : options_(options),
-      member_id_rng_(options.member_id_seed ? *options.member_id_seed
-                                            : (uint64_t{std::random_device{}()} << 32) ^
-                                                  std::random_device{}()) {}
+      member_id_rng_(options.member_id_seed
+                         ? *options.member_id_seed
+                         : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -469,8 +469,8 @@ std::optional<GroupCoordinator::GroupView> GroupCoordinator::describe(
     std::string_view group_id) const {
   const Group* g = find_group(group_id);
   if (g == nullptr) return std::nullopt;
-  GroupView view{std::string(state_name(g->state)), g->generation_id, g->protocol_name, g->leader,
-                 {}};
+  GroupView view{
+      std::string(state_name(g->state)), g->generation_id, g->protocol_name, g->leader, {}};
   std::vector<const Member*> order;
   for (const auto& [id, m] : g->members) order.push_back(&m);
   std::sort(order.begin(), order.end(),
@@ -557,8 +557,7 @@ void GroupCoordinator::update_member_and_rebalance(Group& g, Member& m, JoinGrou
   maybe_prepare_rebalance(g, now_ms);
 }
 
-JoinGroupResult GroupCoordinator::current_generation_answer(const Group& g,
-                                                            const Member& m) const {
+JoinGroupResult GroupCoordinator::current_generation_answer(const Group& g, const Member& m) const {
   JoinGroupResult r;
   r.error = err::kNone;
   r.generation_id = g.generation_id;
@@ -620,8 +619,7 @@ void GroupCoordinator::remove_member_and_update_group(Group& g, std::string_view
   }
 }
 
-void GroupCoordinator::remove_pending_member_and_update_group(Group& g,
-                                                              std::string_view member_id,
+void GroupCoordinator::remove_pending_member_and_update_group(Group& g, std::string_view member_id,
                                                               int64_t now_ms) {
   g.pending_members.erase(g.pending_members.find(member_id));
   try_complete_join(g, now_ms);
@@ -674,8 +672,8 @@ void GroupCoordinator::try_complete_join(Group& g, int64_t now_ms) {
 
 void GroupCoordinator::on_join_deadline(Group& g, int64_t now_ms) {
   if (g.initial_delay && g.new_member_added && g.initial_delay_remaining_ms > 0) {
-    const int32_t delay = std::min(options_.initial_rebalance_delay_ms,
-                                   g.initial_delay_remaining_ms);
+    const int32_t delay =
+        std::min(options_.initial_rebalance_delay_ms, g.initial_delay_remaining_ms);
     g.new_member_added = false;
     g.initial_delay_remaining_ms = std::max(g.initial_delay_remaining_ms - delay, 0);
     g.join_deadline_ms = now_ms + delay;
@@ -867,9 +865,9 @@ std::string GroupCoordinator::generate_member_id(const Group& g, std::string_vie
     hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
     char uuid[37];
-    std::snprintf(uuid, sizeof uuid, "%08x-%04x-%04x-%04x-%012llx",
-                  static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                  static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+    std::snprintf(uuid, sizeof uuid, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                  static_cast<unsigned>(lo >> 48),
                   static_cast<unsigned long long>(lo & 0xffffffffffffULL));
     std::string id = std::string(client_id) + "-" + uuid;
     if (!g.members.contains(id) && !g.pending_members.contains(id)) return id;

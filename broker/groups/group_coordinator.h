@@ -83,7 +83,7 @@ struct SyncGroupArgs {
   int32_t generation_id = -1;
   std::string member_id;
   std::optional<std::string> group_instance_id;
-  std::optional<std::string> protocol_type, protocol_name;  // v5+: checked when present
+  std::optional<std::string> protocol_type, protocol_name;       // v5+: checked when present
   std::vector<std::pair<std::string, std::string>> assignments;  // (member_id, assignment), leader
 };
 
@@ -209,12 +209,12 @@ class GroupCoordinator {
     std::vector<std::pair<std::string, std::string>> protocols;
     int32_t session_timeout_ms = 0;
     int32_t rebalance_timeout_ms = 0;
-    uint64_t join_order = 0;           // smaller joined earlier
-    int64_t session_deadline_ms = 0;   // see Group::member_due
-    bool is_new = true;                // has not yet been through a completed rebalance
-    JoinCallback awaiting_join;        // set while its JoinGroup waits
-    SyncCallback awaiting_sync;        // set while its SyncGroup waits
-    std::string assignment;            // from the leader, for the current generation
+    uint64_t join_order = 0;          // smaller joined earlier
+    int64_t session_deadline_ms = 0;  // see Group::member_due
+    bool is_new = true;               // has not yet been through a completed rebalance
+    JoinCallback awaiting_join;       // set while its JoinGroup waits
+    SyncCallback awaiting_sync;       // set while its SyncGroup waits
+    std::string assignment;           // from the leader, for the current generation
   };
 
   struct Group {
@@ -286,8 +286,7 @@ class GroupCoordinator {
   void remove_member(Group& g, std::string_view member_id);
   // remove_member, then what the group's state calls for (a rebalance, or its completion).
   void remove_member_and_update_group(Group& g, std::string_view member_id, int64_t now_ms);
-  void remove_pending_member_and_update_group(Group& g, std::string_view member_id,
-                                              int64_t now_ms);
+  void remove_pending_member_and_update_group(Group& g, std::string_view member_id, int64_t now_ms);
 
   void answer_join(Member& m, JoinGroupResult result);
   void answer_sync(Member& m, SyncGroupResult result);

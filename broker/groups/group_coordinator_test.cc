@@ -112,8 +112,8 @@ TwoMembers form_stable_pair(GroupCoordinator& c) {
 TEST(GroupCoordinatorTest, TwoStepAndOneStepJoinFormGenerationOneAndSyncDistributes) {
   GroupCoordinator c(test_options(/*initial_delay_ms=*/3000));
   // v4: the unknown member is told its id first.
-  JoinReply first = join(c, join_args("", "alpha", {{"range", "ar"}, {"roundrobin", "arr"}}, true),
-                         0);
+  JoinReply first =
+      join(c, join_args("", "alpha", {{"range", "ar"}, {"roundrobin", "arr"}}, true), 0);
   ASSERT_TRUE(first.answered());
   EXPECT_EQ(first.result().error, err::kMemberIdRequired);
   const std::string a = first.result().member_id;
@@ -302,8 +302,8 @@ TEST(GroupCoordinatorTest, ProtocolVoteAmongProtocolsAllMembersSupport) {
   GroupCoordinator c(test_options(100));
   JoinReply ja = join(c, join_args("", "a", {{"range", ""}, {"roundrobin", ""}}), 0);
   JoinReply jb = join(c, join_args("", "b", {{"roundrobin", ""}, {"range", ""}}), 0);
-  JoinReply jc = join(c, join_args("", "c", {{"sticky", ""}, {"roundrobin", ""}, {"range", ""}}),
-                      0);
+  JoinReply jc =
+      join(c, join_args("", "c", {{"sticky", ""}, {"roundrobin", ""}, {"range", ""}}), 0);
   // A protocol nobody else supports, or another protocol type, is refused.
   JoinReply jd = join(c, join_args("", "d", {{"sticky", ""}}), 0);
   EXPECT_EQ(jd.result().error, err::kInconsistentGroupProtocol);
@@ -759,8 +759,8 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
     if (kind == 0 && cl.generation >= 0 && *rc::gen::inRange(0, 4) != 0) kind = 3;
     switch (kind) {
       case 0: {  // JoinGroup
-        JoinGroupArgs a = join_args(cl.member_id, cl.name, cl.protocols,
-                                    *rc::gen::arbitrary<bool>());
+        JoinGroupArgs a =
+            join_args(cl.member_id, cl.name, cl.protocols, *rc::gen::arbitrary<bool>());
         a.rebalance_timeout_ms = *rc::gen::element(kSession, 20000);
         if (*rc::gen::inRange(0, 8) == 0) {
           cl.protocols = choices[*rc::gen::inRange<size_t>(0, choices.size())];

@@ -31,24 +31,81 @@ constexpr std::array<ApiSupport, 20> kApis{{
 }};
 
 // Names of the keys we do not serve, for log lines about clients asking for them.
-constexpr std::array<const char*, 75> kAllNames{
-    "Produce", "Fetch", "ListOffsets", "Metadata", "LeaderAndIsr", "StopReplica",
-    "UpdateMetadata", "ControlledShutdown", "OffsetCommit", "OffsetFetch", "FindCoordinator",
-    "JoinGroup", "Heartbeat", "LeaveGroup", "SyncGroup", "DescribeGroups", "ListGroups",
-    "SaslHandshake", "ApiVersions", "CreateTopics", "DeleteTopics", "DeleteRecords",
-    "InitProducerId", "OffsetForLeaderEpoch", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn",
-    "WriteTxnMarkers", "TxnOffsetCommit", "DescribeAcls", "CreateAcls", "DeleteAcls",
-    "DescribeConfigs", "AlterConfigs", "AlterReplicaLogDirs", "DescribeLogDirs",
-    "SaslAuthenticate", "CreatePartitions", "CreateDelegationToken", "RenewDelegationToken",
-    "ExpireDelegationToken", "DescribeDelegationToken", "DeleteGroups", "ElectLeaders",
-    "IncrementalAlterConfigs", "AlterPartitionReassignments", "ListPartitionReassignments",
-    "OffsetDelete", "DescribeClientQuotas", "AlterClientQuotas", "DescribeUserScramCredentials",
-    "AlterUserScramCredentials", "Vote", "BeginQuorumEpoch", "EndQuorumEpoch", "DescribeQuorum",
-    "AlterPartition", "UpdateFeatures", "Envelope", "FetchSnapshot", "DescribeCluster",
-    "DescribeProducers", "BrokerRegistration", "BrokerHeartbeat", "UnregisterBroker",
-    "DescribeTransactions", "ListTransactions", "AllocateProducerIds", "ConsumerGroupHeartbeat",
-    "ConsumerGroupDescribe", "ControllerRegistration", "GetTelemetrySubscriptions",
-    "PushTelemetry", "AssignReplicasToDirs", "ListClientMetricsResources"};
+constexpr std::array<const char*, 75> kAllNames{"Produce",
+                                                "Fetch",
+                                                "ListOffsets",
+                                                "Metadata",
+                                                "LeaderAndIsr",
+                                                "StopReplica",
+                                                "UpdateMetadata",
+                                                "ControlledShutdown",
+                                                "OffsetCommit",
+                                                "OffsetFetch",
+                                                "FindCoordinator",
+                                                "JoinGroup",
+                                                "Heartbeat",
+                                                "LeaveGroup",
+                                                "SyncGroup",
+                                                "DescribeGroups",
+                                                "ListGroups",
+                                                "SaslHandshake",
+                                                "ApiVersions",
+                                                "CreateTopics",
+                                                "DeleteTopics",
+                                                "DeleteRecords",
+                                                "InitProducerId",
+                                                "OffsetForLeaderEpoch",
+                                                "AddPartitionsToTxn",
+                                                "AddOffsetsToTxn",
+                                                "EndTxn",
+                                                "WriteTxnMarkers",
+                                                "TxnOffsetCommit",
+                                                "DescribeAcls",
+                                                "CreateAcls",
+                                                "DeleteAcls",
+                                                "DescribeConfigs",
+                                                "AlterConfigs",
+                                                "AlterReplicaLogDirs",
+                                                "DescribeLogDirs",
+                                                "SaslAuthenticate",
+                                                "CreatePartitions",
+                                                "CreateDelegationToken",
+                                                "RenewDelegationToken",
+                                                "ExpireDelegationToken",
+                                                "DescribeDelegationToken",
+                                                "DeleteGroups",
+                                                "ElectLeaders",
+                                                "IncrementalAlterConfigs",
+                                                "AlterPartitionReassignments",
+                                                "ListPartitionReassignments",
+                                                "OffsetDelete",
+                                                "DescribeClientQuotas",
+                                                "AlterClientQuotas",
+                                                "DescribeUserScramCredentials",
+                                                "AlterUserScramCredentials",
+                                                "Vote",
+                                                "BeginQuorumEpoch",
+                                                "EndQuorumEpoch",
+                                                "DescribeQuorum",
+                                                "AlterPartition",
+                                                "UpdateFeatures",
+                                                "Envelope",
+                                                "FetchSnapshot",
+                                                "DescribeCluster",
+                                                "DescribeProducers",
+                                                "BrokerRegistration",
+                                                "BrokerHeartbeat",
+                                                "UnregisterBroker",
+                                                "DescribeTransactions",
+                                                "ListTransactions",
+                                                "AllocateProducerIds",
+                                                "ConsumerGroupHeartbeat",
+                                                "ConsumerGroupDescribe",
+                                                "ControllerRegistration",
+                                                "GetTelemetrySubscriptions",
+                                                "PushTelemetry",
+                                                "AssignReplicasToDirs",
+                                                "ListClientMetricsResources"};
 
 // The versions a field exists in.
 struct V {
@@ -162,7 +219,8 @@ class Reader {
 // Writes fields in the order a message description visits them.
 class Writer {
  public:
-  Writer(int16_t version, bool flexible, std::vector<std::pair<size_t, std::string_view>>* gather = nullptr)
+  Writer(int16_t version, bool flexible,
+         std::vector<std::pair<size_t, std::string_view>>* gather = nullptr)
       : version_(version), flexible_(flexible), gather_(gather) {}
   std::string take() { return w_.take(); }
   bool has(V v) const { return version_ >= v.lo && version_ <= v.hi; }
@@ -752,7 +810,8 @@ struct Fields<OffsetFetchRequest> {
     };
     if (io.version() < 2) {  // never null before v2
       if constexpr (std::is_const_v<M>) {
-        io.array(m.topics ? *m.topics : std::vector<OffsetFetchRequest::Topic>{}, "Topics", {}, each);
+        io.array(m.topics ? *m.topics : std::vector<OffsetFetchRequest::Topic>{}, "Topics", {},
+                 each);
       } else {
         io.array(m.topics.emplace(), "Topics", {}, each);
       }
@@ -901,19 +960,32 @@ struct Fields<OffsetDeleteResponse> {
 };
 
 // The API key of each message type, for flexibility and error messages.
-template <class M> constexpr int16_t kKeyOf = -1;
-template <> constexpr int16_t kKeyOf<ApiVersionsRequest> = kApiVersions;
-template <> constexpr int16_t kKeyOf<ApiVersionsResponse> = kApiVersions;
-template <> constexpr int16_t kKeyOf<MetadataRequest> = kMetadata;
-template <> constexpr int16_t kKeyOf<MetadataResponse> = kMetadata;
-template <> constexpr int16_t kKeyOf<ProduceRequest> = kProduce;
-template <> constexpr int16_t kKeyOf<ProduceResponse> = kProduce;
-template <> constexpr int16_t kKeyOf<FetchRequest> = kFetch;
-template <> constexpr int16_t kKeyOf<FetchResponse> = kFetch;
-template <> constexpr int16_t kKeyOf<ListOffsetsRequest> = kListOffsets;
-template <> constexpr int16_t kKeyOf<ListOffsetsResponse> = kListOffsets;
-template <> constexpr int16_t kKeyOf<CreateTopicsRequest> = kCreateTopics;
-template <> constexpr int16_t kKeyOf<CreateTopicsResponse> = kCreateTopics;
+template <class M>
+constexpr int16_t kKeyOf = -1;
+template <>
+constexpr int16_t kKeyOf<ApiVersionsRequest> = kApiVersions;
+template <>
+constexpr int16_t kKeyOf<ApiVersionsResponse> = kApiVersions;
+template <>
+constexpr int16_t kKeyOf<MetadataRequest> = kMetadata;
+template <>
+constexpr int16_t kKeyOf<MetadataResponse> = kMetadata;
+template <>
+constexpr int16_t kKeyOf<ProduceRequest> = kProduce;
+template <>
+constexpr int16_t kKeyOf<ProduceResponse> = kProduce;
+template <>
+constexpr int16_t kKeyOf<FetchRequest> = kFetch;
+template <>
+constexpr int16_t kKeyOf<FetchResponse> = kFetch;
+template <>
+constexpr int16_t kKeyOf<ListOffsetsRequest> = kListOffsets;
+template <>
+constexpr int16_t kKeyOf<ListOffsetsResponse> = kListOffsets;
+template <>
+constexpr int16_t kKeyOf<CreateTopicsRequest> = kCreateTopics;
+template <>
+constexpr int16_t kKeyOf<CreateTopicsResponse> = kCreateTopics;
 template <>
 constexpr int16_t kKeyOf<DeleteTopicsRequest> = kDeleteTopics;
 template <>
@@ -922,22 +994,38 @@ template <>
 constexpr int16_t kKeyOf<CreatePartitionsRequest> = kCreatePartitions;
 template <>
 constexpr int16_t kKeyOf<CreatePartitionsResponse> = kCreatePartitions;
-template <> constexpr int16_t kKeyOf<FindCoordinatorRequest> = kFindCoordinator;
-template <> constexpr int16_t kKeyOf<FindCoordinatorResponse> = kFindCoordinator;
-template <> constexpr int16_t kKeyOf<JoinGroupRequest> = kJoinGroup;
-template <> constexpr int16_t kKeyOf<JoinGroupResponse> = kJoinGroup;
-template <> constexpr int16_t kKeyOf<SyncGroupRequest> = kSyncGroup;
-template <> constexpr int16_t kKeyOf<SyncGroupResponse> = kSyncGroup;
-template <> constexpr int16_t kKeyOf<HeartbeatRequest> = kHeartbeat;
-template <> constexpr int16_t kKeyOf<HeartbeatResponse> = kHeartbeat;
-template <> constexpr int16_t kKeyOf<LeaveGroupRequest> = kLeaveGroup;
-template <> constexpr int16_t kKeyOf<LeaveGroupResponse> = kLeaveGroup;
-template <> constexpr int16_t kKeyOf<OffsetCommitRequest> = kOffsetCommit;
-template <> constexpr int16_t kKeyOf<OffsetCommitResponse> = kOffsetCommit;
-template <> constexpr int16_t kKeyOf<OffsetFetchRequest> = kOffsetFetch;
-template <> constexpr int16_t kKeyOf<OffsetFetchResponse> = kOffsetFetch;
-template <> constexpr int16_t kKeyOf<InitProducerIdRequest> = kInitProducerId;
-template <> constexpr int16_t kKeyOf<InitProducerIdResponse> = kInitProducerId;
+template <>
+constexpr int16_t kKeyOf<FindCoordinatorRequest> = kFindCoordinator;
+template <>
+constexpr int16_t kKeyOf<FindCoordinatorResponse> = kFindCoordinator;
+template <>
+constexpr int16_t kKeyOf<JoinGroupRequest> = kJoinGroup;
+template <>
+constexpr int16_t kKeyOf<JoinGroupResponse> = kJoinGroup;
+template <>
+constexpr int16_t kKeyOf<SyncGroupRequest> = kSyncGroup;
+template <>
+constexpr int16_t kKeyOf<SyncGroupResponse> = kSyncGroup;
+template <>
+constexpr int16_t kKeyOf<HeartbeatRequest> = kHeartbeat;
+template <>
+constexpr int16_t kKeyOf<HeartbeatResponse> = kHeartbeat;
+template <>
+constexpr int16_t kKeyOf<LeaveGroupRequest> = kLeaveGroup;
+template <>
+constexpr int16_t kKeyOf<LeaveGroupResponse> = kLeaveGroup;
+template <>
+constexpr int16_t kKeyOf<OffsetCommitRequest> = kOffsetCommit;
+template <>
+constexpr int16_t kKeyOf<OffsetCommitResponse> = kOffsetCommit;
+template <>
+constexpr int16_t kKeyOf<OffsetFetchRequest> = kOffsetFetch;
+template <>
+constexpr int16_t kKeyOf<OffsetFetchResponse> = kOffsetFetch;
+template <>
+constexpr int16_t kKeyOf<InitProducerIdRequest> = kInitProducerId;
+template <>
+constexpr int16_t kKeyOf<InitProducerIdResponse> = kInitProducerId;
 template <>
 constexpr int16_t kKeyOf<ListGroupsRequest> = kListGroups;
 template <>
@@ -960,13 +1048,14 @@ constexpr int16_t kKeyOf<OffsetDeleteResponse> = kOffsetDelete;
 std::span<const ApiSupport> supported_apis() { return kApis; }
 
 const ApiSupport* find_api(int16_t key) {
-  auto it = std::find_if(kApis.begin(), kApis.end(),
-                         [key](const ApiSupport& a) { return a.key == key; });
+  auto it =
+      std::find_if(kApis.begin(), kApis.end(), [key](const ApiSupport& a) { return a.key == key; });
   return it == kApis.end() ? nullptr : &*it;
 }
 
 std::string api_name(int16_t key) {
-  if (key >= 0 && static_cast<size_t>(key) < kAllNames.size()) return kAllNames[static_cast<size_t>(key)];
+  if (key >= 0 && static_cast<size_t>(key) < kAllNames.size())
+    return kAllNames[static_cast<size_t>(key)];
   return "api " + std::to_string(key);
 }
 
@@ -1057,8 +1146,8 @@ std::string encode(const Message& message, int16_t version) {
   return io.take();
 }
 
-#define KAPPA_KAFKA_MESSAGE(M)                                        \
-  template Status decode<M>(std::string_view, int16_t, M&);         \
+#define KAPPA_KAFKA_MESSAGE(M)                              \
+  template Status decode<M>(std::string_view, int16_t, M&); \
   template std::string encode<M>(const M&, int16_t);
 KAPPA_KAFKA_MESSAGE(ApiVersionsRequest)
 KAPPA_KAFKA_MESSAGE(ApiVersionsResponse)

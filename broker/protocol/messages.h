@@ -113,8 +113,8 @@ struct ApiVersionsResponse {
 
 // ---- Metadata (3) ------------------------------------------------------------------------
 struct MetadataRequest {
-  std::optional<std::vector<std::string>> topics;  // v0: empty means all; v1+: null means all
-  bool allow_auto_topic_creation = true;           // v4+
+  std::optional<std::vector<std::string>> topics;      // v0: empty means all; v1+: null means all
+  bool allow_auto_topic_creation = true;               // v4+
   bool include_cluster_authorized_operations = false;  // v8+
   bool include_topic_authorized_operations = false;    // v8+
 };
@@ -173,9 +173,9 @@ struct ProduceResponse {
     int32_t index = 0;
     int16_t error_code = 0;
     int64_t base_offset = -1;
-    int64_t log_append_time_ms = -1;  // v2+
-    int64_t log_start_offset = -1;    // v5+
-    std::vector<RecordError> record_errors;  // v8+
+    int64_t log_append_time_ms = -1;           // v2+
+    int64_t log_start_offset = -1;             // v5+
+    std::vector<RecordError> record_errors;    // v8+
     std::optional<std::string> error_message;  // v8+
   };
   struct Topic {
@@ -223,8 +223,8 @@ struct FetchResponse {
     int32_t index = 0;
     int16_t error_code = 0;
     int64_t high_watermark = 0;
-    int64_t last_stable_offset = -1;  // v4+
-    int64_t log_start_offset = -1;    // v5+
+    int64_t last_stable_offset = -1;                                      // v4+
+    int64_t log_start_offset = -1;                                        // v5+
     std::optional<std::vector<AbortedTransaction>> aborted_transactions;  // v4+
     int32_t preferred_read_replica = -1;                                  // v11+
     std::optional<std::string_view> records;

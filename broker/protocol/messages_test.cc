@@ -34,7 +34,8 @@ TEST(MessagesTest, ApiVersionsV3RequestFromHandWrittenBytes) {
 
 TEST(MessagesTest, NonFlexibleHeaderHasNoTaggedFields) {
   // Metadata v1 asking for one topic "t": header v1, then a classic array of one string.
-  const std::string frame = bytes({0, 3, 0, 1, 0, 0, 0, 9, -1, -1}) + bytes({0, 0, 0, 1, 0, 1, 't'});
+  const std::string frame =
+      bytes({0, 3, 0, 1, 0, 0, 0, 9, -1, -1}) + bytes({0, 0, 0, 1, 0, 1, 't'});
   std::string_view body;
   auto h = decode_request_header(frame, body);
   ASSERT_TRUE(h);
@@ -346,7 +347,8 @@ TEST(MessagesTest, EveryTruncationIsRefusedWithAPosition) {
       }
       std::string longer = wire + "x";
       std::string ignored;
-      EXPECT_FALSE(s.reencode(longer, v, ignored).is_ok()) << api->name << " v" << v << " with a trailing byte";
+      EXPECT_FALSE(s.reencode(longer, v, ignored).is_ok())
+          << api->name << " v" << v << " with a trailing byte";
     }
   }
 }

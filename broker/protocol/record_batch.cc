@@ -34,14 +34,16 @@ Result<std::string> gunzip(std::string_view in, size_t limit) {
     rc = inflate(&z, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
       inflateEnd(&z);
-      return Status::corruption("record batch at byte 61: the gzip records do not decompress (" +
-                                std::string(z.msg ? z.msg : (rc == Z_BUF_ERROR ? "truncated" : "error")) + ")");
+      return Status::corruption(
+          "record batch at byte 61: the gzip records do not decompress (" +
+          std::string(z.msg ? z.msg : (rc == Z_BUF_ERROR ? "truncated" : "error")) + ")");
     }
     out.append(buf, sizeof buf - z.avail_out);
     if (out.size() > limit) {
       inflateEnd(&z);
-      return Status::corruption("record batch at byte 61: the gzip records decompress to more than " +
-                                std::to_string(limit) + " bytes");
+      return Status::corruption(
+          "record batch at byte 61: the gzip records decompress to more than " +
+          std::to_string(limit) + " bytes");
     }
   }
   inflateEnd(&z);
@@ -49,13 +51,13 @@ Result<std::string> gunzip(std::string_view in, size_t limit) {
 }
 
 Status too_big(const char* codec, size_t limit) {
-  return Status::corruption(std::string("record batch at byte 61: the ") + codec + " records decompress to more than " +
-                            std::to_string(limit) + " bytes");
+  return Status::corruption(std::string("record batch at byte 61: the ") + codec +
+                            " records decompress to more than " + std::to_string(limit) + " bytes");
 }
 
 Status undecodable(const char* codec, const std::string& why) {
-  return Status::corruption(std::string("record batch at byte 61: the ") + codec + " records do not decompress (" +
-                            why + ")");
+  return Status::corruption(std::string("record batch at byte 61: the ") + codec +
+                            " records do not decompress (" + why + ")");
 }
 
 // Kafka's snappy: Java clients frame it the xerial way ("\x82SNAPPY\0", version, compatible
@@ -64,7 +66,8 @@ Result<std::string> unsnappy(std::string_view in, size_t limit) {
   static constexpr char kMagic[8] = {'\x82', 'S', 'N', 'A', 'P', 'P', 'Y', '\0'};
   auto raw = [&](std::string_view block, std::string& out) -> Status {
     size_t n = 0;
-    if (snappy_uncompressed_length(block.data(), block.size(), &n) != SNAPPY_OK) return undecodable("snappy", "bad header");
+    if (snappy_uncompressed_length(block.data(), block.size(), &n) != SNAPPY_OK)
+      return undecodable("snappy", "bad header");
     if (out.size() + n > limit) return too_big("snappy", limit);
     const size_t at = out.size();
     out.resize(at + n);
@@ -84,7 +87,8 @@ Result<std::string> unsnappy(std::string_view in, size_t limit) {
     if (in.size() - at < 4) return undecodable("snappy", "a truncated block length");
     const uint32_t n = (uint32_t{static_cast<unsigned char>(in[at])} << 24) |
                        (uint32_t{static_cast<unsigned char>(in[at + 1])} << 16) |
-                       (uint32_t{static_cast<unsigned char>(in[at + 2])} << 8) | static_cast<unsigned char>(in[at + 3]);
+                       (uint32_t{static_cast<unsigned char>(in[at + 2])} << 8) |
+                       static_cast<unsigned char>(in[at + 3]);
     at += 4;
     if (n > in.size() - at) return undecodable("snappy", "a block runs past the end");
     KAPPA_RETURN_IF_ERROR(raw(in.substr(at, n), out));
@@ -95,7 +99,8 @@ Result<std::string> unsnappy(std::string_view in, size_t limit) {
 
 Result<std::string> unlz4(std::string_view in, size_t limit) {
   LZ4F_dctx* ctx = nullptr;
-  if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION))) return Status::internal("lz4: no context");
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION)))
+    return Status::internal("lz4: no context");
   std::string out;
   char buf[65536];
   size_t at = 0;
@@ -204,8 +209,9 @@ class Reader {
 
   Status need(size_t n, const char* what) const {
     if (left() >= n) return Status::ok();
-    return Status::corruption("record batch at byte " + std::to_string(at()) + ": expected " + std::to_string(n) +
-                              " bytes of " + what + ", found " + std::to_string(left()));
+    return Status::corruption("record batch at byte " + std::to_string(at()) + ": expected " +
+                              std::to_string(n) + " bytes of " + what + ", found " +
+                              std::to_string(left()));
   }
   uint64_t be(int n) {
     uint64_t v = 0;
@@ -223,8 +229,8 @@ class Reader {
       z |= static_cast<uint64_t>(b & 0x7f) << shift;
       if (!(b & 0x80)) return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
     }
-    return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what + " is longer than " +
-                              std::to_string(max_bytes) + " bytes");
+    return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what +
+                              " is longer than " + std::to_string(max_bytes) + " bytes");
   }
   Result<int32_t> varint(const char* what) {
     auto v = varlong(what, 5);
@@ -240,8 +246,8 @@ class Reader {
     if (!n) return n.status();
     if (*n == -1) return std::optional<std::string>();
     if (*n < -1) {
-      return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what + " length " +
-                                std::to_string(*n));
+      return Status::corruption("record batch at byte " + std::to_string(at()) + ": " + what +
+                                " length " + std::to_string(*n));
     }
     KAPPA_RETURN_IF_ERROR(need(static_cast<size_t>(*n), what));
     std::string out(bytes_.substr(pos_, static_cast<size_t>(*n)));
@@ -327,7 +333,7 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
   put_be(out, static_cast<uint64_t>(base_offset), 8);
   put_be(out, static_cast<uint32_t>(4 + 1 + 4 + after_crc.size()), 4);  // batchLength
   put_be(out, static_cast<uint32_t>(int32_t{-1}), 4);                   // partitionLeaderEpoch
-  out.push_back(2);                                                       // magic
+  out.push_back(2);                                                     // magic
   put_be(out, crc32c(after_crc), 4);
   out += after_crc;
   return out;
@@ -343,24 +349,26 @@ Result<RecordBatchHeader> read_header(std::string_view bytes) {
   b.base_offset = static_cast<int64_t>(head.be(8));
   const auto length = static_cast<int32_t>(head.be(4));
   if (length < static_cast<int32_t>(kRecordBatchHeaderSize - 12)) {
-    return Status::corruption("record batch at byte 8: batchLength " + std::to_string(length) + " is shorter than a header (" +
+    return Status::corruption("record batch at byte 8: batchLength " + std::to_string(length) +
+                              " is shorter than a header (" +
                               std::to_string(kRecordBatchHeaderSize - 12) + ")");
   }
   if (static_cast<size_t>(length) > bytes.size() - 12) {
-    return Status::corruption("record batch at byte 8: batchLength " + std::to_string(length) + " runs past the " +
-                              std::to_string(bytes.size()) + " bytes given");
+    return Status::corruption("record batch at byte 8: batchLength " + std::to_string(length) +
+                              " runs past the " + std::to_string(bytes.size()) + " bytes given");
   }
   b.batch_length = length;
   b.partition_leader_epoch = static_cast<int32_t>(head.be(4));
   const auto magic = static_cast<int8_t>(head.be(1));
   if (magic != 2) {
-    return Status::corruption("record batch at byte 16: expected magic 2, found " + std::to_string(magic));
+    return Status::corruption("record batch at byte 16: expected magic 2, found " +
+                              std::to_string(magic));
   }
   const auto crc = static_cast<uint32_t>(head.be(4));
   const std::string_view covered = bytes.substr(21, static_cast<size_t>(length) - 9);
   if (const uint32_t actual = crc32c(covered); actual != crc) {
-    return Status::corruption("record batch at byte 17: CRC-32C " + std::to_string(actual) + " does not match " +
-                              std::to_string(crc));
+    return Status::corruption("record batch at byte 17: CRC-32C " + std::to_string(actual) +
+                              " does not match " + std::to_string(crc));
   }
   b.attributes = static_cast<int16_t>(head.be(2));
   b.last_offset_delta = static_cast<int32_t>(head.be(4));
@@ -371,7 +379,8 @@ Result<RecordBatchHeader> read_header(std::string_view bytes) {
   b.base_sequence = static_cast<int32_t>(head.be(4));
   b.record_count = static_cast<int32_t>(head.be(4));
   if (b.record_count < 0 || static_cast<size_t>(b.record_count) > kMaxRecordsPerBatch) {
-    return Status::corruption("record batch at byte 57: record count " + std::to_string(b.record_count));
+    return Status::corruption("record batch at byte 57: record count " +
+                              std::to_string(b.record_count));
   }
   return b;
 }
@@ -382,11 +391,13 @@ Result<RecordBatchHeader> check_record_batch(std::string_view bytes) {
   auto h = read_header(bytes);
   if (!h) return h.status();
   if (h->codec() > 4) {
-    return Status::corruption("record batch at byte 21: unknown compression codec " + std::to_string(h->codec()));
+    return Status::corruption("record batch at byte 21: unknown compression codec " +
+                              std::to_string(h->codec()));
   }
   if (h->record_count == 0 || h->last_offset_delta != h->record_count - 1) {
-    return Status::corruption("record batch at byte 23: lastOffsetDelta " + std::to_string(h->last_offset_delta) +
-                              " does not fit a producer batch of " + std::to_string(h->record_count) + " records");
+    return Status::corruption(
+        "record batch at byte 23: lastOffsetDelta " + std::to_string(h->last_offset_delta) +
+        " does not fit a producer batch of " + std::to_string(h->record_count) + " records");
   }
   return h;
 }
@@ -435,7 +446,9 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
   for (int32_t i = 0; i < count; ++i) {
     auto len = r.varint("record length");
     if (!len) return len.status();
-    if (*len < 1) return Status::corruption("record batch at byte " + std::to_string(r.at()) + ": record length " + std::to_string(*len));
+    if (*len < 1)
+      return Status::corruption("record batch at byte " + std::to_string(r.at()) +
+                                ": record length " + std::to_string(*len));
     KAPPA_RETURN_IF_ERROR(r.need(static_cast<size_t>(*len), "a record"));
     const size_t record_end = r.at() + static_cast<size_t>(*len);
     Reader rec(area.substr(r.at() - area_base, static_cast<size_t>(*len)), r.at());
@@ -446,8 +459,9 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
     auto delta = rec.varint("offsetDelta");
     if (!delta) return delta.status();
     if (*delta < 0 || *delta > b.last_offset_delta) {
-      return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": offsetDelta " +
-                                std::to_string(*delta) + " outside [0, lastOffsetDelta " +
+      return Status::corruption("record batch at byte " + std::to_string(rec.at()) +
+                                ": offsetDelta " + std::to_string(*delta) +
+                                " outside [0, lastOffsetDelta " +
                                 std::to_string(b.last_offset_delta) + "]");
     }
     WireRecord w;
@@ -462,27 +476,31 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
     auto headers = rec.varint("header count");
     if (!headers) return headers.status();
     if (*headers < 0 || static_cast<size_t>(*headers) > rec.left()) {
-      return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": header count " +
-                                std::to_string(*headers));
+      return Status::corruption("record batch at byte " + std::to_string(rec.at()) +
+                                ": header count " + std::to_string(*headers));
     }
     for (int32_t h = 0; h < *headers; ++h) {
       auto hk = rec.bytes("header key");
       if (!hk) return hk.status();
-      if (!*hk) return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": a null header key");
+      if (!*hk)
+        return Status::corruption("record batch at byte " + std::to_string(rec.at()) +
+                                  ": a null header key");
       auto hv = rec.bytes("header value");
       if (!hv) return hv.status();
       w.headers.emplace_back(std::move(**hk), std::move(*hv));
     }
     if (rec.left() != 0) {
-      return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": " + std::to_string(rec.left()) +
-                                " bytes left over in a record of " + std::to_string(*len));
+      return Status::corruption("record batch at byte " + std::to_string(rec.at()) + ": " +
+                                std::to_string(rec.left()) + " bytes left over in a record of " +
+                                std::to_string(*len));
     }
     b.records.push_back(std::move(w));
     r = Reader(area.substr(record_end - area_base), record_end);
   }
   if (r.left() != 0) {
-    return Status::corruption("record batch at byte " + std::to_string(r.at()) + ": " + std::to_string(r.left()) +
-                              " bytes after the last of " + std::to_string(count) + " records");
+    return Status::corruption("record batch at byte " + std::to_string(r.at()) + ": " +
+                              std::to_string(r.left()) + " bytes after the last of " +
+                              std::to_string(count) + " records");
   }
   consumed = end;
   return b;

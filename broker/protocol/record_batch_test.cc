@@ -8,7 +8,8 @@
 namespace kappa {
 namespace {
 
-OutgoingRecord rec(std::optional<std::string_view> key, std::optional<std::string_view> value, int64_t ts) {
+OutgoingRecord rec(std::optional<std::string_view> key, std::optional<std::string_view> value,
+                   int64_t ts) {
   OutgoingRecord r;
   r.key = key;
   r.value = value;
@@ -36,14 +37,26 @@ TEST(RecordBatch, TheBytesOfOneRecordFollowTheLayout) {
   const OutgoingRecord one[] = {rec(std::nullopt, "a", 1000)};
   const std::string b = encode_record_batch(0, one);
   const std::string after_crc =
-      "0000" "00000000" "00000000000003e8" "00000000000003e8" "ffffffffffffffff" "ffff" "ffffffff" "00000001"
+      "0000"
+      "00000000"
+      "00000000000003e8"
+      "00000000000003e8"
+      "ffffffffffffffff"
+      "ffff"
+      "ffffffff"
+      "00000001"
       "0e00000001026100";
   ASSERT_EQ(b.size(), 69u);
-  EXPECT_EQ(hex(b.substr(0, 17)), "0000000000000000" "00000039" "ffffffff" "02");
+  EXPECT_EQ(hex(b.substr(0, 17)),
+            "0000000000000000"
+            "00000039"
+            "ffffffff"
+            "02");
   EXPECT_EQ(hex(b.substr(21)), after_crc);
   const uint32_t crc = crc32c(b.substr(21));
-  EXPECT_EQ(hex(b.substr(17, 4)), hex(std::string{static_cast<char>(crc >> 24), static_cast<char>(crc >> 16),
-                                                   static_cast<char>(crc >> 8), static_cast<char>(crc)}));
+  EXPECT_EQ(hex(b.substr(17, 4)),
+            hex(std::string{static_cast<char>(crc >> 24), static_cast<char>(crc >> 16),
+                            static_cast<char>(crc >> 8), static_cast<char>(crc)}));
   size_t used = 0;
   auto d = decode_record_batch(b, used);
   ASSERT_TRUE(d) << d.status().message();
@@ -53,7 +66,8 @@ TEST(RecordBatch, TheBytesOfOneRecordFollowTheLayout) {
 }
 
 TEST(RecordBatch, RoundTripsKeysValuesHeadersAndOffsets) {
-  const HeaderView hs[] = {{"kappa.origin", std::string_view("stage:3")}, {"nullv", std::nullopt}, {"", ""}};
+  const HeaderView hs[] = {
+      {"kappa.origin", std::string_view("stage:3")}, {"nullv", std::nullopt}, {"", ""}};
   const std::string binary("\x00\xff\x80\n", 4);
   const std::string long_value(300, 'v');
   std::vector<OutgoingRecord> rs = {rec(std::nullopt, std::nullopt, 5000), rec("", "", 4000),
@@ -90,7 +104,8 @@ TEST(RecordBatch, RejectsBadMagicCrcAndEveryTruncation) {
   }
   std::string magic = good;
   magic[16] = 1;
-  EXPECT_NE(decode_record_batch(magic, used).status().message().find("expected magic 2, found 1"), std::string::npos);
+  EXPECT_NE(decode_record_batch(magic, used).status().message().find("expected magic 2, found 1"),
+            std::string::npos);
   for (size_t i = 21; i < good.size(); ++i) {  // every byte the CRC covers
     std::string flipped = good;
     flipped[i] = static_cast<char>(flipped[i] ^ 0x10);
@@ -125,17 +140,22 @@ TEST(RecordBatch, RejectsWhatTheCrcDoesNotCatch) {
     other[22] = codec;
     auto bad = decode_record_batch(recrc(other), used);
     EXPECT_EQ(bad.status().code(), StatusCode::kCorruption) << int(codec);
-    EXPECT_NE(bad.status().message().find("do not decompress"), std::string::npos) << bad.status().message();
+    EXPECT_NE(bad.status().message().find("do not decompress"), std::string::npos)
+        << bad.status().message();
   }
   std::string unknown = good;
   unknown[22] = 5;
-  EXPECT_NE(decode_record_batch(recrc(unknown), used).status().message().find("unknown compression codec 5"),
+  EXPECT_NE(decode_record_batch(recrc(unknown), used)
+                .status()
+                .message()
+                .find("unknown compression codec 5"),
             std::string::npos);
   // The record starts at byte 61: length, attributes, timestampDelta, offsetDelta, keyLength.
   std::string offset_delta = good;
   offset_delta[64] = 0x02;  // zigzag 1: past lastOffsetDelta 0
   auto past = decode_record_batch(recrc(offset_delta), used);
-  EXPECT_NE(past.status().message().find("offsetDelta 1 outside [0, lastOffsetDelta 0]"), std::string::npos)
+  EXPECT_NE(past.status().message().find("offsetDelta 1 outside [0, lastOffsetDelta 0]"),
+            std::string::npos)
       << past.status().message();
   std::string key_length = good;
   key_length[65] = 0x7f;  // zigzag -64: a negative key length
@@ -146,7 +166,8 @@ class CompressedBatch : public ::testing::TestWithParam<Compression> {};
 
 TEST_P(CompressedBatch, RoundTripsIsSmallerAndRefusesEveryCut) {
   std::vector<std::string> values;
-  for (int i = 0; i < 200; ++i) values.push_back(R"({"hello":"ssm-seoul","id":)" + std::to_string(i) + "}");
+  for (int i = 0; i < 200; ++i)
+    values.push_back(R"({"hello":"ssm-seoul","id":)" + std::to_string(i) + "}");
   std::vector<OutgoingRecord> rs;
   for (const auto& v : values) rs.push_back(rec(std::nullopt, v, 1000));
   const std::string plain = encode_record_batch(7, rs);
@@ -173,8 +194,8 @@ std::string codec_name(const ::testing::TestParamInfo<Compression>& codec) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CompressedBatch,
-                         ::testing::Values(Compression::kGzip, Compression::kSnappy, Compression::kLz4,
-                                           Compression::kZstd),
+                         ::testing::Values(Compression::kGzip, Compression::kSnappy,
+                                           Compression::kLz4, Compression::kZstd),
                          codec_name);
 
 // The xerial framing Java clients use for snappy: magic, version 1, compatible 1, then blocks.
@@ -196,7 +217,8 @@ TEST(RecordBatch, XerialFramedSnappyIsRead) {
 }
 
 RC_GTEST_PROP(RecordBatchProperty, DecodeInvertsEncode,
-              (const std::vector<std::pair<std::string, std::string>>& kvs, int64_t base, uint8_t codec)) {
+              (const std::vector<std::pair<std::string, std::string>>& kvs, int64_t base,
+               uint8_t codec)) {
   std::vector<OutgoingRecord> rs;
   for (size_t i = 0; i < kvs.size(); ++i) {
     OutgoingRecord r;
@@ -214,7 +236,8 @@ RC_GTEST_PROP(RecordBatchProperty, DecodeInvertsEncode,
   for (size_t i = 0; i < rs.size(); ++i) {
     RC_ASSERT(d->records[i].offset == base_offset + static_cast<int64_t>(i));
     RC_ASSERT(d->records[i].timestamp_ms == rs[i].timestamp_ms);
-    RC_ASSERT(d->records[i].key == (rs[i].key ? std::optional<std::string>(std::string(*rs[i].key)) : std::nullopt));
+    RC_ASSERT(d->records[i].key ==
+              (rs[i].key ? std::optional<std::string>(std::string(*rs[i].key)) : std::nullopt));
     RC_ASSERT(d->records[i].value ==
               (rs[i].value ? std::optional<std::string>(std::string(*rs[i].value)) : std::nullopt));
   }

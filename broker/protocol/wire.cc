@@ -53,7 +53,8 @@ void WireWriter::array_length(int32_t n, bool compact) {
 
 void WireReader::fail(const char* field, const std::string& what) {
   if (error_.is_ok()) {
-    error_ = Status::corruption("at byte " + std::to_string(pos_) + " reading " + field + ": " + what);
+    error_ =
+        Status::corruption("at byte " + std::to_string(pos_) + " reading " + field + ": " + what);
   }
   pos_ = in_.size();
 }
@@ -75,7 +76,8 @@ int8_t WireReader::i8(const char* field) {
 int16_t WireReader::i16(const char* field) {
   if (!take(2, field)) return 0;
   uint16_t v = 0;
-  for (int i = 0; i < 2; ++i) v = static_cast<uint16_t>((v << 8) | static_cast<unsigned char>(in_[pos_++]));
+  for (int i = 0; i < 2; ++i)
+    v = static_cast<uint16_t>((v << 8) | static_cast<unsigned char>(in_[pos_++]));
   return static_cast<int16_t>(v);
 }
 
@@ -130,7 +132,8 @@ std::optional<std::string> WireReader::compact_string(const char* field) {
   const uint64_t n = uvarint(field);
   if (!ok() || n == 0) return std::nullopt;
   if (n - 1 > left()) {
-    fail(field, "a length of " + std::to_string(n - 1) + " with " + std::to_string(left()) + " bytes left");
+    fail(field, "a length of " + std::to_string(n - 1) + " with " + std::to_string(left()) +
+                    " bytes left");
     return std::nullopt;
   }
   std::string s(in_.substr(pos_, n - 1));
@@ -151,7 +154,9 @@ std::string WireReader::bytes(const char* field) {
   return s;
 }
 
-std::optional<std::string> WireReader::compact_bytes(const char* field) { return compact_string(field); }
+std::optional<std::string> WireReader::compact_bytes(const char* field) {
+  return compact_string(field);
+}
 
 std::optional<std::string_view> WireReader::nullable_bytes_view(const char* field, bool compact) {
   int64_t n = 0;
@@ -189,7 +194,8 @@ std::optional<int32_t> WireReader::array_length(const char* field, bool compact)
     if (!ok() || n == -1) return std::nullopt;
   }
   if (n < 0 || static_cast<uint64_t>(n) > left()) {
-    fail(field, "an array of " + std::to_string(n) + " elements with " + std::to_string(left()) + " bytes left");
+    fail(field, "an array of " + std::to_string(n) + " elements with " + std::to_string(left()) +
+                    " bytes left");
     return std::nullopt;
   }
   return static_cast<int32_t>(n);
@@ -202,7 +208,8 @@ void WireReader::skip_tagged_fields(const char* where) {
     const uint64_t size = uvarint(where);
     if (!ok()) return;
     if (size > left()) {
-      fail(where, "a tagged field of " + std::to_string(size) + " bytes with " + std::to_string(left()) + " left");
+      fail(where, "a tagged field of " + std::to_string(size) + " bytes with " +
+                      std::to_string(left()) + " left");
       return;
     }
     pos_ += size;

@@ -27,12 +27,12 @@ class WireWriter {
   void i32(int32_t v) { be(static_cast<uint32_t>(v), 4); }
   void i64(int64_t v) { be(static_cast<uint64_t>(v), 8); }
   void uvarint(uint64_t v);
-  void string(std::string_view s);                          // STRING
+  void string(std::string_view s);                            // STRING
   void nullable_string(const std::optional<std::string>& s);  // NULLABLE_STRING
   void compact_string(const std::optional<std::string>& s);   // COMPACT_(NULLABLE_)STRING
-  void bytes(std::string_view b);                           // BYTES
-  void compact_bytes(const std::optional<std::string>& b);  // COMPACT_(NULLABLE_)BYTES
-  void array_length(int32_t n, bool compact);               // -1: null
+  void bytes(std::string_view b);                             // BYTES
+  void compact_bytes(const std::optional<std::string>& b);    // COMPACT_(NULLABLE_)BYTES
+  void array_length(int32_t n, bool compact);                 // -1: null
   void empty_tagged_fields() { uvarint(0); }
   void raw(std::string_view b) { out_.append(b); }
 
@@ -47,7 +47,8 @@ class WireWriter {
 class WireReader {
  public:
   explicit WireReader(std::string_view in) : in_(in) {}
-  explicit WireReader(std::string&&) = delete;  // the reader keeps a view: the bytes must outlive it
+  explicit WireReader(std::string&&) =
+      delete;  // the reader keeps a view: the bytes must outlive it
 
   int8_t i8(const char* field);
   int16_t i16(const char* field);

@@ -19,20 +19,31 @@ std::string hex(std::string_view s) {
 // The encodings, derived by hand from the protocol guide's primitive types.
 TEST(Wire, PrimitivesHaveTheDocumentedBytes) {
   WireWriter w;
-  w.i16(-2);                         // fffe
-  w.i32(300);                        // 0000012c
-  w.uvarint(300);                    // 300 = 0b10_0101100: ac 02
-  w.string("ab");                    // 0002 6162
-  w.nullable_string(std::nullopt);   // ffff
-  w.compact_string("ab");            // length + 1 = 3: 03 6162
-  w.compact_string(std::nullopt);    // 00
-  w.bytes("x");                      // 00000001 78
-  w.array_length(-1, false);         // ffffffff
-  w.array_length(2, true);           // 03, then two INT8 elements 07 08
+  w.i16(-2);                        // fffe
+  w.i32(300);                       // 0000012c
+  w.uvarint(300);                   // 300 = 0b10_0101100: ac 02
+  w.string("ab");                   // 0002 6162
+  w.nullable_string(std::nullopt);  // ffff
+  w.compact_string("ab");           // length + 1 = 3: 03 6162
+  w.compact_string(std::nullopt);   // 00
+  w.bytes("x");                     // 00000001 78
+  w.array_length(-1, false);        // ffffffff
+  w.array_length(2, true);          // 03, then two INT8 elements 07 08
   w.i8(7);
   w.i8(8);
-  w.empty_tagged_fields();           // 00
-  EXPECT_EQ(hex(w.bytes_written()), "fffe" "0000012c" "ac02" "00026162" "ffff" "036162" "00" "0000000178" "ffffffff" "030708" "00");
+  w.empty_tagged_fields();  // 00
+  EXPECT_EQ(hex(w.bytes_written()),
+            "fffe"
+            "0000012c"
+            "ac02"
+            "00026162"
+            "ffff"
+            "036162"
+            "00"
+            "0000000178"
+            "ffffffff"
+            "030708"
+            "00");
 
   WireReader r(w.bytes_written());
   EXPECT_EQ(r.i16("a"), -2);
@@ -53,7 +64,10 @@ TEST(Wire, PrimitivesHaveTheDocumentedBytes) {
 }
 
 TEST(Wire, AShortReadNamesTheFieldAndOffsetAndStopsEverything) {
-  const std::string in("\x00\x05" "ab", 4);  // a 5-byte string with 2 bytes there
+  const std::string in(
+      "\x00\x05"
+      "ab",
+      4);  // a 5-byte string with 2 bytes there
   WireReader r(in);
   EXPECT_EQ(r.string("client_id"), "");
   EXPECT_FALSE(r.ok());
@@ -63,7 +77,8 @@ TEST(Wire, AShortReadNamesTheFieldAndOffsetAndStopsEverything) {
 }
 
 TEST(Wire, HostileLengthsAreRefusedBeforeAllocating) {
-  const std::string huge("\x7f\xff\xff\xff", 4), ff(11, '\xff'), tag("\x01\x00\x7f", 3), null("\xff\xff", 2);
+  const std::string huge("\x7f\xff\xff\xff", 4), ff(11, '\xff'), tag("\x01\x00\x7f", 3),
+      null("\xff\xff", 2);
   WireReader huge_array(huge);
   EXPECT_EQ(huge_array.array_length("topics", false), std::nullopt);
   EXPECT_FALSE(huge_array.ok());
@@ -75,11 +90,13 @@ TEST(Wire, HostileLengthsAreRefusedBeforeAllocating) {
   EXPECT_FALSE(tagged.ok());
   WireReader null_string(null);
   (void)null_string.string("group_id");
-  EXPECT_NE(null_string.error().message().find("a null where a string is required"), std::string::npos);
+  EXPECT_NE(null_string.error().message().find("a null where a string is required"),
+            std::string::npos);
 }
 
 RC_GTEST_PROP(WireProperty, WhatIsWrittenIsRead,
-              (int64_t a, int32_t b, uint64_t c, const std::string& s, bool present, const std::string& text)) {
+              (int64_t a, int32_t b, uint64_t c, const std::string& s, bool present,
+               const std::string& text)) {
   const std::optional<std::string> o = present ? std::optional<std::string>(text) : std::nullopt;
   WireWriter w;
   w.i64(a);

@@ -18,17 +18,23 @@ namespace {
 
 int16_t error_of(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kOk: return err::kNone;
-    case StatusCode::kNotFound: return err::kUnknownTopicOrPartition;
-    case StatusCode::kOutOfRange: return err::kOffsetOutOfRange;
-    case StatusCode::kCorruption: return err::kCorruptMessage;
-    case StatusCode::kInvalidArgument: return err::kInvalidRequest;
+    case StatusCode::kOk:
+      return err::kNone;
+    case StatusCode::kNotFound:
+      return err::kUnknownTopicOrPartition;
+    case StatusCode::kOutOfRange:
+      return err::kOffsetOutOfRange;
+    case StatusCode::kCorruption:
+      return err::kCorruptMessage;
+    case StatusCode::kInvalidArgument:
+      return err::kInvalidRequest;
     // The disk failed (EIO, ENOSPC), or a partition stopped taking writes after a failed
     // fdatasync: Kafka's answer for a log directory it cannot write.
     case StatusCode::kUnavailable:
     case StatusCode::kFailedPrecondition:
       return err::kKafkaStorageError;
-    default: return err::kUnknownServerError;
+    default:
+      return err::kUnknownServerError;
   }
 }
 
@@ -157,7 +163,8 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
       }
       const int32_t partitions = log_.partition_count(topic.name).value_or(0);
       if (part.index < 0 || part.index >= partitions) {
-        fail(err::kUnknownTopicOrPartition, partition_name(topic.name, part.index) + " does not exist");
+        fail(err::kUnknownTopicOrPartition,
+             partition_name(topic.name, part.index) + " does not exist");
         continue;
       }
       // Check every batch before storing any: a partition's records are stored whole or not.
@@ -238,7 +245,8 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
         if (i == 0) rp.base_offset = *base;
         out.records_appended += header.record_count;
       }
-      if (rp.error_code == err::kNone && req->acks == -1) out.to_sync.emplace_back(topic.name, part.index);
+      if (rp.error_code == err::kNone && req->acks == -1)
+        out.to_sync.emplace_back(topic.name, part.index);
       if (auto range = log_.offsets(topic.name, part.index)) rp.log_start_offset = range->earliest;
     }
   }
@@ -272,13 +280,15 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
   const FetchRequest& req = st.request;
   FetchResponse r;
   Fetched out;
-  std::vector<std::string>& buffers = out.buffers;  // the record bytes the response's views point into
+  std::vector<std::string>& buffers =
+      out.buffers;  // the record bytes the response's views point into
   size_t partitions = 0;
   for (const auto& t : req.topics) partitions += t.partitions.size();
   buffers.reserve(partitions);
   int64_t total = 0;
   bool error = false;
-  const int64_t max_bytes = std::min(req.max_bytes <= 0 ? INT32_MAX : req.max_bytes, options_.fetch_max_bytes);
+  const int64_t max_bytes =
+      std::min(req.max_bytes <= 0 ? INT32_MAX : req.max_bytes, options_.fetch_max_bytes);
   for (const auto& t : req.topics) {
     auto& rt = r.topics.emplace_back();
     rt.name = t.name;
@@ -430,9 +440,9 @@ Result<KafkaApi::TopicCreation> KafkaApi::plan_create_topics(const RequestHeader
     int32_t partitions = t.num_partitions;
     if (!t.assignments.empty()) {
       partitions = static_cast<int32_t>(t.assignments.size());
-      const bool elsewhere = std::any_of(t.assignments.begin(), t.assignments.end(), [](const auto& a) {
-        return a.broker_ids.size() != 1 || a.broker_ids[0] != 0;
-      });
+      const bool elsewhere = std::any_of(
+          t.assignments.begin(), t.assignments.end(),
+          [](const auto& a) { return a.broker_ids.size() != 1 || a.broker_ids[0] != 0; });
       if (elsewhere) {
         fail(err::kInvalidReplicaAssignment, "this broker is node 0, the only one");
         continue;
@@ -646,8 +656,9 @@ Result<std::string> KafkaApi::offset_commit(const RequestHeader& h, std::string_
   auto req = parse<OffsetCommitRequest>(h, body);
   if (!req) return req.status();
   const int16_t group_error =
-      req->group_id.empty() ? err::kInvalidGroupId
-                            : groups_->validate_commit(req->group_id, req->generation_id, req->member_id, now_ms);
+      req->group_id.empty()
+          ? err::kInvalidGroupId
+          : groups_->validate_commit(req->group_id, req->generation_id, req->member_id, now_ms);
   OffsetCommitResponse r;
   for (const auto& t : req->topics) {
     auto& rt = r.topics.emplace_back();
@@ -791,7 +802,8 @@ Result<std::string> KafkaApi::leave_group(const RequestHeader& h, std::string_vi
   LeaveGroupResponse r;
   r.error_code = res.error;
   if (h.api_version < 3) {
-    if (r.error_code == err::kNone && !res.member_errors.empty()) r.error_code = res.member_errors[0];
+    if (r.error_code == err::kNone && !res.member_errors.empty())
+      r.error_code = res.member_errors[0];
   } else {
     for (size_t i = 0; i < req->members.size(); ++i) {
       r.members.push_back({req->members[i].member_id, req->members[i].group_instance_id,

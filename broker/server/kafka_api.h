@@ -137,7 +137,7 @@ class KafkaApi {
     int16_t version = 0;
   };
   struct Fetched {
-    kafka::GatheredBody response;        // its record sets point into `buffers`
+    kafka::GatheredBody response;  // its record sets point into `buffers`
     std::vector<std::string> buffers;
     int64_t bytes = 0;
     bool ready = false;

@@ -81,7 +81,8 @@ std::string batch_of(int n, int64_t first_ts = 1000) {
 std::string idempotent(std::string batch, int64_t producer_id, int32_t sequence,
                        int16_t epoch = 0) {
   auto put = [&](size_t at, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) batch[at + static_cast<size_t>(i)] = static_cast<char>(v >> (8 * (bytes - 1 - i)));
+    for (int i = 0; i < bytes; ++i)
+      batch[at + static_cast<size_t>(i)] = static_cast<char>(v >> (8 * (bytes - 1 - i)));
   };
   put(43, static_cast<uint64_t>(producer_id), 8);
   put(51, static_cast<uint16_t>(epoch), 2);
@@ -109,10 +110,12 @@ TEST(KafkaApiTest, ACorruptBatchFailsItsPartitionAndStoresNothingOfIt) {
   const auto& p = r.topics[0].partitions[0];
   EXPECT_EQ(p.error_code, err::kCorruptMessage);
   ASSERT_TRUE(p.error_message.has_value());
-  EXPECT_NE(p.error_message->find("batch at byte " + std::to_string(batch_of(2).size())), std::string::npos)
+  EXPECT_NE(p.error_message->find("batch at byte " + std::to_string(batch_of(2).size())),
+            std::string::npos)
       << *p.error_message;
   EXPECT_NE(p.error_message->find("CRC-32C"), std::string::npos) << *p.error_message;
-  EXPECT_EQ(rig.broker.offsets("events", 0)->end, 0) << "the first, valid batch is not stored either";
+  EXPECT_EQ(rig.broker.offsets("events", 0)->end, 0)
+      << "the first, valid batch is not stored either";
 }
 
 TEST(KafkaApiTest, UnknownPartitionAndAcksZero) {
@@ -716,29 +719,54 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
   std::string body = original;
   const auto flips = *rc::gen::inRange(1, 4);
   for (int i = 0; i < flips && !body.empty(); ++i) {
-    body[*rc::gen::inRange<size_t>(0, body.size())] = static_cast<char>(*rc::gen::arbitrary<uint8_t>());
+    body[*rc::gen::inRange<size_t>(0, body.size())] =
+        static_cast<char>(*rc::gen::arbitrary<uint8_t>());
   }
   const RequestHeader h = Rig::header(key, api->max_version);
   int replies = 0;
   auto reply = [&](std::string) { ++replies; };
   switch (key) {
-    case kProduce: (void)rig.api.produce(h, body); break;
+    case kProduce:
+      (void)rig.api.produce(h, body);
+      break;
     case kFetch: {
       auto st = rig.api.parse_fetch(h, body);
       if (st) (void)rig.api.read_fetch(*st);
       break;
     }
-    case kListOffsets: (void)rig.api.list_offsets(h, body); break;
-    case kMetadata: (void)rig.api.metadata(h, body); break;
-    case kOffsetCommit: (void)rig.api.offset_commit(h, body, 0); break;
-    case kOffsetFetch: (void)rig.api.offset_fetch(h, body); break;
-    case kJoinGroup: (void)rig.api.join_group(h, body, 0, reply); break;
-    case kSyncGroup: (void)rig.api.sync_group(h, body, 0, reply); break;
-    case kHeartbeat: (void)rig.api.heartbeat(h, body, 0); break;
-    case kLeaveGroup: (void)rig.api.leave_group(h, body, 0); break;
-    case kCreateTopics: (void)rig.api.create_topics(h, body); break;
-    case kInitProducerId: (void)rig.api.init_producer_id(h, body); break;
-    case kFindCoordinator: (void)rig.api.find_coordinator(h, body); break;
+    case kListOffsets:
+      (void)rig.api.list_offsets(h, body);
+      break;
+    case kMetadata:
+      (void)rig.api.metadata(h, body);
+      break;
+    case kOffsetCommit:
+      (void)rig.api.offset_commit(h, body, 0);
+      break;
+    case kOffsetFetch:
+      (void)rig.api.offset_fetch(h, body);
+      break;
+    case kJoinGroup:
+      (void)rig.api.join_group(h, body, 0, reply);
+      break;
+    case kSyncGroup:
+      (void)rig.api.sync_group(h, body, 0, reply);
+      break;
+    case kHeartbeat:
+      (void)rig.api.heartbeat(h, body, 0);
+      break;
+    case kLeaveGroup:
+      (void)rig.api.leave_group(h, body, 0);
+      break;
+    case kCreateTopics:
+      (void)rig.api.create_topics(h, body);
+      break;
+    case kInitProducerId:
+      (void)rig.api.init_producer_id(h, body);
+      break;
+    case kFindCoordinator:
+      (void)rig.api.find_coordinator(h, body);
+      break;
     case kListGroups:
       (void)rig.api.list_groups(h, body, 0);
       break;

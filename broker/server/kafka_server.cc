@@ -149,13 +149,14 @@ struct KafkaServer::Impl {
   // while the reader goes on appending what the client pipelined, so one fsync covers many
   // requests.
   struct Outgoing {
-    std::string frame;               // the whole frame, or its start when `fetched` follows
+    std::string frame;  // the whole frame, or its start when `fetched` follows
     std::optional<KafkaApi::Fetched> fetched;  // a fetch response's body, written in place
     // A produce's whole frame, set once its fsync is done; null: ready now.
     std::shared_ptr<Event> durable;
   };
   struct Connection {
-    explicit Connection(tcp::socket s) : socket(std::move(s)), wake(socket.get_executor()), space(socket.get_executor()) {}
+    explicit Connection(tcp::socket s)
+        : socket(std::move(s)), wake(socket.get_executor()), space(socket.get_executor()) {}
     tcp::socket socket;
     std::string peer = "a client";
     std::string host;  // "/ADDRESS", as Kafka shows a member's host
@@ -163,8 +164,8 @@ struct KafkaServer::Impl {
     int64_t queued_bytes = 0;    // of the responses in `queue`
     int64_t reading_since = -1;  // when the reader began waiting for the frame it is reading
     int64_t writing_since = -1;  // when the writer began the write it is in
-    asio::steady_timer wake;   // the writer waits on it for work
-    asio::steady_timer space;  // the reader waits on it while the queue is full
+    asio::steady_timer wake;     // the writer waits on it for work
+    asio::steady_timer space;    // the reader waits on it while the queue is full
     bool reading_done = false;
     bool broken = false;  // a write failed
   };
@@ -315,10 +316,13 @@ struct KafkaServer::Impl {
       boost::system::error_code ec;
       std::array<unsigned char, 4> size_bytes{};
       conn.reading_since = steady_ms();
-      co_await asio::async_read(conn.socket, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
-      if (ec || conn.broken) co_return;  // the client closed (or we are stopping): nothing to report
-      const int64_t size = static_cast<int32_t>((uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
-                                                (uint32_t{size_bytes[2]} << 8) | uint32_t{size_bytes[3]});
+      co_await asio::async_read(conn.socket, asio::buffer(size_bytes),
+                                asio::redirect_error(use_awaitable, ec));
+      if (ec || conn.broken)
+        co_return;  // the client closed (or we are stopping): nothing to report
+      const int64_t size =
+          static_cast<int32_t>((uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
+                               (uint32_t{size_bytes[2]} << 8) | uint32_t{size_bytes[3]});
       if (size < 8 || size > options.max_frame_bytes) {
         ++closed_for_errors;
         log("closing the connection from " + conn.peer + ": a frame of " + std::to_string(size) +
@@ -426,16 +430,23 @@ struct KafkaServer::Impl {
         co_return;
       }
       error = "it asked for " + what + "; this broker serves versions " +
-              std::to_string(api_support->min_version) + " to " + std::to_string(api_support->max_version);
+              std::to_string(api_support->min_version) + " to " +
+              std::to_string(api_support->max_version);
       co_return;
     }
 
     Result<std::string> body_out = std::string();
     const int64_t now = steady_ms();
     switch (h.api_key) {
-      case kafka::kApiVersions: body_out = api->api_versions(h, body); break;
-      case kafka::kMetadata: body_out = api->metadata(h, body); break;
-      case kafka::kListOffsets: body_out = api->list_offsets(h, body); break;
+      case kafka::kApiVersions:
+        body_out = api->api_versions(h, body);
+        break;
+      case kafka::kMetadata:
+        body_out = api->metadata(h, body);
+        break;
+      case kafka::kListOffsets:
+        body_out = api->list_offsets(h, body);
+        break;
       case kafka::kCreateTopics: {
         auto plan = api->plan_create_topics(h, body);
         if (!plan) {
@@ -453,12 +464,24 @@ struct KafkaServer::Impl {
       case kafka::kCreatePartitions:
         body_out = co_await off_thread([&] { return api->create_partitions(h, body); });
         break;
-      case kafka::kFindCoordinator: body_out = api->find_coordinator(h, body); break;
-      case kafka::kInitProducerId: body_out = api->init_producer_id(h, body); break;
-      case kafka::kOffsetCommit: body_out = api->offset_commit(h, body, now); break;
-      case kafka::kOffsetFetch: body_out = api->offset_fetch(h, body); break;
-      case kafka::kHeartbeat: body_out = api->heartbeat(h, body, now); break;
-      case kafka::kLeaveGroup: body_out = api->leave_group(h, body, now); break;
+      case kafka::kFindCoordinator:
+        body_out = api->find_coordinator(h, body);
+        break;
+      case kafka::kInitProducerId:
+        body_out = api->init_producer_id(h, body);
+        break;
+      case kafka::kOffsetCommit:
+        body_out = api->offset_commit(h, body, now);
+        break;
+      case kafka::kOffsetFetch:
+        body_out = api->offset_fetch(h, body);
+        break;
+      case kafka::kHeartbeat:
+        body_out = api->heartbeat(h, body, now);
+        break;
+      case kafka::kLeaveGroup:
+        body_out = api->leave_group(h, body, now);
+        break;
       case kafka::kListGroups:
         body_out = api->list_groups(h, body, now);
         break;
@@ -611,7 +634,8 @@ Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options o
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(options.host, ec);
   if (ec) {
-    return Status::invalid_argument("--listen: '" + options.host + "' is not an IP address (" + ec.message() + ")");
+    return Status::invalid_argument("--listen: '" + options.host + "' is not an IP address (" +
+                                    ec.message() + ")");
   }
   if (options.max_frame_bytes < 8) {
     return Status::invalid_argument("socket.request.max.bytes must be at least 8, got " +
@@ -635,8 +659,8 @@ Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options o
   if (!ec) bound->acceptor.bind(endpoint, ec);
   if (!ec) bound->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " +
-                               ec.message());
+    return Status::unavailable("cannot listen on " + options.host + ":" +
+                               std::to_string(options.port) + ": " + ec.message());
   }
   // The API answers with the address clients reach us at, known now that the port is bound.
   bound->options.port = bound->acceptor.local_endpoint().port();
@@ -663,7 +687,9 @@ Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options o
 
 uint16_t KafkaServer::port() const { return impl_->options.port; }
 
-std::string KafkaServer::address() const { return impl_->options.host + ":" + std::to_string(port()); }
+std::string KafkaServer::address() const {
+  return impl_->options.host + ":" + std::to_string(port());
+}
 
 KafkaServer::Stats KafkaServer::stats() const {
   return {impl_->connections.load(), impl_->requests.load(), impl_->closed_for_errors.load()};

@@ -52,7 +52,7 @@ class KafkaServer {
     // (the first response always goes): a client that pipelines fetches and reads none holds
     // at most this much plus one response. Default: one fetch.max.bytes.
     int64_t queued_max_response_bytes = 57671680;
-    KafkaApi::Options api;           // advertised host and port are filled in by start()
+    KafkaApi::Options api;  // advertised host and port are filled in by start()
     std::function<void(const std::string&)> log;  // one line per call, no newline
   };
 

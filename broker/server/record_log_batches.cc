@@ -8,7 +8,8 @@ Result<int64_t> RecordLogBatches::append_batch(std::string_view topic, int32_t p
                                                std::string batch) {
   size_t consumed = 0;
   auto decoded = decode_record_batch(batch, consumed);
-  if (!decoded) return decoded.status().with_context("appending to " + partition_name(topic, partition));
+  if (!decoded)
+    return decoded.status().with_context("appending to " + partition_name(topic, partition));
   std::vector<std::vector<HeaderView>> headers(decoded->records.size());
   std::vector<OutgoingRecord> records(decoded->records.size());
   for (size_t i = 0; i < records.size(); ++i) {

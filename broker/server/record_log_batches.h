@@ -30,7 +30,9 @@ class RecordLogBatches final : public BatchLog {
   Status add_partitions(std::string_view topic, int32_t partitions) override {
     return log_.add_partitions(topic, partitions);
   }
-  Result<int32_t> partition_count(std::string_view topic) override { return log_.partition_count(topic); }
+  Result<int32_t> partition_count(std::string_view topic) override {
+    return log_.partition_count(topic);
+  }
   Result<std::vector<std::string>> list_topics() override { return log_.list_topics(); }
   Result<std::vector<Appended>> produce(std::string_view topic,
                                         std::span<const OutgoingRecord> records) override {
@@ -59,7 +61,8 @@ class RecordLogBatches final : public BatchLog {
     return log_.committed_offsets(group, topic);
   }
 
-  Result<int64_t> append_batch(std::string_view topic, int32_t partition, std::string batch) override;
+  Result<int64_t> append_batch(std::string_view topic, int32_t partition,
+                               std::string batch) override;
   Result<ProducerStates::Check> check_producer(std::string_view topic, int32_t partition,
                                                const RecordBatchHeader& header) override;
   Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
@@ -67,7 +70,8 @@ class RecordLogBatches final : public BatchLog {
   Status sync(std::string_view, int32_t) override { return Status::ok(); }
   Status commit_group_offsets(std::string_view group, std::string_view topic,
                               std::span<const GroupOffset> offsets) override;
-  Result<std::vector<GroupOffset>> group_offsets(std::string_view group, std::string_view topic) override;
+  Result<std::vector<GroupOffset>> group_offsets(std::string_view group,
+                                                 std::string_view topic) override;
   Result<std::vector<std::string>> offset_groups() override;
   Status delete_group_offsets(std::string_view group, std::string_view topic,
                               std::span<const int32_t> partitions) override;
