@@ -19,6 +19,7 @@
 #include "replay/backends/backends.h"
 #include "replay/cli/cli.h"
 #include "replay/scenario/scenario_runner.h"
+#include "tests/bundled_scenarios.h"
 
 namespace kappa {
 namespace {
@@ -49,16 +50,6 @@ const Status& mysql_up() {
       }                                                                                       \
     }                                                                                         \
   } while (0)
-
-std::vector<std::string> bundled() {
-  std::vector<std::string> files;
-  const std::filesystem::path root = env_or("KAPPA_SOURCE_DIR", ".");
-  for (const auto& e : std::filesystem::directory_iterator(root / "scenarios")) {
-    if (e.path().extension() == ".json") files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 // Every aggregate table a scenario writes: its pipeline's and its recoveries'.
 std::set<std::string> tables_of(const Scenario& s) {
@@ -127,15 +118,8 @@ TEST_P(EveryBackend, SameTablesInAllFourCombinations) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, EveryBackend, ::testing::ValuesIn(bundled()),
-                         [](const auto& param_info) {
-                           std::string name =
-                               std::filesystem::path(param_info.param).stem().string();
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Scenarios, EveryBackend, ::testing::ValuesIn(bundled_scenario_files()),
+                         ScenarioTestName());
 
 // The command line against the real servers: the acceptance command, and no password anywhere.
 TEST(RealBackendsCli, TestPassesEveryBundledScenarioAndNeverPrintsThePassword) {

@@ -10,20 +10,10 @@
 #include "broker/embedded/embedded_broker.h"
 #include "pipeline/sinks/sqlite_sink.h"
 #include "replay/scenario/scenario_runner.h"
+#include "tests/bundled_scenarios.h"
 
 namespace kappa {
 namespace {
-
-std::vector<std::string> bundled() {
-  std::vector<std::string> files;
-  const char* dir = std::getenv("KAPPA_SOURCE_DIR");
-  const std::filesystem::path root = dir ? dir : ".";
-  for (const auto& e : std::filesystem::directory_iterator(root / "scenarios")) {
-    if (e.path().extension() == ".json") files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 RunReport run(const Scenario& s) {
   EmbeddedBroker broker;
@@ -240,15 +230,8 @@ TEST_P(BundledScenario, FailsWhenAnyExpectationChanges) {
   EXPECT_FALSE(mutated.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenario, ::testing::ValuesIn(bundled()),
-                         [](const auto& param_info) {
-                           std::string name =
-                               std::filesystem::path(param_info.param).stem().string();
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenario, ::testing::ValuesIn(bundled_scenario_files()),
+                         ScenarioTestName());
 
 }  // namespace
 }  // namespace kappa
