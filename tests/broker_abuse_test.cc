@@ -71,17 +71,7 @@ class Broker {
     std::string log;
     int status = 0;
     Shell(const std::string& cmd, const std::string& log_path) : log(log_path) {
-      std::vector<std::string> all = {"/bin/sh", "-c", cmd};
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                       0644);
-      posix_spawn_file_actions_adddup2(&actions, 1, 2);
-      if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
-      posix_spawn_file_actions_destroy(&actions);
+      pid = spawn_logged({"/bin/sh", "-c", cmd}, log_path);
     }
     bool exited() {
       if (pid <= 0) return true;
