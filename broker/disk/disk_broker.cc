@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <chrono>
 #include <deque>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <system_error>
 #include <utility>
@@ -28,6 +30,8 @@ constexpr const char* kGroupOffsetsName = "group_offsets.log";
 constexpr const char* kRecoveryPointName = "recovery-point-offset-checkpoint";
 constexpr const char* kLogStartName = "log-start-offset-checkpoint";
 constexpr const char* kDeletingName = "deleting";
+constexpr const char* kConfigsName = "configs";
+constexpr std::string_view kConfigSuffix = ".properties";
 // How long delete_topic waits for calls that still use the topic (each is bounded: one read,
 // one append, one sync) before it gives up and keeps the topic.
 constexpr auto kDeleteWait = std::chrono::seconds(10);
@@ -82,6 +86,10 @@ struct DiskBroker::Topic {
   std::vector<std::shared_ptr<disk::PartitionStore>> partitions;
   std::mutex partitioner_mu;
   Partitioner partitioner;
+  // The topic's config overrides and what they mean.
+  mutable std::mutex config_mu;
+  TopicConfigs configs;
+  TopicSettings settings;
   explicit Topic(int32_t sticky_batch) : partitioner(sticky_batch) {}
 };
 
@@ -163,6 +171,7 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
     std::erase_if(*m, [&](const auto& e) { return deleted->count(e.first.first) != 0; });
   }
   KAPPA_RETURN_IF_ERROR(broker->load_topics(live_log_starts, live_recovery_points));
+  KAPPA_RETURN_IF_ERROR(broker->load_topic_configs());
   auto groups =
       disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName, broker->recovery_);
   if (!groups) return groups.status();
@@ -299,6 +308,11 @@ std::shared_ptr<DiskBroker::Topic> DiskBroker::find(std::string_view topic) cons
 }
 
 Status DiskBroker::create_topic(std::string_view topic, int32_t partitions) {
+  return create_configured_topic(topic, partitions, {});
+}
+
+Status DiskBroker::create_configured_topic(std::string_view topic, int32_t partitions,
+                                           const TopicConfigs& configs) {
   KAPPA_RETURN_IF_ERROR(validate_topic_name(topic));
   if (partitions < 1) {
     return Status::invalid_argument("topic '" + std::string(topic) +
@@ -324,12 +338,20 @@ Status DiskBroker::create_topic(std::string_view topic, int32_t partitions) {
     creating_.emplace(topic);
     creating_descriptors_ += descriptors;
   }
-  // The files are made without the table lock: other topics are served meanwhile.
-  auto made = create_partitions(topic, partitions);
+  // The files are made without the table lock: other topics are served meanwhile. The
+  // configs go first: a crash before the partitions exist leaves a config file that open()
+  // drops, never a topic without its configs.
+  Status wrote = configs.empty() ? Status::ok() : write_topic_configs(topic, configs);
+  Result<std::unique_ptr<Topic>> made = wrote;
+  if (wrote.is_ok()) made = create_partitions(topic, partitions);
+  if (!made && wrote.is_ok() && !configs.empty()) (void)write_topic_configs(topic, {});
   std::unique_lock lock(topics_mu_);
   creating_.erase(creating_.find(topic));
   creating_descriptors_ -= descriptors;
   if (!made) return made.status();
+  (*made)->configs = configs;
+  (*made)->settings = parse_topic_settings(configs);
+  apply_limits(**made);
   topics_.emplace(std::string(topic), std::move(*made));
   return Status::ok();
 }
@@ -413,6 +435,12 @@ Status DiskBroker::add_partitions(std::string_view topic, int32_t partitions) {
   auto grown = std::make_shared<Topic>(options_.sticky_batch);
   grown->partitions = slot->partitions;
   for (auto& p : (*made)->partitions) grown->partitions.push_back(std::move(p));
+  {
+    std::lock_guard config(slot->config_mu);
+    grown->configs = slot->configs;
+    grown->settings = slot->settings;
+  }
+  apply_limits(*grown);
   slot = std::move(grown);
   return Status::ok();
 }
@@ -482,6 +510,7 @@ Status DiskBroker::delete_topic(std::string_view topic) {
   doomed.reset();  // closes its files
   Status s = write_checkpoints();
   if (s.is_ok()) s = remove_topic_dirs(topic, partitions);
+  if (s.is_ok()) s = write_topic_configs(topic, {});
   if (s.is_ok()) s = remove_deletion_marker(topic);
   if (!s.is_ok()) {
     // The name stays taken until a restart has removed what is left of the files.
@@ -554,6 +583,7 @@ Result<std::set<std::string>> DiskBroker::finish_deletions() {
                                ": cannot list: " + ec.message());
   }
   if (std::filesystem::exists(topics_dir)) KAPPA_RETURN_IF_ERROR(disk::sync_dir(topics_dir));
+  for (const std::string& topic : topics) KAPPA_RETURN_IF_ERROR(write_topic_configs(topic, {}));
   return topics;
 }
 
@@ -838,23 +868,138 @@ Result<int64_t> DiskBroker::max_timestamp(std::string_view topic, int32_t partit
 }
 
 Status DiskBroker::enforce_retention(int64_t now_ms) {
-  if (options_.retention_ms < 0 && options_.retention_bytes < 0) return Status::ok();
-  std::vector<std::shared_ptr<disk::PartitionStore>> stores;
+  struct Due {
+    std::shared_ptr<disk::PartitionStore> store;
+    int64_t retention_ms;
+    int64_t retention_bytes;
+  };
+  std::vector<Due> due;
   {
     std::shared_lock lock(topics_mu_);
     for (const auto& [name, topic] : topics_) {
-      for (const auto& p : topic->partitions) stores.push_back(p);
+      std::lock_guard config(topic->config_mu);
+      const TopicSettings& t = topic->settings;
+      if (!t.retain) continue;  // cleanup.policy without "delete"
+      const int64_t ms = t.retention_ms.value_or(options_.retention_ms);
+      const int64_t bytes = t.retention_bytes.value_or(options_.retention_bytes);
+      if (ms < 0 && bytes < 0) continue;
+      for (const auto& p : topic->partitions) due.push_back({p, ms, bytes});
     }
   }
   Status first;
-  for (const auto& s : stores) {
+  for (const Due& d : due) {
     // The new log start is on disk before a segment is deleted, so that a missing segment
     // always means lost data.
-    Status r = s->enforce_retention(now_ms, options_.retention_ms, options_.retention_bytes,
-                                    [this] { return write_checkpoints(); });
+    Status r = d.store->enforce_retention(now_ms, d.retention_ms, d.retention_bytes,
+                                          [this] { return write_checkpoints(); });
     if (!r && first.is_ok()) first = r;
   }
   return first;
+}
+
+void DiskBroker::apply_limits(Topic& topic) const {
+  std::lock_guard config(topic.config_mu);
+  const TopicSettings& t = topic.settings;
+  const int64_t segment = t.segment_bytes.value_or(options_.segment_bytes);
+  const int64_t batch = t.max_message_bytes.value_or(options_.max_batch_bytes);
+  for (const auto& p : topic.partitions) p->set_limits(segment, batch);
+}
+
+Status DiskBroker::write_topic_configs(std::string_view topic, const TopicConfigs& configs) {
+  const auto dir = options_.dir / kConfigsName;
+  const auto path = dir / (std::string(topic) + std::string(kConfigSuffix));
+  std::error_code ec;
+  if (configs.empty()) {
+    if (!std::filesystem::remove(path, ec)) {
+      if (ec) return Status::unavailable("disk broker " + path.string() + ": cannot remove: " + ec.message());
+      return Status::ok();
+    }
+    return disk::sync_dir(dir);
+  }
+  if (std::filesystem::create_directory(dir, ec)) KAPPA_RETURN_IF_ERROR(disk::sync_dir(options_.dir));
+  if (ec) return Status::unavailable("disk broker " + dir.string() + ": cannot create: " + ec.message());
+  return disk::replace_file(path, format_topic_configs(configs));
+}
+
+Status DiskBroker::load_topic_configs() {
+  const auto dir = options_.dir / kConfigsName;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return Status::ok();
+  bool removed = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string file = entry.path().filename().string();
+    const bool config = file.size() > kConfigSuffix.size() && file.ends_with(kConfigSuffix);
+    const std::string topic = config ? file.substr(0, file.size() - kConfigSuffix.size()) : "";
+    std::shared_ptr<Topic> t = config ? find(topic) : nullptr;
+    if (t == nullptr) {
+      // A replacement cut short (*.tmp), or the configs of a topic whose creation or deletion
+      // a crash interrupted: no topic has them.
+      if (!file.ends_with(".tmp") && !(config && validate_topic_name(topic).is_ok())) {
+        return Status::corruption("disk broker " + entry.path().string() +
+                                  ": not a <topic>.properties config file");
+      }
+      std::error_code rm;
+      std::filesystem::remove(entry.path(), rm);
+      if (rm) return Status::unavailable("disk broker " + entry.path().string() + ": cannot remove: " + rm.message());
+      removed = true;
+      continue;
+    }
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      return Status::unavailable("disk broker " + entry.path().string() + ": cannot read");
+    }
+    auto configs = parse_topic_configs(text, "disk broker " + entry.path().string());
+    if (!configs) {
+      return Status::corruption(configs.status().message() +
+                                "; refusing to open. Fix the line or remove the file (the topic "
+                                "then has no overrides)");
+    }
+    t->configs = std::move(*configs);
+    t->settings = parse_topic_settings(t->configs);
+    apply_limits(*t);
+  }
+  if (ec) return Status::unavailable("disk broker " + dir.string() + ": cannot list: " + ec.message());
+  return removed ? disk::sync_dir(dir) : Status::ok();
+}
+
+Result<TopicConfigs> DiskBroker::topic_configs(std::string_view topic) {
+  auto t = find(topic);
+  if (t == nullptr) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+  std::lock_guard config(t->config_mu);
+  return t->configs;
+}
+
+Result<TopicSettings> DiskBroker::topic_settings(std::string_view topic) {
+  auto t = find(topic);
+  if (t == nullptr) return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+  std::lock_guard config(t->config_mu);
+  return t->settings;
+}
+
+Status DiskBroker::set_topic_configs(std::string_view topic, const TopicConfigs& configs) {
+  {
+    std::unique_lock lock(topics_mu_);
+    if (creating_.count(topic) != 0) {
+      return Status::unavailable("topic '" + std::string(topic) + "' is being changed");
+    }
+    if (topics_.find(topic) == topics_.end()) {
+      return Status::not_found("topic '" + std::string(topic) + "' does not exist");
+    }
+    creating_.emplace(topic);  // no deletion or growth while the file is written
+  }
+  Status wrote = write_topic_configs(topic, configs);
+  std::unique_lock lock(topics_mu_);
+  creating_.erase(creating_.find(topic));
+  if (!wrote.is_ok()) return wrote;
+  Topic& t = *topics_.find(topic)->second;
+  {
+    std::lock_guard config(t.config_mu);
+    t.configs = configs;
+    t.settings = parse_topic_settings(configs);
+  }
+  apply_limits(t);
+  return Status::ok();
 }
 
 void DiskBroker::sync_loop() {

@@ -15,6 +15,8 @@
 //                                  were made durable (Kafka's file of that name)
 //   DIR/log-start-offset-checkpoint        per partition, its log start offset (Kafka's too)
 //   DIR/deleting/<topic>           an empty file while the topic is being deleted
+//   DIR/configs/<topic>.properties the topic's config overrides (topic_config.h), "name=value"
+//                                  lines; no file when it has none
 //
 // <base> is the segment's first offset, 20 decimal digits zero-padded (Kafka's naming). The
 // segments of a partition are contiguous: each starts at the offset after the last batch of the
@@ -54,6 +56,11 @@
 // writes it when recovery changed it, and a clean shutdown after syncing everything. The log
 // start offset is written when retention moves it (before any segment is deleted) and by open.
 // Each file is only rewritten when its content would change.
+//
+// A topic's config file is replaced whole like the checkpoints. Creating a topic with overrides
+// writes it before the partition directories, deleting one removes it after them (before the
+// deletion marker goes), so open() drops a config file whose topic has no partitions: a crash
+// never leaves a topic without its configs, nor configs that a new topic of the name inherits.
 //
 // Writing: a segment rolls (the next batch goes to a new segment named after its base offset)
 // when the batch would take the active segment past segment_bytes, or its offsets past what a
@@ -225,6 +232,11 @@ class DiskBroker final : public BatchLog {
                               std::span<const int32_t> partitions) override;
   Status delete_group(std::string_view group) override;
   Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) override;
+  Status create_configured_topic(std::string_view topic, int32_t partitions,
+                                 const TopicConfigs& configs) override;
+  Result<TopicConfigs> topic_configs(std::string_view topic) override;
+  Status set_topic_configs(std::string_view topic, const TopicConfigs& configs) override;
+  Result<TopicSettings> topic_settings(std::string_view topic) override;
 
  private:
   struct Topic;
@@ -242,6 +254,12 @@ class DiskBroker final : public BatchLog {
   // Removes the directories of a deleted topic's partitions, then its DIR/deleting marker.
   Status remove_topic_dirs(std::string_view topic, int32_t partitions);
   Status remove_deletion_marker(std::string_view topic);
+  // DIR/configs/<topic>.properties: written (or removed, for no overrides) durably.
+  Status write_topic_configs(std::string_view topic, const TopicConfigs& configs);
+  // At open: the overrides of every loaded topic; config files of no topic are removed.
+  Status load_topic_configs();
+  // Applies a topic's overrides to its partition stores (segment.bytes, max.message.bytes).
+  void apply_limits(Topic& topic) const;
   // At open: removes every partition directory of the topics DIR/deleting names; returns them.
   Result<std::set<std::string>> finish_deletions();
   void sync_loop();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -123,6 +124,21 @@ Status sync_dir(const std::filesystem::path& dir) {
     if (errno != EINTR) return io_error(dir, std::nullopt, "fsync of the directory", errno);
   }
   return Status::ok();
+}
+
+Status replace_file(const std::filesystem::path& path, std::string_view text) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    auto f = File::open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!f) return f.status();
+    KAPPA_RETURN_IF_ERROR(f->write_at(0, text));
+    KAPPA_RETURN_IF_ERROR(f->datasync());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return io_error(path, std::nullopt, "rename from " + tmp.filename().string(), errno);
+  }
+  auto dir = path.parent_path();
+  return sync_dir(dir.empty() ? "." : dir);
 }
 
 }  // namespace kappa::disk

@@ -73,6 +73,10 @@ Status io_error(const std::filesystem::path& path, std::optional<int64_t> pos, s
 // fsync(2) on a directory, so that names created, renamed or removed in it are durable.
 Status sync_dir(const std::filesystem::path& dir);
 
+// Replaces `path` whole with `text`, so that after a crash it holds the old text or the new one:
+// writes PATH.tmp, fdatasyncs it, renames it over `path` and fsyncs the directory.
+Status replace_file(const std::filesystem::path& path, std::string_view text);
+
 // Big-endian fixed-width integers, as Kafka writes them.
 inline uint64_t load_be(const char* p, int bytes) {
   uint64_t v = 0;

@@ -85,18 +85,7 @@ Status write_offset_checkpoint(const std::filesystem::path& path, const OffsetMa
   for (const auto& [tp, offset] : offsets) {
     text += tp.first + " " + std::to_string(tp.second) + " " + std::to_string(offset) + "\n";
   }
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    auto f = File::open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
-    if (!f) return f.status();
-    KAPPA_RETURN_IF_ERROR(f->write_at(0, text));
-    KAPPA_RETURN_IF_ERROR(f->datasync());
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return io_error(path, std::nullopt, "rename from " + tmp.filename().string(), errno);
-  }
-  auto dir = path.parent_path();
-  return sync_dir(dir.empty() ? "." : dir);
+  return replace_file(path, text);
 }
 
 }  // namespace kappa::disk

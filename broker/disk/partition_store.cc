@@ -196,7 +196,12 @@ Result<int64_t> segment_end(const std::filesystem::path& path, int64_t base) {
 
 PartitionStore::PartitionStore(std::filesystem::path dir, std::string topic, int32_t partition,
                                PartitionOptions options)
-    : dir_(std::move(dir)), topic_(std::move(topic)), partition_(partition), options_(options) {}
+    : dir_(std::move(dir)),
+      topic_(std::move(topic)),
+      partition_(partition),
+      options_(options),
+      segment_bytes_(options.segment_bytes),
+      max_batch_bytes_(options.max_batch_bytes) {}
 
 PartitionStore::~PartitionStore() = default;
 
@@ -587,10 +592,10 @@ Result<int64_t> PartitionStore::append(std::string batch) {
     return Status::invalid_argument(where + " of " + std::to_string(n) +
                                     " bytes is shorter than a RecordBatch header (61 bytes)");
   }
-  if (n > options_.max_batch_bytes) {
+  if (const int64_t limit = max_batch_bytes_.load(std::memory_order_relaxed); n > limit) {
     return Status::invalid_argument("batch of " + std::to_string(n) + " bytes for " +
                                     partition_name(topic_, partition_) + " exceeds the limit of " +
-                                    std::to_string(options_.max_batch_bytes) +
+                                    std::to_string(limit) +
                                     " bytes (max_batch_bytes)");
   }
   const int32_t length = be32(batch.data() + kLengthAt);
@@ -614,7 +619,7 @@ Result<int64_t> PartitionStore::append(std::string batch) {
   std::lock_guard lock(append_mu_);
   KAPPA_RETURN_IF_ERROR(broken());
   const int64_t base = next_offset_;
-  if (write_pos_ > 0 && (write_pos_ + n > options_.segment_bytes ||
+  if (write_pos_ > 0 && (write_pos_ + n > segment_bytes_.load(std::memory_order_relaxed) ||
                          base + delta - active_->base_offset > kMaxPosition)) {
     KAPPA_RETURN_IF_ERROR(roll(base));
   }

@@ -88,6 +88,14 @@ class PartitionStore {
   Status enforce_retention(int64_t now_ms, int64_t retention_ms, int64_t retention_bytes,
                            const std::function<Status()>& moved = {});
 
+  // The topic's segment.bytes (the size at which the active segment rolls) and
+  // max.message.bytes (the largest batch append takes), from the next append on.
+  // REQUIRES: 1 <= segment_bytes <= 2^31 - 1.
+  void set_limits(int64_t segment_bytes, int64_t max_batch_bytes) {
+    segment_bytes_ = segment_bytes;
+    max_batch_bytes_ = max_batch_bytes;
+  }
+
  private:
   // An entry of the sparse index: the batch at `position` ends at `last_offset`; every batch
   // of the partition before it has a timestamp <= max_ts_before (INT64_MIN if none).
@@ -149,6 +157,8 @@ class PartitionStore {
   const std::string topic_;
   const int32_t partition_;
   const PartitionOptions options_;
+  std::atomic<int64_t> segment_bytes_;
+  std::atomic<int64_t> max_batch_bytes_;
   RecordedOffsets recorded_;
 
   // Appender state, guarded by append_mu_.

@@ -26,6 +26,7 @@
 
 #include "broker/log.h"
 #include "broker/protocol/producer_state.h"
+#include "broker/topic_config.h"
 
 namespace kappa {
 
@@ -83,6 +84,18 @@ class BatchLog : public Log {
   // The largest record timestamp of the partition (ListOffsets -3), INT64_MIN when it has no
   // records. The record that carries it is the first at offset_for_time() of it.
   virtual Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) = 0;
+
+  // Topic configs (topic_config.h): the overrides a topic was created with or altered to, each
+  // validated by the caller. Creating with overrides is one step: a durable log never holds
+  // the topic without them, even after kill -9. Setting replaces the overrides whole, durably
+  // in a durable log, and takes effect for the next append and the next retention run.
+  // kNotFound for a missing topic.
+  virtual Status create_configured_topic(std::string_view topic, int32_t partitions,
+                                         const TopicConfigs& configs) = 0;
+  virtual Result<TopicConfigs> topic_configs(std::string_view topic) = 0;
+  virtual Status set_topic_configs(std::string_view topic, const TopicConfigs& configs) = 0;
+  // The overrides parsed, for the append path (one lookup, no parsing).
+  virtual Result<TopicSettings> topic_settings(std::string_view topic) = 0;
 };
 
 }  // namespace kappa

@@ -21,6 +21,7 @@ inline constexpr int16_t kCoordinatorNotAvailable = 15;
 inline constexpr int16_t kNotCoordinator = 16;
 inline constexpr int16_t kInvalidTopicException = 17;
 inline constexpr int16_t kRecordListTooLarge = 18;
+inline constexpr int16_t kNotEnoughReplicas = 19;
 inline constexpr int16_t kInvalidRequiredAcks = 21;
 inline constexpr int16_t kIllegalGeneration = 22;
 inline constexpr int16_t kInconsistentGroupProtocol = 23;

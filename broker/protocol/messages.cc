@@ -7,7 +7,7 @@
 namespace kappa::kafka {
 namespace {
 
-constexpr std::array<ApiSupport, 20> kApis{{
+constexpr std::array<ApiSupport, 24> kApis{{
     {kProduce, "Produce", 3, 8, 9},
     {kFetch, "Fetch", 4, 11, 12},
     {kListOffsets, "ListOffsets", 0, 8, 6},
@@ -25,9 +25,13 @@ constexpr std::array<ApiSupport, 20> kApis{{
     {kCreateTopics, "CreateTopics", 0, 4, 5},
     {kDeleteTopics, "DeleteTopics", 0, 6, 4},
     {kInitProducerId, "InitProducerId", 0, 1, 2},
+    {kDescribeConfigs, "DescribeConfigs", 0, 4, 4},
+    {kAlterConfigs, "AlterConfigs", 0, 2, 2},
     {kCreatePartitions, "CreatePartitions", 0, 3, 2},
     {kDeleteGroups, "DeleteGroups", 0, 2, 2},
+    {kIncrementalAlterConfigs, "IncrementalAlterConfigs", 0, 1, 1},
     {kOffsetDelete, "OffsetDelete", 0, 0, INT16_MAX},  // never flexible
+    {kDescribeCluster, "DescribeCluster", 0, 1, 0},
 }};
 
 // Names of the keys we do not serve, for log lines about clients asking for them.
@@ -198,6 +202,16 @@ class Reader {
     if (!n && r_.ok()) r_.invalid(f, "a null array where an array is required");
     for (int32_t i = 0; i < n.value_or(0) && r_.ok(); ++i) str(xs.emplace_back(), f);
   }
+  void nstrs(std::optional<std::vector<std::string>>& xs, const char* f, V v = {}) {
+    if (!has(v)) return;
+    auto n = r_.array_length(f, flexible_);
+    if (!n) {
+      xs.reset();
+      return;
+    }
+    xs.emplace();
+    for (int32_t i = 0; i < *n && r_.ok(); ++i) str(xs->emplace_back(), f);
+  }
   void end_struct(const char* where) {
     if (flexible_) r_.skip_tagged_fields(where);
   }
@@ -314,6 +328,14 @@ class Writer {
     if (!has(v)) return;
     w_.array_length(static_cast<int32_t>(xs.size()), flexible_);
     for (const std::string& x : xs) str(x, f);
+  }
+  void nstrs(const std::optional<std::vector<std::string>>& xs, const char* f, V v = {}) {
+    if (!has(v)) return;
+    if (!xs) {
+      w_.array_length(-1, flexible_);
+      return;
+    }
+    strs(*xs, f, v);
   }
   void end_struct(const char*) {
     if (flexible_) w_.empty_tagged_fields();
@@ -636,6 +658,115 @@ struct Fields<CreatePartitionsResponse> {
       io.i16(r.error_code, "ErrorCode");
       io.nstr(r.error_message, "ErrorMessage");
     });
+  }
+};
+
+template <>
+struct Fields<DescribeConfigsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.array(m.resources, "Resources", {}, [&](auto& r) {
+      io.i8(r.resource_type, "ResourceType");
+      io.str(r.resource_name, "ResourceName");
+      io.nstrs(r.configuration_keys, "ConfigurationKeys");
+    });
+    io.boolean(m.include_synonyms, "IncludeSynonyms", {1});
+    io.boolean(m.include_documentation, "IncludeDocumentation", {3});
+  }
+};
+template <>
+struct Fields<DescribeConfigsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.results, "Results", {}, [&](auto& r) {
+      io.i16(r.error_code, "ErrorCode");
+      io.nstr(r.error_message, "ErrorMessage");
+      io.i8(r.resource_type, "ResourceType");
+      io.str(r.resource_name, "ResourceName");
+      io.array(r.configs, "Configs", {}, [&](auto& c) {
+        io.str(c.name, "Name");
+        io.nstr(c.value, "Value");
+        io.boolean(c.read_only, "ReadOnly");
+        io.boolean(c.is_default, "IsDefault", {0, 0});
+        io.i8(c.config_source, "ConfigSource", {1});
+        io.boolean(c.is_sensitive, "IsSensitive");
+        io.array(c.synonyms, "Synonyms", {1}, [&](auto& y) {
+          io.str(y.name, "Name");
+          io.nstr(y.value, "Value");
+          io.i8(y.source, "Source");
+        });
+        io.i8(c.config_type, "ConfigType", {3});
+        io.nstr(c.documentation, "Documentation", {3});
+      });
+    });
+  }
+};
+
+template <>
+struct Fields<AlterConfigsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m, bool incremental = false) {
+    io.array(m.resources, "Resources", {}, [&](auto& r) {
+      io.i8(r.resource_type, "ResourceType");
+      io.str(r.resource_name, "ResourceName");
+      io.array(r.configs, "Configs", {}, [&](auto& c) {
+        io.str(c.name, "Name");
+        if (incremental) io.i8(c.operation, "ConfigOperation");
+        io.nstr(c.value, "Value");
+      });
+    });
+    io.boolean(m.validate_only, "ValidateOnly");
+  }
+};
+template <>
+struct Fields<IncrementalAlterConfigsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    Fields<AlterConfigsRequest>::visit(io, m, true);
+  }
+};
+template <>
+struct Fields<AlterConfigsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.responses, "Responses", {}, [&](auto& r) {
+      io.i16(r.error_code, "ErrorCode");
+      io.nstr(r.error_message, "ErrorMessage");
+      io.i8(r.resource_type, "ResourceType");
+      io.str(r.resource_name, "ResourceName");
+    });
+  }
+};
+template <>
+struct Fields<IncrementalAlterConfigsResponse> : Fields<AlterConfigsResponse> {};
+
+template <>
+struct Fields<DescribeClusterRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.boolean(m.include_cluster_authorized_operations, "IncludeClusterAuthorizedOperations");
+    io.i8(m.endpoint_type, "EndpointType", {1});
+  }
+};
+template <>
+struct Fields<DescribeClusterResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.i16(m.error_code, "ErrorCode");
+    io.nstr(m.error_message, "ErrorMessage");
+    io.i8(m.endpoint_type, "EndpointType", {1});
+    io.str(m.cluster_id, "ClusterId");
+    io.i32(m.controller_id, "ControllerId");
+    io.array(m.brokers, "Brokers", {}, [&](auto& b) {
+      io.i32(b.broker_id, "BrokerId");
+      io.str(b.host, "Host");
+      io.i32(b.port, "Port");
+      io.nstr(b.rack, "Rack");
+    });
+    io.i32(m.cluster_authorized_operations, "ClusterAuthorizedOperations");
   }
 };
 
@@ -1043,6 +1174,23 @@ constexpr int16_t kKeyOf<OffsetDeleteRequest> = kOffsetDelete;
 template <>
 constexpr int16_t kKeyOf<OffsetDeleteResponse> = kOffsetDelete;
 
+template <>
+constexpr int16_t kKeyOf<DescribeConfigsRequest> = kDescribeConfigs;
+template <>
+constexpr int16_t kKeyOf<DescribeConfigsResponse> = kDescribeConfigs;
+template <>
+constexpr int16_t kKeyOf<AlterConfigsRequest> = kAlterConfigs;
+template <>
+constexpr int16_t kKeyOf<AlterConfigsResponse> = kAlterConfigs;
+template <>
+constexpr int16_t kKeyOf<IncrementalAlterConfigsRequest> = kIncrementalAlterConfigs;
+template <>
+constexpr int16_t kKeyOf<IncrementalAlterConfigsResponse> = kIncrementalAlterConfigs;
+template <>
+constexpr int16_t kKeyOf<DescribeClusterRequest> = kDescribeCluster;
+template <>
+constexpr int16_t kKeyOf<DescribeClusterResponse> = kDescribeCluster;
+
 }  // namespace
 
 std::span<const ApiSupport> supported_apis() { return kApis; }
@@ -1189,6 +1337,14 @@ KAPPA_KAFKA_MESSAGE(DeleteGroupsRequest)
 KAPPA_KAFKA_MESSAGE(DeleteGroupsResponse)
 KAPPA_KAFKA_MESSAGE(OffsetDeleteRequest)
 KAPPA_KAFKA_MESSAGE(OffsetDeleteResponse)
+KAPPA_KAFKA_MESSAGE(DescribeConfigsRequest)
+KAPPA_KAFKA_MESSAGE(DescribeConfigsResponse)
+KAPPA_KAFKA_MESSAGE(AlterConfigsRequest)
+KAPPA_KAFKA_MESSAGE(AlterConfigsResponse)
+KAPPA_KAFKA_MESSAGE(IncrementalAlterConfigsRequest)
+KAPPA_KAFKA_MESSAGE(IncrementalAlterConfigsResponse)
+KAPPA_KAFKA_MESSAGE(DescribeClusterRequest)
+KAPPA_KAFKA_MESSAGE(DescribeClusterResponse)
 #undef KAPPA_KAFKA_MESSAGE
 
 }  // namespace kappa::kafka

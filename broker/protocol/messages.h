@@ -48,9 +48,13 @@ enum ApiKey : int16_t {
   kCreateTopics = 19,
   kDeleteTopics = 20,
   kInitProducerId = 22,
+  kDescribeConfigs = 32,
+  kAlterConfigs = 33,
   kCreatePartitions = 37,
   kDeleteGroups = 42,
+  kIncrementalAlterConfigs = 44,
   kOffsetDelete = 47,
+  kDescribeCluster = 60,
 };
 
 struct ApiSupport {
@@ -587,6 +591,104 @@ struct OffsetDeleteResponse {
   int16_t error_code = 0;
   int32_t throttle_time_ms = 0;
   std::vector<Topic> topics;
+};
+
+// ---- DescribeConfigs (32) ----------------------------------------------------------------
+// Resource types (Kafka's ConfigResource.Type) and config sources (DescribeConfigsResponse's).
+enum ConfigResourceType : int8_t { kTopicResource = 2, kBrokerResource = 4 };
+enum ConfigSource : int8_t {
+  kDynamicTopicConfig = 1,
+  kStaticBrokerConfig = 4,
+  kDefaultConfig = 5,
+};
+struct DescribeConfigsRequest {
+  struct Resource {
+    int8_t resource_type = 0;
+    std::string resource_name;
+    std::optional<std::vector<std::string>> configuration_keys;  // null: every config
+  };
+  std::vector<Resource> resources;
+  bool include_synonyms = false;       // v1+
+  bool include_documentation = false;  // v3+
+};
+struct DescribeConfigsResponse {
+  struct Synonym {
+    std::string name;
+    std::optional<std::string> value;
+    int8_t source = 0;
+  };
+  struct Config {
+    std::string name;
+    std::optional<std::string> value;
+    bool read_only = false;
+    bool is_default = false;  // v0 only; v1+ says it with config_source
+    int8_t config_source = -1;  // v1+
+    bool is_sensitive = false;
+    std::vector<Synonym> synonyms;  // v1+
+    int8_t config_type = 0;         // v3+
+    std::optional<std::string> documentation;  // v3+
+  };
+  struct Result {
+    int16_t error_code = 0;
+    std::optional<std::string> error_message;
+    int8_t resource_type = 0;
+    std::string resource_name;
+    std::vector<Config> configs;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Result> results;
+};
+
+// ---- AlterConfigs (33) and IncrementalAlterConfigs (44) --------------------------------------
+// One request type for both: IncrementalAlterConfigs adds an operation per config.
+enum ConfigOperation : int8_t { kSet = 0, kDelete = 1, kAppend = 2, kSubtract = 3 };
+struct AlterConfigsRequest {
+  struct Config {
+    std::string name;
+    int8_t operation = kSet;  // IncrementalAlterConfigs only
+    std::optional<std::string> value;
+  };
+  struct Resource {
+    int8_t resource_type = 0;
+    std::string resource_name;
+    std::vector<Config> configs;
+  };
+  std::vector<Resource> resources;
+  bool validate_only = false;
+};
+struct IncrementalAlterConfigsRequest : AlterConfigsRequest {};
+struct AlterConfigsResponse {
+  struct Result {
+    int16_t error_code = 0;
+    std::optional<std::string> error_message;
+    int8_t resource_type = 0;
+    std::string resource_name;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Result> responses;
+};
+struct IncrementalAlterConfigsResponse : AlterConfigsResponse {};
+
+// ---- DescribeCluster (60) ----------------------------------------------------------------
+struct DescribeClusterRequest {
+  bool include_cluster_authorized_operations = false;
+  int8_t endpoint_type = 1;  // v1+: 1 brokers, 2 controllers
+};
+struct DescribeClusterResponse {
+  struct Broker {
+    int32_t broker_id = 0;
+    std::string host;
+    int32_t port = 0;
+    std::optional<std::string> rack;
+  };
+  int32_t throttle_time_ms = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message;
+  int8_t endpoint_type = 1;  // v1+
+  std::string cluster_id;
+  int32_t controller_id = -1;
+  std::vector<Broker> brokers;
+  int32_t cluster_authorized_operations = INT32_MIN;
 };
 
 // ---- InitProducerId (22) -----------------------------------------------------------------

@@ -465,7 +465,7 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
                                 std::to_string(b.last_offset_delta) + "]");
     }
     WireRecord w;
-    w.timestamp_ms = b.base_timestamp + *ts;
+    w.timestamp_ms = b.log_append_time() ? b.max_timestamp : b.base_timestamp + *ts;
     w.offset = b.base_offset + *delta;
     auto key = rec.bytes("key");
     if (!key) return key.status();
@@ -504,6 +504,16 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
   }
   consumed = end;
   return b;
+}
+
+void stamp_log_append_time(std::string& batch, int64_t now_ms) {
+  // Offsets in the batch: the CRC at 17 covers 21..end; attributes at 21, maxTimestamp at 35.
+  const auto set = [&](size_t at, uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i, v >>= 8) batch[at + static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+  };
+  batch[22] = static_cast<char>(batch[22] | 0x08);  // the low byte of attributes
+  set(35, static_cast<uint64_t>(now_ms), 8);
+  set(17, crc32c(std::string_view(batch).substr(21)), 4);
 }
 
 }  // namespace kappa

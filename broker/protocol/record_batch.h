@@ -58,6 +58,8 @@ struct RecordBatchHeader {
   int codec() const { return attributes & 0x07; }
   bool is_transactional() const { return (attributes & 0x10) != 0; }
   bool is_control() const { return (attributes & 0x20) != 0; }
+  // LogAppendTime: every record's timestamp is the batch's maxTimestamp, the broker's clock.
+  bool log_append_time() const { return (attributes & 0x08) != 0; }
   int64_t last_offset() const { return base_offset + last_offset_delta; }
 };
 
@@ -82,5 +84,10 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
 // the CRC-32C, a known codec and a record count that matches lastOffsetDelta (as a producer's
 // batch has). What a broker does to a produced batch before storing it as it came.
 Result<RecordBatchHeader> check_record_batch(std::string_view bytes);
+
+// Stamps a whole, checked batch with the broker's clock, as a topic with
+// message.timestamp.type=LogAppendTime does on append: sets the timestamp-type attribute and
+// maxTimestamp to `now_ms`, then the CRC-32C. Records keep their deltas, which readers ignore.
+void stamp_log_append_time(std::string& batch, int64_t now_ms);
 
 }  // namespace kappa

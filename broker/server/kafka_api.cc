@@ -167,6 +167,16 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
              partition_name(topic.name, part.index) + " does not exist");
         continue;
       }
+      const TopicSettings settings = log_.topic_settings(topic.name).value_or(TopicSettings{});
+      if (req->acks == -1 && settings.min_insync_replicas > 1) {
+        fail(err::kNotEnoughReplicas,
+             "The size of the current ISR Set(0) is insufficient to satisfy the min.isr "
+             "requirement of " +
+                 std::to_string(settings.min_insync_replicas) + " for partition " +
+                 topic.name + "-" + std::to_string(part.index));
+        continue;
+      }
+      const int32_t max_batch = settings.max_message_bytes.value_or(options_.max_message_bytes);
       // Check every batch before storing any: a partition's records are stored whole or not.
       std::string_view records = part.records.value_or(std::string_view{});
       std::vector<std::pair<RecordBatchHeader, std::string_view>> batches;
@@ -182,10 +192,10 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
           break;
         }
         const size_t size = 12 + static_cast<size_t>(header->batch_length);
-        if (size > static_cast<size_t>(options_.max_message_bytes)) {
+        if (size > static_cast<size_t>(max_batch)) {
           code = err::kMessageTooLarge;
           why = "a batch of " + std::to_string(size) + " bytes exceeds the limit of " +
-                std::to_string(options_.max_message_bytes);
+                std::to_string(max_batch) + " (max.message.bytes of " + topic.name + ")";
           break;
         }
         if (header->is_transactional() || header->is_control()) {
@@ -232,7 +242,15 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
             break;
           }
         }
-        auto base = log_.append_batch(topic.name, part.index, std::string(bytes));
+        std::string stored(bytes);
+        if (settings.log_append_time) {
+          const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+          stamp_log_append_time(stored, now);
+          rp.log_append_time_ms = now;
+        }
+        auto base = log_.append_batch(topic.name, part.index, std::move(stored));
         if (!base) {
           const int16_t append_error = error_of(base.status());
           if (append_error == err::kKafkaStorageError) {
@@ -462,8 +480,18 @@ Result<KafkaApi::TopicCreation> KafkaApi::plan_create_topics(const RequestHeader
                " larger than available brokers: 1.");
       continue;
     }
-    if (req->validate_only) continue;
-    plan.to_create.push_back({r.topics.size() - 1, t.name, partitions});
+    TopicConfigs configs;
+    for (const auto& c : t.configs) {
+      if (!c.value) continue;  // Kafka: a null value is no override
+      std::string normalized;
+      if (Status s = validate_topic_config(c.name, *c.value, &normalized); !s.is_ok()) {
+        fail(err::kInvalidConfig, s.message());
+        break;
+      }
+      configs[c.name] = std::move(normalized);
+    }
+    if (rt.error_code != err::kNone || req->validate_only) continue;
+    plan.to_create.push_back({r.topics.size() - 1, t.name, partitions, std::move(configs)});
   }
   return plan;
 }
@@ -477,7 +505,7 @@ void KafkaApi::create_planned_topics(TopicCreation& plan) {
       rt.error_message = "Topic '" + c.name + "' already exists.";
       continue;
     }
-    if (Status s = log_.create_topic(c.name, c.partitions); !s.is_ok()) {
+    if (Status s = log_.create_configured_topic(c.name, c.partitions, c.configs); !s.is_ok()) {
       // kFailedPrecondition: the partitions do not fit in the file-descriptor limit.
       rt.error_code =
           s.code() == StatusCode::kFailedPrecondition ? err::kPolicyViolation : error_of(s);

@@ -57,6 +57,10 @@ class KafkaApi {
     int32_t max_session_timeout_ms = 1800000;
     int32_t initial_rebalance_delay_ms = 0;
     std::string cluster_id = "kappa-harness";
+    // The broker's value of each topic config whose default here is not Apache Kafka's
+    // (topic_config.h), e.g. retention.ms=-1 for a broker without retention: what a topic
+    // without an override does, described as a static broker config.
+    TopicConfigs topic_defaults;
   };
 
   KafkaApi(BatchLog& log, Options options);
@@ -83,6 +87,18 @@ class KafkaApi {
   // one at a time: growing by thousands of partitions makes thousands of files.
   Result<std::string> delete_topics(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> create_partitions(const kafka::RequestHeader& h, std::string_view body);
+  // Configs (kafka-configs.sh, kafka-topics.sh --describe, admin clients), as Kafka answers:
+  // a topic's overrides are DYNAMIC_TOPIC_CONFIG, the rest the broker's defaults; the broker's
+  // own configs are its start-up settings, described read-only (altering them is
+  // INVALID_REQUEST). A bad name or value is INVALID_CONFIG with Kafka's message, a missing
+  // topic UNKNOWN_TOPIC_OR_PARTITION; nothing of a resource changes unless all of it is valid,
+  // and validate_only changes nothing. Altering writes the log (an fsync with --data), so the
+  // server runs it off the I/O thread, like the topic administration above.
+  Result<std::string> describe_configs(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> alter_configs(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> incremental_alter_configs(const kafka::RequestHeader& h,
+                                                std::string_view body);
+  Result<std::string> describe_cluster(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> find_coordinator(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> init_producer_id(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> offset_commit(const kafka::RequestHeader& h, std::string_view body,
@@ -156,6 +172,7 @@ class KafkaApi {
       size_t index;  // in response.topics
       std::string name;
       int32_t partitions;
+      TopicConfigs configs;  // validated overrides
     };
     kafka::CreateTopicsResponse response;
     std::vector<Create> to_create;
@@ -182,6 +199,11 @@ class KafkaApi {
 
  private:
   int16_t ensure_topic(std::string_view topic, bool create);
+  // AlterConfigs replaces a topic's overrides with the request's; IncrementalAlterConfigs
+  // applies each operation to them.
+  kafka::AlterConfigsResponse alter(const kafka::AlterConfigsRequest& req, bool incremental);
+  // What a topic without an override of `def` has, and the config source that says so.
+  std::pair<std::string, int8_t> topic_default(const TopicConfigDef& def) const;
   // The groups that have committed offsets, sorted.
   Result<std::vector<std::string>> offset_groups();
 

@@ -713,6 +713,17 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       {kDeleteTopics, encode(DeleteTopicsRequest{{{std::string("events"), {}}}, {}, 1000}, 6)},
       {kCreatePartitions,
        encode(CreatePartitionsRequest{{{"events", 3, std::nullopt}}, 1000, false}, 3)},
+      {kDescribeConfigs,
+       encode(DescribeConfigsRequest{{{kTopicResource, "events", std::nullopt}}, true, true}, 4)},
+      {kAlterConfigs,
+       encode(AlterConfigsRequest{{{kTopicResource, "events", {{"retention.ms", kSet, "1"}}}},
+                                  false},
+              2)},
+      {kIncrementalAlterConfigs,
+       encode(IncrementalAlterConfigsRequest{
+                  {{{kTopicResource, "events", {{"cleanup.policy", kAppend, "compact"}}}}, false}},
+              1)},
+      {kDescribeCluster, encode(DescribeClusterRequest{false, 1}, 1)},
   };
   const auto& [key, original] = requests[*rc::gen::inRange<size_t>(0, requests.size())];
   const ApiSupport* api = find_api(key);
@@ -784,6 +795,18 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       break;
     case kCreatePartitions:
       (void)rig.api.create_partitions(h, body);
+      break;
+    case kDescribeConfigs:
+      (void)rig.api.describe_configs(h, body);
+      break;
+    case kAlterConfigs:
+      (void)rig.api.alter_configs(h, body);
+      break;
+    case kIncrementalAlterConfigs:
+      (void)rig.api.incremental_alter_configs(h, body);
+      break;
+    case kDescribeCluster:
+      (void)rig.api.describe_cluster(h, body);
       break;
   }
   rig.api.tick(3600 * 1000);  // every pending group callback answers by now

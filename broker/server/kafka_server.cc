@@ -464,6 +464,18 @@ struct KafkaServer::Impl {
       case kafka::kCreatePartitions:
         body_out = co_await off_thread([&] { return api->create_partitions(h, body); });
         break;
+      case kafka::kDescribeConfigs:
+        body_out = api->describe_configs(h, body);
+        break;
+      case kafka::kAlterConfigs:
+        body_out = co_await off_thread([&] { return api->alter_configs(h, body); });
+        break;
+      case kafka::kIncrementalAlterConfigs:
+        body_out = co_await off_thread([&] { return api->incremental_alter_configs(h, body); });
+        break;
+      case kafka::kDescribeCluster:
+        body_out = api->describe_cluster(h, body);
+        break;
       case kafka::kFindCoordinator:
         body_out = api->find_coordinator(h, body);
         break;

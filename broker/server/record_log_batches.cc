@@ -159,4 +159,41 @@ Result<int64_t> RecordLogBatches::max_timestamp(std::string_view topic, int32_t 
   return max;
 }
 
+Status RecordLogBatches::delete_topic(std::string_view topic) {
+  KAPPA_RETURN_IF_ERROR(log_.delete_topic(topic));
+  std::lock_guard lock(mu_);
+  if (auto it = configs_.find(topic); it != configs_.end()) configs_.erase(it);
+  return Status::ok();
+}
+
+Status RecordLogBatches::create_configured_topic(std::string_view topic, int32_t partitions,
+                                                 const TopicConfigs& configs) {
+  KAPPA_RETURN_IF_ERROR(log_.create_topic(topic, partitions));
+  return configs.empty() ? Status::ok() : set_topic_configs(topic, configs);
+}
+
+Result<TopicConfigs> RecordLogBatches::topic_configs(std::string_view topic) {
+  if (auto n = log_.partition_count(topic); !n) return n.status();
+  std::lock_guard lock(mu_);
+  auto it = configs_.find(topic);
+  return it == configs_.end() ? TopicConfigs{} : it->second.first;
+}
+
+Status RecordLogBatches::set_topic_configs(std::string_view topic, const TopicConfigs& configs) {
+  if (auto n = log_.partition_count(topic); !n) return n.status();
+  std::lock_guard lock(mu_);
+  if (configs.empty()) {
+    if (auto it = configs_.find(topic); it != configs_.end()) configs_.erase(it);
+  } else {
+    configs_[std::string(topic)] = {configs, parse_topic_settings(configs)};
+  }
+  return Status::ok();
+}
+
+Result<TopicSettings> RecordLogBatches::topic_settings(std::string_view topic) {
+  std::lock_guard lock(mu_);
+  auto it = configs_.find(topic);
+  return it == configs_.end() ? TopicSettings{} : it->second.second;
+}
+
 }  // namespace kappa

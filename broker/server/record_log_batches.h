@@ -26,7 +26,7 @@ class RecordLogBatches final : public BatchLog {
   Status create_topic(std::string_view topic, int32_t partitions) override {
     return log_.create_topic(topic, partitions);
   }
-  Status delete_topic(std::string_view topic) override { return log_.delete_topic(topic); }
+  Status delete_topic(std::string_view topic) override;
   Status add_partitions(std::string_view topic, int32_t partitions) override {
     return log_.add_partitions(topic, partitions);
   }
@@ -77,6 +77,11 @@ class RecordLogBatches final : public BatchLog {
                               std::span<const int32_t> partitions) override;
   Status delete_group(std::string_view group) override;
   Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) override;
+  Status create_configured_topic(std::string_view topic, int32_t partitions,
+                                 const TopicConfigs& configs) override;
+  Result<TopicConfigs> topic_configs(std::string_view topic) override;
+  Status set_topic_configs(std::string_view topic, const TopicConfigs& configs) override;
+  Result<TopicSettings> topic_settings(std::string_view topic) override;
 
  private:
   Log& log_;
@@ -87,6 +92,8 @@ class RecordLogBatches final : public BatchLog {
   std::set<std::string, std::less<>> groups_;
   // Idempotent producers per partition; in memory, like the records.
   std::map<std::pair<std::string, int32_t>, ProducerStates, std::less<>> producers_;
+  // Topic config overrides, in memory like the records; topics without any are absent.
+  std::map<std::string, std::pair<TopicConfigs, TopicSettings>, std::less<>> configs_;
 };
 
 }  // namespace kappa

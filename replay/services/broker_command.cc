@@ -34,6 +34,7 @@ struct BrokerFlags {
   bool auto_create = true;
   int32_t partitions = 1;
   KafkaServer::Options server;  // the limits; the rest is filled in by broker_command
+  int64_t retention_check_interval_ms = 60000;  // Kafka's log.retention.check.interval.ms
 };
 
 // The limits, with Kafka's names (docs/protocol.md, "Limits").
@@ -49,6 +50,7 @@ constexpr LimitFlag kLimitFlags[] = {
     {"--connections-max-idle-ms", 1, INT64_MAX},
     {"--queued-max-response-bytes", 1, INT64_MAX},
     {"--offset-metadata-max-bytes", 0, INT32_MAX},
+    {"--log-retention-check-interval-ms", 1, INT64_MAX},
 };
 // clang-format on
 
@@ -91,6 +93,7 @@ Result<BrokerFlags> parse(const std::vector<std::string>& args) {
       if (a == "--queued-max-response-bytes") f.server.queued_max_response_bytes = *n;
       if (a == "--offset-metadata-max-bytes")
         f.server.api.offset_metadata_max_bytes = static_cast<int32_t>(*n);
+      if (a == "--log-retention-check-interval-ms") f.retention_check_interval_ms = *n;
       continue;
     }
     if (a == "--listen") {
@@ -213,6 +216,17 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
   so.advertised_host = flags->advertise;
   so.api.auto_create_topics = flags->auto_create;
   so.api.default_partitions = flags->partitions;
+  // What a topic without overrides does here, where that is not Kafka's default: no retention
+  // in memory; the --data store's retention and segment size.
+  const std::pair<const char*, int64_t> defaults[] = {
+      {"retention.ms", disk ? flags->disk.retention_ms : -1},
+      {"retention.bytes", disk ? flags->disk.retention_bytes : -1},
+      {"segment.bytes", flags->disk.segment_bytes},
+  };
+  for (const auto& [name, value] : defaults) {
+    if (std::to_string(value) != find_topic_config(name)->kafka_default)
+      so.api.topic_defaults[name] = std::to_string(value);
+  }
   so.log = log;
   auto server = KafkaServer::start(*log_ptr, so);
   if (!server) {
@@ -229,7 +243,7 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
       const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-      if (now - last_retention > 60000) {
+      if (now - last_retention >= flags->retention_check_interval_ms) {
         last_retention = now;
         if (Status s = disk->enforce_retention(now); !s.is_ok()) log("retention: " + s.message());
       }

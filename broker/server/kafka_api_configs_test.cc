@@ -1,0 +1,370 @@
+// Topic configs through the Kafka API: CreateTopics' configs, DescribeConfigs, AlterConfigs,
+// IncrementalAlterConfigs and DescribeCluster answered as Kafka answers them, and the configs
+// taking effect, in memory and on disk (across a restart).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "broker/disk/disk_broker.h"
+#include "broker/disk/temp_dir.h"
+#include "broker/embedded/embedded_broker.h"
+#include "broker/protocol/error_codes.h"
+#include "broker/protocol/record_batch.h"
+#include "broker/server/kafka_api.h"
+#include "broker/server/record_log_batches.h"
+
+namespace kappa {
+namespace {
+
+using namespace kafka;
+namespace err = kafka_error;
+namespace fs = std::filesystem;
+
+RequestHeader header(int16_t key, int16_t version) {
+  RequestHeader h;
+  h.api_key = key;
+  h.api_version = version;
+  h.correlation_id = 1;
+  h.client_id = "test";
+  return h;
+}
+
+std::string batch_of(int n, int64_t first_ts = 1000, size_t value_bytes = 2) {
+  std::vector<std::string> values;
+  for (int i = 0; i < n; ++i) values.push_back(std::string(value_bytes, 'a' + i % 26));
+  std::vector<OutgoingRecord> records(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    records[static_cast<size_t>(i)].value = values[static_cast<size_t>(i)];
+    records[static_cast<size_t>(i)].timestamp_ms = first_ts + i;
+  }
+  return encode_record_batch(0, records);
+}
+
+DiskBroker::Options disk_options(const fs::path& dir) {
+  DiskBroker::Options o;
+  o.dir = dir;
+  o.fsync = DiskBroker::FsyncPolicy::kNever;
+  return o;
+}
+
+// The API over either log, with the requests of these tests.
+struct Api {
+  KafkaApi& api;
+
+  CreateTopicsResponse::Topic create(const std::string& topic,
+                                     std::vector<CreateTopicsRequest::Config> configs) {
+    CreateTopicsRequest req;
+    req.topics.push_back({topic, 1, 1, {}, std::move(configs)});
+    auto body = api.create_topics(header(kCreateTopics, 4), encode(req, 4));
+    CreateTopicsResponse resp;
+    EXPECT_TRUE(body && decode(*body, 4, resp).is_ok());
+    return resp.topics.at(0);
+  }
+  DescribeConfigsResponse::Result describe(int8_t type, const std::string& name,
+                                           int16_t version = 4, bool synonyms = false,
+                                           std::optional<std::vector<std::string>> keys = {}) {
+    DescribeConfigsRequest req{{{type, name, std::move(keys)}}, synonyms, false};
+    auto body = api.describe_configs(header(kDescribeConfigs, version), encode(req, version));
+    DescribeConfigsResponse resp;
+    EXPECT_TRUE(body && decode(*body, version, resp).is_ok());
+    return resp.results.at(0);
+  }
+  // name -> (value, source) of a topic's described configs.
+  std::map<std::string, std::pair<std::string, int8_t>> configs(const std::string& topic) {
+    std::map<std::string, std::pair<std::string, int8_t>> out;
+    for (const auto& c : describe(kTopicResource, topic).configs)
+      out[c.name] = {c.value.value_or("(null)"), c.config_source};
+    return out;
+  }
+  AlterConfigsResponse::Result incremental(const std::string& topic,
+                                           std::vector<AlterConfigsRequest::Config> configs,
+                                           bool validate_only = false,
+                                           int8_t type = kTopicResource) {
+    IncrementalAlterConfigsRequest req;
+    req.resources.push_back({type, topic, std::move(configs)});
+    req.validate_only = validate_only;
+    auto body =
+        api.incremental_alter_configs(header(kIncrementalAlterConfigs, 1), encode(req, 1));
+    IncrementalAlterConfigsResponse resp;
+    EXPECT_TRUE(body && decode(*body, 1, resp).is_ok());
+    return resp.responses.at(0);
+  }
+  AlterConfigsResponse::Result replace(const std::string& topic,
+                                       std::vector<AlterConfigsRequest::Config> configs) {
+    AlterConfigsRequest req;
+    req.resources.push_back({kTopicResource, topic, std::move(configs)});
+    auto body = api.alter_configs(header(kAlterConfigs, 2), encode(req, 2));
+    AlterConfigsResponse resp;
+    EXPECT_TRUE(body && decode(*body, 2, resp).is_ok());
+    return resp.responses.at(0);
+  }
+  ProduceResponse::Partition produce(const std::string& topic, const std::string& records,
+                                     int16_t acks = -1) {
+    ProduceRequest req;
+    req.acks = acks;
+    req.timeout_ms = 1000;
+    req.topics.push_back({topic, {{0, std::string_view(records)}}});
+    auto out = api.produce(header(kProduce, 8), encode(req, 8));
+    ProduceResponse resp;
+    EXPECT_TRUE(out);
+    if (!out) return {};
+    EXPECT_TRUE(decode(api.finish_produce(*out, {}), 8, resp).is_ok());
+    return resp.topics.at(0).partitions.at(0);
+  }
+};
+
+struct MemoryRig {
+  EmbeddedBroker broker;
+  RecordLogBatches batches{broker};
+  KafkaApi kafka{batches, KafkaApi::Options{}};
+  Api api{kafka};
+};
+
+TEST(KafkaApiConfigs, CreateTopicsAppliesItsConfigsAndRefusesBadOnes) {
+  MemoryRig rig;
+  EXPECT_EQ(rig.api.create("t", {{"retention.ms", "1000"}, {"cleanup.policy", "delete,compact"}})
+                .error_code,
+            err::kNone);
+  auto bad = rig.api.create("u", {{"retention.mss", "1"}});
+  EXPECT_EQ(bad.error_code, err::kInvalidConfig);
+  EXPECT_EQ(bad.error_message, "Unknown topic config name: retention.mss");
+  EXPECT_FALSE(rig.broker.partition_count("u")) << "a refused topic is not created";
+  bad = rig.api.create("v", {{"segment.bytes", "big"}});
+  EXPECT_EQ(bad.error_code, err::kInvalidConfig);
+  EXPECT_EQ(bad.error_message,
+            "Invalid value big for configuration segment.bytes: Not a number of type INT");
+
+  auto c = rig.api.configs("t");
+  EXPECT_EQ(c["retention.ms"], std::make_pair(std::string("1000"), int8_t{kDynamicTopicConfig}));
+  EXPECT_EQ(c["cleanup.policy"],
+            std::make_pair(std::string("compact,delete"), int8_t{kDynamicTopicConfig}));
+  EXPECT_EQ(c["segment.bytes"], std::make_pair(std::string("1073741824"), int8_t{kDefaultConfig}));
+  EXPECT_EQ(c.size(), topic_config_defs().size());
+}
+
+TEST(KafkaApiConfigs, DescribeConfigsAsKafkaAnswersIt) {
+  MemoryRig rig;
+  ASSERT_EQ(rig.api.create("t", {{"retention.ms", "1000"}}).error_code, err::kNone);
+  // v0 says "default" with a flag, v1+ with the source; v1+ lists synonyms when asked.
+  auto v0 = rig.api.describe(kTopicResource, "t", 0);
+  ASSERT_EQ(v0.error_code, err::kNone);
+  for (const auto& cfg : v0.configs) EXPECT_EQ(cfg.is_default, cfg.name != "retention.ms");
+  auto v1 = rig.api.describe(kTopicResource, "t", 1, true, std::vector<std::string>{"retention.ms"});
+  ASSERT_EQ(v1.configs.size(), 1u);
+  ASSERT_EQ(v1.configs[0].synonyms.size(), 2u);
+  EXPECT_EQ(v1.configs[0].synonyms[0].source, kDynamicTopicConfig);
+  EXPECT_EQ(v1.configs[0].synonyms[1].name, "log.retention.ms");
+  // Unknown keys are left out, as Kafka does.
+  EXPECT_TRUE(
+      rig.api.describe(kTopicResource, "t", 4, false, std::vector<std::string>{"nope"}).configs.empty());
+
+  auto missing = rig.api.describe(kTopicResource, "nope");
+  EXPECT_EQ(missing.error_code, err::kUnknownTopicOrPartition);
+  EXPECT_EQ(missing.error_message, "The topic 'nope' does not exist.");
+  EXPECT_EQ(rig.api.describe(kTopicResource, "bad name!").error_code, err::kInvalidTopicException);
+
+  auto broker = rig.api.describe(kBrokerResource, "0");
+  ASSERT_EQ(broker.error_code, err::kNone);
+  bool saw_id = false;
+  for (const auto& cfg : broker.configs) {
+    EXPECT_TRUE(cfg.read_only) << cfg.name;
+    if (cfg.name == "broker.id") saw_id = cfg.value == "0";
+  }
+  EXPECT_TRUE(saw_id);
+  EXPECT_EQ(rig.api.describe(kBrokerResource, "").error_code, err::kNone);
+  auto other = rig.api.describe(kBrokerResource, "7");
+  EXPECT_EQ(other.error_code, err::kInvalidRequest);
+  EXPECT_EQ(other.error_message,
+            "Unexpected broker id, expected 0 or empty string, but received 7");
+  EXPECT_EQ(rig.api.describe(32, "g").error_code, err::kInvalidRequest);
+}
+
+TEST(KafkaApiConfigs, TheBrokersOwnDefaultsAreStaticBrokerConfigs) {
+  EmbeddedBroker broker;
+  RecordLogBatches batches{broker};
+  KafkaApi::Options o;
+  o.topic_defaults["retention.ms"] = "-1";
+  KafkaApi kafka{batches, o};
+  Api api{kafka};
+  ASSERT_EQ(api.create("t", {}).error_code, err::kNone);
+  EXPECT_EQ(api.configs("t")["retention.ms"],
+            std::make_pair(std::string("-1"), int8_t{kStaticBrokerConfig}));
+}
+
+TEST(KafkaApiConfigs, IncrementalAndWholeAlterations) {
+  MemoryRig rig;
+  ASSERT_EQ(rig.api.create("t", {{"retention.ms", "1000"}}).error_code, err::kNone);
+  EXPECT_EQ(rig.api.incremental("t", {{"segment.bytes", kSet, "4096"}}).error_code, err::kNone);
+  EXPECT_EQ(rig.api.configs("t")["segment.bytes"].first, "4096");
+  EXPECT_EQ(rig.api.configs("t")["retention.ms"].first, "1000") << "SET keeps the others";
+  // APPEND and SUBTRACT work on lists, starting from the default.
+  EXPECT_EQ(rig.api.incremental("t", {{"cleanup.policy", kAppend, "compact"}}).error_code,
+            err::kNone);
+  EXPECT_EQ(rig.api.configs("t")["cleanup.policy"].first, "compact,delete");
+  EXPECT_EQ(rig.api.incremental("t", {{"cleanup.policy", kSubtract, "delete"}}).error_code,
+            err::kNone);
+  EXPECT_EQ(rig.api.configs("t")["cleanup.policy"].first, "compact");
+  auto not_list = rig.api.incremental("t", {{"retention.ms", kAppend, "1"}});
+  EXPECT_EQ(not_list.error_code, err::kInvalidConfig);
+  EXPECT_EQ(not_list.error_message, "Config value append is not allowed for config key: retention.ms");
+  // A bad config leaves the whole resource as it was.
+  auto bad = rig.api.incremental("t", {{"retention.ms", kSet, "5"}, {"x.y", kSet, "1"}});
+  EXPECT_EQ(bad.error_code, err::kInvalidConfig);
+  EXPECT_EQ(rig.api.configs("t")["retention.ms"].first, "1000");
+  EXPECT_EQ(rig.api.incremental("t", {{"retention.ms", kSet, "5"}}, /*validate_only=*/true)
+                .error_code,
+            err::kNone);
+  EXPECT_EQ(rig.api.configs("t")["retention.ms"].first, "1000") << "validate_only";
+  EXPECT_EQ(rig.api.incremental("t", {{"retention.ms", kSet, "1"}, {"retention.ms", kSet, "2"}})
+                .error_code,
+            err::kInvalidRequest);
+  EXPECT_EQ(rig.api.incremental("t", {{"retention.ms", kDelete, std::nullopt}}).error_code,
+            err::kNone);
+  EXPECT_EQ(rig.api.configs("t")["retention.ms"].second, kDefaultConfig);
+  EXPECT_EQ(rig.api.incremental("nope", {{"retention.ms", kSet, "1"}}).error_code,
+            err::kUnknownTopicOrPartition);
+  EXPECT_EQ(rig.api.incremental("0", {{"log.retention.ms", kSet, "1"}}, false, kBrokerResource)
+                .error_code,
+            err::kInvalidRequest);
+  // AlterConfigs replaces the overrides whole.
+  EXPECT_EQ(rig.api.replace("t", {{"max.message.bytes", kSet, "2000"}}).error_code, err::kNone);
+  auto c = rig.api.configs("t");
+  EXPECT_EQ(c["max.message.bytes"].second, kDynamicTopicConfig);
+  EXPECT_EQ(c["segment.bytes"].second, kDefaultConfig);
+  EXPECT_EQ(c["cleanup.policy"].second, kDefaultConfig);
+}
+
+TEST(KafkaApiConfigs, MaxMessageBytesAndMinInsyncReplicasTakeEffect) {
+  MemoryRig rig;
+  ASSERT_EQ(rig.api.create("t", {{"max.message.bytes", "200"}}).error_code, err::kNone);
+  EXPECT_EQ(rig.api.produce("t", batch_of(2)).error_code, err::kNone);
+  auto big = rig.api.produce("t", batch_of(2, 1000, 300));
+  EXPECT_EQ(big.error_code, err::kMessageTooLarge);
+  EXPECT_NE(big.error_message->find("max.message.bytes of t"), std::string::npos);
+  EXPECT_EQ(rig.api.incremental("t", {{"max.message.bytes", kDelete, std::nullopt},
+                                      {"min.insync.replicas", kSet, "2"}})
+                .error_code,
+            err::kNone);
+  EXPECT_EQ(rig.api.produce("t", batch_of(2, 1000, 300), 1).error_code, err::kNone);
+  auto all = rig.api.produce("t", batch_of(1), -1);
+  EXPECT_EQ(all.error_code, err::kNotEnoughReplicas);
+  EXPECT_EQ(*all.error_message,
+            "The size of the current ISR Set(0) is insufficient to satisfy the min.isr "
+            "requirement of 2 for partition t-0");
+  EXPECT_EQ(rig.api.produce("t", batch_of(1), 1).error_code, err::kNone) << "acks=1 needs none";
+  EXPECT_EQ(rig.broker.offsets("t", 0)->end, 5);
+}
+
+TEST(KafkaApiConfigs, LogAppendTimeStampsBatchesWithTheBrokersClock) {
+  disk::TempDir tmp;
+  auto broker = DiskBroker::open(disk_options(tmp.path()));
+  ASSERT_TRUE(broker) << broker.status().message();
+  KafkaApi kafka(**broker, {});
+  Api api{kafka};
+  ASSERT_EQ(api.create("t", {{"message.timestamp.type", "LogAppendTime"}}).error_code, err::kNone);
+  const auto p = api.produce("t", batch_of(3, /*first_ts=*/1000));
+  ASSERT_EQ(p.error_code, err::kNone);
+  EXPECT_GT(p.log_append_time_ms, 1'600'000'000'000) << "the broker's clock, not the producer's";
+  auto read = (*broker)->read_batches("t", 0, 0, 1 << 20);
+  ASSERT_TRUE(read);
+  auto header = check_record_batch(read->bytes);
+  ASSERT_TRUE(header) << "the CRC matches the stamped batch: " << header.status().message();
+  EXPECT_TRUE(header->log_append_time());
+  EXPECT_EQ(header->max_timestamp, p.log_append_time_ms);
+  auto records = (*broker)->fetch("t", 0, 0, {});
+  ASSERT_TRUE(records);
+  for (const auto& r : records->records) EXPECT_EQ(r.timestamp_ms, p.log_append_time_ms);
+  // CreateTime (the default) keeps the producer's timestamps.
+  ASSERT_EQ(api.create("c", {}).error_code, err::kNone);
+  EXPECT_EQ(api.produce("c", batch_of(1, 1234)).log_append_time_ms, -1);
+  EXPECT_EQ((*broker)->fetch("c", 0, 0, {})->records[0].timestamp_ms, 1234);
+}
+
+std::vector<fs::path> logs_of(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".log") out.push_back(e.path());
+  return out;
+}
+
+TEST(DiskBrokerConfigs, ConfigsAreDurableAndSegmentBytesAndRetentionArePerTopic) {
+  disk::TempDir tmp;
+  const DiskBroker::Options o = disk_options(tmp.path());
+  const std::string batch = batch_of(5, 1000, 50);
+  {
+    auto b = DiskBroker::open(o);
+    ASSERT_TRUE(b) << b.status().message();
+    ASSERT_TRUE((*b)->create_configured_topic("small", 1, {{"segment.bytes", "600"}}));
+    ASSERT_TRUE((*b)->create_configured_topic(
+        "kept", 1, {{"segment.bytes", "600"}, {"cleanup.policy", "compact"}, {"retention.ms", "10"}}));
+    ASSERT_TRUE((*b)->create_topic("plain", 1));
+    for (const char* t : {"small", "kept", "plain"}) {
+      for (int i = 0; i < 10; ++i) ASSERT_TRUE((*b)->append_batch(t, 0, batch));
+    }
+    EXPECT_GE(logs_of(tmp.path() / "topics" / "small-0").size(), 4u);
+    EXPECT_EQ(logs_of(tmp.path() / "topics" / "plain-0").size(), 1u);
+    ASSERT_TRUE((*b)->set_topic_configs("small", {{"segment.bytes", "600"}, {"retention.ms", "10"}}));
+  }
+  EXPECT_EQ(disk::read_file(tmp.path() / "configs" / "small.properties"),
+            "retention.ms=10\nsegment.bytes=600\n");
+  auto b = DiskBroker::open(o);
+  ASSERT_TRUE(b) << b.status().message();
+  EXPECT_EQ(*(*b)->topic_configs("small"),
+            (TopicConfigs{{"retention.ms", "10"}, {"segment.bytes", "600"}}));
+  EXPECT_TRUE((*b)->topic_configs("plain")->empty());
+  // Retention by the topic's retention.ms; not for a compact-only topic, nor one without.
+  ASSERT_TRUE((*b)->enforce_retention(/*now_ms=*/1'000'000));
+  EXPECT_GT((*b)->offsets("small", 0)->earliest, 0);
+  EXPECT_EQ((*b)->offsets("kept", 0)->earliest, 0);
+  EXPECT_EQ((*b)->offsets("plain", 0)->earliest, 0);
+  // Deleting the topic removes its configs: a new topic of the name starts with none.
+  ASSERT_TRUE((*b)->delete_topic("small"));
+  EXPECT_FALSE(fs::exists(tmp.path() / "configs" / "small.properties"));
+  ASSERT_TRUE((*b)->create_topic("small", 1));
+  EXPECT_TRUE((*b)->topic_configs("small")->empty());
+  EXPECT_EQ((*b)->topic_configs("nope").status().code(), StatusCode::kNotFound);
+}
+
+TEST(DiskBrokerConfigs, OpenDropsConfigsOfNoTopicAndRefusesABadLine) {
+  disk::TempDir tmp;
+  const DiskBroker::Options o = disk_options(tmp.path());
+  {
+    auto b = DiskBroker::open(o);
+    ASSERT_TRUE(b);
+    ASSERT_TRUE((*b)->create_configured_topic("t", 1, {{"retention.ms", "5"}}));
+  }
+  // What a crash between a creation's config file and its partitions leaves; and a torn
+  // replacement.
+  std::ofstream(tmp.path() / "configs" / "ghost.properties") << "retention.ms=1\n";
+  std::ofstream(tmp.path() / "configs" / "t.properties.tmp") << "retention.ms=";
+  {
+    auto b = DiskBroker::open(o);
+    ASSERT_TRUE(b) << b.status().message();
+    EXPECT_EQ((*b)->topic_configs("t")->at("retention.ms"), "5");
+  }
+  EXPECT_FALSE(fs::exists(tmp.path() / "configs" / "ghost.properties"));
+  EXPECT_FALSE(fs::exists(tmp.path() / "configs" / "t.properties.tmp"));
+  std::ofstream(tmp.path() / "configs" / "t.properties") << "retention.ms=5\nretention.ms=x\n";
+  auto refused = DiskBroker::open(o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(refused.status().message().find("t.properties:2: Invalid value x"), std::string::npos)
+      << refused.status().message();
+}
+
+TEST(KafkaApiConfigs, DescribeClusterNamesThisBroker) {
+  MemoryRig rig;
+  auto body = rig.kafka.describe_cluster(header(kDescribeCluster, 1),
+                                         encode(DescribeClusterRequest{false, 1}, 1));
+  ASSERT_TRUE(body);
+  DescribeClusterResponse r;
+  ASSERT_TRUE(decode(*body, 1, r).is_ok());
+  EXPECT_EQ(r.cluster_id, "kappa-harness");
+  EXPECT_EQ(r.controller_id, 0);
+  ASSERT_EQ(r.brokers.size(), 1u);
+  EXPECT_EQ(r.brokers[0].port, 9092);
+}
+
+}  // namespace
+}  // namespace kappa
