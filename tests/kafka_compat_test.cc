@@ -152,6 +152,10 @@ ToolRun consumer_groups(const std::string& bootstrap, const std::string& args) {
                     "--bootstrap-server " + bootstrap + " " + args);
 }
 
+ToolRun configs_tool(const std::string& bootstrap, const std::string& args) {
+  return kafka_tool("kafka.admin.ConfigCommand", "--bootstrap-server " + bootstrap + " " + args);
+}
+
 ToolRun topics_tool(const std::string& bootstrap, const std::string& args) {
   return kafka_tool("org.apache.kafka.tools.TopicCommand",
                     "--bootstrap-server " + bootstrap + " " + args);
@@ -858,13 +862,10 @@ TEST_P(Compat, TopicsToolCreatesGrowsAndDeletes) {
       topics_tool(bootstrap_, "--alter --topic " + unique("absent") + " --partitions 3");
   EXPECT_NE(missing.exit, 0) << missing.output;
   if (is_kappa()) kappa_->kill9_and_restart();
-  // --describe asks for the topic's configs too (DescribeConfigs), which our broker does not
-  // serve yet: against it, the count is checked with kcat -L.
-  if (!is_kappa()) {
-    const ToolRun described = topics_tool(bootstrap_, "--describe" + t);
-    EXPECT_EQ(described.exit, 0) << described.output;
-    EXPECT_NE(described.output.find("PartitionCount: 5"), std::string::npos) << described.output;
-  }
+  // --describe asks for the topic's configs too (DescribeConfigs).
+  const ToolRun described = topics_tool(bootstrap_, "--describe" + t);
+  EXPECT_EQ(described.exit, 0) << described.output;
+  EXPECT_NE(described.output.find("PartitionCount: 5"), std::string::npos) << described.output;
   if (have_kcat()) {
     const std::string meta = run_capture("kcat -b " + bootstrap_ + " -L -t " + topic + " 2>&1");
     EXPECT_NE(meta.find("topic \"" + topic + "\" with 5 partitions"), std::string::npos) << meta;
@@ -896,6 +897,72 @@ TEST_P(Compat, TopicsToolCreatesGrowsAndDeletes) {
   }
   produce(bootstrap_, topic, 3, {});
   EXPECT_EQ(ends(1), std::vector<int64_t>{3});
+}
+
+TEST_P(Compat, TopicConfigsThroughTopicsAndConfigsTools) {
+  KAPPA_REQUIRE_SERVER(kafka_tools(), "Kafka tools");
+  const std::string topic = unique("configs_tool");
+  const std::string t = " --topic " + topic;
+  const std::string entity = " --entity-type topics --entity-name " + topic;
+  const ToolRun created = topics_tool(
+      bootstrap_, "--create" + t +
+                      " --partitions 1 --replication-factor 1 --config retention.ms=1000 --config "
+                      "cleanup.policy=compact");
+  ASSERT_EQ(created.exit, 0) << created.output;
+  auto described = [&] {
+    const ToolRun d = topics_tool(bootstrap_, "--describe" + t);
+    EXPECT_EQ(d.exit, 0) << d.output;
+    return d.output;
+  };
+  std::string d = described();
+  EXPECT_NE(d.find("retention.ms=1000"), std::string::npos) << d;
+  EXPECT_NE(d.find("cleanup.policy=compact"), std::string::npos) << d;
+
+  const ToolRun bad = topics_tool(
+      bootstrap_, "--create --topic " + unique("bad_config") +
+                      " --partitions 1 --replication-factor 1 --config retention.mss=1");
+  EXPECT_NE(bad.exit, 0) << bad.output;
+  EXPECT_NE(bad.output.find("Unknown topic config name: retention.mss"), std::string::npos)
+      << bad.output;
+  const ToolRun bad_value =
+      configs_tool(bootstrap_, "--alter" + entity + " --add-config retention.ms=soon");
+  EXPECT_NE(bad_value.exit, 0) << bad_value.output;
+  EXPECT_NE(bad_value.output.find("Invalid value soon for configuration retention.ms"),
+            std::string::npos)
+      << bad_value.output;
+
+  const ToolRun added = configs_tool(
+      bootstrap_, "--alter" + entity + " --add-config max.message.bytes=200000,segment.bytes=1048576");
+  EXPECT_EQ(added.exit, 0) << added.output;
+  EXPECT_NE(added.output.find("Completed updating config for topic " + topic + "."),
+            std::string::npos)
+      << added.output;
+  const ToolRun removed = configs_tool(bootstrap_, "--alter" + entity + " --delete-config retention.ms");
+  EXPECT_EQ(removed.exit, 0) << removed.output;
+  if (is_kappa()) kappa_->kill9_and_restart();
+  const ToolRun shown = configs_tool(bootstrap_, "--describe" + entity);
+  EXPECT_EQ(shown.exit, 0) << shown.output;
+  EXPECT_NE(shown.output.find("Dynamic configs for topic " + topic + " are:"), std::string::npos)
+      << shown.output;
+  for (const std::string line : {"cleanup.policy=compact sensitive=false "
+                                 "synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact",
+                                 "max.message.bytes=200000 sensitive=false "
+                                 "synonyms={DYNAMIC_TOPIC_CONFIG:max.message.bytes=200000",
+                                 "segment.bytes=1048576 sensitive=false"}) {
+    EXPECT_NE(shown.output.find(line), std::string::npos) << line << "\n" << shown.output;
+  }
+  EXPECT_EQ(shown.output.find("retention.ms="), std::string::npos) << shown.output;
+  d = described();
+  EXPECT_EQ(d.find("retention.ms=1000"), std::string::npos) << d;
+  EXPECT_NE(d.find("max.message.bytes=200000"), std::string::npos) << d;
+
+  const ToolRun all = configs_tool(bootstrap_, "--describe --all" + entity);
+  EXPECT_EQ(all.exit, 0) << all.output;
+  EXPECT_NE(all.output.find("message.timestamp.type=CreateTime"), std::string::npos) << all.output;
+  const ToolRun broker = configs_tool(bootstrap_, "--describe --all --entity-type brokers --entity-name "
+                                      + std::string(is_kappa() ? "0" : "1"));
+  EXPECT_EQ(broker.exit, 0) << broker.output;
+  EXPECT_NE(broker.output.find("num.partitions="), std::string::npos) << broker.output;
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),
