@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   libsimdjson-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
-  librdkafka-dev libmysqlcppconn-dev
+  librdkafka-dev libmysqlcppconn-dev libmongoc-dev
   libgtest-dev librapidcheck-dev
   tzdata
   # test-only: the real servers of the real-backend suite and the tools to look at them

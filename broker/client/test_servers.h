@@ -1,6 +1,8 @@
 // The real servers tests run against, shared by every test binary that needs them:
 // $KAPPA_TEST_KAFKA (default kafka://127.0.0.1:9092, scripts/start-kafka.sh) and
-// $KAPPA_TEST_MYSQL (default mysql://scott:tiger@127.0.0.1:3306/default, scripts/start-mysql.sh).
+// $KAPPA_TEST_MYSQL (default mysql://scott:tiger@127.0.0.1:3306/default, scripts/start-mysql.sh)
+// and $KAPPA_TEST_MONGODB (default mongodb://127.0.0.1:27017/kappa, scripts/start-mongodb.sh;
+// whether it answers is pipeline/sinks/mongo_test_server.h's mongodb_up()).
 // A test whose server is not there skips with the reason; in CI (CI=true) it fails instead.
 // Header-only, for tests.
 #pragma once
@@ -20,6 +22,9 @@ inline std::string env_or(const char* name, const char* fallback) {
 inline std::string kafka_url() { return env_or("KAPPA_TEST_KAFKA", "kafka://127.0.0.1:9092"); }
 inline std::string mysql_url() {
   return env_or("KAPPA_TEST_MYSQL", "mysql://scott:tiger@127.0.0.1:3306/default");
+}
+inline std::string mongodb_url() {
+  return env_or("KAPPA_TEST_MONGODB", "mongodb://127.0.0.1:27017/kappa");
 }
 inline bool in_ci() { return env_or("CI", "") == "true"; }
 
