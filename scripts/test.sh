@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, builds (warnings are errors), starts the real servers of
-# the real-backend suite (Apache Kafka from Maven Central, MariaDB from Debian, both on
-# 127.0.0.1), runs ctest (unit tests, RapidCheck properties, the bundled scenarios and their
-# mutations, the command line, and every bundled scenario on embedded|kafka x sqlite|mysql).
+# the real-backend suite (Apache Kafka from Maven Central, MariaDB from Debian, FerretDB built
+# from the Go module proxy for MongoDB, all on 127.0.0.1), runs ctest (unit tests, RapidCheck
+# properties, the bundled scenarios and their mutations, the command line, and every bundled
+# scenario on embedded|kafka x sqlite|mysql and embedded x mongodb).
 #
 # A server that cannot be started is reported loudly; its tests then skip, except in CI
 # (CI=true), where they fail. Servers this script started are stopped at the end unless
@@ -36,6 +37,7 @@ stop_started() {
 trap stop_started EXIT
 start kafka 9092
 start mysql 3306
+start mongodb 27017
 
 cd build
 ctest --output-on-failure --parallel "$(nproc)"

@@ -1,9 +1,9 @@
 // The same scenarios on every backend: each bundled scenario passes on embedded|kafka x
-// sqlite|mysql, and writes identical tables in all four. The real servers come from
-// $KAPPA_TEST_KAFKA (default kafka://127.0.0.1:9092, scripts/start-kafka.sh) and
-// $KAPPA_TEST_MYSQL (default mysql://scott:tiger@127.0.0.1:3306/default,
-// scripts/start-mysql.sh). A combination whose server is not there is skipped, loudly; in CI
-// (CI=true) it fails.
+// sqlite|mysql and on embedded x mongodb, and writes identical tables in all five. The real
+// servers come from $KAPPA_TEST_KAFKA (default kafka://127.0.0.1:9092, scripts/start-kafka.sh),
+// $KAPPA_TEST_MYSQL (default mysql://scott:tiger@127.0.0.1:3306/default, scripts/start-mysql.sh)
+// and $KAPPA_TEST_MONGODB (default mongodb://127.0.0.1:27017/kappa, scripts/start-mongodb.sh). A
+// combination whose server is not there is skipped, loudly; in CI (CI=true) it fails.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -15,6 +15,7 @@
 #include "broker/client/kafka_log.h"
 #include "broker/client/test_servers.h"
 #include "broker/url.h"
+#include "pipeline/sinks/mongo_test_server.h"
 #include "pipeline/sinks/mysql_sink.h"
 #include "replay/backends/backends.h"
 #include "replay/cli/cli.h"
@@ -28,6 +29,8 @@ using test_servers::env_or;
 using test_servers::in_ci;
 using test_servers::kafka_up;
 using test_servers::kafka_url;
+using test_servers::mongodb_up;
+using test_servers::mongodb_url;
 using test_servers::mysql_url;
 
 // Whether the MySQL server answers, asked once per process.
@@ -39,16 +42,24 @@ const Status& mysql_up() {
   return s;
 }
 
+// The servers a combination needs that are not there.
+std::vector<const Status*> missing_servers(const BackendUrls& urls) {
+  std::vector<const Status*> out;
+  for (const Status* s : {urls.broker == "embedded" ? nullptr : &kafka_up(),
+                          urls.sink.rfind("mysql://", 0) == 0 ? &mysql_up() : nullptr,
+                          urls.sink.rfind("mongodb://", 0) == 0 ? &mongodb_up() : nullptr}) {
+    if (s && !*s) out.push_back(s);
+  }
+  return out;
+}
+
 // Skips (or, in CI, fails) when a server the combination needs is not there.
-#define KAPPA_REQUIRE_SERVERS(urls)                                                           \
-  do {                                                                                        \
-    for (const Status* s : {(urls).broker == "embedded" ? nullptr : &kafka_up(),              \
-                            (urls).sink.rfind("mysql://", 0) == 0 ? &mysql_up() : nullptr}) { \
-      if (s && !*s) {                                                                         \
-        if (in_ci()) FAIL() << "CI=true and a server is not available: " << s->message();     \
-        GTEST_SKIP() << "server not available: " << s->message();                             \
-      }                                                                                       \
-    }                                                                                         \
+#define KAPPA_REQUIRE_SERVERS(urls)                                                     \
+  do {                                                                                  \
+    for (const Status* s : missing_servers(urls)) {                                     \
+      if (in_ci()) FAIL() << "CI=true and a server is not available: " << s->message(); \
+      GTEST_SKIP() << "server not available: " << s->message();                         \
+    }                                                                                   \
   } while (0)
 
 // Every aggregate table a scenario writes: its pipeline's and its recoveries'.
@@ -85,7 +96,7 @@ void run_on(const Scenario& s, const BackendUrls& urls, Tables& tables) {
 
 class EveryBackend : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(EveryBackend, SameTablesInAllFourCombinations) {
+TEST_P(EveryBackend, SameTablesInEveryCombination) {
   auto s = load_scenario(GetParam());
   ASSERT_TRUE(s) << s.status().message();
   Tables reference;
@@ -93,17 +104,13 @@ TEST_P(EveryBackend, SameTablesInAllFourCombinations) {
   ASSERT_FALSE(HasFailure());
   for (const BackendUrls& urls :
        {BackendUrls{kafka_url(), "sqlite::memory:"}, BackendUrls{"embedded", mysql_url()},
-        BackendUrls{kafka_url(), mysql_url()}}) {
+        BackendUrls{kafka_url(), mysql_url()}, BackendUrls{"embedded", mongodb_url()}}) {
     SCOPED_TRACE(urls.broker + " + " + redact(urls.sink));
-    bool skipped = false;
-    for (const Status* st : {urls.broker == "embedded" ? nullptr : &kafka_up(),
-                             urls.sink.rfind("mysql://", 0) == 0 ? &mysql_up() : nullptr}) {
-      if (st && !*st) {
-        if (in_ci()) ADD_FAILURE() << "CI=true and a server is not available: " << st->message();
-        skipped = true;
-      }
+    const auto missing = missing_servers(urls);
+    for (const Status* st : missing) {
+      if (in_ci()) ADD_FAILURE() << "CI=true and a server is not available: " << st->message();
     }
-    if (skipped) continue;
+    if (!missing.empty()) continue;
     Tables got;
     run_on(*s, urls, got);
     EXPECT_EQ(got.size(), reference.size());
@@ -111,10 +118,11 @@ TEST_P(EveryBackend, SameTablesInAllFourCombinations) {
       EXPECT_EQ(got[table], rows) << table << " differs";
     }
   }
-  if (!kafka_up() || !mysql_up()) {
+  if (!kafka_up() || !mysql_up() || !mongodb_up()) {
     GTEST_SKIP() << "compared only where servers were available: kafka: "
                  << (kafka_up() ? "up" : kafka_up().message())
-                 << "; mysql: " << (mysql_up() ? "up" : mysql_up().message());
+                 << "; mysql: " << (mysql_up() ? "up" : mysql_up().message())
+                 << "; mongodb: " << (mongodb_up() ? "up" : mongodb_up().message());
   }
 }
 
@@ -137,6 +145,19 @@ TEST(RealBackendsCli, TestPassesEveryBundledScenarioAndNeverPrintsThePassword) {
   ASSERT_TRUE(u && u->password);
   EXPECT_EQ(out.str().find(*u->password), std::string::npos);
   EXPECT_EQ(err.str().find(*u->password), std::string::npos);
+}
+
+// The acceptance command on MongoDB (FerretDB from scripts/start-mongodb.sh, or a MongoDB).
+TEST(RealBackendsCli, TestPassesEveryBundledScenarioOnMongodb) {
+  const BackendUrls urls{"embedded", mongodb_url()};
+  KAPPA_REQUIRE_SERVERS(urls);
+  std::ostringstream out, err;
+  const int code = kappa_main(
+      {"test", "--sink", urls.sink, env_or("KAPPA_SOURCE_DIR", ".") + "/scenarios"}, out, err);
+  EXPECT_EQ(code, 0) << out.str() << err.str();
+  EXPECT_NE(out.str().find(", 0 failed\n"), std::string::npos)
+      << out.str().substr(out.str().size() > 300 ? out.str().size() - 300 : 0);
+  EXPECT_NE(out.str().find("tables in mongodb://"), std::string::npos) << out.str();
 }
 
 TEST(RealBackendsCli, AWrongPasswordIsReportedWithoutEitherPassword) {

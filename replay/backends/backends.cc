@@ -3,6 +3,7 @@
 #include "broker/client/kafka_log.h"
 #include "broker/embedded/embedded_broker.h"
 #include "broker/url.h"
+#include "pipeline/sinks/mongo_sink.h"
 #include "pipeline/sinks/mysql_sink.h"
 #include "pipeline/sinks/sqlite_sink.h"
 #include "replay/backends/namespaced.h"
@@ -13,6 +14,10 @@ namespace {
 bool is_memory_sqlite(const std::string& sink) {
   return sink == "sqlite::memory:" || sink == ":memory:";
 }
+
+constexpr const char* kSinkForms =
+    "sqlite::memory:, sqlite:PATH, mysql://USER:PASS@HOST:PORT/DB or "
+    "mongodb://[USER:PASS@]HOST:PORT/DB";
 
 }  // namespace
 
@@ -38,9 +43,16 @@ Status validate(const BackendUrls& urls) {
           "--sink: expected a database: mysql://USER:PASS@HOST:PORT/DB");
     return Status::ok();
   }
-  return Status::invalid_argument(
-      "--sink: expected sqlite::memory:, sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB, found '" +
-      redact(urls.sink) + "'");
+  if (urls.sink.rfind("mongodb://", 0) == 0) {
+    auto u = parse_url(urls.sink);
+    if (!u) return Status::invalid_argument("--sink: " + u.status().message());
+    if (u->path.empty())
+      return Status::invalid_argument(
+          "--sink: expected a database: mongodb://[USER:PASS@]HOST:PORT/DB");
+    return Status::ok();
+  }
+  return Status::invalid_argument(std::string("--sink: expected ") + kSinkForms + ", found '" +
+                                  redact(urls.sink) + "'");
 }
 
 Backends::~Backends() = default;
@@ -51,14 +63,20 @@ Result<std::unique_ptr<Sink>> open_sink_url(const std::string& url) {
     if (!s) return Status(s.status().code(), redact(s.status().message()));
     return std::unique_ptr<Sink>(std::move(*s));
   }
+  if (url.rfind("mongodb://", 0) == 0) {
+    auto s = MongoSink::open(url);
+    if (!s) return Status(s.status().code(), redact(s.status().message()));
+    return std::unique_ptr<Sink>(std::move(*s));
+  }
   if (url.rfind("sqlite:", 0) == 0 && url.size() > 7) {
     auto s = SqliteSink::open(url.substr(7));
     if (!s) return s.status();
     return std::unique_ptr<Sink>(std::move(*s));
   }
   return Status::invalid_argument(
-      "--sink: expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB, found '" + redact(url) +
-      "'");
+      "--sink: expected sqlite:PATH, mysql://USER:PASS@HOST:PORT/DB or "
+      "mongodb://[USER:PASS@]HOST:PORT/DB, found '" +
+      redact(url) + "'");
 }
 
 Result<std::unique_ptr<Backends>> Backends::open(const BackendUrls& urls) {

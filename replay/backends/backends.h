@@ -1,8 +1,9 @@
 // The Log and the Sink a scenario run uses, from the command line's --broker and --sink:
 //   --broker embedded (default) | kafka://HOST:PORT[,HOST:PORT...]
 //   --sink   sqlite::memory: (default) | sqlite:PATH | mysql://USER:PASS@HOST:PORT/DB
-// On a shared backend (a real Kafka, a MySQL server, an SQLite file) each run gets its own
-// namespace (namespaced.h), so runs never see each other's topics or tables.
+//            | mongodb://[USER:PASS@]HOST:PORT/DB
+// On a shared backend (a real Kafka, a MySQL or MongoDB server, an SQLite file) each run gets its
+// own namespace (namespaced.h), so runs never see each other's topics or tables.
 #pragma once
 
 #include <memory>
@@ -18,8 +19,8 @@ struct BackendUrls {
   std::string sink = "sqlite::memory:";
 };
 
-// The sink of a --sink URL, not namespaced: sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB
-// (errors redacted). What the services and the lab write to.
+// The sink of a --sink URL, not namespaced: sqlite:PATH, mysql://USER:PASS@HOST:PORT/DB or
+// mongodb://[USER:PASS@]HOST:PORT/DB (errors redacted). What the services and the lab write to.
 Result<std::unique_ptr<Sink>> open_sink_url(const std::string& url);
 
 // Checks the URLs' form without connecting; errors are kInvalidArgument and never show a password.

@@ -75,7 +75,7 @@ commands:
 
 BACKENDS:
   --broker embedded|kafka://HOST:PORT     the log (default: the embedded broker)
-  --sink sqlite::memory:|sqlite:PATH|mysql://USER:PASS@HOST:PORT/DB
+  --sink sqlite::memory:|sqlite:PATH|mysql://USER:PASS@HOST:PORT/DB|mongodb://HOST:PORT/DB
                                           the tables (default: in-memory SQLite)
   On a shared backend every scenario run gets its own topic and table name prefix.
 
