@@ -12,7 +12,7 @@
 # answers, then prints
 #   mongodb: ready on 127.0.0.1:27017 (FerretDB 1.24.2, SQLite)
 # Env: KAPPA_MONGODB_PORT (default 27017), KAPPA_MONGODB_TIMEOUT (seconds to wait, default 60),
-# GO (the go binary; default go on PATH, else /usr/local/go/bin/go). Stop with
+# GO (the go binary, Go 1.24 or later; default go on PATH, else /usr/local/go/bin/go). Stop with
 # scripts/stop-mongodb.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -451,6 +451,8 @@ Result<CommitOutcome> MongoSink::commit_batch(const BatchCommit& commit) {
       return already(other->value_or(""));
     }
   }
+  // Where a crash leaves a committed batch whose output mode is not finished yet.
+  KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.between_ledger_and_finish", commit.query_id));
   KAPPA_RETURN_IF_ERROR(finish_locked(commit));
   KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.after_commit", commit.query_id));
   return CommitOutcome::kWritten;

@@ -22,8 +22,10 @@
 // dimension), complete every document of other batches. Readers (read_table, and so the lab, the
 // comparison and the recovery guard) show only documents whose batch is in the ledger, so rows
 // of a batch that crashed before (4) are never seen. Step (5) runs again when a re-run finds its
-// batch already committed, so a crash between (4) and (5) heals on restart; until then a direct
-// reader of the collection may see an updated window twice.
+// batch already committed (if it is the query's last), so a crash between (4) and (5) heals on
+// restart; until then readers see an updated window twice, or a complete table's old rows too.
+// Fault points: sink.before_commit, sink.between_rows_and_ledger (after 3),
+// sink.between_ledger_and_finish (after 4), sink.after_commit.
 //
 // Cut-over: the collection `kappa_views` holds one pointer document a view, {_id: view, table},
 // written in one upsert (atomic): view_target and read_table follow it. On a server with views

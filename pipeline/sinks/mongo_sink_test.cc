@@ -219,6 +219,37 @@ TEST_F(MongoSinkTest, AFaultBetweenRowsAndLedgerShowsNothingAndTheRerunWritesOnc
   sink_->set_faults(nullptr);
 }
 
+TEST_F(MongoSinkTest, ACrashBeforeTheOutputModeIsFinishedHealsOnTheRerun) {
+  const TableRow a[] = {r("2022-09-30 16:42:00", "one", 1), r("2022-09-30 16:42:00", "two", 1)};
+  ASSERT_TRUE(sink_->commit_batch(commit(0, a, OutputMode::kUpdate)));
+  FaultPlan faults;
+  faults.arm("sink.between_ledger_and_finish", StatusCode::kAborted);
+  sink_->set_faults(&faults);
+  const TableRow b[] = {r("2022-09-30 16:42:00", "one", 5)};
+  ASSERT_EQ(sink_->commit_batch(commit(1, b, OutputMode::kUpdate)).status().code(),
+            StatusCode::kAborted);
+  // Committed but not finished: the old row of the window is still there beside the new one.
+  EXPECT_EQ(sink_->read_table("events_users_v1")->size(), 3u);
+  EXPECT_EQ(*sink_->commit_batch(commit(1, b, OutputMode::kUpdate)),
+            CommitOutcome::kAlreadyCommitted);
+  EXPECT_EQ(*sink_->read_table("events_users_v1"),
+            (std::vector<TableRow>{r("2022-09-30 16:42:00", "one", 5),
+                                   r("2022-09-30 16:42:00", "two", 1)}));
+
+  faults.arm("sink.between_ledger_and_finish", StatusCode::kAborted);
+  const TableRow c[] = {r("2022-09-30 16:43:00", "three", 2)};
+  ASSERT_FALSE(sink_->commit_batch(commit(2, c, OutputMode::kComplete)));
+  EXPECT_EQ(*sink_->commit_batch(commit(2, c, OutputMode::kComplete)),
+            CommitOutcome::kAlreadyCommitted);
+  EXPECT_EQ(*sink_->read_table("events_users_v1"),
+            (std::vector<TableRow>(std::begin(c), std::end(c))));
+  // An older batch's re-run finishes nothing: it would undo the later batches.
+  EXPECT_EQ(*sink_->commit_batch(commit(1, b, OutputMode::kUpdate)),
+            CommitOutcome::kAlreadyCommitted);
+  EXPECT_EQ(sink_->read_table("events_users_v1")->size(), 1u);
+  sink_->set_faults(nullptr);
+}
+
 TEST_F(MongoSinkTest, FaultsBeforeAndAfterTheCommit) {
   FaultPlan faults;
   faults.arm("sink.before_commit", StatusCode::kUnavailable);
