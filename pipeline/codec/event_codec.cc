@@ -192,7 +192,7 @@ bool EventCodec::decode_staged(std::optional<std::string_view> bytes, StagedEven
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789ABCDEF";  // as Jackson (Spark's to_json) writes them
   out.push_back('"');
   const size_t first = first_json_special(s);
   if (first == s.size()) {  // the common case: nothing to escape

@@ -116,6 +116,10 @@ TEST(EventCodec, EscapesStringsAsJackson) {
   std::string out;
   append_json_string(out, std::string_view("a\"b\\c\nd\x01 한", 12));
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\nd\\u0001 한\"");
+  // Upper-case hex, DEL and '/' as they are (Jackson's escapes, which Spark's to_json uses).
+  out.clear();
+  append_json_string(out, "\x1f\x7f/\b\f\r\t");
+  EXPECT_EQ(out, "\"\\u001F\x7f/\\b\\f\\r\\t\"");
 }
 
 TEST(EventCodec, StagedDecodingNeedsOnlyAParseableTime) {

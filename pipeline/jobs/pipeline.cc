@@ -120,6 +120,7 @@ Pipeline::Slot Pipeline::make_stage_slot() {
     spec.output_topic = config_.stages.name;
     spec.dlq_topic = config_.dlq.name;
     spec.max_record_bytes = config_.max_record_bytes;
+    spec.mode = config_.stage_mode;
     auto processor = std::make_unique<StageProcessor>(spec, fixtures_, zone_);
     return std::make_unique<MicroBatchQuery>(
         query_spec(config_.stage_query_id, config_.events.name, config_.stage), log_, checkpoint,

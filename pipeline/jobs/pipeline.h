@@ -52,6 +52,7 @@ struct PipelineConfig {
   bool stage_enabled = true;
   std::string stage_query_id = "stage";  // several stage processes in one group need distinct ids
   QueryOptions stage;
+  StageMode stage_mode = StageMode::kDeadLetter;  // kSpark: stage every value as Spark would
   std::vector<AggregationConfig> aggregations;
   size_t max_record_bytes = size_t{1} << 20;
   // Where queries keep their checkpoints: empty keeps them in memory (scenarios); a folder

@@ -22,6 +22,37 @@ StagedEvent enrich(const SourceEvent& e, const Fixtures& fixtures) {
   return s;
 }
 
+std::string_view to_string(StageMode mode) {
+  return mode == StageMode::kSpark ? "spark" : "dead-letter";
+}
+
+Result<StageMode> parse_stage_mode(std::string_view name) {
+  if (name == "dead-letter") return StageMode::kDeadLetter;
+  if (name == "spark") return StageMode::kSpark;
+  return Status::invalid_argument("stage mode must be \"dead-letter\" or \"spark\", got \"" +
+                                  std::string(name) + "\"");
+}
+
+SparkStagedEvent enrich_like_spark(const SparkSourceEvent& e, const Fixtures& fixtures) {
+  static constexpr std::string_view kMale = "남성";
+  static constexpr std::string_view kFemale = "여성";
+  SparkStagedEvent s;
+  if (e.time) s.time = *e.time;
+  if (e.hello) s.hello = *e.hello;
+  s.user_name = kUnknownName;
+  s.dept_name = kUnknownDept;
+  // `case when id % 2 = 0 then '남성' else '여성'`: a null id is not even.
+  s.gender = e.id && *e.id % 2 == 0 ? kMale : kFemale;
+  if (e.id) {
+    s.id = e.id;
+    s.user_id = *e.id % 10;
+    s.age = *e.id % 100 + 1;
+    s.user_name = fixtures.names.find(*s.user_id).value_or(kUnknownName);
+    s.dept_name = fixtures.depts.find(*e.id % 5).value_or(kUnknownDept);
+  }
+  return s;
+}
+
 StageProcessor::StageProcessor(StageSpec spec, const Fixtures& fixtures, TimeZone zone)
     : spec_(std::move(spec)),
       fixtures_(fixtures),
@@ -40,6 +71,30 @@ void StageProcessor::process(std::span<const RecordView> records) {
   SourceEvent event;
   DecodeFailure why;
   for (const RecordView& r : records) {
+    if (spec_.mode == StageMode::kSpark) {
+      if (r.value && r.value->size() > spec_.max_record_bytes) {
+        why = {DeadLetterReason::kOversize, "",
+               "record of " + std::to_string(r.value->size()) + " bytes exceeds the maximum of " +
+                   std::to_string(spec_.max_record_bytes)};
+        add_dead_letter(*output_, value_, dlq_topic_, spec_.job, spec_.source_topic, r, why,
+                        trigger_ms_);
+        ++dead_;
+        continue;
+      }
+      spark_from_json(r.value, spark_event_);
+      const SparkStagedEvent staged = enrich_like_spark(spark_event_, fixtures_);
+      value_.clear();
+      append_spark_staged_json(value_, staged);
+      std::optional<std::string_view> key;
+      char digits[24];
+      if (staged.user_id) {
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits, *staged.user_id);
+        key = std::string_view(digits, static_cast<size_t>(end - digits));
+      }
+      output_->add(stages_topic_, key, value_, trigger_ms_);
+      ++staged_;
+      continue;
+    }
     if (!codec_.decode_source(r.value, event, why)) {
       add_dead_letter(*output_, value_, dlq_topic_, spec_.job, spec_.source_topic, r, why,
                       trigger_ms_);

@@ -10,11 +10,18 @@
 // Output record: key = user_id in decimal, value = event_codec.h's staged JSON, timestamp = the
 // batch's trigger time (Spark's Kafka sink stamps records when it sends them).
 // Counts balance per batch: records read = staged + dead-lettered.
+//
+// Two modes. kDeadLetter (the default): a value that is not an event (event_codec.h) goes to
+// `events_dlq` with the reason. kSpark: every value is staged as the lab's Spark job would stage
+// it (spark_json.h): fields Spark's from_json makes null stay null (user_id, age and id left
+// out, user_name "Unknown Name", dept_name "Unknown Dept", gender "여성", a null key), and
+// only a value over the record size limit is dead-lettered.
 #pragma once
 
 #include <string>
 
 #include "pipeline/codec/event_codec.h"
+#include "pipeline/codec/spark_json.h"
 #include "pipeline/engine/micro_batch.h"
 #include "pipeline/jobs/fixtures.h"
 
@@ -26,12 +33,21 @@ inline constexpr std::string_view kUnknownDept = "Unknown Dept";
 // The lab's enrichment of one event. The views point into `e` and `fixtures`.
 StagedEvent enrich(const SourceEvent& e, const Fixtures& fixtures);
 
+enum class StageMode { kDeadLetter, kSpark };
+std::string_view to_string(StageMode mode);  // "dead-letter", "spark"
+// kInvalidArgument naming the accepted names.
+Result<StageMode> parse_stage_mode(std::string_view name);
+
+// The enrichment of what Spark's from_json made of a value. The views point into `e`.
+SparkStagedEvent enrich_like_spark(const SparkSourceEvent& e, const Fixtures& fixtures);
+
 struct StageSpec {
   std::string job = "stage";
   std::string source_topic = "events";
   std::string output_topic = "events_stages";
   std::string dlq_topic = "events_dlq";
   size_t max_record_bytes = size_t{1} << 20;
+  StageMode mode = StageMode::kDeadLetter;
 };
 
 class StageProcessor final : public BatchProcessor {
@@ -63,6 +79,7 @@ class StageProcessor final : public BatchProcessor {
   int64_t dead_ = 0;
   std::string value_;
   std::string key_;
+  SparkSourceEvent spark_event_;
 };
 
 }  // namespace kappa

@@ -58,12 +58,13 @@ commands:
         Apache Kafka through librdkafka; one "name value" per line
   lab [--listen 127.0.0.1:9092] [--http 127.0.0.1:8080] [--data kappa-lab] [--sink sqlite:DIR/lab.db]
       [--zone Asia/Seoul] [--rate 1] [--trigger 5s] [--window 10s] [--watermark 15s]
-      [--dimensions ages,depts]
+      [--dimensions ages,depts] [--stage-mode dead-letter|spark]
       the teaching lab, until Ctrl-C: the mini broker (kcat -b on --listen), the generator, the
       stage job and the v1 aggregation into the sink, a terminal view of each batch, and a web
       view with a JSON API on --http (docs/lab-api.md); restarting on the same --data resumes
   generate --broker kafka://HOST:PORT [--rate N] [--count N] [--first-id N]
   stage --broker kafka://HOST:PORT [--from earliest|latest|TIME] [--checkpoint DIR]
+        [--stage-mode dead-letter|spark]
   aggregate --broker URL --sink URL [--table T] [--dimension D] [--window 10s] [--watermark 15s]
   recover --broker URL --sink URL --table T [--window W] [--watermark W] [--max-records-per-batch N] [--until-idle]
   cutover --sink URL [--view events_users] --to TABLE

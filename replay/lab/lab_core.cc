@@ -99,6 +99,7 @@ Status Lab::start() {
   config.zone = flags_.zone;
   config.trigger_ms = flags_.trigger_ms;
   config.stage_enabled = true;
+  config.stage_mode = parse_stage_mode(flags_.stage_mode).value_or(StageMode::kDeadLetter);
   config.stage.starting.kind = StartingPosition::Kind::kEarliest;
   config.checkpoint_dir = (fs::path(flags_.data) / "checkpoints").string();
   AggregationConfig v1 = PipelineConfig::lab_v1();

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "pipeline/jobs/stage_processor.h"
 #include "pipeline/time/duration.h"
 
 namespace kappa {
@@ -35,7 +36,7 @@ Result<LabFlags> parse_lab_flags(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     static const char* kValued[] = {"--listen",    "--http",      "--data",    "--sink",
                                     "--zone",      "--rate",      "--trigger", "--window",
-                                    "--watermark", "--dimensions"};
+                                    "--watermark", "--dimensions", "--stage-mode"};
     if (std::none_of(std::begin(kValued), std::end(kValued),
                      [&](const char* k) { return a == k; })) {
       return Status::invalid_argument("unknown option " + a + " for lab");
@@ -60,6 +61,11 @@ Result<LabFlags> parse_lab_flags(const std::vector<std::string>& args) {
             "--rate: expected an integer >= 1 (events a second), found '" + v + "'");
       }
       f.rate = *rate;
+    } else if (a == "--stage-mode") {
+      if (auto m = parse_stage_mode(v); !m) {
+        return Status::invalid_argument("--stage-mode: " + m.status().message());
+      }
+      f.stage_mode = v;
     } else if (a == "--dimensions") {
       std::stringstream list(v);
       std::string d;

@@ -24,6 +24,7 @@ struct LabFlags {
   int64_t window_ms = 10000;
   int64_t watermark_ms = 15000;
   std::vector<std::string> dimensions;  // "ages", "depts" switched on at start
+  std::string stage_mode = "dead-letter";  // or "spark": stage every value as Spark would
 };
 
 // `args` are the words after `kappa lab`. kInvalidArgument names the flag and what it expects.

@@ -349,8 +349,16 @@ void parse_pipeline(const Node& n, const std::string& path, PipelineConfig& c,
   }
   if (auto s = m.get("stage")) {
     Members sm(*s, "the stage job",
-               {"enabled", "trigger", "starting_offsets", "max_records_per_batch"});
+               {"enabled", "mode", "trigger", "starting_offsets", "max_records_per_batch"});
     if (auto e = sm.get("enabled")) c.stage_enabled = e->boolean();
+    if (auto md = sm.get("mode")) {
+      auto mode = parse_stage_mode(md->str());
+      if (mode) {
+        c.stage_mode = *mode;
+      } else {
+        md->fail(mode.status().message());
+      }
+    }
     c.stage = query_options(sm, zone);
   }
   if (auto b = m.get("max_record_bytes"))

@@ -274,6 +274,11 @@ int stage_service(const Flags& f, std::ostream& out, std::ostream& err) {
   if (!sink) return fail(err, sink.status());
   svc.sink = std::move(*sink);
   config.stage_enabled = true;
+  if (auto m = f.get("--stage-mode")) {
+    auto mode = parse_stage_mode(*m);
+    if (!mode) return fail(err, Status::invalid_argument("--stage-mode: " + mode.status().message()));
+    config.stage_mode = *mode;
+  }
   auto start = starting_flag(f, StartingPosition::Kind::kEarliest, zone);
   if (!start) return fail(err, start.status());
   config.stage.starting = *start;
@@ -380,7 +385,7 @@ const std::vector<ServiceCommand>& service_commands() {
       "--from"};
   static const std::vector<ServiceCommand> kCommands = {
       {"generate", with({"--rate", "--count", "--first-id"}), {}, generate_service},
-      {"stage", with({"--from", "--group", "--instance"}), {}, stage_service},
+      {"stage", with({"--from", "--group", "--instance", "--stage-mode"}), {}, stage_service},
       {"aggregate", with(kAggregation), {}, aggregate_only},
       {"recover", with(kAggregation), {"--until-idle"}, recover_service},
       {"cutover", {"--sink", "--view", "--to"}, {}, cutover_service},
