@@ -1,0 +1,223 @@
+"""Spark conformance: kappa's aggregation tables against PySpark's, row for row.
+
+Cases are scenario files: every bundled scenario without restarts or faults, seeded generated
+ones, and a probe that tells the two late-row rules apart. Each runs on kappa (`kappa run --trace`,
+its SQLite table, `kappa record` of events_stages); each of its aggregation queries then runs on
+Spark over the same batches (spark_side.py), and the tables and each batch's watermark, late
+groups and rows written are compared. One Spark session serves every case.
+
+KAPPA_SPARK_WRONG_LATE_RULE=1 runs kappa with the other late rule than the Spark version's: the
+suite must then report differing rows (the ctest spark_conformance_detects_wrong_rule).
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from collections import deque
+from datetime import datetime, timedelta
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kappa_side  # noqa: E402
+
+START = datetime(2022, 9, 30, 16, 42, 0)
+
+
+def fmt(t):
+    return t.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def probe_case():
+    """Batch 1 moves the watermark (delay 0) to :33; batch 2 reads an event of [10,20). Spark 3.2
+    judges it by batch 2's watermark (:33: late, dropped); Spark 3.4+ by batch 1's (the epoch:
+    counted, then emitted)."""
+    ev = lambda at, t, i: {"produce": {"at": fmt(START + timedelta(seconds=at)),
+                                       "event": {"id": i, "time": fmt(START + timedelta(seconds=t))}}}
+    return {
+        "pipeline": {"aggregations": [{"table": "events_users_v1", "watermark": "0s"}]},
+        "actions": [ev(3, 33, 1), ev(7, 15, 2), ev(8, 16, 12), ev(12, 17, 3), ev(13, 41, 4),
+                    {"advance": {"to": fmt(START + timedelta(seconds=90))}}],
+    }
+
+
+def generated_case(seed):
+    """A random arrival sequence and aggregation, reproducible from the seed."""
+    r = random.Random(seed)
+    window = r.choice([5, 10, 10, 20, 30, 60])
+    slide = window
+    if r.random() < 0.4:
+        slide = r.choice([d for d in (1, 2, 5, 10, 15, 20, 30) if d < window and window % d == 0
+                          and window // d <= 6] or [window])
+    offset = r.choice([0, 0, 0, 1, 3]) % slide
+    agg = {"table": "events_t", "window": f"{window}s", "slide": f"{slide}s",
+           "watermark": r.choice(["0s", "0s", "5s", "10s", "15s", "30s", "1m"]),
+           "output_mode": r.choice(["append", "append", "update", "complete"]),
+           "dimension": r.choice(["user_name", "dept_name", "gender", "age", "user_id"])}
+    if offset:
+        agg["window_offset"] = f"{offset}s"
+    if r.random() < 0.35:
+        agg["max_records_per_batch"] = r.randint(1, 6)
+    pipeline = {"trigger": r.choice(["1s", "2s", "5s", "5s", "10s"]),
+                "zone": r.choice(["Asia/Seoul", "Asia/Seoul", "UTC", "America/New_York"]),
+                "aggregations": [agg]}
+    if r.random() < 0.4:
+        pipeline["topics"] = {"events_stages": {"partitions": r.randint(2, 3)}}
+    actions, at = [], 1.0
+    for _ in range(r.randint(12, 45)):
+        at += r.choice([0, 0, 0.5, 1, 1, 2, 3, 5, 8])
+        u = r.random()
+        late = r.uniform(0, 4) if u < 0.65 else r.uniform(4, 40) if u < 0.9 else r.uniform(40, 150)
+        event = START + timedelta(seconds=at - late)
+        p = {"at": fmt(START + timedelta(seconds=int(at))),
+             "event": {"id": r.randint(0, 999), "time": fmt(event)}}
+        if r.random() < 0.1:
+            p["repeat"] = r.randint(2, 4)
+        actions.append({"produce": p})
+    actions.append({"advance": {"to": fmt(START + timedelta(seconds=int(at) + 240))}})
+    return {"pipeline": pipeline, "actions": actions}
+
+
+def cases(scenarios_dir, generated, seed):
+    out = []
+    for name in sorted(os.listdir(scenarios_dir)):
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(scenarios_dir, name)
+        s = kappa_side.load_jsonc(path)
+        why = kappa_side.excluded_reason(s)
+        if why:
+            print(f"  (bundled {name}: not a case, it has a {why})")
+            continue
+        out.append(("bundled/" + name[:-5], s, scenarios_dir))
+    out.append(("probe/late_rule", probe_case(), scenarios_dir))
+    for i in range(generated):
+        out.append((f"generated/{seed}-{i}", generated_case(seed * 100003 + i), scenarios_dir))
+    return out
+
+
+def compare_tables(kappa_rows, spark_rows):
+    k = {r[:3]: r[3] for r in kappa_rows}
+    s = {r[:3]: r[3] for r in spark_rows}
+    diffs = []
+    for key in sorted(set(k) | set(s), key=repr):
+        if k.get(key) != s.get(key):
+            diffs.append(f"{list(key)}: kappa {k.get(key)}, spark {s.get(key)}")
+    extra = len(kappa_rows) - len(k) + len(spark_rows) - len(s)
+    if extra:
+        diffs.append(f"{extra} duplicate rows")
+    return len(set(k) | set(s)), diffs
+
+
+def compare_batches(query, facts):
+    diffs = []
+    if len(facts) != len(query.batches):
+        diffs.append(f"kappa ran {len(query.batches)} batches, spark {len(facts)}")
+    for b, f in zip(query.batches, facts):
+        for what, kv, sv in (("watermark_ms", b.watermark_ms, f["watermark_ms"]),
+                             ("late_groups", b.late_groups, f["late_groups"]),
+                             ("written", b.written, f["written"])):
+            if kv != sv:
+                diffs.append(f"batch {b.id} {what}: kappa {kv}, spark {sv}")
+    return diffs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kappa", required=True)
+    ap.add_argument("--scenarios", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--late-rule", required=True, choices=["spark-3.2", "spark-3.4"])
+    ap.add_argument("--generated", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--only", default="", help="run the cases whose name contains this")
+    ap.add_argument("--concurrency", type=int, default=3)
+    ap.add_argument("--expect-differences", action="store_true",
+                    help="succeed only if some rows differ (the wrong-rule check)")
+    a = ap.parse_args()
+    began = time.monotonic()
+    wrong = os.environ.get("KAPPA_SPARK_WRONG_LATE_RULE") == "1"
+    kappa_rule = a.late_rule
+    if wrong:
+        kappa_rule = "spark-3.4" if a.late_rule == "spark-3.2" else "spark-3.2"
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+
+    import pyspark
+    import spark_side
+    print(f"spark_conformance: PySpark {pyspark.__version__}, Python {sys.version.split()[0]}; "
+          f"Spark's rule {a.late_rule}, kappa runs with late_rule {kappa_rule}"
+          + (" (KAPPA_SPARK_WRONG_LATE_RULE=1: the WRONG rule)" if wrong else ""), flush=True)
+    all_cases = [c for c in cases(a.scenarios, a.generated, a.seed) if a.only in c[0]]
+
+    # kappa first: every case's batches and tables.
+    jobs = []  # (case, query, kappa rows, zone, work)
+    for (name, scenario, src) in all_cases:
+        work = os.path.join(a.work, name.replace("/", "_"))
+        translated, queries = kappa_side.translate(scenario, src, kappa_rule)
+        tables = kappa_side.run(a.kappa, translated, queries, work)
+        zone = translated.get("pipeline", {}).get("zone", "Asia/Seoul")
+        for q in queries:
+            if q.batches:
+                jobs.append((name, q, tables[q.table], zone, os.path.join(work, "spark-" + q.id)))
+    kappa_done = time.monotonic()
+
+    spark = spark_side.session(a.work)
+    spark.sparkContext.setLogLevel("ERROR")
+    session_up = time.monotonic()
+
+    results = {}  # case -> [rows compared, differing rows, batch differences, batches]
+    details = []
+    pending, active = deque(jobs), deque()
+    while pending or active:
+        while pending and len(active) < a.concurrency:
+            name, q, krows, zone, work = pending.popleft()
+            active.append((name, q, krows, spark_side.SparkRun(spark, q, zone, work)))
+        name, q, krows, run = active.popleft()
+        srows, facts = run.finish()
+        compared, row_diffs = compare_tables(krows, srows)
+        batch_diffs = compare_batches(q, facts)
+        r = results.setdefault(name, [0, 0, 0, 0, []])
+        r[0] += compared
+        r[1] += len(row_diffs)
+        r[2] += len(batch_diffs)
+        r[3] += len(q.batches)
+        r[4].append(f"{q.id} ({q.output_mode}, {q.dimension}, window {q.window_ms}/{q.slide_ms}"
+                    f"+{q.offset_ms} ms, watermark {q.watermark_ms} ms)")
+        for d in row_diffs[:20] + batch_diffs[:20]:
+            details.append(f"    {name} {q.id}: {d}")
+    spark.stop()
+
+    for name, _, _ in all_cases:
+        r = results.get(name, [0, 0, 0, 0, []])
+        status = "ok" if r[1] == 0 and r[2] == 0 else "DIFFERENT"
+        print(f"  {status:9} {name}: {r[3]} batches, {r[0]} rows compared, {r[1]} differing rows, "
+              f"{r[2]} batch differences; {'; '.join(r[4])}")
+    for d in details[:200]:
+        print(d)
+    rows = sum(r[0] for r in results.values())
+    differing = sum(r[1] for r in results.values())
+    batch_diffs = sum(r[2] for r in results.values())
+    batches = sum(r[3] for r in results.values())
+    end = time.monotonic()
+    n_bundled = sum(1 for c in all_cases if c[0].startswith("bundled/"))
+    print(f"spark_conformance summary: Spark {pyspark.__version__} ({a.late_rule}): "
+          f"{len(all_cases)} cases ({n_bundled} bundled, {len(all_cases) - n_bundled} generated "
+          f"or probe), {len(jobs)} queries, {batches} batches, {rows} rows compared, "
+          f"{differing} differing rows, {batch_diffs} batch differences; wall {end - began:.1f} s "
+          f"(kappa {kappa_done - began:.1f} s, Spark session start {session_up - kappa_done:.1f} s, "
+          f"Spark queries {end - session_up:.1f} s)", flush=True)
+    if a.expect_differences:
+        if differing > 0:
+            print("spark_conformance: the wrong late rule was detected "
+                  f"({differing} differing rows), as it must be")
+            return 0
+        print("spark_conformance: FAILED to detect the wrong late rule (0 differing rows)")
+        return 1
+    return 0 if differing == 0 and batch_diffs == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
