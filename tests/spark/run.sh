@@ -21,8 +21,8 @@ cache="$build_dir/spark"
 began=$(date +%s.%N)
 
 case "$version" in
-  3.2) pyspark=3.2.1; python_minor=3.9;  late_rule=spark-3.2 ;;
-  3.5) pyspark=3.5.9; python_minor=3.11; late_rule=spark-3.4 ;;
+  3.2) pyspark=3.2.1; python_minor=3.9;  late_rule=spark-3.2; seed=32 ;;
+  3.5) pyspark=3.5.9; python_minor=3.11; late_rule=spark-3.4; seed=35 ;;
   *) echo "run.sh: unknown Spark version $version (3.2 or 3.5)" >&2; exit 2 ;;
 esac
 
@@ -75,7 +75,7 @@ rc=$?
 [ $rc -ne 0 ] && exit $rc
 
 "$venv/bin/python" "$here/conformance.py" --kappa "$kappa" --scenarios "$source_dir/scenarios" \
-  --work "$cache/work-$name" --late-rule "$late_rule" "$@"
+  --work "$cache/work-$name" --late-rule "$late_rule" --seed "$seed" "$@"
 rc=$?
 echo "spark_conformance: $name: wall $(echo "$(date +%s.%N) - $began" | bc) s including the environment, exit $rc"
 exit $rc
