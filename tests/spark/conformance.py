@@ -43,6 +43,36 @@ def probe_case():
     }
 
 
+def time_forms_case():
+    """Event times in the forms kappa accepts besides the lab's: a T separator, fractions of a
+    second, one-digit fields, zone suffixes; Spark's to_timestamp(time) must read each the same."""
+    times = ["2022-09-30T16:42:01", "2022-09-30 16:42:02.750", "2022-9-30 16:42:3",
+             "2022-09-30 7:42:04Z", "2022-09-30 16:42:05+09:00", "2022-09-30T08:42:06+01:00",
+             "2022-09-30 16:42:07.123456", "2022-09-30 16:42:09.999", "2022-09-30T07:42:12.5Z",
+             "2022-09-30 16:42:13 Asia/Seoul", "2022-09-30 07:42:14 UTC", "2022-09-30 16:42:15"]
+    actions = [{"produce": {"at": fmt(START + timedelta(seconds=16 + k)),
+                            "event": {"id": k, "time": t}}} for k, t in enumerate(times)]
+    actions.append({"produce": {"at": fmt(START + timedelta(seconds=40)),  # closes every window
+                                "event": {"id": 99, "time": fmt(START + timedelta(seconds=90))}}})
+    actions.append({"advance": {"to": fmt(START + timedelta(seconds=120))}})
+    return {"pipeline": {"aggregations": [{"table": "events_t", "window": "2s", "watermark": "0s"}]},
+            "actions": actions}
+
+
+def dst_case():
+    """Windows across the end of daylight saving time in New York (01:00-02:00 happens twice)."""
+    start = datetime(2022, 11, 6, 0, 59, 30)
+    actions = []
+    for k in range(12):
+        actions.append({"produce": {"at": "2022-11-06T04:59:%02dZ" % (30 + 2 * k),
+                                    "event": {"id": k, "time": "2022-11-06 01:%02d:00" % (k * 5)}}})
+    actions.append({"advance": {"to": "2022-11-06T07:30:00Z"}})
+    return {"pipeline": {"zone": "America/New_York",
+                         "aggregations": [{"table": "events_t", "window": "30m", "slide": "10m",
+                                           "watermark": "2h", "output_mode": "update"}]},
+            "clock": {"start": fmt(start)}, "actions": actions}
+
+
 def generated_case(seed):
     """A random arrival sequence and aggregation, reproducible from the seed."""
     r = random.Random(seed)
@@ -93,6 +123,8 @@ def cases(scenarios_dir, generated, seed):
             continue
         out.append(("bundled/" + name[:-5], s, scenarios_dir))
     out.append(("probe/late_rule", probe_case(), scenarios_dir))
+    out.append(("probe/time_forms", time_forms_case(), scenarios_dir))
+    out.append(("probe/dst_end", dst_case(), scenarios_dir))
     for i in range(generated):
         out.append((f"generated/{seed}-{i}", generated_case(seed * 100003 + i), scenarios_dir))
     return out
@@ -113,6 +145,11 @@ def compare_tables(kappa_rows, spark_rows):
 
 def compare_batches(query, facts):
     diffs = []
+    # kappa's no-data batches (no records, after batch 0) must be ones Spark would run itself:
+    # append or update mode, and the watermark moved past the one the previous batch ran with.
+    for prev, b in zip(query.batches, query.batches[1:]):
+        if not b.values and (query.output_mode == "complete" or b.watermark_ms <= prev.watermark_ms):
+            diffs.append(f"batch {b.id}: a no-data batch Spark would not run")
     if len(facts) != len(query.batches):
         diffs.append(f"kappa ran {len(query.batches)} batches, spark {len(facts)}")
     for b, f in zip(query.batches, facts):
