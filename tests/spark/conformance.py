@@ -76,18 +76,27 @@ def dst_case():
 def generated_case(seed):
     """A random arrival sequence and aggregation, reproducible from the seed."""
     r = random.Random(seed)
-    window = r.choice([5, 10, 10, 20, 30, 60])
-    slide = window
-    if r.random() < 0.4:
-        slide = r.choice([d for d in (1, 2, 5, 10, 15, 20, 30) if d < window and window % d == 0
-                          and window // d <= 6] or [window])
-    offset = r.choice([0, 0, 0, 1, 3]) % slide
-    agg = {"table": "events_t", "window": f"{window}s", "slide": f"{slide}s",
-           "watermark": r.choice(["0s", "0s", "5s", "10s", "15s", "30s", "1m"]),
+    sub = r.random() < 0.25  # sub-second windows, watermarks and event times
+    if sub:
+        window = r.choice([1500, 2500, 4000])
+        slide = window if r.random() < 0.5 else window // 2
+        offset = r.choice([0, 0, 500]) % slide
+        watermark = r.choice([0, 500, 2500, 10000])
+    else:
+        window = r.choice([5, 10, 10, 20, 30, 60]) * 1000
+        slide = window
+        if r.random() < 0.4:
+            slide = 1000 * r.choice([d for d in (1, 2, 5, 10, 15, 20, 30) if d * 1000 < window
+                                     and window % (d * 1000) == 0 and window // (d * 1000) <= 6]
+                                    or [window // 1000])
+        offset = r.choice([0, 0, 0, 1000, 3000]) % slide
+        watermark = 1000 * r.choice([0, 0, 5, 10, 15, 30, 60])
+    agg = {"table": "events_t", "window": f"{window}ms", "slide": f"{slide}ms",
+           "watermark": f"{watermark}ms",
            "output_mode": r.choice(["append", "append", "update", "complete"]),
            "dimension": r.choice(["user_name", "dept_name", "gender", "age", "user_id"])}
     if offset:
-        agg["window_offset"] = f"{offset}s"
+        agg["window_offset"] = f"{offset}ms"
     if r.random() < 0.35:
         agg["max_records_per_batch"] = r.randint(1, 6)
     pipeline = {"trigger": r.choice(["1s", "2s", "5s", "5s", "10s"]),
@@ -102,7 +111,8 @@ def generated_case(seed):
         late = r.uniform(0, 4) if u < 0.65 else r.uniform(4, 40) if u < 0.9 else r.uniform(40, 150)
         event = START + timedelta(seconds=at - late)
         p = {"at": fmt(START + timedelta(seconds=int(at))),
-             "event": {"id": r.randint(0, 999), "time": fmt(event)}}
+             "event": {"id": r.randint(0, 999),
+                       "time": event.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if sub else fmt(event)}}
         if r.random() < 0.1:
             p["repeat"] = r.randint(2, 4)
         actions.append({"produce": p})

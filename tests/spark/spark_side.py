@@ -62,6 +62,10 @@ def stages_schema():
             .add(StructField("id", LongType())))
 
 
+def _bound(text):
+    return text[:-4] if text.endswith(".000") else text
+
+
 def _interval(ms):
     return f"{ms // 1000} seconds" if ms % 1000 == 0 else f"{ms} milliseconds"
 
@@ -101,13 +105,14 @@ class SparkRun:
                   .groupBy(w, q.dimension).count()
                   .select("window.start", "window.end", q.dimension, "count")
                   # The table's text form of the bounds (kappa's SQLite table, as the lab saw
-                  # them in MySQL): wall-clock time in the session zone.
-                  .select(date_format("start", "yyyy-MM-dd HH:mm:ss").alias("start"),
-                          date_format("end", "yyyy-MM-dd HH:mm:ss").alias("end"),
+                  # them in MySQL): wall-clock time in the session zone, with milliseconds
+                  # when there are any (the ".000" is cut in write()).
+                  .select(date_format("start", "yyyy-MM-dd HH:mm:ss.SSS").alias("start"),
+                          date_format("end", "yyyy-MM-dd HH:mm:ss.SSS").alias("end"),
                           q.dimension, "count"))
 
         def write(df, batch_id):
-            rows = df.collect()
+            rows = [(_bound(r[0]), _bound(r[1]), r[2], r[3]) for r in df.collect()]
             with self.lock:
                 self.batches[batch_id] = [tuple(r) for r in rows]
 
