@@ -27,6 +27,7 @@ namespace {
 constexpr const char* kLockName = ".lock";
 constexpr const char* kTopicsName = "topics";
 constexpr const char* kGroupOffsetsName = "group_offsets.log";
+constexpr const char* kTransactionsName = "transactions.log";
 constexpr const char* kRecoveryPointName = "recovery-point-offset-checkpoint";
 constexpr const char* kLogStartName = "log-start-offset-checkpoint";
 constexpr const char* kDeletingName = "deleting";
@@ -176,6 +177,16 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
       disk::GroupOffsetLog::open(broker->options_.dir / kGroupOffsetsName, broker->recovery_);
   if (!groups) return groups.status();
   broker->groups_ = std::move(*groups);
+  {
+    // The same record format as the group offsets; its counts are not the recovery report's.
+    RecoveryReport scratch;
+    auto transactions =
+        disk::GroupOffsetLog::open(broker->options_.dir / kTransactionsName, scratch);
+    if (!transactions) return transactions.status();
+    broker->transactions_ = std::move(*transactions);
+    broker->recovery_.transactional_ids = scratch.group_offsets;
+    broker->recovery_.transactions_truncated_bytes = scratch.group_truncated_bytes;
+  }
   // From here on the checkpoints describe what recovery kept (and --repair cut); after a
   // clean shutdown they already do.
   broker->written_recovery_points_ = std::move(*recovery_points);
@@ -211,10 +222,12 @@ DiskBroker::~DiskBroker() {
       for (const auto& p : topic->partitions) (void)p->sync();
     }
     if (groups_) (void)groups_->sync();
+    if (transactions_) (void)transactions_->sync();
     (void)write_checkpoints();
   }
   topics_.clear();
   groups_.reset();
+  transactions_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
@@ -867,6 +880,30 @@ Result<int64_t> DiskBroker::max_timestamp(std::string_view topic, int32_t partit
   return (*found)->max_timestamp();
 }
 
+Result<TransactionIndex> DiskBroker::transaction_index(std::string_view topic, int32_t partition,
+                                                       int64_t from, int64_t to) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->transaction_index(from, to);
+}
+
+Status DiskBroker::put_transaction_state(std::string_view transactional_id,
+                                         std::string_view state) {
+  const bool sync = options_.fsync != FsyncPolicy::kNever;
+  if (state.empty()) return transactions_->forget_group(transactional_id, sync);
+  const GroupOffset entry{0, 0, std::string(state)};
+  return transactions_->commit(transactional_id, "", std::span<const GroupOffset>(&entry, 1), sync);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> DiskBroker::transaction_states() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& id : transactions_->groups()) {
+    auto entries = transactions_->offsets(id, "");
+    if (!entries.empty()) out.emplace_back(id, std::move(entries.front().metadata));
+  }
+  return out;
+}
+
 Status DiskBroker::enforce_retention(int64_t now_ms) {
   struct Due {
     std::shared_ptr<disk::PartitionStore> store;
@@ -1020,6 +1057,7 @@ void DiskBroker::sync_loop() {
     // A failed sync marks its partition broken, so the next append or sync reports it.
     for (const auto& p : dirty) (void)p->sync();
     (void)groups_->sync();
+    (void)transactions_->sync();
     lock.lock();
   }
 }

@@ -11,6 +11,7 @@
 //   DIR/topics/<topic>-<p>/<base>.log    a segment: RecordBatch v2 batches back to back
 //   DIR/topics/<topic>-<p>/<base>.index  its sparse offset index
 //   DIR/group_offsets.log          committed consumer-group offsets
+//   DIR/transactions.log           the transaction coordinator's state, per transactional id
 //   DIR/recovery-point-offset-checkpoint   per partition, the offset below which its batches
 //                                  were made durable (Kafka's file of that name)
 //   DIR/log-start-offset-checkpoint        per partition, its log start offset (Kafka's too)
@@ -46,6 +47,12 @@
 // more record types forget offsets (OffsetDelete, DeleteGroups): type uint8 = 2 | group string |
 // topic string | count uint32 | count x partition int32 removes those partitions' offsets;
 // type uint8 = 3 | group string removes every offset of the group.
+//
+// transactions.log has group_offsets.log's format and replay: the state of a transactional id
+// (opaque here; the coordinator's encoding, broker/server/transaction_coordinator.h) is the
+// metadata string of a commit record whose group is the transactional id, topic "", one entry
+// of partition 0, offset 0; a forget-group record (type 3) forgets the id. The last record of an
+// id wins; compaction keeps one record per id.
 //
 // The two checkpoint files are Kafka's text format (offset_checkpoint.h): a line "0", a line
 // with the entry count, then one "topic partition offset" line per partition; each is replaced
@@ -110,7 +117,10 @@
 // Idempotent producers: each partition keeps its producers' state
 // (broker/protocol/producer_state.h: epoch and last five batches per producer id). It is not stored
 // apart from the log: recovery reads every batch header anyway, and record()s each one, so after
-// kill -9 or a clean stop the state is exactly what the surviving batches say.
+// kill -9 or a clean stop the state is exactly what the surviving batches say. So are each
+// partition's open and aborted transactions: transactional batches and the markers that end
+// them are batches like any other (Kafka keeps the aborted ones in .txnindex files as well; we
+// rebuild them in the same scan).
 //
 // Durability (FsyncPolicy): kAlways fdatasyncs in sync() (and produce()/commit before they
 // return); kInterval leaves it to a background thread that syncs dirty partitions every
@@ -232,6 +242,10 @@ class DiskBroker final : public BatchLog {
                               std::span<const int32_t> partitions) override;
   Status delete_group(std::string_view group) override;
   Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) override;
+  Result<TransactionIndex> transaction_index(std::string_view topic, int32_t partition,
+                                             int64_t from, int64_t to) override;
+  Status put_transaction_state(std::string_view transactional_id, std::string_view state) override;
+  Result<std::vector<std::pair<std::string, std::string>>> transaction_states() override;
   Status create_configured_topic(std::string_view topic, int32_t partitions,
                                  const TopicConfigs& configs) override;
   Result<TopicConfigs> topic_configs(std::string_view topic) override;
@@ -279,6 +293,7 @@ class DiskBroker final : public BatchLog {
   std::set<std::string, std::less<>> creating_;  // topics whose files are being made or removed
   int64_t creating_descriptors_ = 0;             // what those will hold open
   std::unique_ptr<disk::GroupOffsetLog> groups_;
+  std::unique_ptr<disk::GroupOffsetLog> transactions_;  // DIR/transactions.log
 
   // kInterval's background sync thread.
   std::mutex stop_mu_;

@@ -521,7 +521,8 @@ Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expecte
     bytes_since_index_ += n;
     running_max_ts_ = std::max(running_max_ts_, max_ts);
     seg.max_timestamp = std::max(seg.max_timestamp, max_ts);
-    producers_.record(parse_header(batch), base);
+    producers_.record(parse_header(batch), base,
+                      std::string_view(batch, 12 + static_cast<size_t>(length)));
     expected = base + delta + 1;
     ++report.batches;
     report.records += be32(batch + kRecordCountAt);
@@ -644,7 +645,7 @@ Result<int64_t> PartitionStore::append(std::string batch) {
   write_pos_ += n;
   next_offset_ = base + delta + 1;
   running_max_ts_ = std::max(running_max_ts_, max_ts);
-  producers_.record(header, base);
+  producers_.record(header, base, batch);
   {
     std::unique_lock state(state_mu_);
     active_->size = write_pos_;
@@ -659,6 +660,14 @@ Result<int64_t> PartitionStore::append(std::string batch) {
 ProducerStates::Check PartitionStore::check_producer(const RecordBatchHeader& header) {
   std::lock_guard lock(append_mu_);
   return producers_.check(header);
+}
+
+TransactionIndex PartitionStore::transaction_index(int64_t from, int64_t to) {
+  std::lock_guard lock(append_mu_);
+  TransactionIndex out;
+  out.last_stable_offset = producers_.last_stable_offset(next_offset_);
+  out.aborted = producers_.aborted_between(from, to);
+  return out;
 }
 
 OffsetRange PartitionStore::offsets() const {
@@ -873,6 +882,10 @@ Status PartitionStore::enforce_retention(int64_t now_ms, int64_t retention_ms,
     doomed.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
     log_start_ = segments_.front()->base_offset;
+  }
+  {
+    std::lock_guard append(append_mu_);
+    producers_.forget_aborted_before(segments_.front()->base_offset);
   }
   if (moved) KAPPA_RETURN_IF_ERROR(moved());
   // Readers still holding a deleted segment keep reading it through their open descriptor.

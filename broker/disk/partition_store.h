@@ -63,6 +63,8 @@ class PartitionStore {
   Result<int64_t> append(std::string batch);
   // What the producer state says of a batch with this header (producer_state.h).
   ProducerStates::Check check_producer(const RecordBatchHeader& header);
+  // The last stable offset and the aborted transactions with records in [from, to).
+  TransactionIndex transaction_index(int64_t from, int64_t to);
   // Whole batches from the one holding `offset` (see BatchLog::read_batches).
   Result<BatchRead> read(int64_t offset, int64_t max_bytes) const;
   // The first offset whose record timestamp is >= timestamp_ms, or the end offset.

@@ -32,6 +32,13 @@ std::vector<std::string> RecoveryReport::lines() const {
   }
   if (group_log_compacted) groups += ", compacted";
   out.push_back(std::move(groups));
+  if (transactional_ids > 0 || transactions_truncated_bytes > 0) {
+    std::string txns = "transactions: " + std::to_string(transactional_ids) + " transactional ids";
+    if (transactions_truncated_bytes > 0) {
+      txns += ", truncated " + std::to_string(transactions_truncated_bytes) + " torn bytes";
+    }
+    out.push_back(std::move(txns));
+  }
   return out;
 }
 

@@ -40,6 +40,8 @@ struct RecoveryReport {
   int64_t group_offsets = 0;                  // live (group, topic, partition) entries after replay
   int64_t group_truncated_bytes = 0;          // a torn last record of group_offsets.log, cut off
   bool group_log_compacted = false;           // group_offsets.log was rewritten compactly
+  int64_t transactional_ids = 0;              // live ids in transactions.log after replay
+  int64_t transactions_truncated_bytes = 0;   // a torn last record of transactions.log, cut off
 
   // One human-readable line per partition, plus lines for truncations and the group log.
   std::vector<std::string> lines() const;

@@ -14,7 +14,14 @@
 //    its batches at open, so a retry after a restart is still recognized;
 //  - read_batches returns whole batches, the first being the one that holds `offset`, so it
 //    may start before `offset` (Kafka clients skip records below the offset they asked for);
-//  - durable() says whether an append is on disk when sync() returns.
+//  - durable() says whether an append is on disk when sync() returns;
+//  - transactional batches and the coordinator's markers (control batches) are stored and
+//    read back as batches of their own, with their attributes and producer fields, and each
+//    partition's open and aborted transactions (producer_state.h) are what its batches say,
+//    rebuilt at open by a durable log;
+//  - the transaction coordinator's state is kept as one opaque record per transactional id,
+//    durable before put_transaction_state returns in a durable log (under every fsync policy
+//    but "never").
 #pragma once
 
 #include <cstdint>
@@ -22,6 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broker/log.h"
@@ -42,6 +50,12 @@ struct GroupOffset {
   int64_t offset = 0;
   std::string metadata;
   friend bool operator==(const GroupOffset&, const GroupOffset&) = default;
+};
+
+// What a read_committed reader needs of a partition (Fetch, ListOffsets).
+struct TransactionIndex {
+  int64_t last_stable_offset = 0;
+  std::vector<ProducerStates::AbortedTransaction> aborted;  // in the asked range, oldest first
 };
 
 class BatchLog : public Log {
@@ -84,6 +98,18 @@ class BatchLog : public Log {
   // The largest record timestamp of the partition (ListOffsets -3), INT64_MIN when it has no
   // records. The record that carries it is the first at offset_for_time() of it.
   virtual Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) = 0;
+
+  // The partition's last stable offset and its aborted transactions with records in
+  // [from, to) (ProducerStates::aborted_between).
+  virtual Result<TransactionIndex> transaction_index(std::string_view topic, int32_t partition,
+                                                     int64_t from, int64_t to) = 0;
+
+  // The transaction coordinator's state: `state` replaces what the transactional id had (an
+  // empty one forgets the id). transaction_states() gives every id's, for the coordinator's
+  // start.
+  virtual Status put_transaction_state(std::string_view transactional_id,
+                                       std::string_view state) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> transaction_states() = 0;
 
   // Topic configs (topic_config.h): the overrides a topic was created with or altered to, each
   // validated by the caller. Creating with overrides is one step: a durable log never holds

@@ -7,7 +7,7 @@
 namespace kappa::kafka {
 namespace {
 
-constexpr std::array<ApiSupport, 24> kApis{{
+constexpr std::array<ApiSupport, 28> kApis{{
     {kProduce, "Produce", 3, 8, 9},
     {kFetch, "Fetch", 4, 11, 12},
     {kListOffsets, "ListOffsets", 0, 8, 6},
@@ -24,7 +24,11 @@ constexpr std::array<ApiSupport, 24> kApis{{
     {kApiVersions, "ApiVersions", 0, 3, 3},
     {kCreateTopics, "CreateTopics", 0, 4, 5},
     {kDeleteTopics, "DeleteTopics", 0, 6, 4},
-    {kInitProducerId, "InitProducerId", 0, 1, 2},
+    {kInitProducerId, "InitProducerId", 0, 5, 2},
+    {kAddPartitionsToTxn, "AddPartitionsToTxn", 0, 3, 3},
+    {kAddOffsetsToTxn, "AddOffsetsToTxn", 0, 4, 3},
+    {kEndTxn, "EndTxn", 0, 4, 3},
+    {kTxnOffsetCommit, "TxnOffsetCommit", 0, 4, 3},
     {kDescribeConfigs, "DescribeConfigs", 0, 4, 4},
     {kAlterConfigs, "AlterConfigs", 0, 2, 2},
     {kCreatePartitions, "CreatePartitions", 0, 3, 2},
@@ -976,6 +980,8 @@ struct Fields<InitProducerIdRequest> {
   static void visit(IO& io, M& m) {
     io.nstr(m.transactional_id, "TransactionalId");
     io.i32(m.transaction_timeout_ms, "TransactionTimeoutMs");
+    io.i64(m.producer_id, "ProducerId", {3});
+    io.i16(m.producer_epoch, "ProducerEpoch", {3});
   }
 };
 template <>
@@ -986,6 +992,111 @@ struct Fields<InitProducerIdResponse> {
     io.i16(m.error_code, "ErrorCode");
     io.i64(m.producer_id, "ProducerId");
     io.i16(m.producer_epoch, "ProducerEpoch");
+  }
+};
+
+// AddPartitionsToTxn v4+ batches transactions for brokers; clients send v0-v3 (its
+// "V3AndBelow" fields).
+template <>
+struct Fields<AddPartitionsToTxnRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.str(m.transactional_id, "V3AndBelowTransactionalId");
+    io.i64(m.producer_id, "V3AndBelowProducerId");
+    io.i16(m.producer_epoch, "V3AndBelowProducerEpoch");
+    io.array(m.topics, "V3AndBelowTopics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.i32s(t.partitions, "Partitions");
+    });
+  }
+};
+template <>
+struct Fields<AddPartitionsToTxnResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.results, "ResultsByTopicV3AndBelow", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.array(t.partitions, "ResultsByPartition", {}, [&](auto& p) {
+        io.i32(p.index, "PartitionIndex");
+        io.i16(p.error_code, "PartitionErrorCode");
+      });
+    });
+  }
+};
+
+template <>
+struct Fields<AddOffsetsToTxnRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.str(m.transactional_id, "TransactionalId");
+    io.i64(m.producer_id, "ProducerId");
+    io.i16(m.producer_epoch, "ProducerEpoch");
+    io.str(m.group_id, "GroupId");
+  }
+};
+template <>
+struct Fields<AddOffsetsToTxnResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.i16(m.error_code, "ErrorCode");
+  }
+};
+
+template <>
+struct Fields<EndTxnRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.str(m.transactional_id, "TransactionalId");
+    io.i64(m.producer_id, "ProducerId");
+    io.i16(m.producer_epoch, "ProducerEpoch");
+    io.boolean(m.committed, "Committed");
+  }
+};
+template <>
+struct Fields<EndTxnResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.i16(m.error_code, "ErrorCode");
+  }
+};
+
+template <>
+struct Fields<TxnOffsetCommitRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.str(m.transactional_id, "TransactionalId");
+    io.str(m.group_id, "GroupId");
+    io.i64(m.producer_id, "ProducerId");
+    io.i16(m.producer_epoch, "ProducerEpoch");
+    io.i32(m.generation_id, "GenerationId", {3});
+    io.str(m.member_id, "MemberId", {3});
+    io.nstr(m.group_instance_id, "GroupInstanceId", {3});
+    io.array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.array(t.partitions, "Partitions", {}, [&](auto& p) {
+        io.i32(p.index, "PartitionIndex");
+        io.i64(p.committed_offset, "CommittedOffset");
+        io.i32(p.committed_leader_epoch, "CommittedLeaderEpoch", {2});
+        io.nstr(p.committed_metadata, "CommittedMetadata");
+      });
+    });
+  }
+};
+template <>
+struct Fields<TxnOffsetCommitResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.array(t.partitions, "Partitions", {}, [&](auto& p) {
+        io.i32(p.index, "PartitionIndex");
+        io.i16(p.error_code, "ErrorCode");
+      });
+    });
   }
 };
 
@@ -1158,6 +1269,22 @@ constexpr int16_t kKeyOf<InitProducerIdRequest> = kInitProducerId;
 template <>
 constexpr int16_t kKeyOf<InitProducerIdResponse> = kInitProducerId;
 template <>
+constexpr int16_t kKeyOf<AddPartitionsToTxnRequest> = kAddPartitionsToTxn;
+template <>
+constexpr int16_t kKeyOf<AddPartitionsToTxnResponse> = kAddPartitionsToTxn;
+template <>
+constexpr int16_t kKeyOf<AddOffsetsToTxnRequest> = kAddOffsetsToTxn;
+template <>
+constexpr int16_t kKeyOf<AddOffsetsToTxnResponse> = kAddOffsetsToTxn;
+template <>
+constexpr int16_t kKeyOf<EndTxnRequest> = kEndTxn;
+template <>
+constexpr int16_t kKeyOf<EndTxnResponse> = kEndTxn;
+template <>
+constexpr int16_t kKeyOf<TxnOffsetCommitRequest> = kTxnOffsetCommit;
+template <>
+constexpr int16_t kKeyOf<TxnOffsetCommitResponse> = kTxnOffsetCommit;
+template <>
 constexpr int16_t kKeyOf<ListGroupsRequest> = kListGroups;
 template <>
 constexpr int16_t kKeyOf<ListGroupsResponse> = kListGroups;
@@ -1329,6 +1456,14 @@ KAPPA_KAFKA_MESSAGE(OffsetFetchRequest)
 KAPPA_KAFKA_MESSAGE(OffsetFetchResponse)
 KAPPA_KAFKA_MESSAGE(InitProducerIdRequest)
 KAPPA_KAFKA_MESSAGE(InitProducerIdResponse)
+KAPPA_KAFKA_MESSAGE(AddPartitionsToTxnRequest)
+KAPPA_KAFKA_MESSAGE(AddPartitionsToTxnResponse)
+KAPPA_KAFKA_MESSAGE(AddOffsetsToTxnRequest)
+KAPPA_KAFKA_MESSAGE(AddOffsetsToTxnResponse)
+KAPPA_KAFKA_MESSAGE(EndTxnRequest)
+KAPPA_KAFKA_MESSAGE(EndTxnResponse)
+KAPPA_KAFKA_MESSAGE(TxnOffsetCommitRequest)
+KAPPA_KAFKA_MESSAGE(TxnOffsetCommitResponse)
 KAPPA_KAFKA_MESSAGE(ListGroupsRequest)
 KAPPA_KAFKA_MESSAGE(ListGroupsResponse)
 KAPPA_KAFKA_MESSAGE(DescribeGroupsRequest)

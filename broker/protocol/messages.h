@@ -48,6 +48,10 @@ enum ApiKey : int16_t {
   kCreateTopics = 19,
   kDeleteTopics = 20,
   kInitProducerId = 22,
+  kAddPartitionsToTxn = 24,
+  kAddOffsetsToTxn = 25,
+  kEndTxn = 26,
+  kTxnOffsetCommit = 28,
   kDescribeConfigs = 32,
   kAlterConfigs = 33,
   kCreatePartitions = 37,
@@ -695,12 +699,96 @@ struct DescribeClusterResponse {
 struct InitProducerIdRequest {
   std::optional<std::string> transactional_id;
   int32_t transaction_timeout_ms = 0;
+  int64_t producer_id = -1;     // v3+: the id and epoch a producer has, to bump after an error
+  int16_t producer_epoch = -1;  // v3+
 };
 struct InitProducerIdResponse {
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   int64_t producer_id = -1;
   int16_t producer_epoch = -1;
+};
+
+// ---- AddPartitionsToTxn (24): the client versions, v0-v3 -------------------------------------
+struct AddPartitionsToTxnRequest {
+  struct Topic {
+    std::string name;
+    std::vector<int32_t> partitions;
+  };
+  std::string transactional_id;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  std::vector<Topic> topics;
+};
+struct AddPartitionsToTxnResponse {
+  struct Partition {
+    int32_t index = 0;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> results;
+};
+
+// ---- AddOffsetsToTxn (25) ----------------------------------------------------------------
+struct AddOffsetsToTxnRequest {
+  std::string transactional_id;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  std::string group_id;
+};
+struct AddOffsetsToTxnResponse {
+  int32_t throttle_time_ms = 0;
+  int16_t error_code = 0;
+};
+
+// ---- EndTxn (26) -------------------------------------------------------------------------
+struct EndTxnRequest {
+  std::string transactional_id;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  bool committed = false;
+};
+struct EndTxnResponse {
+  int32_t throttle_time_ms = 0;
+  int16_t error_code = 0;
+};
+
+// ---- TxnOffsetCommit (28) ----------------------------------------------------------------
+struct TxnOffsetCommitRequest {
+  struct Partition {
+    int32_t index = 0;
+    int64_t committed_offset = 0;
+    int32_t committed_leader_epoch = -1;  // v2+
+    std::optional<std::string> committed_metadata;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::string transactional_id;
+  std::string group_id;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t generation_id = -1;                    // v3+
+  std::string member_id;                         // v3+
+  std::optional<std::string> group_instance_id;  // v3+
+  std::vector<Topic> topics;
+};
+struct TxnOffsetCommitResponse {
+  struct Partition {
+    int32_t index = 0;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> topics;
 };
 
 // Decodes a request body of the given version; the error names the message, version, field

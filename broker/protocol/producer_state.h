@@ -17,6 +17,17 @@
 //  - kStaleEpoch: an epoch below the producer's current one (a fenced, older instance).
 // Batches without a producer id (-1) are not idempotent and always kAppend.
 //
+// Transactions (Kafka's ProducerStateManager and its aborted-transaction index): a
+// transactional batch (attribute bit 4) opens its producer's transaction in the partition if
+// none is open, at that batch's base offset; a control batch (bits 4 and 5) is the
+// coordinator's marker, one record whose key is version int16 = 0 | type int16 (0 abort,
+// 1 commit), and it closes the producer's open transaction there. An aborted one is kept as
+// (producer id, first offset, last offset = the marker's offset), so a read_committed reader
+// can drop its records. The last stable offset is the first offset of the earliest open
+// transaction (the end of the log when none is open): read_committed readers see nothing at
+// or after it. A marker takes the producer's epoch if it is newer (the coordinator bumps the
+// epoch when it aborts for a new instance or a timeout) and is not a sequenced batch.
+//
 // The state is derived from the log alone: a store rebuilds it at open by record()ing every
 // batch it recovers, in offset order, so it is exactly what the log holds after kill -9, a clean
 // stop or a torn tail cut away.
@@ -27,7 +38,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace kappa {
 
@@ -45,11 +60,28 @@ class ProducerStates {
     int16_t current_epoch = -1;     // kStaleEpoch: the producer's epoch
   };
 
+  struct AbortedTransaction {
+    int64_t producer_id = 0;
+    int64_t first_offset = 0;
+    int64_t last_offset = 0;  // the abort marker's
+    friend bool operator==(const AbortedTransaction&, const AbortedTransaction&) = default;
+  };
+
   Check check(const RecordBatchHeader& batch) const;
   // Notes a batch stored at base_offset (after check() said kAppend, or during recovery).
-  void record(const RecordBatchHeader& batch, int64_t base_offset);
+  // `bytes` is the whole batch; only a control batch's record (its marker) is read from it.
+  void record(const RecordBatchHeader& batch, int64_t base_offset, std::string_view bytes = {});
 
   size_t producers() const { return producers_.size(); }
+
+  // The first offset of the earliest open transaction, or `end` when none is open.
+  int64_t last_stable_offset(int64_t end) const;
+  // The aborted transactions that may have records in [from, to): those whose marker is at or
+  // after `from` and whose first offset is before `to`, oldest first.
+  std::vector<AbortedTransaction> aborted_between(int64_t from, int64_t to) const;
+  // Forgets aborted transactions wholly below `offset` (retention deleted their records).
+  void forget_aborted_before(int64_t offset);
+  size_t open_transactions() const { return open_.size(); }
 
  private:
   struct Batch {
@@ -62,6 +94,12 @@ class ProducerStates {
     std::deque<Batch> recent;  // oldest first, at most kRecentBatches
   };
   std::unordered_map<int64_t, Producer> producers_;
+  std::unordered_map<int64_t, int64_t> open_;  // producer id -> its open transaction's first
+  std::deque<AbortedTransaction> aborted_;     // in marker order
 };
+
+// The marker of a control batch (the whole batch): true for commit, false for abort; nullopt
+// when the batch is not a control batch or its record does not say.
+std::optional<bool> control_marker_commits(std::string_view batch);
 
 }  // namespace kappa

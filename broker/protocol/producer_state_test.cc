@@ -102,5 +102,44 @@ RC_GTEST_PROP(ProducerStatesProperty, StateRebuiltFromTheAcceptedBatchesAnswersT
   }
 }
 
+// Transactions: batches open them, markers close them, aborted ones are listed.
+TEST(ProducerStatesTest, MarkersCloseTransactionsAndAbortedOnesAreIndexed) {
+  ProducerStates s;
+  auto txn = [](int64_t producer, int32_t seq, int32_t records) {
+    RecordBatchHeader h = batch(producer, 0, seq, records);
+    h.attributes = 0x10;
+    return h;
+  };
+  auto marker = [](int64_t producer, int16_t epoch, bool commit) {
+    std::string bytes = encode_transaction_marker(producer, epoch, commit, 0, 1);
+    auto h = check_record_batch(bytes);
+    EXPECT_TRUE(h);
+    return std::make_pair(*h, bytes);
+  };
+  s.record(txn(1, 0, 3), 0);  // 0-2
+  s.record(txn(2, 0, 2), 3);  // 3-4
+  EXPECT_EQ(s.last_stable_offset(5), 0);
+  auto [c1, c1_bytes] = marker(1, 0, true);
+  s.record(c1, 5, c1_bytes);
+  EXPECT_EQ(s.last_stable_offset(6), 3);
+  auto [a2, a2_bytes] = marker(2, 1, false);  // a bumped epoch: the coordinator fenced it
+  s.record(a2, 6, a2_bytes);
+  EXPECT_EQ(s.last_stable_offset(7), 7);
+  EXPECT_EQ(s.open_transactions(), 0u);
+  using A = ProducerStates::AbortedTransaction;
+  EXPECT_EQ(s.aborted_between(0, 7), (std::vector<A>{{2, 3, 6}}));
+  EXPECT_TRUE(s.aborted_between(7, 9).empty()) << "its marker is before the range";
+  EXPECT_TRUE(s.aborted_between(0, 3).empty()) << "its first offset is at the range's end";
+  EXPECT_EQ(s.check(batch(2, 0, 2, 1)).verdict, Verdict::kStaleEpoch);
+  EXPECT_EQ(s.check(batch(2, 1, 0, 1)).verdict, Verdict::kAppend);
+  auto [again, again_bytes] = marker(1, 0, false);
+  s.record(again, 7, again_bytes);  // no open transaction: a marker written twice
+  EXPECT_EQ(s.aborted_between(0, 9).size(), 1u);
+  s.forget_aborted_before(7);
+  EXPECT_TRUE(s.aborted_between(0, 9).empty());
+  EXPECT_EQ(control_marker_commits(c1_bytes), true);
+  EXPECT_EQ(control_marker_commits(a2_bytes), false);
+}
+
 }  // namespace
 }  // namespace kappa

@@ -291,7 +291,7 @@ std::string compress(Compression c, std::string_view in) {
 }  // namespace
 
 std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records,
-                                Compression compression) {
+                                Compression compression, const BatchProducer& producer) {
   int64_t base_ts = records.empty() ? 0 : records.front().timestamp_ms;
   int64_t max_ts = base_ts;
   for (const auto& r : records) {
@@ -318,13 +318,16 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
   }
   body = compress(compression, body);
   std::string after_crc;  // attributes .. records: what the CRC covers
-  put_be(after_crc, static_cast<uint64_t>(compression), 2);  // attributes: codec, CreateTime
+  // attributes: codec, CreateTime, the transactional and control bits
+  const auto attributes = static_cast<uint64_t>(compression) | (producer.transactional ? 0x10 : 0) |
+                          (producer.control ? 0x20 : 0);
+  put_be(after_crc, attributes, 2);
   put_be(after_crc, static_cast<uint32_t>(records.empty() ? 0 : records.size() - 1), 4);
   put_be(after_crc, static_cast<uint64_t>(base_ts), 8);
   put_be(after_crc, static_cast<uint64_t>(max_ts), 8);
-  put_be(after_crc, static_cast<uint64_t>(int64_t{-1}), 8);  // producerId
-  put_be(after_crc, static_cast<uint16_t>(int16_t{-1}), 2);  // producerEpoch
-  put_be(after_crc, static_cast<uint32_t>(int32_t{-1}), 4);  // baseSequence
+  put_be(after_crc, static_cast<uint64_t>(producer.producer_id), 8);
+  put_be(after_crc, static_cast<uint16_t>(producer.producer_epoch), 2);
+  put_be(after_crc, static_cast<uint32_t>(producer.base_sequence), 4);
   put_be(after_crc, static_cast<uint32_t>(records.size()), 4);
   after_crc += body;
 
@@ -337,6 +340,27 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
   put_be(out, crc32c(after_crc), 4);
   out += after_crc;
   return out;
+}
+
+std::string encode_transaction_marker(int64_t producer_id, int16_t producer_epoch, bool commit,
+                                      int32_t coordinator_epoch, int64_t timestamp_ms) {
+  std::string key;
+  put_be(key, 0, 2);
+  put_be(key, commit ? 1 : 0, 2);
+  std::string value;
+  put_be(value, 0, 2);
+  put_be(value, static_cast<uint32_t>(coordinator_epoch), 4);
+  OutgoingRecord marker;
+  marker.key = key;
+  marker.value = value;
+  marker.timestamp_ms = timestamp_ms;
+  BatchProducer who;
+  who.producer_id = producer_id;
+  who.producer_epoch = producer_epoch;
+  who.transactional = true;
+  who.control = true;
+  return encode_record_batch(0, std::span<const OutgoingRecord>(&marker, 1), Compression::kNone,
+                             who);
 }
 
 namespace {

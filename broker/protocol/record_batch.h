@@ -72,10 +72,27 @@ inline constexpr size_t kRecordBatchHeaderSize = 61;
 // The codec numbers of the attributes field.
 enum class Compression { kNone = 0, kGzip = 1, kSnappy = 2, kLz4 = 3, kZstd = 4 };
 
-// A batch of `records` (their partition fields are ignored), offsets from base_offset; no
-// producer id (-1), CreateTime timestamps.
+// Who wrote a batch: its producer fields and its transactional and control attribute bits.
+struct BatchProducer {
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  bool transactional = false;
+  bool control = false;
+};
+
+// A batch of `records` (their partition fields are ignored), offsets from base_offset,
+// CreateTime timestamps; no producer id (-1) unless `producer` says otherwise.
 std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records,
-                                Compression compression = Compression::kNone);
+                                Compression compression = Compression::kNone,
+                                const BatchProducer& producer = {});
+
+// A transaction's end marker, as a coordinator writes it to each partition of the transaction:
+// a control batch (attributes transactional | control) of the producer's id and epoch, base
+// sequence -1, holding one record whose key is version int16 = 0 | type int16 (0 abort,
+// 1 commit) and whose value is version int16 = 0 | coordinator epoch int32.
+std::string encode_transaction_marker(int64_t producer_id, int16_t producer_epoch, bool commit,
+                                      int32_t coordinator_epoch, int64_t timestamp_ms);
 
 // Decodes the batch at the start of `bytes`; `consumed` is set to its size (12 + batchLength).
 Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed);

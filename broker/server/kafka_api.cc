@@ -66,7 +66,24 @@ KafkaApi::KafkaApi(BatchLog& log, Options options)
       next_producer_id_(std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count() *
-                        1000) {}
+                        1000) {
+  TransactionCoordinator::Options t = options_.transactions;
+  if (!t.wall_clock_ms) {
+    t.wall_clock_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  transactions_ = std::make_unique<TransactionCoordinator>(log_, std::move(t),
+                                                           [this] { return next_producer_id_++; });
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  // A log that cannot give the state leaves the coordinator empty; its producers re-init.
+  (void)transactions_->load(now);
+  next_producer_id_ = std::max(next_producer_id_, transactions_->max_producer_id() + 1);
+}
 
 KafkaApi::~KafkaApi() = default;
 
@@ -149,10 +166,6 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
         rp.error_code = code;
         rp.error_message = std::move(message);
       };
-      if (req->transactional_id) {
-        fail(err::kTransactionalIdAuthorizationFailed, "transactions are not supported");
-        continue;
-      }
       if (req->acks != 0 && req->acks != 1 && req->acks != -1) {
         fail(err::kInvalidRequiredAcks, "acks must be -1, 0 or 1");
         continue;
@@ -198,10 +211,32 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
                 std::to_string(max_batch) + " (max.message.bytes of " + topic.name + ")";
           break;
         }
-        if (header->is_transactional() || header->is_control()) {
+        if (header->is_control()) {
           code = err::kInvalidRecord;
-          why = "transactional batches are not supported";
+          why = "a client's produce may not hold control batches";
           break;
+        }
+        if (header->is_transactional() != req->transactional_id.has_value()) {
+          code = err::kInvalidRecord;
+          why = req->transactional_id ? "a produce with a transactional id holds a batch that is "
+                                        "not transactional"
+                                      : "a transactional batch in a produce without a "
+                                        "transactional id";
+          break;
+        }
+        if (req->transactional_id) {
+          code = transactions_->check_produce(*req->transactional_id, header->producer_id,
+                                              header->producer_epoch, topic.name, part.index);
+          if (code != err::kNone) {
+            why = "producer " + std::to_string(header->producer_id) + " (epoch " +
+                  std::to_string(header->producer_epoch) + ") of transactional id '" +
+                  *req->transactional_id + "' may not write " +
+                  partition_name(topic.name, part.index) +
+                  (code == err::kInvalidTxnState
+                       ? ": the partition is not in its ongoing transaction"
+                       : ": it is not the transactional id's current producer and epoch");
+            break;
+          }
         }
         batches.emplace_back(*header, records.substr(at, size));
         at += size;
@@ -307,6 +342,7 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
   bool error = false;
   const int64_t max_bytes =
       std::min(req.max_bytes <= 0 ? INT32_MAX : req.max_bytes, options_.fetch_max_bytes);
+  const bool read_committed = req.isolation_level == 1;
   for (const auto& t : req.topics) {
     auto& rt = r.topics.emplace_back();
     rt.name = t.name;
@@ -324,11 +360,17 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
       rp.high_watermark = range->end;
       rp.last_stable_offset = range->end;
       rp.log_start_offset = range->earliest;
+      if (read_committed) {
+        if (auto index = log_.transaction_index(t.name, p.index, range->end, range->end)) {
+          rp.last_stable_offset = index->last_stable_offset;
+        }
+      }
       if (p.fetch_offset < range->earliest || p.fetch_offset > range->end) {
         rp.error_code = err::kOffsetOutOfRange;
         error = true;
         continue;
       }
+      if (read_committed) rp.aborted_transactions.emplace();  // none unless some are read
       if (p.fetch_offset == range->end) {
         rp.records = std::string_view{};
         continue;
@@ -349,6 +391,31 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
       rp.high_watermark = read->high_watermark;
       rp.last_stable_offset = read->high_watermark;
       rp.log_start_offset = read->log_start_offset;
+      if (read_committed) {
+        auto index = log_.transaction_index(t.name, p.index, p.fetch_offset, read->high_watermark);
+        if (index) {
+          rp.last_stable_offset = index->last_stable_offset;
+          // Only what lies below the last stable offset, in whole batches.
+          std::string_view bytes = read->bytes;
+          size_t keep = 0;
+          while (bytes.size() - keep >= kRecordBatchHeaderSize) {
+            const char* b = bytes.data() + keep;
+            int64_t base = 0;
+            for (int i = 0; i < 8; ++i) base = (base << 8) | static_cast<uint8_t>(b[i]);
+            uint32_t length = 0;
+            for (int i = 8; i < 12; ++i) length = (length << 8) | static_cast<uint8_t>(b[i]);
+            if (base >= index->last_stable_offset || 12 + length > bytes.size() - keep) break;
+            keep += 12 + length;
+          }
+          read->bytes.resize(keep);
+          rp.aborted_transactions.emplace();
+          for (const auto& a : index->aborted) {
+            if (a.first_offset < index->last_stable_offset) {
+              rp.aborted_transactions->push_back({a.producer_id, a.first_offset});
+            }
+          }
+        }
+      }
       total += static_cast<int64_t>(read->bytes.size());
       buffers.push_back(std::move(read->bytes));
       rp.records = std::string_view(buffers.back());
@@ -412,6 +479,14 @@ Result<std::string> KafkaApi::list_offsets(const RequestHeader& h, std::string_v
         }
       } else if (target == -1) {
         offset = range->end;
+        if (req->isolation_level == 1) {  // read_committed: the last stable offset
+          auto index = log_.transaction_index(t.name, p.index, range->end, range->end);
+          if (!index) {
+            rp.error_code = error_of(index.status());
+            continue;
+          }
+          offset = index->last_stable_offset;
+        }
       } else if (target == -2 || target == kEarliestLocalTimestamp) {
         offset = range->earliest;  // every segment is local
       } else {
@@ -655,9 +730,9 @@ Result<std::string> KafkaApi::find_coordinator(const RequestHeader& h, std::stri
   auto req = parse<FindCoordinatorRequest>(h, body);
   if (!req) return req.status();
   FindCoordinatorResponse r;
-  if (req->key_type != 0) {
-    r.error_code = err::kCoordinatorNotAvailable;
-    r.error_message = "transactions are not supported";
+  if (req->key_type != 0 && req->key_type != 1) {  // 0 a group, 1 a transactional id
+    r.error_code = err::kInvalidRequest;
+    r.error_message = "Unknown coordinator type: " + std::to_string(req->key_type);
     return encode(r, h.api_version);
   }
   r.node_id = 0;
@@ -666,12 +741,18 @@ Result<std::string> KafkaApi::find_coordinator(const RequestHeader& h, std::stri
   return encode(r, h.api_version);
 }
 
-Result<std::string> KafkaApi::init_producer_id(const RequestHeader& h, std::string_view body) {
+Result<std::string> KafkaApi::init_producer_id(const RequestHeader& h, std::string_view body,
+                                               int64_t now_ms) {
   auto req = parse<InitProducerIdRequest>(h, body);
   if (!req) return req.status();
   InitProducerIdResponse r;
-  if (req->transactional_id) {
-    r.error_code = err::kTransactionalIdAuthorizationFailed;
+  if (req->transactional_id && !req->transactional_id->empty()) {
+    auto init = transactions_->init_producer_id(*req->transactional_id, req->transaction_timeout_ms,
+                                                req->producer_id, req->producer_epoch,
+                                                h.api_version, now_ms);
+    r.error_code = init.error;
+    r.producer_id = init.producer_id;
+    r.producer_epoch = init.epoch;
   } else {
     r.producer_id = next_producer_id_++;
     r.producer_epoch = 0;
@@ -1008,8 +1089,98 @@ Result<std::string> KafkaApi::offset_delete(const RequestHeader& h, std::string_
   return encode(r, h.api_version);
 }
 
-void KafkaApi::tick(int64_t now_ms) { groups_->tick(now_ms); }
+void KafkaApi::tick(int64_t now_ms) {
+  groups_->tick(now_ms);
+  transactions_->tick(now_ms);
+}
 
-std::optional<int64_t> KafkaApi::next_deadline() const { return groups_->next_deadline(); }
+std::optional<int64_t> KafkaApi::next_deadline() const {
+  auto groups = groups_->next_deadline();
+  auto txns = transactions_->next_deadline();
+  if (!groups) return txns;
+  if (!txns) return groups;
+  return std::min(*groups, *txns);
+}
+
+Result<std::string> KafkaApi::add_partitions_to_txn(const RequestHeader& h, std::string_view body,
+                                                    int64_t now_ms) {
+  auto req = parse<AddPartitionsToTxnRequest>(h, body);
+  if (!req) return req.status();
+  std::vector<TransactionCoordinator::Partition> partitions;
+  for (const auto& t : req->topics) {
+    for (int32_t p : t.partitions) partitions.emplace_back(t.name, p);
+  }
+  const auto errors =
+      transactions_->add_partitions(req->transactional_id, req->producer_id, req->producer_epoch,
+                                    partitions, h.api_version, now_ms);
+  AddPartitionsToTxnResponse r;
+  size_t i = 0;
+  for (const auto& t : req->topics) {
+    auto& rt = r.results.emplace_back();
+    rt.name = t.name;
+    for (int32_t p : t.partitions) rt.partitions.push_back({p, errors[i++]});
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::add_offsets_to_txn(const RequestHeader& h, std::string_view body,
+                                                 int64_t now_ms) {
+  auto req = parse<AddOffsetsToTxnRequest>(h, body);
+  if (!req) return req.status();
+  AddOffsetsToTxnResponse r;
+  r.error_code =
+      transactions_->add_offsets(req->transactional_id, req->producer_id, req->producer_epoch,
+                                 req->group_id, h.api_version, now_ms);
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::txn_offset_commit(const RequestHeader& h, std::string_view body,
+                                                int64_t now_ms) {
+  auto req = parse<TxnOffsetCommitRequest>(h, body);
+  if (!req) return req.status();
+  int16_t group_error = req->group_id.empty()
+                            ? err::kInvalidGroupId
+                            : transactions_->check_offsets(req->transactional_id, req->producer_id,
+                                                           req->producer_epoch, req->group_id);
+  if (group_error == err::kNone && !req->member_id.empty()) {
+    group_error =
+        groups_->validate_commit(req->group_id, req->generation_id, req->member_id, now_ms);
+  }
+  TxnOffsetCommitResponse r;
+  for (const auto& t : req->topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    const int32_t partitions = log_.partition_count(t.name).value_or(0);
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      if (group_error != err::kNone) {
+        rp.error_code = group_error;
+      } else if (p.index < 0 || p.index >= partitions) {
+        rp.error_code = err::kUnknownTopicOrPartition;
+      } else if (p.committed_metadata &&
+                 p.committed_metadata->size() >
+                     static_cast<size_t>(options_.offset_metadata_max_bytes)) {
+        rp.error_code = err::kOffsetMetadataTooLarge;
+      } else if (!transactions_->keep_offset(
+                     req->transactional_id, req->group_id, t.name,
+                     {p.index, p.committed_offset, p.committed_metadata.value_or("")})) {
+        rp.error_code = err::kPolicyViolation;  // over the pending offsets a transaction may hold
+      }
+    }
+  }
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::end_txn(const RequestHeader& h, std::string_view body,
+                                      int64_t now_ms) {
+  auto req = parse<EndTxnRequest>(h, body);
+  if (!req) return req.status();
+  EndTxnResponse r;
+  r.error_code =
+      transactions_->end_transaction(req->transactional_id, req->producer_id, req->producer_epoch,
+                                     req->committed, h.api_version, now_ms);
+  return encode(r, h.api_version);
+}
 
 }  // namespace kappa

@@ -18,7 +18,11 @@
 //    offset and timestamp of the record with the largest timestamp (the first such record), or
 //    -1 and -1 for an empty partition;
 //  - Metadata and Produce create missing topics when auto-creation is on.
-// Transactions are not supported: a transactional id gets an error.
+//  - transactions (transaction_coordinator.h): this broker is every transactional id's
+//    coordinator; a transactional produce must be of the producer's current epoch, to a
+//    partition added to its ongoing transaction; Fetch and ListOffsets with isolation level 1
+//    (read_committed) stop at the last stable offset, and Fetch lists the aborted
+//    transactions of the range it returns.
 //
 // REQUIRES: external synchronization (the server calls it from one thread).
 #pragma once
@@ -34,6 +38,7 @@
 
 #include "broker/protocol/batch_log.h"
 #include "broker/protocol/messages.h"
+#include "broker/server/transaction_coordinator.h"
 
 namespace kappa {
 
@@ -61,6 +66,8 @@ class KafkaApi {
     // (topic_config.h), e.g. retention.ms=-1 for a broker without retention: what a topic
     // without an override does, described as a static broker config.
     TopicConfigs topic_defaults;
+    // The transaction coordinator's limits (transaction.max.timeout.ms, ...).
+    TransactionCoordinator::Options transactions;
   };
 
   KafkaApi(BatchLog& log, Options options);
@@ -100,7 +107,18 @@ class KafkaApi {
                                                 std::string_view body);
   Result<std::string> describe_cluster(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> find_coordinator(const kafka::RequestHeader& h, std::string_view body);
-  Result<std::string> init_producer_id(const kafka::RequestHeader& h, std::string_view body);
+  Result<std::string> init_producer_id(const kafka::RequestHeader& h, std::string_view body,
+                                       int64_t now_ms = 0);
+  // Transactions, as Kafka's coordinator answers them (transaction_coordinator.h). They write
+  // the log (the coordinator's state; EndTxn its markers, synced) before answering.
+  Result<std::string> add_partitions_to_txn(const kafka::RequestHeader& h, std::string_view body,
+                                            int64_t now_ms);
+  Result<std::string> add_offsets_to_txn(const kafka::RequestHeader& h, std::string_view body,
+                                         int64_t now_ms);
+  Result<std::string> txn_offset_commit(const kafka::RequestHeader& h, std::string_view body,
+                                        int64_t now_ms);
+  Result<std::string> end_txn(const kafka::RequestHeader& h, std::string_view body, int64_t now_ms);
+  TransactionCoordinator& transactions() { return *transactions_; }
   Result<std::string> offset_commit(const kafka::RequestHeader& h, std::string_view body,
                                     int64_t now_ms);
   Result<std::string> offset_fetch(const kafka::RequestHeader& h, std::string_view body);
@@ -211,6 +229,7 @@ class KafkaApi {
   const Options options_;
   std::unique_ptr<GroupCoordinator> groups_;
   int64_t next_producer_id_;
+  std::unique_ptr<TransactionCoordinator> transactions_;
 };
 
 }  // namespace kappa

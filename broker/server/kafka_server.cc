@@ -480,7 +480,20 @@ struct KafkaServer::Impl {
         body_out = api->find_coordinator(h, body);
         break;
       case kafka::kInitProducerId:
-        body_out = api->init_producer_id(h, body);
+        body_out = api->init_producer_id(h, body, now);
+        break;
+      case kafka::kAddPartitionsToTxn:
+        body_out = api->add_partitions_to_txn(h, body, now);
+        break;
+      case kafka::kAddOffsetsToTxn:
+        body_out = api->add_offsets_to_txn(h, body, now);
+        break;
+      case kafka::kTxnOffsetCommit:
+        body_out = api->txn_offset_commit(h, body, now);
+        break;
+      case kafka::kEndTxn:
+        body_out = api->end_txn(h, body, now);
+        wake_fetches();  // markers move the last stable offset
         break;
       case kafka::kOffsetCommit:
         body_out = api->offset_commit(h, body, now);

@@ -28,7 +28,17 @@ Result<int64_t> RecordLogBatches::append_batch(std::string_view topic, int32_t p
   const int64_t base = placed->empty() ? log_.offsets(topic, partition).value_or(OffsetRange{}).end
                                        : placed->front().offset;
   std::lock_guard lock(mu_);
-  producers_[std::make_pair(std::string(topic), partition)].record(*decoded, base);
+  auto key = std::make_pair(std::string(topic), partition);
+  producers_[key].record(*decoded, base, batch);
+  if (decoded->is_transactional() || decoded->is_control()) {
+    BatchProducer who;
+    who.producer_id = decoded->producer_id;
+    who.producer_epoch = decoded->producer_epoch;
+    who.base_sequence = decoded->base_sequence;
+    who.transactional = decoded->is_transactional();
+    who.control = decoded->is_control();
+    transactional_[key][base] = {base + static_cast<int64_t>(records.size()) - 1, who};
+  }
   return base;
 }
 
@@ -62,7 +72,42 @@ Result<BatchRead> RecordLogBatches::read_batches(std::string_view topic, int32_t
     const RecordView& r = got->records[i];
     records[i] = {r.key, r.value, r.timestamp_ms, partition, r.headers};
   }
-  out.bytes = encode_record_batch(got->records.front().offset, records);
+  std::map<int64_t, WrittenBy> written;  // the transactional batches in the read's range
+  {
+    std::lock_guard lock(mu_);
+    auto t = transactional_.find(std::make_pair(std::string(topic), partition));
+    if (t != transactional_.end()) {
+      const int64_t first = got->records.front().offset;
+      const int64_t last = got->records.back().offset;
+      auto it = t->second.upper_bound(first);
+      if (it != t->second.begin()) --it;
+      for (; it != t->second.end() && it->first <= last; ++it) written.insert(*it);
+    }
+  }
+  if (written.empty()) {
+    out.bytes = encode_record_batch(got->records.front().offset, records);
+    return out;
+  }
+  // One batch per run of records written alike: each transactional batch or marker on its
+  // own, with its producer fields; the records between them as plain batches.
+  size_t i = 0;
+  while (i < records.size()) {
+    const int64_t at = got->records[i].offset;
+    BatchProducer who;
+    int64_t run_last = INT64_MAX;
+    auto it = written.upper_bound(at);
+    if (it != written.begin() && std::prev(it)->second.last_offset >= at) {
+      who = std::prev(it)->second.producer;
+      run_last = std::prev(it)->second.last_offset;
+    } else if (it != written.end()) {
+      run_last = it->first - 1;
+    }
+    size_t j = i;
+    while (j < records.size() && got->records[j].offset <= run_last) ++j;
+    out.bytes += encode_record_batch(at, std::span<const OutgoingRecord>(records).subspan(i, j - i),
+                                     Compression::kNone, who);
+    i = j;
+  }
   return out;
 }
 
@@ -159,9 +204,48 @@ Result<int64_t> RecordLogBatches::max_timestamp(std::string_view topic, int32_t 
   return max;
 }
 
+Result<TransactionIndex> RecordLogBatches::transaction_index(std::string_view topic,
+                                                             int32_t partition, int64_t from,
+                                                             int64_t to) {
+  auto range = log_.offsets(topic, partition);
+  if (!range) return range.status();
+  TransactionIndex out;
+  out.last_stable_offset = range->end;
+  std::lock_guard lock(mu_);
+  auto it = producers_.find(std::make_pair(std::string(topic), partition));
+  if (it == producers_.end()) return out;
+  out.last_stable_offset = it->second.last_stable_offset(range->end);
+  out.aborted = it->second.aborted_between(from, to);
+  return out;
+}
+
+Status RecordLogBatches::put_transaction_state(std::string_view transactional_id,
+                                               std::string_view state) {
+  std::lock_guard lock(mu_);
+  if (state.empty()) {
+    if (auto it = transaction_states_.find(transactional_id); it != transaction_states_.end())
+      transaction_states_.erase(it);
+  } else {
+    transaction_states_[std::string(transactional_id)] = std::string(state);
+  }
+  return Status::ok();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> RecordLogBatches::transaction_states() {
+  std::lock_guard lock(mu_);
+  return std::vector<std::pair<std::string, std::string>>(transaction_states_.begin(),
+                                                          transaction_states_.end());
+}
+
 Status RecordLogBatches::delete_topic(std::string_view topic) {
   KAPPA_RETURN_IF_ERROR(log_.delete_topic(topic));
   std::lock_guard lock(mu_);
+  for (auto it = producers_.begin(); it != producers_.end();) {
+    it = it->first.first == topic ? producers_.erase(it) : std::next(it);
+  }
+  for (auto it = transactional_.begin(); it != transactional_.end();) {
+    it = it->first.first == topic ? transactional_.erase(it) : std::next(it);
+  }
   if (auto it = configs_.find(topic); it != configs_.end()) configs_.erase(it);
   return Status::ok();
 }

@@ -5,6 +5,12 @@
 // so does the producer state of idempotent producers. A Log cannot forget a committed offset, so
 // deleted ones (OffsetDelete, DeleteGroups) are hidden here until committed again; and a Log
 // cannot list its groups, so ListGroups sees the groups committed through this adapter.
+// Transactional batches and markers become records too (a marker is one record, as in Kafka,
+// so offsets are Kafka's); the adapter remembers which offsets each such batch covered, with
+// its attributes and producer fields, and encodes them back as batches of their own, so
+// Kafka clients see transactions as a Kafka broker serves them. The Log's own readers (a
+// scenario's jobs) see the records of every transaction, markers included. The transaction
+// coordinator's state is kept in memory, like the records.
 //
 // Thread safety: as the wrapped Log; the metadata map has its own lock.
 #pragma once
@@ -15,6 +21,7 @@
 #include <tuple>
 
 #include "broker/protocol/batch_log.h"
+#include "broker/protocol/record_batch.h"
 
 namespace kappa {
 
@@ -77,6 +84,10 @@ class RecordLogBatches final : public BatchLog {
                               std::span<const int32_t> partitions) override;
   Status delete_group(std::string_view group) override;
   Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) override;
+  Result<TransactionIndex> transaction_index(std::string_view topic, int32_t partition,
+                                             int64_t from, int64_t to) override;
+  Status put_transaction_state(std::string_view transactional_id, std::string_view state) override;
+  Result<std::vector<std::pair<std::string, std::string>>> transaction_states() override;
   Status create_configured_topic(std::string_view topic, int32_t partitions,
                                  const TopicConfigs& configs) override;
   Result<TopicConfigs> topic_configs(std::string_view topic) override;
@@ -92,6 +103,14 @@ class RecordLogBatches final : public BatchLog {
   std::set<std::string, std::less<>> groups_;
   // Idempotent producers per partition; in memory, like the records.
   std::map<std::pair<std::string, int32_t>, ProducerStates, std::less<>> producers_;
+  // The offsets of each transactional batch or marker ([base, last]) and who wrote it.
+  struct WrittenBy {
+    int64_t last_offset;
+    BatchProducer producer;
+  };
+  std::map<std::pair<std::string, int32_t>, std::map<int64_t, WrittenBy>, std::less<>>
+      transactional_;
+  std::map<std::string, std::string, std::less<>> transaction_states_;
   // Topic config overrides, in memory like the records; topics without any are absent.
   std::map<std::string, std::pair<TopicConfigs, TopicSettings>, std::less<>> configs_;
 };
