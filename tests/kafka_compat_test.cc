@@ -4,6 +4,11 @@
 // directory, malformed frames, the bundled scenarios over the wire) runs against it alone.
 // Without a Kafka the "kafka" cases skip; in CI (CI=true) they fail.
 //
+// Transactions: a librdkafka transactional producer's commits and aborts (with offsets sent to
+// the transaction) read by read_committed and read_uncommitted consumers, Kafka's
+// ProducerPerformance with --transactional-id, and (kappa alone) a kill -9 with a transaction
+// open, which the next instance of the transactional id aborts.
+//
 // Kafka's own command-line tools run too, from the jars scripts/start-kafka.sh fetched
 // (build/kafka/libs, or $KAPPA_KAFKA_DIR/libs): ConsumerGroupCommand (kafka-consumer-groups.sh)
 // in each of its modes and GetOffsetShell (kafka-get-offsets.sh). Each is a JVM start of about
@@ -965,6 +970,143 @@ TEST_P(Compat, TopicConfigsThroughTopicsAndConfigsTools) {
   EXPECT_NE(broker.output.find("num.partitions="), std::string::npos) << broker.output;
 }
 
+// ---- transactions -------------------------------------------------------------------------
+
+// Every record of the topic's partitions from the beginning, read up to the end each partition
+// shows its isolation level (the last stable offset for read_committed).
+std::vector<Message> read_to_end(const std::string& bootstrap, const std::string& topic,
+                                 int partitions, const std::string& isolation) {
+  Client c = make_client(RD_KAFKA_CONSUMER, bootstrap,
+                         {{"group.id", unique("reader")},
+                          {"isolation.level", isolation},
+                          {"enable.partition.eof", "true"}});
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(c.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::vector<Message> got;
+  std::set<int32_t> at_end;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (at_end.size() < static_cast<size_t>(partitions) &&
+         std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(c.get(), 200);
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      got.push_back(to_message(m));
+    } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end.insert(m->partition);
+    }
+    rd_kafka_message_destroy(m);
+  }
+  EXPECT_EQ(at_end.size(), static_cast<size_t>(partitions)) << "not every partition's end read";
+  rd_kafka_consumer_close(c.get());
+  return got;
+}
+
+std::multiset<std::string> values_of(const std::vector<Message>& messages) {
+  std::multiset<std::string> out;
+  for (const Message& m : messages) out.insert(m.value);
+  return out;
+}
+
+// A librdkafka transactional producer; each call checks its error.
+class TxnProducer {
+ public:
+  TxnProducer(const std::string& bootstrap, const std::string& id)
+      : p_(make_client(RD_KAFKA_PRODUCER, bootstrap,
+                       {{"transactional.id", id}, {"transaction.timeout.ms", "60000"}})) {}
+  rd_kafka_t* get() { return p_.get(); }
+  void check(rd_kafka_error_t* e, const char* what) {
+    if (e == nullptr) return;
+    ADD_FAILURE() << what << ": " << rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+  }
+  void init() { check(rd_kafka_init_transactions(get(), 30000), "init_transactions"); }
+  void begin() { check(rd_kafka_begin_transaction(get()), "begin_transaction"); }
+  void commit() { check(rd_kafka_commit_transaction(get(), 30000), "commit_transaction"); }
+  void abort() { check(rd_kafka_abort_transaction(get(), 30000), "abort_transaction"); }
+  // Sends `values` round-robin over the partitions and waits until each is acked.
+  void send(const std::string& topic, int partitions, const std::vector<std::string>& values) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      rd_kafka_resp_err_t e = rd_kafka_producev(
+          get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+          RD_KAFKA_V_PARTITION(static_cast<int32_t>(i % static_cast<size_t>(partitions))),
+          RD_KAFKA_V_VALUE(const_cast<char*>(values[i].data()), values[i].size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      EXPECT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(e);
+    }
+    EXPECT_EQ(rd_kafka_flush(get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  void send_offsets(const std::string& group, const std::string& topic, int64_t offset) {
+    rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offsets, topic.c_str(), 0)->offset = offset;
+    rd_kafka_consumer_group_metadata_t* meta = rd_kafka_consumer_group_metadata_new(group.c_str());
+    check(rd_kafka_send_offsets_to_transaction(get(), offsets, meta, 30000),
+          "send_offsets_to_transaction");
+    rd_kafka_consumer_group_metadata_destroy(meta);
+    rd_kafka_topic_partition_list_destroy(offsets);
+  }
+
+ private:
+  Client p_;
+};
+
+std::vector<std::string> numbered(const std::string& prefix, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+TEST_P(Compat, LibrdkafkaTransactionsAsReadCommittedAndUncommittedReadersSeeThem) {
+  const std::string topic = unique("txn");
+  const std::string group = unique("txn_group");
+  create_topic(bootstrap_, topic, 2);
+  TxnProducer p(bootstrap_, unique("txn_id"));
+  const auto start = std::chrono::steady_clock::now();
+  p.init();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5))
+      << "init_transactions must not wait for a coordinator";
+  p.begin();
+  p.send(topic, 2, numbered("committed-", 10));
+  p.send_offsets(group, topic, 7);
+  p.commit();
+  p.begin();
+  p.send(topic, 2, numbered("aborted-", 6));
+  p.send_offsets(group, topic, 99);
+  p.abort();
+  p.begin();
+  p.send(topic, 2, numbered("later-", 4));
+  p.commit();
+
+  std::multiset<std::string> want;
+  for (const auto& v : numbered("committed-", 10)) want.insert(v);
+  for (const auto& v : numbered("later-", 4)) want.insert(v);
+  EXPECT_EQ(values_of(read_to_end(bootstrap_, topic, 2, "read_committed")), want);
+  for (const auto& v : numbered("aborted-", 6)) want.insert(v);
+  EXPECT_EQ(values_of(read_to_end(bootstrap_, topic, 2, "read_uncommitted")), want);
+  EXPECT_EQ(committed(bootstrap_, group, topic, 1), std::vector<int64_t>{7})
+      << "the committed transaction's offset, not the aborted one's";
+}
+
+TEST_P(Compat, ProducerPerfTestWithATransactionalId) {
+  KAPPA_REQUIRE_SERVER(kafka_tools(), "Kafka tools");
+  const std::string topic = unique("perf_txn");
+  create_topic(bootstrap_, topic, 1);
+  const auto start = std::chrono::steady_clock::now();
+  const ToolRun run = kafka_tool(
+      "org.apache.kafka.tools.ProducerPerformance",
+      "--topic " + topic +
+          " --num-records 2000 --record-size 100 --throughput -1 --transactional-id " +
+          unique("perf_id") +
+          " --transaction-duration-ms 200 --producer-props bootstrap.servers=" + bootstrap_);
+  EXPECT_EQ(run.exit, 0) << run.output;
+  EXPECT_NE(run.output.find("2000 records sent"), std::string::npos) << run.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << run.output;
+  EXPECT_EQ(read_to_end(bootstrap_, topic, 1, "read_committed").size(), 2000u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
@@ -1007,6 +1149,54 @@ TEST(KappaBrokerWire, BadFramesCloseTheirConnectionOnly) {
   create_topic(broker.bootstrap(), topic, 1);
   EXPECT_EQ(produce(broker.bootstrap(), topic, 10, {}).size(), 10u);
   EXPECT_EQ(consume_all(broker.bootstrap(), topic, 1, 10).size(), 10u);
+}
+
+TEST(KappaBrokerWire, ATransactionOpenAtAKill9IsAbortedByTheNextInstance) {
+  KappaBroker broker("txn_kill9");
+  const std::string topic = unique("txn_kill");
+  create_topic(broker.bootstrap(), topic, 2);
+  const std::string id = unique("txn_kill_id");
+  auto zombie = std::make_unique<TxnProducer>(broker.bootstrap(), id);
+  zombie->init();
+  zombie->begin();
+  zombie->send(topic, 2, numbered("first-", 6));
+  zombie->commit();
+  zombie->begin();
+  zombie->send(topic, 2, numbered("open-", 6));  // acked, never committed
+
+  broker.kill9_and_restart();
+  // The open transaction holds read_committed readers at its first offset.
+  std::multiset<std::string> first;
+  for (const auto& v : numbered("first-", 6)) first.insert(v);
+  EXPECT_EQ(values_of(read_to_end(broker.bootstrap(), topic, 2, "read_committed")), first);
+
+  // A new instance of the transactional id aborts it and fences the old one.
+  TxnProducer next(broker.bootstrap(), id);
+  next.init();
+  next.begin();
+  next.send(topic, 2, numbered("second-", 4));
+  next.commit();
+  rd_kafka_error_t* fenced = rd_kafka_commit_transaction(zombie->get(), 10000);
+  ASSERT_NE(fenced, nullptr) << "the old instance is fenced";
+  EXPECT_TRUE(rd_kafka_error_is_fatal(fenced) || rd_kafka_error_txn_requires_abort(fenced))
+      << rd_kafka_error_string(fenced);
+  rd_kafka_error_destroy(fenced);
+  zombie.reset();
+
+  std::multiset<std::string> want = first;
+  for (const auto& v : numbered("second-", 4)) want.insert(v);
+  EXPECT_EQ(values_of(read_to_end(broker.bootstrap(), topic, 2, "read_committed")), want);
+  // Every acked record is in the log: the aborted ones for read_uncommitted readers.
+  for (const auto& v : numbered("open-", 6)) want.insert(v);
+  EXPECT_EQ(values_of(read_to_end(broker.bootstrap(), topic, 2, "read_uncommitted")), want);
+
+  broker.kill9_and_restart();
+  EXPECT_EQ(values_of(read_to_end(broker.bootstrap(), topic, 2, "read_uncommitted")), want);
+  want.clear();
+  for (const auto& v : numbered("first-", 6)) want.insert(v);
+  for (const auto& v : numbered("second-", 4)) want.insert(v);
+  EXPECT_EQ(values_of(read_to_end(broker.bootstrap(), topic, 2, "read_committed")), want)
+      << "the abort survives a kill -9 too";
 }
 
 TEST(KappaBrokerWire, BundledScenariosPassOverTheWire) {
