@@ -196,6 +196,19 @@ std::vector<Sample> samples() {
       sample(kOffsetDelete, OffsetDeleteRequest{"g", {{"t", {0, 1}}, {"u", {}}}}),
       sample(kDeleteTopics, deletes),
       sample(kCreatePartitions, grow),
+      sample(kInitProducerId, InitProducerIdRequest{std::string("tx"), 60000, 42, 3}),
+      sample(kAddPartitionsToTxn,
+             AddPartitionsToTxnRequest{"tx", 42, 3, {{"t", {0, 1}}, {"u", {2}}}}),
+      sample(kAddOffsetsToTxn, AddOffsetsToTxnRequest{"tx", 42, 3, "g"}),
+      sample(kEndTxn, EndTxnRequest{"tx", 42, 3, true}),
+      sample(kTxnOffsetCommit, TxnOffsetCommitRequest{"tx",
+                                                      "g",
+                                                      42,
+                                                      3,
+                                                      5,
+                                                      "m-1",
+                                                      std::string("i-1"),
+                                                      {{"t", {{0, 9, 2, std::string("meta")}}}}}),
   };
 }
 

@@ -716,14 +716,24 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       {kDescribeConfigs,
        encode(DescribeConfigsRequest{{{kTopicResource, "events", std::nullopt}}, true, true}, 4)},
       {kAlterConfigs,
-       encode(AlterConfigsRequest{{{kTopicResource, "events", {{"retention.ms", kSet, "1"}}}},
-                                  false},
-              2)},
+       encode(
+           AlterConfigsRequest{{{kTopicResource, "events", {{"retention.ms", kSet, "1"}}}}, false},
+           2)},
       {kIncrementalAlterConfigs,
-       encode(IncrementalAlterConfigsRequest{
-                  {{{kTopicResource, "events", {{"cleanup.policy", kAppend, "compact"}}}}, false}},
-              1)},
+       encode(
+           IncrementalAlterConfigsRequest{
+               {{{kTopicResource, "events", {{"cleanup.policy", kAppend, "compact"}}}}, false}},
+           1)},
       {kDescribeCluster, encode(DescribeClusterRequest{false, 1}, 1)},
+      {kInitProducerId, encode(InitProducerIdRequest{std::string("tx"), 60000, -1, -1}, 5)},
+      {kAddPartitionsToTxn, encode(AddPartitionsToTxnRequest{"tx", 1, 0, {{"events", {0}}}}, 3)},
+      {kAddOffsetsToTxn, encode(AddOffsetsToTxnRequest{"tx", 1, 0, "g"}, 4)},
+      {kEndTxn, encode(EndTxnRequest{"tx", 1, 0, true}, 4)},
+      {kTxnOffsetCommit,
+       encode(
+           TxnOffsetCommitRequest{
+               "tx", "g", 1, 0, -1, "", std::nullopt, {{"events", {{0, 5, -1, std::string("m")}}}}},
+           4)},
   };
   const auto& [key, original] = requests[*rc::gen::inRange<size_t>(0, requests.size())];
   const ApiSupport* api = find_api(key);
@@ -807,6 +817,18 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       break;
     case kDescribeCluster:
       (void)rig.api.describe_cluster(h, body);
+      break;
+    case kAddPartitionsToTxn:
+      (void)rig.api.add_partitions_to_txn(h, body, 0);
+      break;
+    case kAddOffsetsToTxn:
+      (void)rig.api.add_offsets_to_txn(h, body, 0);
+      break;
+    case kEndTxn:
+      (void)rig.api.end_txn(h, body, 0);
+      break;
+    case kTxnOffsetCommit:
+      (void)rig.api.txn_offset_commit(h, body, 0);
       break;
   }
   rig.api.tick(3600 * 1000);  // every pending group callback answers by now
