@@ -1131,8 +1131,8 @@ TEST(KappaBrokerWire, BadFramesCloseTheirConnectionOnly) {
   KappaBroker broker("bad_frames");
   const std::string oversize("\x7f\xff\xff\xff", 4);
   EXPECT_TRUE(closes_after(broker.bootstrap(), oversize));
-  // A frame of the right size whose header names an API we do not serve (DescribeConfigs v4).
-  const std::string unknown_api("\x00\x00\x00\x0a\x00\x20\x00\x04\x00\x00\x00\x01\xff\xff", 14);
+  // A frame of the right size whose header names an API we do not serve (DescribeAcls v3).
+  const std::string unknown_api("\x00\x00\x00\x0a\x00\x1d\x00\x03\x00\x00\x00\x01\xff\xff", 14);
   EXPECT_TRUE(closes_after(broker.bootstrap(), unknown_api));
   // Metadata v1 whose topic array claims a million topics in 4 bytes.
   const std::string garbage(
@@ -1141,7 +1141,7 @@ TEST(KappaBrokerWire, BadFramesCloseTheirConnectionOnly) {
   const std::string log = broker.log();
   EXPECT_NE(log.find("a frame of 2147483647 bytes, expected 8 to 104857600"), std::string::npos)
       << log;
-  EXPECT_NE(log.find("DescribeConfigs v4, an API this broker does not serve"), std::string::npos)
+  EXPECT_NE(log.find("DescribeAcls v3, an API this broker does not serve"), std::string::npos)
       << log;
   EXPECT_NE(log.find("Metadata v1"), std::string::npos) << log;
   // And the broker goes on serving.
