@@ -63,6 +63,7 @@ size_t java_malformed(std::string_view in, size_t i, size_t& valid) {
 // Thrown inside this file only: the value breaks Jackson's grammar, so every field is null.
 struct Malformed {};
 
+
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -141,11 +142,41 @@ class Reader {
   // After the opening quote `q`: appends the decoded string and moves past the closing quote.
   // false for a bad escape or an unescaped control character, with the position just after
   // the offending character (where Jackson's parser goes on from). Malformed at the end.
-  bool string_body(char q, std::string& out) {
+  // With `copy`, appends the string as Jackson's UTF-8 generator writes it inside a copied
+  // structure instead (JSON-escaped, without the quotes): characters beyond U+FFFF and unpaired
+  // surrogates as \uXXXX escapes of their UTF-16 units, upper-case.
+  bool string_body(char q, std::string& out, bool copy = false) {
     uint32_t high = 0;  // a pending high surrogate from a \u escape
+    const auto unit_escape = [&](uint32_t unit) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      const char esc[6] = {'\\', 'u', kHex[(unit >> 12) & 0xf], kHex[(unit >> 8) & 0xf],
+                           kHex[(unit >> 4) & 0xf], kHex[unit & 0xf]};
+      out.append(esc, 6);
+    };
+    const auto lone = [&](uint32_t unit) {
+      if (copy) {
+        unit_escape(unit);
+      } else {
+        out.push_back('?');  // an unpaired surrogate, as Java's getBytes writes it
+      }
+    };
     const auto flush_high = [&] {
-      if (high != 0) out.push_back('?');  // an unpaired surrogate, as Java's getBytes writes it
+      if (high != 0) lone(high);
       high = 0;
+    };
+    const auto code_point = [&](uint32_t cp) {
+      if (!copy) {
+        append_utf8(out, cp);
+      } else if (cp >= 0x10000) {
+        unit_escape(0xd800 + ((cp - 0x10000) >> 10));
+        unit_escape(0xdc00 + ((cp - 0x10000) & 0x3ff));
+      } else {
+        std::string one;
+        append_utf8(one, cp);
+        std::string quoted;
+        append_json_string(quoted, one);
+        out.append(quoted, 1, quoted.size() - 2);
+      }
     };
     for (;;) {
       if (at_end()) throw Malformed{};
@@ -154,10 +185,20 @@ class Reader {
         flush_high();
         return true;
       }
-      if (static_cast<unsigned char>(c) < 0x20) return false;
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20) return false;
       if (c != '\\') {
         flush_high();
-        out.push_back(c);
+        if (!copy || (u < 0x80 && c != '"')) {
+          out.push_back(c);
+          continue;
+        }
+        // A whole character of the (valid) UTF-8 input.
+        const int n = u < 0x80 ? 1 : u >= 0xf0 ? 4 : u >= 0xe0 ? 3 : 2;
+        uint32_t cp = n == 1 ? u : n == 2 ? (u & 0x1fu) : n == 3 ? (u & 0x0fu) : (u & 0x07u);
+        for (int k = 1; k < n && !at_end(); ++k)
+          cp = (cp << 6) | (static_cast<unsigned char>(in_[p_++]) & 0x3fu);
+        code_point(cp);
         continue;
       }
       if (at_end()) throw Malformed{};
@@ -198,14 +239,14 @@ class Reader {
             high = unit;
           } else if (unit >= 0xdc00 && unit <= 0xdfff) {
             if (high != 0) {
-              append_utf8(out, 0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
+              code_point(0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
               high = 0;
             } else {
-              out.push_back('?');
+              lone(unit);
             }
           } else {
             flush_high();
-            append_utf8(out, unit);
+            code_point(unit);
           }
           continue;
         }
@@ -213,7 +254,7 @@ class Reader {
           return false;
       }
       flush_high();
-      out.push_back(simple);
+      code_point(static_cast<unsigned char>(simple));
     }
   }
 
@@ -296,10 +337,11 @@ class Reader {
           if (q != '"' && q != '\'') throw Malformed{};
           ++p_;
           key.clear();
-          if (!string_body(q, key)) throw Malformed{};
+          if (!string_body(q, key, /*copy=*/true)) throw Malformed{};
           if (out) {
-            append_json_string(*out, key);
-            out->push_back(':');
+            out->push_back('"');
+            out->append(key);
+            out->append("\":");
           }
           ws();
           if (peek() != ':') throw Malformed{};
@@ -321,8 +363,12 @@ class Reader {
     if (c == '"' || c == '\'') {
       ++p_;
       std::string s;
-      if (!string_body(c, s)) throw Malformed{};
-      if (out) append_json_string(*out, s);
+      if (!string_body(c, s, /*copy=*/true)) throw Malformed{};
+      if (out) {
+        out->push_back('"');
+        out->append(s);
+        out->push_back('"');
+      }
       return depth;
     }
     if (c == 't' || c == 'f' || c == 'n') {
@@ -395,9 +441,13 @@ class Reader {
       return;
     }
     std::string s;
+    // An error inside an object or array makes the whole value malformed here; Jackson goes on
+    // from where its error left its parser, which now and then parses the rest
+    // (docs/semantics.md lists this).
+    const int deepest = copy_value(2, &s);
     // Values nest one level deeper than Jackson allows only up to here (copy_value throws
     // beyond): then this field alone is null.
-    if (copy_value(2, &s) > kMaxDepth) return;
+    if (deepest > kMaxDepth) return;
     field = std::move(s);
   }
 

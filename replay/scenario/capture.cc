@@ -29,6 +29,9 @@ void append_bytes(std::string& out, std::string_view name,
     out += "null";
 }
 
+
+}  // namespace
+
 Result<std::string> base64_decode(std::string_view text) {
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -61,8 +64,6 @@ Result<std::string> base64_decode(std::string_view text) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string capture_line(std::string_view topic, const RecordView& r) {
   std::string out = "{\"topic\":";

@@ -34,6 +34,9 @@ struct CapturedRecord {
 // One line of the format (without the newline).
 std::string capture_line(std::string_view topic, const RecordView& record);
 
+// Standard base64 (RFC 4648, with padding); kInvalidArgument for anything else.
+Result<std::string> base64_decode(std::string_view text);
+
 // Writes every record of the topics; returns how many.
 Result<int64_t> write_capture(Log& log, const std::vector<std::string>& topics, std::ostream& out);
 

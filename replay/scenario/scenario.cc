@@ -8,6 +8,7 @@
 #include "pipeline/codec/input_file.h"
 #include "pipeline/time/duration.h"
 #include "pipeline/time/timestamp.h"
+#include "replay/scenario/capture.h"
 
 namespace kappa {
 
@@ -397,8 +398,8 @@ GenerateStep generate(const Node& n) {
 
 ProduceStep produce(const Node& n, const PipelineConfig& c, const TimeZone& zone) {
   Members m(n, "produce",
-            {"topic", "key", "partition", "event", "value", "raw", "null_value", "timestamp", "at",
-             "repeat"});
+            {"topic", "key", "partition", "event", "value", "raw", "raw_base64", "null_value",
+             "timestamp", "at", "repeat"});
   ProduceStep p;
   p.topic = c.events.name;
   if (auto t = m.get("topic")) p.topic = t->str();
@@ -437,6 +438,15 @@ ProduceStep produce(const Node& n, const PipelineConfig& c, const TimeZone& zone
     ++forms;
     p.value = raw->str();
   }
+  if (auto raw = m.get("raw_base64")) {
+    ++forms;
+    auto bytes = base64_decode(raw->str());
+    if (bytes) {
+      p.value = std::move(*bytes);
+    } else {
+      raw->fail("expected base64 (the value's bytes): " + bytes.status().message());
+    }
+  }
   if (auto nv = m.get("null_value")) {
     ++forms;
     if (!nv->boolean()) nv->fail("expected true (a record with a null value)");
@@ -444,7 +454,7 @@ ProduceStep produce(const Node& n, const PipelineConfig& c, const TimeZone& zone
   if (forms != 1) {
     n.fail(
         "give exactly one of \"event\" (an events record), \"value\" (any JSON), \"raw\" (the "
-        "bytes of a string) or \"null_value\": true");
+        "bytes of a string), \"raw_base64\" (any bytes) or \"null_value\": true");
   }
   return p;
 }

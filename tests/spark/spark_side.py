@@ -23,6 +23,9 @@ JAVA17_OPENS = " ".join("--add-opens=java.base/%s=ALL-UNNAMED" % p for p in (
 
 
 def session(work):
+    import sys
+    # Python workers (createDataFrame from Python objects) run the driver's Python.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
     return (SparkSession.builder
             .master("local[2]")
