@@ -54,6 +54,16 @@ TEST(SparkStage, EveryCaseAsSparkStagedIt) {
   EXPECT_EQ(checked, 122);
 }
 
+TEST(SparkStage, CopiedStructuresEscapeCharactersBeyondTheBasicPlane) {
+  // As the conformance suite found PySpark 3.5 writing it: inside an object given as `hello`,
+  // a raw or escaped U+1F600 becomes its two UTF-16 escapes; at the top level it stays as is.
+  const auto [key, value] = stage_like_spark(
+      "{\"hello\":{\"k\":\"\xf0\x9f\x98\x80\\ud83d\\ude00\"},\"id\":1,\"time\":\"\xf0\x9f\x98\x80\"}");
+  EXPECT_NE(value.find(R"("hello":"{\"k\":\"\\uD83D\\uDE00\\uD83D\\uDE00\"}")"), std::string::npos)
+      << value;
+  EXPECT_NE(value.find("\"time\":\"\xf0\x9f\x98\x80\""), std::string::npos) << value;
+}
+
 TEST(SparkStage, ATombstoneIsStagedAsAllNulls) {
   const auto [key, value] = stage_like_spark(std::nullopt);
   EXPECT_FALSE(key);
