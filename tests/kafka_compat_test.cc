@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
@@ -1105,6 +1106,33 @@ TEST_P(Compat, ProducerPerfTestWithATransactionalId) {
   EXPECT_NE(run.output.find("2000 records sent"), std::string::npos) << run.output;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << run.output;
   EXPECT_EQ(read_to_end(bootstrap_, topic, 1, "read_committed").size(), 2000u);
+}
+
+TEST_P(Compat, DeleteRecordsToolMovesTheLogStart) {
+  KAPPA_REQUIRE_SERVER(kafka_tools(), "Kafka tools");
+  const std::string topic = unique("delete_records");
+  create_topic(bootstrap_, topic, 1);
+  produce(bootstrap_, topic, 20, {});
+  const std::string json = ::testing::TempDir() + "/" + topic + ".json";
+  std::ofstream(json) << R"({"version":1,"partitions":[{"topic":")" << topic
+                      << R"(","partition":0,"offset":7}]})";
+  const ToolRun deleted = kafka_tool("org.apache.kafka.tools.DeleteRecordsCommand",
+                                     "--bootstrap-server " + bootstrap_ +
+                                         " --offset-json-file " + json);
+  EXPECT_EQ(deleted.exit, 0) << deleted.output;
+  EXPECT_NE(deleted.output.find("partition: " + topic + "-0\tlow_watermark: 7"),
+            std::string::npos)
+      << deleted.output;
+  if (is_kappa()) kappa_->kill9_and_restart();
+  const ToolRun earliest = kafka_tool(
+      "org.apache.kafka.tools.GetOffsetShell",
+      "--bootstrap-server " + bootstrap_ + " --topic " + topic + " --time -2");
+  EXPECT_EQ(earliest.exit, 0) << earliest.output;
+  EXPECT_NE(earliest.output.find(topic + ":0:7"), std::string::npos) << earliest.output;
+  const auto left = consume_all(bootstrap_, topic, 1, 13);
+  ASSERT_EQ(left.size(), 13u);
+  EXPECT_EQ(left.front().offset, 7);
+  EXPECT_EQ(left.back().offset, 19);
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),

@@ -806,7 +806,9 @@ Result<int64_t> DiskBroker::offset_for_time(std::string_view topic, int32_t part
                                             int64_t timestamp_ms) {
   auto found = find_partition(topic, partition);
   if (!found) return found.status();
-  return (*found)->offset_for_time(timestamp_ms);
+  auto at = (*found)->offset_for_time(timestamp_ms);
+  if (!at) return at.status();
+  return std::max(*at, (*found)->offsets().earliest);  // not below a DeleteRecords start
 }
 
 Status DiskBroker::commit_offsets(std::string_view group, std::string_view topic,
@@ -998,6 +1000,14 @@ Status DiskBroker::load_topic_configs() {
   }
   if (ec) return Status::unavailable("disk broker " + dir.string() + ": cannot list: " + ec.message());
   return removed ? disk::sync_dir(dir) : Status::ok();
+}
+
+Result<int64_t> DiskBroker::delete_records(std::string_view topic, int32_t partition,
+                                           int64_t offset) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  // The new log start is on disk before a segment is deleted, as retention does it.
+  return (*found)->delete_records(offset, [this] { return write_checkpoints(); });
 }
 
 Result<TopicConfigs> DiskBroker::topic_configs(std::string_view topic) {

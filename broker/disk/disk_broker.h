@@ -251,6 +251,8 @@ class DiskBroker final : public BatchLog {
   Result<TopicConfigs> topic_configs(std::string_view topic) override;
   Status set_topic_configs(std::string_view topic, const TopicConfigs& configs) override;
   Result<TopicSettings> topic_settings(std::string_view topic) override;
+  Result<int64_t> delete_records(std::string_view topic, int32_t partition,
+                                 int64_t offset) override;
 
  private:
   struct Topic;

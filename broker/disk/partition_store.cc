@@ -404,6 +404,10 @@ Status PartitionStore::recover(PartitionRecovery& report) {
   write_pos_ = active_->size;
   next_offset_ = active_->next_offset;
   log_start_ = segments_.front()->base_offset;
+  // A log start inside the first segment (DeleteRecords) as the checkpoint recorded it.
+  if (recorded_.log_start > log_start_ && recorded_.log_start <= next_offset_) {
+    log_start_ = recorded_.log_start;
+  }
   end_offset_.store(next_offset_);
   if (recovery_point > next_offset_ &&
       (report.lost.empty() || report.lost.back().to < recovery_point)) {
@@ -881,20 +885,54 @@ Status PartitionStore::enforce_retention(int64_t now_ms, int64_t retention_ms,
     if (k == 0) return Status::ok();
     doomed.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
-    log_start_ = segments_.front()->base_offset;
+    log_start_ = std::max(log_start_, segments_.front()->base_offset);
   }
   {
     std::lock_guard append(append_mu_);
     producers_.forget_aborted_before(segments_.front()->base_offset);
   }
   if (moved) KAPPA_RETURN_IF_ERROR(moved());
+  return remove_segments(doomed, "unlink for retention");
+}
+
+Result<int64_t> PartitionStore::delete_records(int64_t offset,
+                                               const std::function<Status()>& moved) {
+  std::lock_guard guard(retention_mu_);
+  std::vector<SegmentPtr> doomed;
+  int64_t start = 0;
+  {
+    std::unique_lock lock(state_mu_);
+    const int64_t end = end_offset_.load();
+    if (offset > end) {
+      return Status::out_of_range("deleting records of " + partition_name(topic_, partition_) +
+                                  " below offset " + std::to_string(offset) +
+                                  ": beyond its end offset " + std::to_string(end));
+    }
+    if (offset <= log_start_) return log_start_;
+    size_t k = 0;
+    while (k + 1 < segments_.size() && segments_[k + 1]->base_offset <= offset) ++k;
+    doomed.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
+    log_start_ = start = offset;
+  }
+  if (!doomed.empty()) {
+    std::lock_guard append(append_mu_);
+    producers_.forget_aborted_before(segments_.front()->base_offset);
+  }
+  if (moved) KAPPA_RETURN_IF_ERROR(moved());
+  KAPPA_RETURN_IF_ERROR(remove_segments(doomed, "unlink for DeleteRecords"));
+  return start;
+}
+
+Status PartitionStore::remove_segments(const std::vector<SegmentPtr>& doomed, const char* why) {
+  if (doomed.empty()) return Status::ok();
   // Readers still holding a deleted segment keep reading it through their open descriptor.
   Status result;
   for (const auto& seg : doomed) {
     for (const char* ext : {".log", ".index"}) {
       const auto path = dir_ / segment_name(seg->base_offset, ext);
       if (::unlink(path.c_str()) != 0 && errno != ENOENT && result.is_ok()) {
-        result = io_error(path, std::nullopt, "unlink for retention", errno);
+        result = io_error(path, std::nullopt, why, errno);
       }
     }
   }

@@ -90,6 +90,11 @@ class PartitionStore {
   Status enforce_retention(int64_t now_ms, int64_t retention_ms, int64_t retention_bytes,
                            const std::function<Status()>& moved = {});
 
+  // Moves the log start offset up to `offset` (DeleteRecords) and deletes the closed segments
+  // wholly below it; `moved` runs after the log start moved and before any file is deleted (to
+  // record it durably). Returns the log start; kOutOfRange above the end offset.
+  Result<int64_t> delete_records(int64_t offset, const std::function<Status()>& moved = {});
+
   // The topic's segment.bytes (the size at which the active segment rolls) and
   // max.message.bytes (the largest batch append takes), from the next append on.
   // REQUIRES: 1 <= segment_bytes <= 2^31 - 1.
@@ -146,6 +151,8 @@ class PartitionStore {
   Status write_index(Segment& seg, bool keep_open, PartitionRecovery& report);
   Result<SegmentPtr> create_segment(int64_t base_offset);
   Status roll(int64_t new_base);
+  // Unlinks the files of segments taken out of segments_, then fsyncs the directory.
+  Status remove_segments(const std::vector<SegmentPtr>& doomed, const char* why);
   std::string location(int64_t offset) const;
 
   // Reads the 61-byte header of the batch at `at` (the caller knows one is there).

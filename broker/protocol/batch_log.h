@@ -122,6 +122,14 @@ class BatchLog : public Log {
   virtual Status set_topic_configs(std::string_view topic, const TopicConfigs& configs) = 0;
   // The overrides parsed, for the append path (one lookup, no parsing).
   virtual Result<TopicSettings> topic_settings(std::string_view topic) = 0;
+
+  // Kafka's DeleteRecords: moves the partition's log start offset up to `offset` (durably in a
+  // durable log), so records below it are no longer served and ListOffsets' earliest is it;
+  // whole segments below it are deleted. An offset at or below the log start changes nothing.
+  // Returns the log start after the call. kOutOfRange above the end offset; kNotFound for a
+  // missing partition.
+  virtual Result<int64_t> delete_records(std::string_view topic, int32_t partition,
+                                         int64_t offset) = 0;
 };
 
 }  // namespace kappa

@@ -7,7 +7,7 @@
 namespace kappa::kafka {
 namespace {
 
-constexpr std::array<ApiSupport, 28> kApis{{
+constexpr std::array<ApiSupport, 29> kApis{{
     {kProduce, "Produce", 3, 8, 9},
     {kFetch, "Fetch", 4, 11, 12},
     {kListOffsets, "ListOffsets", 0, 8, 6},
@@ -24,6 +24,7 @@ constexpr std::array<ApiSupport, 28> kApis{{
     {kApiVersions, "ApiVersions", 0, 3, 3},
     {kCreateTopics, "CreateTopics", 0, 4, 5},
     {kDeleteTopics, "DeleteTopics", 0, 6, 4},
+    {kDeleteRecords, "DeleteRecords", 0, 2, 2},
     {kInitProducerId, "InitProducerId", 0, 5, 2},
     {kAddPartitionsToTxn, "AddPartitionsToTxn", 0, 3, 3},
     {kAddOffsetsToTxn, "AddOffsetsToTxn", 0, 4, 3},
@@ -666,6 +667,36 @@ struct Fields<CreatePartitionsResponse> {
 };
 
 template <>
+struct Fields<DeleteRecordsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.array(t.partitions, "Partitions", {}, [&](auto& p) {
+        io.i32(p.index, "PartitionIndex");
+        io.i64(p.offset, "Offset");
+      });
+    });
+    io.i32(m.timeout_ms, "TimeoutMs");
+  }
+};
+template <>
+struct Fields<DeleteRecordsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.name, "Name");
+      io.array(t.partitions, "Partitions", {}, [&](auto& p) {
+        io.i32(p.index, "PartitionIndex");
+        io.i64(p.low_watermark, "LowWatermark");
+        io.i16(p.error_code, "ErrorCode");
+      });
+    });
+  }
+};
+
+template <>
 struct Fields<DescribeConfigsRequest> {
   template <class IO, class M>
   static void visit(IO& io, M& m) {
@@ -1302,6 +1333,10 @@ template <>
 constexpr int16_t kKeyOf<OffsetDeleteResponse> = kOffsetDelete;
 
 template <>
+constexpr int16_t kKeyOf<DeleteRecordsRequest> = kDeleteRecords;
+template <>
+constexpr int16_t kKeyOf<DeleteRecordsResponse> = kDeleteRecords;
+template <>
 constexpr int16_t kKeyOf<DescribeConfigsRequest> = kDescribeConfigs;
 template <>
 constexpr int16_t kKeyOf<DescribeConfigsResponse> = kDescribeConfigs;
@@ -1472,6 +1507,8 @@ KAPPA_KAFKA_MESSAGE(DeleteGroupsRequest)
 KAPPA_KAFKA_MESSAGE(DeleteGroupsResponse)
 KAPPA_KAFKA_MESSAGE(OffsetDeleteRequest)
 KAPPA_KAFKA_MESSAGE(OffsetDeleteResponse)
+KAPPA_KAFKA_MESSAGE(DeleteRecordsRequest)
+KAPPA_KAFKA_MESSAGE(DeleteRecordsResponse)
 KAPPA_KAFKA_MESSAGE(DescribeConfigsRequest)
 KAPPA_KAFKA_MESSAGE(DescribeConfigsResponse)
 KAPPA_KAFKA_MESSAGE(AlterConfigsRequest)

@@ -47,6 +47,7 @@ enum ApiKey : int16_t {
   kApiVersions = 18,
   kCreateTopics = 19,
   kDeleteTopics = 20,
+  kDeleteRecords = 21,
   kInitProducerId = 22,
   kAddPartitionsToTxn = 24,
   kAddOffsetsToTxn = 25,
@@ -593,6 +594,33 @@ struct OffsetDeleteResponse {
     std::vector<Partition> partitions;
   };
   int16_t error_code = 0;
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> topics;
+};
+
+// ---- DeleteRecords (21) ------------------------------------------------------------------
+struct DeleteRecordsRequest {
+  struct Partition {
+    int32_t index = 0;
+    int64_t offset = 0;  // the new log start; -1: the high watermark
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::vector<Topic> topics;
+  int32_t timeout_ms = 30000;
+};
+struct DeleteRecordsResponse {
+  struct Partition {
+    int32_t index = 0;
+    int64_t low_watermark = -1;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
   int32_t throttle_time_ms = 0;
   std::vector<Topic> topics;
 };

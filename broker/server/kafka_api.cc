@@ -657,6 +657,39 @@ Result<std::string> KafkaApi::delete_topics(const RequestHeader& h, std::string_
   return encode(r, h.api_version);
 }
 
+Result<std::string> KafkaApi::delete_records(const RequestHeader& h, std::string_view body) {
+  auto req = parse<DeleteRecordsRequest>(h, body);
+  if (!req) return req.status();
+  DeleteRecordsResponse r;
+  for (const auto& t : req->topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      auto range = log_.offsets(t.name, p.index);
+      if (!range) {
+        rp.error_code = err::kUnknownTopicOrPartition;
+        continue;
+      }
+      const int64_t offset = p.offset == -1 ? range->end : p.offset;
+      if (offset < 0) {
+        rp.error_code = err::kOffsetOutOfRange;
+        continue;
+      }
+      auto start = log_.delete_records(t.name, p.index, offset);
+      if (!start) {
+        rp.error_code = start.status().code() == StatusCode::kUnavailable
+                            ? err::kKafkaStorageError
+                            : error_of(start.status());
+        continue;
+      }
+      rp.low_watermark = *start;
+    }
+  }
+  return encode(r, h.api_version);
+}
+
 Result<std::string> KafkaApi::create_partitions(const RequestHeader& h, std::string_view body) {
   auto req = parse<CreatePartitionsRequest>(h, body);
   if (!req) return req.status();

@@ -94,6 +94,10 @@ class KafkaApi {
   // one at a time: growing by thousands of partitions makes thousands of files.
   Result<std::string> delete_topics(const kafka::RequestHeader& h, std::string_view body);
   Result<std::string> create_partitions(const kafka::RequestHeader& h, std::string_view body);
+  // DeleteRecords (kafka-delete-records.sh, admin clients' deleteRecords): moves each partition's
+  // log start offset up (offset -1: to the high watermark) and answers the new low watermark;
+  // OFFSET_OUT_OF_RANGE beyond the high watermark, UNKNOWN_TOPIC_OR_PARTITION.
+  Result<std::string> delete_records(const kafka::RequestHeader& h, std::string_view body);
   // Configs (kafka-configs.sh, kafka-topics.sh --describe, admin clients), as Kafka answers:
   // a topic's overrides are DYNAMIC_TOPIC_CONFIG, the rest the broker's defaults; the broker's
   // own configs are its start-up settings, described read-only (altering them is

@@ -353,6 +353,64 @@ TEST(DiskBrokerConfigs, OpenDropsConfigsOfNoTopicAndRefusesABadLine) {
       << refused.status().message();
 }
 
+DeleteRecordsResponse::Partition delete_records(KafkaApi& api, const std::string& topic,
+                                                int32_t partition, int64_t offset) {
+  DeleteRecordsRequest req{{{topic, {{partition, offset}}}}, 1000};
+  auto body = api.delete_records(header(kDeleteRecords, 2), encode(req, 2));
+  DeleteRecordsResponse resp;
+  EXPECT_TRUE(body && decode(*body, 2, resp).is_ok());
+  return resp.topics.at(0).partitions.at(0);
+}
+
+TEST(KafkaApiDeleteRecords, MovesTheLogStartInMemory) {
+  MemoryRig rig;
+  ASSERT_EQ(rig.api.create("t", {}).error_code, err::kNone);
+  ASSERT_EQ(rig.api.produce("t", batch_of(10)).error_code, err::kNone);
+  auto p = delete_records(rig.kafka, "t", 0, 4);
+  EXPECT_EQ(p.error_code, err::kNone);
+  EXPECT_EQ(p.low_watermark, 4);
+  EXPECT_EQ(rig.batches.offsets("t", 0)->earliest, 4);
+  EXPECT_EQ(rig.batches.read_batches("t", 0, 2, 1 << 20).status().code(),
+            StatusCode::kOutOfRange);
+  auto read = rig.batches.read_batches("t", 0, 4, 1 << 20);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->log_start_offset, 4);
+  EXPECT_EQ(delete_records(rig.kafka, "t", 0, 2).low_watermark, 4) << "never backwards";
+  EXPECT_EQ(delete_records(rig.kafka, "t", 0, 11).error_code, err::kOffsetOutOfRange);
+  EXPECT_EQ(delete_records(rig.kafka, "t", 0, -1).low_watermark, 10) << "-1: the high watermark";
+  EXPECT_EQ(delete_records(rig.kafka, "t", 3, 1).error_code, err::kUnknownTopicOrPartition);
+  EXPECT_EQ(delete_records(rig.kafka, "nope", 0, 1).error_code, err::kUnknownTopicOrPartition);
+}
+
+TEST(KafkaApiDeleteRecords, DeletesWholeSegmentsAndIsDurable) {
+  disk::TempDir tmp;
+  const DiskBroker::Options o = disk_options(tmp.path());
+  const fs::path dir = tmp.path() / "topics" / "t-0";
+  {
+    auto b = DiskBroker::open(o);
+    ASSERT_TRUE(b) << b.status().message();
+    KafkaApi kafka(**b, {});
+    Api api{kafka};
+    ASSERT_EQ(api.create("t", {{"segment.bytes", "600"}}).error_code, err::kNone);
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(api.produce("t", batch_of(5, 1000, 50)).error_code, 0);
+    const size_t before = logs_of(dir).size();
+    ASSERT_GE(before, 4u);
+    auto p = delete_records(kafka, "t", 0, 23);  // inside the fifth batch
+    EXPECT_EQ(p.error_code, err::kNone);
+    EXPECT_EQ(p.low_watermark, 23);
+    EXPECT_LT(logs_of(dir).size(), before) << "segments wholly below 23 are gone";
+    auto read = (*b)->read_batches("t", 0, 23, 1 << 20);
+    ASSERT_TRUE(read) << read.status().message();
+    EXPECT_EQ(read->log_start_offset, 23);
+    EXPECT_EQ((*b)->read_batches("t", 0, 22, 1 << 20).status().code(), StatusCode::kOutOfRange);
+  }
+  auto b = DiskBroker::open(o);
+  ASSERT_TRUE(b) << b.status().message();
+  EXPECT_EQ((*b)->offsets("t", 0)->earliest, 23) << "the log start inside a segment, after a restart";
+  EXPECT_EQ((*b)->offsets("t", 0)->end, 50);
+  EXPECT_EQ(*(*b)->offset_for_time("t", 0, 0), 23);
+}
+
 TEST(KafkaApiConfigs, DescribeClusterNamesThisBroker) {
   MemoryRig rig;
   auto body = rig.kafka.describe_cluster(header(kDescribeCluster, 1),

@@ -725,6 +725,7 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
                {{{kTopicResource, "events", {{"cleanup.policy", kAppend, "compact"}}}}, false}},
            1)},
       {kDescribeCluster, encode(DescribeClusterRequest{false, 1}, 1)},
+      {kDeleteRecords, encode(DeleteRecordsRequest{{{"events", {{0, 1}}}}, 1000}, 2)},
       {kInitProducerId, encode(InitProducerIdRequest{std::string("tx"), 60000, -1, -1}, 5)},
       {kAddPartitionsToTxn, encode(AddPartitionsToTxnRequest{"tx", 1, 0, {{"events", {0}}}}, 3)},
       {kAddOffsetsToTxn, encode(AddOffsetsToTxnRequest{"tx", 1, 0, "g"}, 4)},
@@ -817,6 +818,9 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       break;
     case kDescribeCluster:
       (void)rig.api.describe_cluster(h, body);
+      break;
+    case kDeleteRecords:
+      (void)rig.api.delete_records(h, body);
       break;
     case kAddPartitionsToTxn:
       (void)rig.api.add_partitions_to_txn(h, body, 0);

@@ -464,6 +464,9 @@ struct KafkaServer::Impl {
       case kafka::kCreatePartitions:
         body_out = co_await off_thread([&] { return api->create_partitions(h, body); });
         break;
+      case kafka::kDeleteRecords:
+        body_out = co_await off_thread([&] { return api->delete_records(h, body); });
+        break;
       case kafka::kDescribeConfigs:
         body_out = api->describe_configs(h, body);
         break;

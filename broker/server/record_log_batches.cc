@@ -57,6 +57,7 @@ Result<ProducerStates::Check> RecordLogBatches::check_producer(std::string_view 
 
 Result<BatchRead> RecordLogBatches::read_batches(std::string_view topic, int32_t partition,
                                                  int64_t offset, int64_t max_bytes) {
+  KAPPA_RETURN_IF_ERROR(below_start(topic, partition, offset));
   FetchLimits limits;
   limits.max_bytes = max_bytes;
   auto got = log_.fetch(topic, partition, offset, limits);
@@ -65,7 +66,7 @@ Result<BatchRead> RecordLogBatches::read_batches(std::string_view topic, int32_t
   if (!range) return range.status();
   BatchRead out;
   out.high_watermark = std::max(got->end_offset, range->end);
-  out.log_start_offset = range->earliest;
+  out.log_start_offset = std::max(range->earliest, start_of(topic, partition));
   if (got->records.empty()) return out;
   std::vector<OutgoingRecord> records(got->records.size());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -278,6 +279,59 @@ Result<TopicSettings> RecordLogBatches::topic_settings(std::string_view topic) {
   std::lock_guard lock(mu_);
   auto it = configs_.find(topic);
   return it == configs_.end() ? TopicSettings{} : it->second.second;
+}
+
+int64_t RecordLogBatches::start_of(std::string_view topic, int32_t partition) {
+  std::lock_guard lock(mu_);
+  auto it = starts_.find(std::make_pair(std::string(topic), partition));
+  return it == starts_.end() ? 0 : it->second;
+}
+
+Status RecordLogBatches::below_start(std::string_view topic, int32_t partition, int64_t offset) {
+  const int64_t start = start_of(topic, partition);
+  if (offset >= start) return Status::ok();
+  auto range = log_.offsets(topic, partition);
+  if (!range) return range.status();
+  if (offset < range->earliest) return Status::ok();  // the log's own error says it
+  return Status::out_of_range(record_name(topic, partition, offset) +
+                              " is below the log start offset " + std::to_string(start) +
+                              " (records deleted); valid offsets are " + std::to_string(start) +
+                              " to " + std::to_string(range->end));
+}
+
+Result<FetchResult> RecordLogBatches::fetch(std::string_view topic, int32_t partition,
+                                            int64_t offset, const FetchLimits& limits) {
+  KAPPA_RETURN_IF_ERROR(below_start(topic, partition, offset));
+  return log_.fetch(topic, partition, offset, limits);
+}
+
+Result<OffsetRange> RecordLogBatches::offsets(std::string_view topic, int32_t partition) {
+  auto range = log_.offsets(topic, partition);
+  if (!range) return range.status();
+  range->earliest = std::max(range->earliest, start_of(topic, partition));
+  return range;
+}
+
+Result<int64_t> RecordLogBatches::offset_for_time(std::string_view topic, int32_t partition,
+                                                  int64_t timestamp_ms) {
+  auto at = log_.offset_for_time(topic, partition, timestamp_ms);
+  if (!at) return at.status();
+  return std::max(*at, start_of(topic, partition));
+}
+
+Result<int64_t> RecordLogBatches::delete_records(std::string_view topic, int32_t partition,
+                                                 int64_t offset) {
+  auto range = offsets(topic, partition);
+  if (!range) return range.status();
+  if (offset > range->end) {
+    return Status::out_of_range("deleting records of " + partition_name(topic, partition) +
+                                " below offset " + std::to_string(offset) +
+                                ": beyond its end offset " + std::to_string(range->end));
+  }
+  if (offset <= range->earliest) return range->earliest;
+  std::lock_guard lock(mu_);
+  starts_[std::make_pair(std::string(topic), partition)] = offset;
+  return offset;
 }
 
 }  // namespace kappa

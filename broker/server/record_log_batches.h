@@ -46,19 +46,13 @@ class RecordLogBatches final : public BatchLog {
     return log_.produce(topic, records);
   }
   Result<FetchResult> fetch(std::string_view topic, int32_t partition, int64_t offset,
-                            const FetchLimits& limits) override {
-    return log_.fetch(topic, partition, offset, limits);
-  }
-  Result<OffsetRange> offsets(std::string_view topic, int32_t partition) override {
-    return log_.offsets(topic, partition);
-  }
+                            const FetchLimits& limits) override;
+  Result<OffsetRange> offsets(std::string_view topic, int32_t partition) override;
   Result<std::vector<PartitionOffset>> end_offsets(std::string_view topic) override {
     return log_.end_offsets(topic);
   }
   Result<int64_t> offset_for_time(std::string_view topic, int32_t partition,
-                                  int64_t timestamp_ms) override {
-    return log_.offset_for_time(topic, partition, timestamp_ms);
-  }
+                                  int64_t timestamp_ms) override;
   Status commit_offsets(std::string_view group, std::string_view topic,
                         std::span<const PartitionOffset> offsets) override {
     return log_.commit_offsets(group, topic, offsets);
@@ -93,6 +87,9 @@ class RecordLogBatches final : public BatchLog {
   Result<TopicConfigs> topic_configs(std::string_view topic) override;
   Status set_topic_configs(std::string_view topic, const TopicConfigs& configs) override;
   Result<TopicSettings> topic_settings(std::string_view topic) override;
+  // In memory the records below the new log start stop being served; their memory is kept.
+  Result<int64_t> delete_records(std::string_view topic, int32_t partition,
+                                 int64_t offset) override;
 
  private:
   Log& log_;
@@ -111,6 +108,10 @@ class RecordLogBatches final : public BatchLog {
   std::map<std::pair<std::string, int32_t>, std::map<int64_t, WrittenBy>, std::less<>>
       transactional_;
   std::map<std::string, std::string, std::less<>> transaction_states_;
+  // Log start offsets moved by delete_records, above the log's own.
+  int64_t start_of(std::string_view topic, int32_t partition);
+  Status below_start(std::string_view topic, int32_t partition, int64_t offset);
+  std::map<std::pair<std::string, int32_t>, int64_t, std::less<>> starts_;
   // Topic config overrides, in memory like the records; topics without any are absent.
   std::map<std::string, std::pair<TopicConfigs, TopicSettings>, std::less<>> configs_;
 };
