@@ -50,6 +50,29 @@ Result<Request> parse(const RequestHeader& h, std::string_view body) {
   return r;
 }
 
+// Answers a request of topics of partitions one partition at a time, as ListOffsets and
+// DeleteRecords are answered: UNKNOWN_TOPIC_OR_PARTITION for a partition the log does not
+// have, else each(topic, request partition, its offsets, response partition).
+template <class Response, class Request, class Each>
+Response answer_by_partition(BatchLog& log, const Request& req, Each each) {
+  Response r;
+  for (const auto& t : req.topics) {
+    auto& rt = r.topics.emplace_back();
+    rt.name = t.name;
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      auto range = log.offsets(t.name, p.index);
+      if (!range) {
+        rp.error_code = err::kUnknownTopicOrPartition;
+        continue;
+      }
+      each(t, p, *range, rp);
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 KafkaApi::KafkaApi(BatchLog& log, Options options)
@@ -430,74 +453,64 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
 Result<std::string> KafkaApi::list_offsets(const RequestHeader& h, std::string_view body) {
   auto req = parse<ListOffsetsRequest>(h, body);
   if (!req) return req.status();
-  ListOffsetsResponse r;
-  for (const auto& t : req->topics) {
-    auto& rt = r.topics.emplace_back();
-    rt.name = t.name;
-    for (const auto& p : t.partitions) {
-      auto& rp = rt.partitions.emplace_back();
-      rp.index = p.index;
-      auto range = log_.offsets(t.name, p.index);
-      if (!range) {
-        rp.error_code = err::kUnknownTopicOrPartition;
-        continue;
+  auto r = answer_by_partition<ListOffsetsResponse>(log_, *req, [&](const auto& t, const auto& p,
+                                                                  const OffsetRange& range,
+                                                                  auto& rp) {
+    rp.leader_epoch = 0;
+    int64_t offset = -1;
+    int64_t timestamp = -1;
+    int64_t target = p.timestamp;
+    bool by_time = target >= 0;
+    if (target == kMaxTimestamp) {
+      // The record with the largest timestamp (the first of them), as Kafka answers -3.
+      auto max = log_.max_timestamp(t.name, p.index);
+      if (!max) {
+        rp.error_code = error_of(max.status());
+        return;
       }
-      rp.leader_epoch = 0;
-      int64_t offset = -1;
-      int64_t timestamp = -1;
-      int64_t target = p.timestamp;
-      bool by_time = target >= 0;
-      if (target == kMaxTimestamp) {
-        // The record with the largest timestamp (the first of them), as Kafka answers -3.
-        auto max = log_.max_timestamp(t.name, p.index);
-        if (!max) {
-          rp.error_code = error_of(max.status());
-          continue;
-        }
-        if (*max == INT64_MIN) {  // no records: offset -1, timestamp -1, no error
-          rp.offset = -1;
-          rp.timestamp = -1;
-          continue;
-        }
-        target = *max;  // a record's own, even a negative one: looked up as a time
-        by_time = true;
+      if (*max == INT64_MIN) {  // no records: offset -1, timestamp -1, no error
+        rp.offset = -1;
+        rp.timestamp = -1;
+        return;
       }
-      if (by_time) {
-        auto found = log_.offset_for_time(t.name, p.index, target);
-        if (!found) {
-          rp.error_code = error_of(found.status());
-          continue;
-        }
-        if (*found < range->end) {
-          FetchLimits one;
-          one.max_records = 1;
-          auto rec = log_.fetch(t.name, p.index, *found, one);
-          if (rec && !rec->records.empty()) {
-            offset = rec->records.front().offset;
-            timestamp = rec->records.front().timestamp_ms;
-          }
-        }
-      } else if (target == -1) {
-        offset = range->end;
-        if (req->isolation_level == 1) {  // read_committed: the last stable offset
-          auto index = log_.transaction_index(t.name, p.index, range->end, range->end);
-          if (!index) {
-            rp.error_code = error_of(index.status());
-            continue;
-          }
-          offset = index->last_stable_offset;
-        }
-      } else if (target == -2 || target == kEarliestLocalTimestamp) {
-        offset = range->earliest;  // every segment is local
-      } else {
-        rp.error_code = err::kInvalidRequest;
-        continue;
-      }
-      rp.offset = offset;
-      rp.timestamp = timestamp;
-      if (offset >= 0) rp.old_style_offsets = {offset};
+      target = *max;  // a record's own, even a negative one: looked up as a time
+      by_time = true;
     }
-  }
+    if (by_time) {
+      auto found = log_.offset_for_time(t.name, p.index, target);
+      if (!found) {
+        rp.error_code = error_of(found.status());
+        return;
+      }
+      if (*found < range.end) {
+        FetchLimits one;
+        one.max_records = 1;
+        auto rec = log_.fetch(t.name, p.index, *found, one);
+        if (rec && !rec->records.empty()) {
+          offset = rec->records.front().offset;
+          timestamp = rec->records.front().timestamp_ms;
+        }
+      }
+    } else if (target == -1) {
+      offset = range.end;
+      if (req->isolation_level == 1) {  // read_committed: the last stable offset
+        auto index = log_.transaction_index(t.name, p.index, range.end, range.end);
+        if (!index) {
+          rp.error_code = error_of(index.status());
+          return;
+        }
+        offset = index->last_stable_offset;
+      }
+    } else if (target == -2 || target == kEarliestLocalTimestamp) {
+      offset = range.earliest;  // every segment is local
+    } else {
+      rp.error_code = err::kInvalidRequest;
+      return;
+    }
+    rp.offset = offset;
+    rp.timestamp = timestamp;
+    if (offset >= 0) rp.old_style_offsets = {offset};
+  });
   return encode(r, h.api_version);
 }
 
@@ -660,33 +673,22 @@ Result<std::string> KafkaApi::delete_topics(const RequestHeader& h, std::string_
 Result<std::string> KafkaApi::delete_records(const RequestHeader& h, std::string_view body) {
   auto req = parse<DeleteRecordsRequest>(h, body);
   if (!req) return req.status();
-  DeleteRecordsResponse r;
-  for (const auto& t : req->topics) {
-    auto& rt = r.topics.emplace_back();
-    rt.name = t.name;
-    for (const auto& p : t.partitions) {
-      auto& rp = rt.partitions.emplace_back();
-      rp.index = p.index;
-      auto range = log_.offsets(t.name, p.index);
-      if (!range) {
-        rp.error_code = err::kUnknownTopicOrPartition;
-        continue;
-      }
-      const int64_t offset = p.offset == -1 ? range->end : p.offset;
-      if (offset < 0) {
-        rp.error_code = err::kOffsetOutOfRange;
-        continue;
-      }
-      auto start = log_.delete_records(t.name, p.index, offset);
-      if (!start) {
-        rp.error_code = start.status().code() == StatusCode::kUnavailable
-                            ? err::kKafkaStorageError
-                            : error_of(start.status());
-        continue;
-      }
-      rp.low_watermark = *start;
-    }
-  }
+  auto r = answer_by_partition<DeleteRecordsResponse>(
+      log_, *req, [&](const auto& t, const auto& p, const OffsetRange& range, auto& rp) {
+        const int64_t offset = p.offset == -1 ? range.end : p.offset;
+        if (offset < 0) {
+          rp.error_code = err::kOffsetOutOfRange;
+          return;
+        }
+        auto start = log_.delete_records(t.name, p.index, offset);
+        if (!start) {
+          rp.error_code = start.status().code() == StatusCode::kUnavailable
+                              ? err::kKafkaStorageError
+                              : error_of(start.status());
+          return;
+        }
+        rp.low_watermark = *start;
+      });
   return encode(r, h.api_version);
 }
 
