@@ -55,9 +55,11 @@ struct Options {
   int64_t partitions = 1;
   int64_t runs = 3;
   std::string compression = "none";
-  std::string fsync = "always";
+  std::string fsync = "always";  // or "never", or "memory": no --data at all
+  std::string listen = "127.0.0.1:0";  // the kappa broker's
   std::string kafka;      // kafka://HOST:PORT[,...] or "none"
   int64_t kafka_pid = 0;  // 0: from kafka.pid
+  std::string kfake = "none";  // the kfake-broker binary (scripts/build-kfake.sh), or "none"
 };
 
 // ---- librdkafka plumbing -------------------------------------------------------------------
@@ -433,11 +435,41 @@ std::optional<int64_t> proc_status_kb(pid_t pid, const std::string& field) {
   return std::nullopt;
 }
 
-// `kappa broker` as a child of this process, on a free port and a fresh data dir.
+// A broker as a child of this process, on a fresh data dir: `kappa broker`, or kfake-broker. It
+// prints "... listening on HOST:PORT" on stdout when ready; "{data}" in its arguments is the
+// data dir.
 class KappaBroker {
  public:
-  static Result<std::unique_ptr<KappaBroker>> start(const std::string& fsync) {
+  static Result<std::unique_ptr<KappaBroker>> start(const std::string& fsync,
+                                                    const std::string& listen) {
+    char exe[4096];
+    const ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+      return Status::internal("readlink /proc/self/exe: " + std::string(std::strerror(errno)));
+    exe[len] = '\0';
+    std::vector<std::string> args = {exe, "broker", "--listen", listen};
+    if (fsync != "memory") {
+      for (const char* a : {"--data", "{data}", "--fsync"}) args.emplace_back(a);
+      args.push_back(fsync);
+    }
+    return spawn("kappa broker", std::move(args));
+  }
+  // kfake-broker in the mode like `fsync`'s: -data -sync, -data, or in memory.
+  static Result<std::unique_ptr<KappaBroker>> start_kfake(const std::string& binary,
+                                                          const std::string& fsync) {
+    std::vector<std::string> args = {binary, "-port", "0"};
+    if (fsync != "memory") {
+      args.emplace_back("-data");
+      args.emplace_back("{data}");
+    }
+    if (fsync == "always") args.emplace_back("-sync");
+    return spawn("kfake", std::move(args));
+  }
+
+  static Result<std::unique_ptr<KappaBroker>> spawn(std::string name,
+                                                    std::vector<std::string> args) {
     std::unique_ptr<KappaBroker> b(new KappaBroker);
+    b->name_ = std::move(name);
     std::string tmpl =
         (std::filesystem::temp_directory_path() / "kappa-bench-broker-XXXXXX").string();
     if (!::mkdtemp(tmpl.data()))
@@ -445,16 +477,12 @@ class KappaBroker {
     b->dir_ = tmpl;
     b->log_ = b->dir_ + "/broker.log";
     const std::string data = b->dir_ + "/data";
-    char exe[4096];
-    const ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-      return Status::internal("readlink /proc/self/exe: " + std::string(std::strerror(errno)));
-    exe[len] = '\0';
+    for (auto& a : args) {
+      if (a == "{data}") a = data;
+    }
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
       return Status::internal("pipe: " + std::string(std::strerror(errno)));
-    std::vector<std::string> args = {exe,      "broker", "--listen", "127.0.0.1:0",
-                                     "--data", data,     "--fsync",  fsync};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -464,16 +492,16 @@ class KappaBroker {
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
     posix_spawn_file_actions_addopen(&actions, 2, b->log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0644);
-    const int spawned = ::posix_spawn(&b->pid_, exe, &actions, nullptr, argv.data(), environ);
+    const int spawned =
+        ::posix_spawn(&b->pid_, args[0].c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
     b->out_ = fds[0];
     if (spawned != 0) {
       b->pid_ = -1;
-      return Status::internal("spawning " + std::string(exe) +
-                              " broker: " + std::strerror(spawned));
+      return Status::internal("spawning " + args[0] + ": " + std::strerror(spawned));
     }
-    // Wait for "kappa broker: listening on HOST:PORT (...)".
+    // Wait for "...listening on HOST:PORT".
     const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
     std::string seen;
     while (true) {
@@ -524,19 +552,19 @@ class KappaBroker {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status, 0);
         pid_ = -1;
-        return Status::internal("kappa broker did not exit within 30 s of SIGTERM; killed\n" +
+        return Status::internal(name_ + " did not exit within 30 s of SIGTERM; killed\n" +
                                 tail_of(log_, 20));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     pid_ = -1;
     if (WIFSIGNALED(status)) {
-      return Status::internal("kappa broker died of signal " + std::to_string(WTERMSIG(status)) +
+      return Status::internal(name_ + " died of signal " + std::to_string(WTERMSIG(status)) +
                               " (" + strsignal(WTERMSIG(status)) +
                               ") after SIGTERM; its stderr:\n" + tail_of(log_, 20));
     }
     if (WEXITSTATUS(status) != 0) {
-      return Status::internal("kappa broker exited with status " +
+      return Status::internal(name_ + " exited with status " +
                               std::to_string(WEXITSTATUS(status)) +
                               " after SIGTERM; its stderr:\n" + tail_of(log_, 20));
     }
@@ -551,13 +579,13 @@ class KappaBroker {
       ::waitpid(pid_, nullptr, 0);
       pid_ = -1;
     }
-    return Status::internal("kappa broker " + what + "; its stderr (" + log_ + "):\n" +
+    return Status::internal(name_ + " " + what + "; its stderr (" + log_ + "):\n" +
                             tail_of(log_, 20));
   }
 
   pid_t pid_ = -1;
   int out_ = -1;
-  std::string dir_, log_, bootstrap_;
+  std::string name_, dir_, log_, bootstrap_;
 };
 
 struct TargetResult {
@@ -674,8 +702,9 @@ Result<Options> parse(const std::vector<std::string>& args) {
   if (o.kafka.empty()) o.kafka = "kafka://127.0.0.1:9092";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    static const char* kFlags[] = {"--messages",  "--size",        "--partitions", "--runs",
-                                   "--kafka-pid", "--compression", "--fsync",      "--kafka"};
+    static const char* kFlags[] = {"--messages", "--size",      "--partitions", "--runs",
+                                   "--kafka-pid", "--compression", "--fsync",  "--kafka",
+                                   "--kfake",    "--listen"};
     if (std::find(std::begin(kFlags), std::end(kFlags), a) == std::end(kFlags)) {
       return Status::invalid_argument("unknown option " + a + " for bench broker");
     }
@@ -704,10 +733,24 @@ Result<Options> parse(const std::vector<std::string>& args) {
       }
       o.compression = v;
     } else if (a == "--fsync") {
-      if (v != "always" && v != "never") {
-        return Status::invalid_argument("--fsync expects always or never, got '" + v + "'");
+      if (v != "always" && v != "never" && v != "memory") {
+        return Status::invalid_argument("--fsync expects always, never or memory, got '" + v +
+                                        "'");
       }
       o.fsync = v;
+    } else if (a == "--kfake") {
+      if (v != "none" && ::access(v.c_str(), X_OK) != 0) {
+        return Status::invalid_argument("--kfake expects the kfake-broker binary "
+                                        "(bash scripts/build-kfake.sh prints it) or none, got '" +
+                                        v + "'");
+      }
+      o.kfake = v;
+    } else if (a == "--listen") {
+      const size_t colon = v.rfind(':');
+      if (colon == std::string::npos || colon == 0 || !parse_integer(v.substr(colon + 1))) {
+        return Status::invalid_argument("--listen expects HOST:PORT, got '" + v + "'");
+      }
+      o.listen = v;
     } else if (a == "--kafka") {
       if (v != "none" &&
           (v.rfind("kafka://", 0) != 0 || v.size() == 8 || v.find('/', 8) != std::string::npos)) {
@@ -743,12 +786,16 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
   out << "# messages " << o.messages << " size " << o.size << " partitions " << o.partitions
       << " runs " << o.runs << " compression " << o.compression << " fsync " << o.fsync
       << std::endl;
+  if (double load[3]; ::getloadavg(load, 3) == 3) {
+    out << "# load average " << fixed(load[0], 2) << " " << fixed(load[1], 2) << " "
+        << fixed(load[2], 2) << std::endl;
+  }
 
   // kappa broker
   double kappa_peak_mb = 0;
   Medians kappa;
   {
-    auto broker = KappaBroker::start(o.fsync);
+    auto broker = KappaBroker::start(o.fsync, o.listen);
     if (!broker) {
       err << "kappa: bench broker: " << broker.status().message() << "\n";
       return 1;
@@ -773,6 +820,39 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
       out << "broker.kappa.peak_rss_mb " << fixed(kappa_peak_mb, 1) << "\n";
     } else {
       out << "# note: could not read the kappa broker's VmHWM\n";
+    }
+    out << std::flush;
+  }
+
+  // franz-go's kfake, in the like mode
+  if (o.kfake != "none") {
+    auto peer = KappaBroker::start_kfake(o.kfake, o.fsync);
+    if (!peer) {
+      err << "kappa: bench broker: " << peer.status().message() << "\n";
+      return 1;
+    }
+    out << "# kfake pid " << (*peer)->pid() << " on " << (*peer)->bootstrap() << " ("
+        << (o.fsync == "always" ? "DataDir, SyncWrites" : o.fsync == "never" ? "DataDir" : "in memory")
+        << ")" << std::endl;
+    auto result = run_target("kfake", (*peer)->bootstrap(), false, o, err);
+    if (!result) {
+      err << "kappa: bench broker: " << result.status().message() << "\n";
+      return 1;
+    }
+    const auto hwm = proc_status_kb((*peer)->pid(), "VmHWM");
+    if (Status s = (*peer)->stop(); !s.is_ok()) {
+      const std::string& m = s.message();
+      out << "# note: " << m.substr(0, m.find(';')) << "\n";
+    }
+    const Medians kfake = print_target(out, "kfake", *result, o);
+    out << "broker.throughput_ratio_kfake.produce "
+        << fixed(kappa.produce_msgs / kfake.produce_msgs, 3) << "\n";
+    out << "broker.throughput_ratio_kfake.consume "
+        << fixed(kappa.consume_msgs / kfake.consume_msgs, 3) << "\n";
+    if (hwm) {
+      const double mb = static_cast<double>(*hwm) / 1024;
+      out << "broker.kfake.peak_rss_mb " << fixed(mb, 1) << "\n";
+      if (kappa_peak_mb > 0) out << "broker.memory_ratio_kfake " << fixed(kappa_peak_mb / mb, 3) << "\n";
     }
     out << std::flush;
   }

@@ -26,6 +26,13 @@
 //                                          broker.kafka.rss_mb
 //   broker.throughput_ratio.produce|consume, broker.memory_ratio   kappa / kafka
 //
+// --kfake PATH adds franz-go's kfake (bench/kfake, built by scripts/build-kfake.sh from the Go
+// module proxy) in the mode like kappa's: --fsync always runs it with DataDir and SyncWrites,
+// never with DataDir, memory (kappa without --data) in memory; its figures are broker.kfake.*
+// and broker.throughput_ratio_kfake.produce|consume, broker.memory_ratio_kfake (kappa / kfake).
+// --listen HOST:PORT puts the kappa broker on that address (default 127.0.0.1:0). The first
+// "#" lines give the parameters and the load average.
+//
 // Note that Kafka, as configured by scripts/start-kafka.sh, never fsyncs on produce (it leaves
 // it to the page cache and replication), while `kappa broker --fsync always` (the default here,
 // as in the broker) syncs before acknowledging; --fsync never compares like with like.

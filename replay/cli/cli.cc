@@ -53,9 +53,10 @@ commands:
   bench pipeline|broker ...
       bench pipeline [--events N] [--runs N] [--sqlite-file PATH]: pipeline throughput figures;
       bench broker [--messages N] [--size BYTES] [--partitions P] [--runs R]
-        [--compression none|gzip|snappy|lz4|zstd] [--fsync always|never] [--kafka URL|none]
-        [--kafka-pid PID]: produce/consume throughput and peak memory of `kappa broker` and of
-        Apache Kafka through librdkafka; one "name value" per line
+        [--compression none|gzip|snappy|lz4|zstd] [--fsync always|never|memory] [--kafka URL|none]
+        [--kafka-pid PID] [--kfake PATH|none] [--listen HOST:PORT]: produce/consume throughput and
+        peak memory of `kappa broker`, of franz-go's kfake (scripts/build-kfake.sh) and of Apache
+        Kafka through librdkafka; one "name value" per line
   lab [--listen 127.0.0.1:9092] [--http 127.0.0.1:8080] [--data kappa-lab] [--sink sqlite:DIR/lab.db]
       [--zone Asia/Seoul] [--rate 1] [--trigger 5s] [--window 10s] [--watermark 15s]
       [--dimensions ages,depts] [--stage-mode dead-letter|spark]
