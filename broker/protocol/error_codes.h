@@ -57,6 +57,7 @@ inline constexpr int16_t kKafkaStorageError = 56;
 inline constexpr int16_t kNonEmptyGroup = 68;
 inline constexpr int16_t kGroupIdNotFound = 69;
 inline constexpr int16_t kGroupSubscribedToTopic = 86;
+inline constexpr int16_t kUnstableOffsetCommit = 88;
 inline constexpr int16_t kUnknownTopicId = 100;
 
 }  // namespace kappa::kafka_error

@@ -13,7 +13,7 @@ constexpr std::array<ApiSupport, 29> kApis{{
     {kListOffsets, "ListOffsets", 0, 8, 6},
     {kMetadata, "Metadata", 0, 8, 9},
     {kOffsetCommit, "OffsetCommit", 0, 7, 8},
-    {kOffsetFetch, "OffsetFetch", 0, 5, 6},
+    {kOffsetFetch, "OffsetFetch", 0, 7, 6},
     {kFindCoordinator, "FindCoordinator", 0, 2, 3},
     {kJoinGroup, "JoinGroup", 0, 5, 6},
     {kHeartbeat, "Heartbeat", 0, 3, 4},
@@ -984,6 +984,7 @@ struct Fields<OffsetFetchRequest> {
     } else {
       io.nullable_array(m.topics, "Topics", {}, each);
     }
+    io.boolean(m.require_stable, "RequireStable", {7});
   }
 };
 template <>

@@ -500,6 +500,7 @@ struct OffsetFetchRequest {
   };
   std::string group_id;
   std::optional<std::vector<Topic>> topics;  // v2+: null means every topic of the group
+  bool require_stable = false;               // v7+: no offset a transaction has pending
 };
 struct OffsetFetchResponse {
   struct Partition {

@@ -859,6 +859,10 @@ Result<std::string> KafkaApi::offset_fetch(const RequestHeader& h, std::string_v
       auto& rp = rt.partitions.emplace_back();
       rp.index = index;
       rp.metadata = "";
+      if (req->require_stable && transactions_->has_pending_offset(req->group_id, t.name, index)) {
+        rp.error_code = err::kUnstableOffsetCommit;  // the client retries after the transaction
+        continue;
+      }
       if (!offsets) continue;
       for (const auto& o : *offsets) {
         if (o.partition == index) {

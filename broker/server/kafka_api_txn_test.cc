@@ -305,6 +305,34 @@ TEST(KafkaApiTxnTest, TransactionalOffsetsArePendingUntilCommitAndDroppedOnAbort
   EXPECT_EQ(committed(m.api, "g", "t"), 5) << "an aborted transaction's offsets are dropped";
 }
 
+// OffsetFetch v7's requireStable (Kafka Streams with exactly_once_v2 sets it, and refuses a
+// broker without it): UNSTABLE_OFFSET_COMMIT while a transaction has the offset pending.
+TEST(KafkaApiTxnTest, RequireStableWaitsForPendingTransactionalOffsets) {
+  Memory m;
+  Client c{m.api, "app"};
+  ASSERT_EQ(c.init().error_code, err::kNone);
+  ASSERT_EQ(c.add_offsets("g"), err::kNone);
+  ASSERT_EQ(c.commit_offset("g", "t", 5), err::kNone);
+  auto fetch = [&](bool stable, int16_t version) {
+    OffsetFetchRequest req;
+    req.group_id = "g";
+    req.topics.emplace();
+    req.topics->push_back({"t", {0}});
+    req.require_stable = stable;
+    auto out = m.api.offset_fetch(header(kOffsetFetch, version), encode(req, version));
+    OffsetFetchResponse r;
+    EXPECT_TRUE(out && decode(*out, version, r).is_ok());
+    return r.topics.at(0).partitions.at(0);
+  };
+  EXPECT_EQ(fetch(true, 7).error_code, err::kUnstableOffsetCommit);
+  EXPECT_EQ(fetch(false, 7).error_code, err::kNone);
+  EXPECT_EQ(fetch(false, 6).committed_offset, -1) << "v6, flexible";
+  ASSERT_EQ(c.end(true), err::kNone);
+  const auto after = fetch(true, 7);
+  EXPECT_EQ(after.error_code, err::kNone);
+  EXPECT_EQ(after.committed_offset, 5);
+}
+
 TEST(KafkaApiTxnTest, ATransactionPastItsTimeoutIsAbortedAndItsProducerFenced) {
   Memory m;
   Client c{m.api, "app"};

@@ -477,4 +477,11 @@ std::optional<int64_t> TransactionCoordinator::next_deadline() const {
   return next;
 }
 
+bool TransactionCoordinator::has_pending_offset(std::string_view group, std::string_view topic,
+                                                int32_t partition) const {
+  const OffsetKey key{std::string(group), std::string(topic), partition};
+  return std::any_of(transactions_.begin(), transactions_.end(),
+                     [&](const auto& t) { return t.second.pending.count(key) != 0; });
+}
+
 }  // namespace kappa
