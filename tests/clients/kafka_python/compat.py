@@ -1,0 +1,198 @@
+"""kafka-python against one broker: KafkaAdminClient (create topics with configs, describe and
+alter configs, list/describe consumer groups, their offsets, delete groups and topics) and a
+produce/consume round trip through a consumer group.
+
+    python compat.py BOOTSTRAP PREFIX
+
+Prints one line per operation, "ok   NAME" or "FAIL NAME: why", and exits 1 if any failed.
+"""
+import sys
+import time
+import traceback
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+
+failed = 0
+
+
+def step(name, fn):
+    """Runs fn(); a falsy return or an exception fails the step. Returns fn's value (or None)."""
+    global failed
+    try:
+        value = fn()
+    except Exception as e:  # every failure is reported, and the next steps still run
+        failed += 1
+        print(f"FAIL {name}: {type(e).__name__}: {e}")
+        traceback.print_exc(limit=3, file=sys.stdout)
+        return None
+    print(f"ok   {name}")
+    return value
+
+
+def expect(cond, why):
+    if not cond:
+        raise AssertionError(why)
+
+
+def eventually(seconds, fn):
+    deadline = time.monotonic() + seconds
+    while True:
+        if fn():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def main():
+    bootstrap, prefix = sys.argv[1], sys.argv[2]
+    topic, group = prefix + "_data", prefix + "_group"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+
+    def create():
+        r = admin.create_topics([NewTopic(topic, 2, 1, topic_configs={
+            "retention.ms": "123456789", "cleanup.policy": "compact"})])
+        errors = [(t["name"], t["error_code"], t["error_message"]) for t in r["topics"]]
+        expect(errors == [(topic, 0, None)], f"answered {errors}")
+        expect(eventually(10, lambda: topic in admin.list_topics()), "not listed after 10 s")
+        return True
+    step("admin.create_topics(2 partitions, retention.ms, cleanup.policy)", create)
+
+    def described(key):
+        r = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        c = r["topic"][topic][key]
+        return c["value"], c["config_source"]
+
+    def describe():
+        got = (described("retention.ms"), described("cleanup.policy"))
+        want = (("123456789", "DYNAMIC_TOPIC_CONFIG"), ("compact", "DYNAMIC_TOPIC_CONFIG"))
+        expect(got == want, f"described {got}, want {want}")
+        return True
+    step("admin.describe_configs", describe)
+
+    def alter():
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                            configs={"retention.ms": "987654321"})])
+        # Kafka applies an alteration through its metadata log: it may be described a moment later.
+        want = ("987654321", "DYNAMIC_TOPIC_CONFIG")
+        expect(eventually(10, lambda: described("retention.ms") == want),
+               f"described {described('retention.ms')} 10 s after the alter")
+        return True
+    step("admin.alter_configs then described back", alter)
+
+    def modified():
+        r = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        return {k: (c["value"], c["config_source"]) for k, c in r["topic"][topic].items()}
+
+    def legacy_alter():
+        # AlterConfigs (not incremental) replaces a topic's overrides whole; kafka-python sends
+        # the other overrides it described along, so cleanup.policy stays.
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                            configs={"retention.ms": "555555"})], incremental=False)
+        want = {"retention.ms": ("555555", "DYNAMIC_TOPIC_CONFIG"),
+                "cleanup.policy": ("compact", "DYNAMIC_TOPIC_CONFIG")}
+        expect(eventually(10, lambda: modified() == want), f"the modified configs are {modified()}, want {want}")
+        return True
+    step("admin.alter_configs(incremental=False)", legacy_alter)
+
+    def reset():
+        admin.reset_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                            configs={"cleanup.policy": None})])
+        want = {"retention.ms": ("555555", "DYNAMIC_TOPIC_CONFIG")}
+        expect(eventually(10, lambda: modified() == want), f"the modified configs are {modified()}, want {want}")
+        return True
+    step("admin.reset_configs(cleanup.policy)", reset)
+
+    def grow():
+        admin.create_partitions({topic: 3})
+        expect(eventually(10, lambda: len(admin.describe_topics([topic])[0]["partitions"]) == 3),
+               f"described {admin.describe_topics([topic])}")
+        return True
+    step("admin.create_partitions(2 -> 3)", grow)
+
+    def cluster():
+        c = admin.describe_cluster()
+        expect(len(c["brokers"]) == 1 and c["cluster_id"] and c["controller_id"] is not None
+               and c["controller_id"] >= 0, f"described {c}")
+        return True
+    step("admin.describe_cluster", cluster)
+
+    sent = [(f"k{i % 5}".encode(), f"v{i}".encode(), [("origin", b"compat")]) for i in range(20)]
+
+    def produce():
+        p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        futures = [p.send(topic, key=k, value=v, headers=h) for k, v, h in sent]
+        p.flush(30)
+        offsets = sorted((f.get(10).partition, f.get(10).offset) for f in futures)
+        p.close()
+        expect(len(offsets) == 20 and len(set(offsets)) == 20, f"metadata {offsets}")
+        return True
+    step("KafkaProducer.send x20 (keys, headers, acks=all)", produce)
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=30000)
+
+    def consume():
+        got = []
+        for m in consumer:
+            got.append((m.key, m.value, [(k, bytes(v)) for k, v in m.headers]))
+            if len(got) == len(sent):
+                break
+        expect(sorted(got) == sorted(sent), f"read {len(got)} records, want the {len(sent)} sent")
+        consumer.commit()
+        return True
+    step("KafkaConsumer in a group reads them and commits", consume)
+
+    def list_groups():
+        listed = {g["group_id"]: g for g in admin.list_groups()}
+        expect(group in listed, f"{group} not among {sorted(listed)}")
+        g = listed[group]
+        expect((g["protocol_type"], g["group_state"]) == ("consumer", "Stable"), f"listed {g}")
+        return True
+    step("admin.list_groups", list_groups)
+
+    def describe_groups():
+        d = admin.describe_groups([group])[group]
+        expect(d["error"] is None, f"error {d['error']}")
+        expect((d["group_state"], d["protocol_type"], len(d["members"])) == ("Stable", "consumer", 1),
+               f"described {d}")
+        assigned = d["members"][0]["member_assignment"]["assigned_partitions"]
+        expect([(a["topic"], sorted(a["partitions"])) for a in assigned] == [(topic, [0, 1, 2])],
+               f"assignment {assigned}")
+        return True
+    step("admin.describe_groups", describe_groups)
+    consumer.close()
+
+    def group_offsets():
+        offsets = admin.list_group_offsets({group: None})[group]
+        total = sum(o.offset for tp, o in offsets.items() if tp.topic == topic)
+        expect(total == 20, f"committed {offsets}")
+        return True
+    step("admin.list_group_offsets", group_offsets)
+
+    def delete_groups():
+        r = admin.delete_groups([group])
+        expect(r == {group: "OK"}, f"answered {r}")
+        expect(group not in {g["group_id"] for g in admin.list_groups()}, "still listed")
+        return True
+    step("admin.delete_groups", delete_groups)
+
+    def delete_topics():
+        r = admin.delete_topics([topic])
+        errors = [(t["name"], t["error_code"]) for t in r["topics"]]
+        expect(errors == [(topic, 0)], f"answered {errors}")
+        expect(eventually(15, lambda: topic not in admin.list_topics()), "still listed after 15 s")
+        return True
+    step("admin.delete_topics", delete_topics)
+
+    admin.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print("usage: compat.py BOOTSTRAP PREFIX", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main())
