@@ -1312,13 +1312,28 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
   if (expected_failures == 0) {
     EXPECT_EQ(exit, 0) << out;
   }
-  std::cout << out << client << ": "
+  // The operations as the client reported them, its known gaps on our broker marked as such.
+  std::istringstream report(out);
+  for (std::string line; std::getline(report, line);) {
+    if (line.rfind("FAIL ", 0) == 0 && kappa &&
+        std::any_of(gaps.begin(), gaps.end(),
+                    [&](const KnownGap& g) { return line.rfind("FAIL " + g.operation + ":", 0) == 0; })) {
+      line = "GAP  " + line.substr(5);
+    }
+    std::cout << line << "\n";
+  }
+  std::cout << client << ": "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - began).count()
             << " ms\n";
 }
 
 // kafka-python 3.0 (PyPI): KafkaAdminClient and a round trip through a consumer group.
+// Known gap: DeleteRecords (API 21) is not served; kafka-python finds it missing from our
+// ApiVersions and raises IncompatibleBrokerVersion. Kafka moves partition 1's start to 1.
+// Known gap: DescribeGroups v5 with IncludeAuthorizedOperations true is answered with
+// AuthorizedOperations INT32_MIN ("not requested", kafka-python's None); Kafka 3.9 without an
+// authorizer answers the group's operations READ, DESCRIBE and DELETE.
 TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
   client_library(bootstrap_, is_kappa(), "kafka-python",
                  {"admin.create_topics(2 partitions, retention.ms, cleanup.policy)",
@@ -1327,8 +1342,16 @@ TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
                   "admin.create_partitions(2 -> 3)", "admin.describe_cluster",
                   "KafkaProducer.send x20 (keys, headers, acks=all)",
                   "KafkaConsumer in a group reads them and commits", "admin.list_groups",
-                  "admin.describe_groups", "admin.list_group_offsets", "admin.delete_groups",
-                  "admin.delete_topics"});
+                  "admin.describe_groups",
+                  "admin.describe_groups(include_authorized_operations=True)",
+                  "admin.list_group_offsets",
+                  "admin.list_partition_offsets(LATEST, EARLIEST, MAX_TIMESTAMP)",
+                  "admin.delete_group_offsets(one partition)", "admin.delete_records then EARLIEST",
+                  "admin.delete_groups", "admin.delete_topics"},
+                 {{"admin.delete_records then EARLIEST",
+                   "does not support the 'DeleteRecordsRequest' Kafka protocol"},
+                  {"admin.describe_groups(include_authorized_operations=True)",
+                   "authorized operations None"}});
 }
 
 // franz-go 1.22 (the Go module proxy; tests/clients/franz_go): kgo and kadm.
@@ -1347,7 +1370,8 @@ TEST_P(Compat, FranzGoKgoAndKadm) {
        "kadm.ListMaxTimestampOffsets", "kadm.DeleteRecords then ListStartOffsets",
        "kadm.CreateTopics of an existing topic: TOPIC_ALREADY_EXISTS",
        "kadm.CreateTopics refusing a bad config; ValidateCreateTopics creating nothing",
-       "kadm.BrokerMetadata and DescribeBrokerConfigs", "kgo transaction committed",
+       "kadm.BrokerMetadata and DescribeBrokerConfigs",
+       "kgo transactional producer fenced by a second one with its id", "kgo transaction committed",
        "kgo transaction aborted", "kgo transaction committed again",
        "kgo read_committed sees the committed transactions only",
        "kgo read_uncommitted sees all three", "kadm.DeleteTopics"},
@@ -1355,16 +1379,22 @@ TEST_P(Compat, FranzGoKgoAndKadm) {
 }
 
 // kafkajs 2.2 (npm; tests/clients/kafkajs/package-lock.json): producer, consumer group, admin and
-// a transaction.
+// a transaction. Known gap: DeleteRecords (API 21) is not served; kafkajs's deleteTopicRecords
+// finds no version of it in our ApiVersions. Kafka moves partition 0's start to 2.
 TEST_P(Compat, KafkajsProducerConsumerAdminAndTransaction) {
   client_library(bootstrap_, is_kappa(), "kafkajs",
                  {"admin.createTopics(2 partitions, retention.ms; and a transactional topic)",
                   "admin.fetchTopicMetadata", "admin.describeConfigs",
                   "producer.send x20 (keys, headers)", "consumer group reads them all and commits",
                   "admin.resetOffsets(earliest)", "admin.setOffsets",
+                  "admin.listGroups and describeGroups", "admin.deleteGroups",
+                  "admin.createPartitions(2 -> 3)", "admin.fetchTopicOffsetsByTimestamp",
+                  "admin.deleteTopicRecords then fetchTopicOffsets", "admin.describeCluster",
                   "transaction: commit, abort, commit",
                   "consumer with readUncommitted false sees the committed transactions only",
-                  "consumer with readUncommitted true sees all three", "admin.deleteTopics"});
+                  "consumer with readUncommitted true sees all three", "admin.deleteTopics"},
+                 {{"admin.deleteTopicRecords then fetchTopicOffsets",
+                   "The Kafka server does not support the requested API version"}});
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),

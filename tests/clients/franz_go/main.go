@@ -86,6 +86,17 @@ func records(topic string, vals []string) []*kgo.Record {
 	return out
 }
 
+// batchOf produces vals in one committed transaction of cl.
+func batchOf(ctx context.Context, cl *kgo.Client, topic string, vals []string) error {
+	if err := cl.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := cl.ProduceSync(ctx, records(topic, vals)...).FirstErr(); err != nil {
+		return err
+	}
+	return cl.EndTransaction(ctx, kgo.TryCommit)
+}
+
 func main() {
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: franz_go BOOTSTRAP PREFIX")
@@ -369,6 +380,46 @@ func main() {
 	check("kgo transaction committed again", batch(numbered("later-", 4), kgo.TryCommit))
 	txn.Close()
 
+	// A zombie: a second producer with the same transactional id fences the first, whose open
+	// transaction is aborted and whose commit then fails.
+	zombieTopic := prefix + "_fenced"
+	created, err = adm.CreateTopics(ctx, 1, 1, nil, zombieTopic)
+	if err == nil {
+		err = created.Error()
+	}
+	if err == nil {
+		zombie := newClient(bootstrap, kgo.TransactionalID(prefix+"_zombie"), kgo.DefaultProduceTopic(zombieTopic))
+		successor := newClient(bootstrap, kgo.TransactionalID(prefix+"_zombie"), kgo.DefaultProduceTopic(zombieTopic))
+		if err = zombie.BeginTransaction(); err == nil {
+			err = zombie.ProduceSync(ctx, records(zombieTopic, []string{"zombie"})...).FirstErr()
+		}
+		if err == nil {
+			err = batchOf(ctx, successor, zombieTopic, []string{"successor"})
+		}
+		if err == nil {
+			if zerr := zombie.EndTransaction(ctx, kgo.TryCommit); zerr == nil {
+				err = errors.New("the fenced producer's commit succeeded")
+			} else if !errors.Is(zerr, kerr.ProducerFenced) && !errors.Is(zerr, kerr.InvalidProducerEpoch) {
+				err = fmt.Errorf("the fenced producer's commit failed with %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", zerr)
+			}
+		}
+		zombie.Close()
+		successor.Close()
+	}
+	if err == nil {
+		c := newClient(bootstrap, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{zombieTopic: {0: kgo.NewOffset().AtStart()}}))
+		var rs []*kgo.Record
+		if rs, err = poll(ctx, c, 1, 20*time.Second); err == nil {
+			more, _ := poll(ctx, c, 1, 500*time.Millisecond)
+			if got := values(append(rs, more...)); strings.Join(got, ",") != "successor" {
+				err = fmt.Errorf("read_committed read %v, want [successor]", got)
+			}
+		}
+		c.Close()
+	}
+	check("kgo transactional producer fenced by a second one with its id", err)
+
 	readFrom := func(level kgo.IsolationLevel, want int) ([]string, error) {
 		c := newClient(bootstrap, kgo.FetchIsolationLevel(level),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{txnTopic: {0: kgo.NewOffset().AtStart()}}))
@@ -392,7 +443,7 @@ func main() {
 	}
 	check("kgo read_uncommitted sees all three", err)
 
-	dt, err := adm.DeleteTopics(ctx, topic, txnTopic)
+	dt, err := adm.DeleteTopics(ctx, topic, txnTopic, zombieTopic)
 	if err == nil {
 		err = dt.Error()
 	}

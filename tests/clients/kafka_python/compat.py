@@ -10,8 +10,8 @@ import sys
 import time
 import traceback
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic, OffsetSpec
 
 failed = 0
 
@@ -163,6 +163,15 @@ def main():
                f"assignment {assigned}")
         return True
     step("admin.describe_groups", describe_groups)
+
+    def authorized_operations():
+        # Without an authorizer every operation on a group is allowed, and Kafka says so.
+        d = admin.describe_groups([group], include_authorized_operations=True)[group]
+        ops = sorted(d["authorized_operations"] or [])
+        expect(ops == ["DELETE", "DESCRIBE", "READ"],
+               f"authorized operations {d['authorized_operations']}, want DELETE, DESCRIBE, READ")
+        return True
+    step("admin.describe_groups(include_authorized_operations=True)", authorized_operations)
     consumer.close()
 
     def group_offsets():
@@ -171,6 +180,38 @@ def main():
         expect(total == 20, f"committed {offsets}")
         return True
     step("admin.list_group_offsets", group_offsets)
+
+    tps = [TopicPartition(topic, p) for p in range(3)]
+
+    def list_offsets():
+        latest = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+        earliest = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in tps})
+        maxes = admin.list_partition_offsets({tp: OffsetSpec.MAX_TIMESTAMP for tp in tps})
+        expect(sum(latest[tp].offset for tp in tps) == 20, f"latest {latest}")
+        expect(all(earliest[tp].offset == 0 for tp in tps), f"earliest {earliest}")
+        for tp in tps:
+            m, end = maxes[tp], latest[tp].offset
+            if end == 0:
+                expect((m.offset, m.timestamp) == (-1, -1), f"empty {tp}: max timestamp {m}")
+            else:
+                expect(0 <= m.offset < end and m.timestamp > 0, f"{tp} (end {end}): max timestamp {m}")
+        return True
+    step("admin.list_partition_offsets(LATEST, EARLIEST, MAX_TIMESTAMP)", list_offsets)
+
+    def delete_group_offsets():
+        r = admin.delete_group_offsets(group, [tps[0]])
+        expect({tp: e.__name__ for tp, e in r.items()} == {tps[0]: "NoError"}, f"answered {r}")
+        left = admin.list_group_offsets({group: None})[group]
+        expect(tps[0] not in left and len(left) >= 1, f"committed {left}")
+        return True
+    step("admin.delete_group_offsets(one partition)", delete_group_offsets)
+
+    def delete_records():
+        r = admin.delete_records({tps[1]: 1})
+        low = admin.list_partition_offsets({tps[1]: OffsetSpec.EARLIEST})[tps[1]].offset
+        expect(low == 1, f"answered {r}; partition 1 starts at {low}")
+        return True
+    step("admin.delete_records then EARLIEST", delete_records)
 
     def delete_groups():
         r = admin.delete_groups([group])

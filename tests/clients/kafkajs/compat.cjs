@@ -130,6 +130,54 @@ async function main () {
     expect(JSON.stringify(offsets) === '[[0,"3"],[1,"1"]]', `committed ${JSON.stringify(offsets)} after setOffsets`)
   })
 
+  await step('admin.listGroups and describeGroups', async () => {
+    const { groups } = await admin.listGroups()
+    const listed = groups.find(g => g.groupId === group)
+    expect(listed && listed.protocolType === 'consumer', `listed ${JSON.stringify(groups)}`)
+    const { groups: [d] } = await admin.describeGroups([group])
+    expect(d.groupId === group && d.state === 'Empty' && d.members.length === 0 && d.protocolType === 'consumer',
+      `described ${JSON.stringify(d)}`)
+  })
+
+  await step('admin.deleteGroups', async () => {
+    const [r] = await admin.deleteGroups([group])
+    expect(r.groupId === group && r.errorCode === 0, `answered ${JSON.stringify(r)}`)
+    const { groups } = await admin.listGroups()
+    expect(!groups.some(g => g.groupId === group), 'still listed')
+  })
+
+  await step('admin.createPartitions(2 -> 3)', async () => {
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] })
+    let n = 0
+    for (let i = 0; i < 50 && n !== 3; i++) {
+      n = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length
+      if (n !== 3) await sleep(200)
+    }
+    expect(n === 3, `${n} partitions`)
+  })
+
+  await step('admin.fetchTopicOffsetsByTimestamp', async () => {
+    // Before every record: the first offsets; after the last: none, which kafkajs turns into
+    // the end offsets (an empty partition's is both).
+    const sorted = ps => ps.sort((a, b) => a.partition - b.partition)
+    const early = sorted(await admin.fetchTopicOffsetsByTimestamp(topic, 1)).map(p => [p.partition, p.offset])
+    const late = sorted(await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() + 3600000)).map(p => [p.partition, p.offset])
+    const ends = sorted(await admin.fetchTopicOffsets(topic)).map(p => [p.partition, p.high])
+    expect(JSON.stringify(early) === '[[0,"0"],[1,"0"],[2,"0"]]', `by timestamp 1: ${JSON.stringify(early)}`)
+    expect(JSON.stringify(late) === JSON.stringify(ends), `by a future timestamp: ${JSON.stringify(late)}, ends ${JSON.stringify(ends)}`)
+  })
+
+  await step('admin.deleteTopicRecords then fetchTopicOffsets', async () => {
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '2' }] })
+    const [p0] = (await admin.fetchTopicOffsets(topic)).filter(p => p.partition === 0)
+    expect(p0.low === '2', `partition 0 starts at ${p0.low}`)
+  })
+
+  await step('admin.describeCluster', async () => {
+    const c = await admin.describeCluster()
+    expect(c.brokers.length === 1 && c.clusterId && c.controller !== null && c.controller >= 0, `described ${JSON.stringify(c)}`)
+  })
+
   await step('transaction: commit, abort, commit', async () => {
     const producer = kafka.producer({ transactionalId: `${prefix}_txnid`, idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
