@@ -1328,12 +1328,16 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
             << " ms\n";
 }
 
-// kafka-python 3.0 (PyPI): KafkaAdminClient and a round trip through a consumer group.
+// kafka-python 3.0 (PyPI): KafkaAdminClient, a round trip through a consumer group, and a
+// transactional producer read by read_committed and read_uncommitted consumers.
 // Known gap: DeleteRecords (API 21) is not served; kafka-python finds it missing from our
 // ApiVersions and raises IncompatibleBrokerVersion. Kafka moves partition 1's start to 1.
-// Known gap: DescribeGroups v5 with IncludeAuthorizedOperations true is answered with
-// AuthorizedOperations INT32_MIN ("not requested", kafka-python's None); Kafka 3.9 without an
-// authorizer answers the group's operations READ, DESCRIBE and DELETE.
+// Known gap: authorized operations asked for (DescribeGroups v5 IncludeAuthorizedOperations,
+// Metadata v8+ IncludeTopicAuthorizedOperations and IncludeClusterAuthorizedOperations) are
+// answered INT32_MIN ("not requested", kafka-python's None); Kafka 3.9 without an authorizer
+// answers every operation of the resource type: a group's READ, DESCRIBE, DELETE, a topic's
+// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, the cluster's
+// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
 TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
   client_library(bootstrap_, is_kappa(), "kafka-python",
                  {"admin.create_topics(2 partitions, retention.ms, cleanup.policy)",
@@ -1343,15 +1347,18 @@ TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
                   "KafkaProducer.send x20 (keys, headers, acks=all)",
                   "KafkaConsumer in a group reads them and commits", "admin.list_groups",
                   "admin.describe_groups",
-                  "admin.describe_groups(include_authorized_operations=True)",
+                  "authorized operations of a group, a topic and the cluster",
                   "admin.list_group_offsets",
+                  "KafkaProducer transactions: commit, abort, commit",
+                  "KafkaConsumer read_committed sees the committed transactions only",
+                  "KafkaConsumer read_uncommitted sees all three",
                   "admin.list_partition_offsets(LATEST, EARLIEST, MAX_TIMESTAMP)",
                   "admin.delete_group_offsets(one partition)", "admin.delete_records then EARLIEST",
                   "admin.delete_groups", "admin.delete_topics"},
                  {{"admin.delete_records then EARLIEST",
                    "does not support the 'DeleteRecordsRequest' Kafka protocol"},
-                  {"admin.describe_groups(include_authorized_operations=True)",
-                   "authorized operations None"}});
+                  {"authorized operations of a group, a topic and the cluster",
+                   "authorized operations {'group': None, 'topic': None, 'cluster': None}"}});
 }
 
 // franz-go 1.22 (the Go module proxy; tests/clients/franz_go): kgo and kadm.

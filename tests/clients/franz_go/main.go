@@ -1,7 +1,9 @@
-// franz-go against one broker: kgo (produce, a consumer group, a transaction committed and one
-// aborted, read by a read_committed consumer) and kadm (ListTopics, CreateTopics,
-// DescribeTopicConfigs, AlterTopicConfigs, ListGroups, DescribeGroups, Lag, DeleteGroups,
-// DeleteTopics).
+// franz-go against one broker: kgo (produce, a consumer group, transactions committed and
+// aborted read by read_committed and read_uncommitted consumers, a transactional producer fenced
+// by a second one with its id) and kadm (ListTopics, CreateTopics, DescribeTopicConfigs,
+// AlterTopicConfigs, ListGroups, DescribeGroups, Lag, DeleteOffsets, DeleteGroups,
+// CreatePartitions, ListEndOffsets, ListMaxTimestampOffsets, DeleteRecords, ListStartOffsets,
+// ValidateCreateTopics, BrokerMetadata, DescribeBrokerConfigs, DeleteTopics).
 //
 //	go run . BOOTSTRAP PREFIX
 //

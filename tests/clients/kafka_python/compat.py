@@ -1,6 +1,8 @@
-"""kafka-python against one broker: KafkaAdminClient (create topics with configs, describe and
-alter configs, list/describe consumer groups, their offsets, delete groups and topics) and a
-produce/consume round trip through a consumer group.
+"""kafka-python against one broker: KafkaAdminClient (create topics with configs, describe, alter
+and reset configs, create partitions, describe the cluster, list/describe consumer groups, their
+offsets, ListOffsets, OffsetDelete, DeleteRecords, delete groups and topics), a produce/consume
+round trip through a consumer group, and transactions read by read_committed and
+read_uncommitted consumers.
 
     python compat.py BOOTSTRAP PREFIX
 
@@ -165,13 +167,21 @@ def main():
     step("admin.describe_groups", describe_groups)
 
     def authorized_operations():
-        # Without an authorizer every operation on a group is allowed, and Kafka says so.
+        # Without an authorizer every operation is allowed, and Kafka says so when asked:
+        # DescribeGroups, and Metadata for describe_topics and describe_cluster.
         d = admin.describe_groups([group], include_authorized_operations=True)[group]
-        ops = sorted(d["authorized_operations"] or [])
-        expect(ops == ["DELETE", "DESCRIBE", "READ"],
-               f"authorized operations {d['authorized_operations']}, want DELETE, DESCRIBE, READ")
+        got = {"group": d["authorized_operations"],
+               "topic": admin.describe_topics([topic])[0]["authorized_operations"],
+               "cluster": admin.describe_cluster()["authorized_operations"]}
+        want = {"group": ["DELETE", "DESCRIBE", "READ"],
+                "topic": ["ALTER", "ALTER_CONFIGS", "CREATE", "DELETE", "DESCRIBE",
+                          "DESCRIBE_CONFIGS", "READ", "WRITE"],
+                "cluster": ["ALTER", "ALTER_CONFIGS", "CLUSTER_ACTION", "CREATE", "DESCRIBE",
+                            "DESCRIBE_CONFIGS", "IDEMPOTENT_WRITE"]}
+        got = {k: sorted(v) if v is not None else None for k, v in got.items()}
+        expect(got == want, f"authorized operations {got}, want {want}")
         return True
-    step("admin.describe_groups(include_authorized_operations=True)", authorized_operations)
+    step("authorized operations of a group, a topic and the cluster", authorized_operations)
     consumer.close()
 
     def group_offsets():
@@ -180,6 +190,54 @@ def main():
         expect(total == 20, f"committed {offsets}")
         return True
     step("admin.list_group_offsets", group_offsets)
+
+    txn_topic = prefix + "_txn"
+
+    def transactions():
+        admin.create_topics([NewTopic(txn_topic, 1, 1)])
+        p = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=prefix + "_txnid")
+        p.init_transactions()
+        for values, commit in ((["committed-%d" % i for i in range(10)], True),
+                               (["aborted-%d" % i for i in range(6)], False),
+                               (["later-%d" % i for i in range(4)], True)):
+            p.begin_transaction()
+            for v in values:
+                p.send(txn_topic, value=v.encode())
+            p.flush(30)
+            if commit:
+                p.commit_transaction()
+            else:
+                p.abort_transaction()
+        p.close()
+        return True
+    step("KafkaProducer transactions: commit, abort, commit", transactions)
+
+    def read(isolation, want):
+        c = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation,
+                          auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        c.assign([TopicPartition(txn_topic, 0)])
+        got = []
+        for m in c:
+            got.append(m.value.decode())
+            if len(got) == want:
+                break
+        for m in c.poll(timeout_ms=500).values():  # nothing past them
+            got.extend(r.value.decode() for r in m)
+        c.close()
+        return sorted(got)
+
+    def read_committed():
+        want = sorted(["committed-%d" % i for i in range(10)] + ["later-%d" % i for i in range(4)])
+        got = read("read_committed", len(want))
+        expect(got == want, f"read {got}")
+        return True
+    step("KafkaConsumer read_committed sees the committed transactions only", read_committed)
+
+    def read_uncommitted():
+        got = read("read_uncommitted", 20)
+        expect(len(got) == 20, f"read {len(got)} records, want 20")
+        return True
+    step("KafkaConsumer read_uncommitted sees all three", read_uncommitted)
 
     tps = [TopicPartition(topic, p) for p in range(3)]
 
@@ -221,10 +279,11 @@ def main():
     step("admin.delete_groups", delete_groups)
 
     def delete_topics():
-        r = admin.delete_topics([topic])
-        errors = [(t["name"], t["error_code"]) for t in r["topics"]]
-        expect(errors == [(topic, 0)], f"answered {errors}")
-        expect(eventually(15, lambda: topic not in admin.list_topics()), "still listed after 15 s")
+        r = admin.delete_topics([topic, txn_topic])
+        errors = sorted((t["name"], t["error_code"]) for t in r["topics"])
+        expect(errors == sorted([(topic, 0), (txn_topic, 0)]), f"answered {errors}")
+        expect(eventually(15, lambda: not {topic, txn_topic} & set(admin.list_topics())),
+               "still listed after 15 s")
         return True
     step("admin.delete_topics", delete_topics)
 

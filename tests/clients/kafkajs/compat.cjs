@@ -1,6 +1,8 @@
 // kafkajs against one broker: producer, a consumer group, admin (createTopics,
-// fetchTopicMetadata, describeConfigs, fetchOffsets, resetOffsets, setOffsets, deleteTopics) and
-// a transactional producer's commit and abort read by a consumer with readUncommitted false.
+// fetchTopicMetadata, describeConfigs, fetchOffsets, resetOffsets, setOffsets, listGroups,
+// describeGroups, deleteGroups, createPartitions, fetchTopicOffsetsByTimestamp,
+// deleteTopicRecords, describeCluster, deleteTopics) and a transactional producer's commit and
+// abort read by consumers with readUncommitted false and true.
 //
 //   node compat.cjs BOOTSTRAP PREFIX
 //
