@@ -1,6 +1,6 @@
 // franz-go against one broker: kgo (produce, a consumer group, transactions committed and
 // aborted read by read_committed and read_uncommitted consumers, a transactional producer fenced
-// by a second one with its id) and kadm (ListTopics, CreateTopics, DescribeTopicConfigs,
+// by a second one with its id, a GroupTransactSession's consume-transform-produce) and kadm (ListTopics, CreateTopics, DescribeTopicConfigs,
 // AlterTopicConfigs, ListGroups, DescribeGroups, Lag, DeleteOffsets, DeleteGroups,
 // CreatePartitions, ListEndOffsets, ListMaxTimestampOffsets, DeleteRecords, ListStartOffsets,
 // ValidateCreateTopics, BrokerMetadata, DescribeBrokerConfigs, DeleteTopics).
@@ -97,6 +97,59 @@ func batchOf(ctx context.Context, cl *kgo.Client, topic string, vals []string) e
 		return err
 	}
 	return cl.EndTransaction(ctx, kgo.TryCommit)
+}
+
+// transformOnce reads in (1 partition) in a GroupTransactSession of group and writes "out-" +
+// each value to out: the first transaction is aborted, the next ones committed, until the
+// session has committed 12 records.
+func transformOnce(ctx context.Context, bootstrap, prefix, in, out, group string) error {
+	s, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(bootstrap), kgo.TransactionalID(prefix+"_eos"),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(in), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequireStableFetchOffsets())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	defer cancel()
+	done, aborted := 0, false
+	for done < 12 {
+		fs := s.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%d of 12 committed when the time ran out", done)
+		}
+		for _, e := range fs.Errors() {
+			return fmt.Errorf("fetch %s/%d: %w", e.Topic, e.Partition, e.Err)
+		}
+		var outs []*kgo.Record
+		fs.EachRecord(func(r *kgo.Record) {
+			outs = append(outs, &kgo.Record{Topic: out, Key: r.Key, Value: append([]byte("out-"), r.Value...)})
+		})
+		if len(outs) == 0 {
+			continue
+		}
+		if err := s.Begin(); err != nil {
+			return err
+		}
+		if err := s.ProduceSync(ctx, outs...).FirstErr(); err != nil {
+			return err
+		}
+		end := kgo.TryCommit
+		if !aborted {
+			end, aborted = kgo.TryAbort, true
+		}
+		committed, err := s.End(ctx, end)
+		if err != nil {
+			return err
+		}
+		if committed {
+			done += len(outs)
+		}
+	}
+	if done != 12 {
+		return fmt.Errorf("%d records committed, want 12", done)
+	}
+	return nil
 }
 
 func main() {
@@ -422,6 +475,43 @@ func main() {
 	}
 	check("kgo transactional producer fenced by a second one with its id", err)
 
+	// Consume-transform-produce in a GroupTransactSession: the first transaction aborted (its
+	// records never seen, its offsets not committed, so the input is read again), then committed
+	// ones until every input record is transformed exactly once.
+	eosIn, eosOut, eosGroup := prefix+"_eos_in", prefix+"_eos_out", prefix+"_eos_group"
+	created, err = adm.CreateTopics(ctx, 1, 1, nil, eosIn, eosOut)
+	if err == nil {
+		err = created.Error()
+	}
+	if err == nil {
+		err = base.ProduceSync(ctx, records(eosIn, numbered("in-", 12))...).FirstErr()
+	}
+	if err == nil {
+		err = transformOnce(ctx, bootstrap, prefix, eosIn, eosOut, eosGroup)
+	}
+	if err == nil {
+		c := newClient(bootstrap, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{eosOut: {0: kgo.NewOffset().AtStart()}}))
+		var rs []*kgo.Record
+		if rs, err = poll(ctx, c, 12, 20*time.Second); err == nil {
+			more, _ := poll(ctx, c, 1, 500*time.Millisecond)
+			want := values(records(eosOut, numbered("out-in-", 12)))
+			if got := values(append(rs, more...)); strings.Join(got, ",") != strings.Join(want, ",") {
+				err = fmt.Errorf("read_committed read %v from the output, want %v", got, want)
+			}
+		}
+		c.Close()
+	}
+	if err == nil {
+		var fetched kadm.OffsetResponses
+		if fetched, err = adm.FetchOffsets(ctx, eosGroup); err == nil {
+			if o, ok := fetched.Lookup(eosIn, 0); !ok || o.At != 12 {
+				err = fmt.Errorf("the group committed %+v, want 12", o)
+			}
+		}
+	}
+	check("kgo GroupTransactSession: abort, then commit each input once (TxnOffsetCommit)", err)
+
 	readFrom := func(level kgo.IsolationLevel, want int) ([]string, error) {
 		c := newClient(bootstrap, kgo.FetchIsolationLevel(level),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{txnTopic: {0: kgo.NewOffset().AtStart()}}))
@@ -445,7 +535,7 @@ func main() {
 	}
 	check("kgo read_uncommitted sees all three", err)
 
-	dt, err := adm.DeleteTopics(ctx, topic, txnTopic, zombieTopic)
+	dt, err := adm.DeleteTopics(ctx, topic, txnTopic, zombieTopic, eosIn, eosOut)
 	if err == nil {
 		err = dt.Error()
 	}
