@@ -1332,6 +1332,8 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
 // transactional producer read by read_committed and read_uncommitted consumers.
 // Known gap: DeleteRecords (API 21) is not served; kafka-python finds it missing from our
 // ApiVersions and raises IncompatibleBrokerVersion. Kafka moves partition 1's start to 1.
+// Known gap: DescribeLogDirs (API 35, kafka-log-dirs.sh) is not served either; Kafka lists the
+// topic's partitions with their sizes.
 // Known gap: authorized operations asked for (DescribeGroups v5 IncludeAuthorizedOperations,
 // Metadata v8+ IncludeTopicAuthorizedOperations and IncludeClusterAuthorizedOperations) are
 // answered INT32_MIN ("not requested", kafka-python's None); Kafka 3.9 without an authorizer
@@ -1354,9 +1356,12 @@ TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
                   "KafkaConsumer read_uncommitted sees all three",
                   "admin.list_partition_offsets(LATEST, EARLIEST, MAX_TIMESTAMP)",
                   "admin.delete_group_offsets(one partition)", "admin.delete_records then EARLIEST",
+                  "admin.describe_log_dirs",
                   "admin.delete_groups", "admin.delete_topics"},
                  {{"admin.delete_records then EARLIEST",
                    "does not support the 'DeleteRecordsRequest' Kafka protocol"},
+                  {"admin.describe_log_dirs",
+                   "does not support the 'DescribeLogDirsRequest' Kafka protocol"},
                   {"authorized operations of a group, a topic and the cluster",
                    "authorized operations {'group': None, 'topic': None, 'cluster': None}"}});
 }

@@ -271,6 +271,14 @@ def main():
         return True
     step("admin.delete_records then EARLIEST", delete_records)
 
+    def log_dirs():
+        dirs = admin.describe_log_dirs()
+        parts = sorted(p["partition_index"] for d in dirs for ld in d["log_dirs"]
+                       for t in ld["topics"] if t["name"] == topic for p in t["partitions"])
+        expect(parts == [0, 1, 2], f"{topic}'s partitions in the log dirs: {parts}")
+        return True
+    step("admin.describe_log_dirs", log_dirs)
+
     def delete_groups():
         r = admin.delete_groups([group])
         expect(r == {group: "OK"}, f"answered {r}")
