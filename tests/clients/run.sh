@@ -65,7 +65,7 @@ case "$client" in
     rc=$?
     [ $rc -eq 77 ] && skip "PyPI is unreachable: cannot install kafka-python==$version"
     [ $rc -ne 0 ] && exit $rc
-    exec timeout 120 "$venv/bin/python" "$here/kafka_python/compat.py" "$bootstrap" "$prefix"
+    PYTHONDONTWRITEBYTECODE=1 exec timeout 120 "$venv/bin/python" "$here/kafka_python/compat.py" "$bootstrap" "$prefix"
     ;;
   kafkajs)
     command -v node >/dev/null && command -v npm >/dev/null || skip "no node and npm on PATH"
