@@ -1,6 +1,7 @@
 // franz-go against one broker: kgo (produce, a consumer group, transactions committed and
 // aborted read by read_committed and read_uncommitted consumers, a transactional producer fenced
-// by a second one with its id, a GroupTransactSession's consume-transform-produce) and kadm (ListTopics, CreateTopics, DescribeTopicConfigs,
+// by a second one with its id, a GroupTransactSession's consume-transform-produce, a static
+// member replaced by the next client with its instance id) and kadm (ListTopics, CreateTopics, DescribeTopicConfigs,
 // AlterTopicConfigs, ListGroups, DescribeGroups, Lag, DeleteOffsets, DeleteGroups,
 // CreatePartitions, ListEndOffsets, ListMaxTimestampOffsets, DeleteRecords, ListStartOffsets,
 // ValidateCreateTopics, BrokerMetadata, DescribeBrokerConfigs, DeleteTopics).
@@ -97,6 +98,62 @@ func batchOf(ctx context.Context, cl *kgo.Client, topic string, vals []string) e
 		return err
 	}
 	return cl.EndTransaction(ctx, kgo.TryCommit)
+}
+
+func staticMembers(ctx context.Context, bootstrap string, adm *kadm.Client, topic, group string) error {
+	member := func() (*kgo.Client, error) {
+		c := newClient(bootstrap, kgo.ConsumerGroup(group), kgo.InstanceID("static-1"), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(6*time.Second))
+		if _, err := poll(ctx, c, 1, 30*time.Second); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	describe := func(when string) error {
+		d, err := adm.DescribeGroups(ctx, group)
+		if err == nil {
+			err = d.Error()
+		}
+		if err != nil {
+			return err
+		}
+		g := d[group]
+		if g.State != "Stable" || len(g.Members) != 1 || g.Members[0].InstanceID == nil || *g.Members[0].InstanceID != "static-1" {
+			ids := []string{}
+			for _, m := range g.Members {
+				if m.InstanceID != nil {
+					ids = append(ids, *m.InstanceID)
+				}
+			}
+			return fmt.Errorf("%s: state %s, %d members, instance ids %v; want Stable, 1, [static-1]", when, g.State, len(g.Members), ids)
+		}
+		return nil
+	}
+	first, err := member()
+	if err != nil {
+		return err
+	}
+	if err = describe("with the first member"); err != nil {
+		first.Close()
+		return err
+	}
+	first.Close()
+	if err = describe("after the first closed"); err != nil {
+		return err
+	}
+	// Kafka hands the instance's place to the replacement at once, without a rebalance; waiting
+	// for the closed member's session to time out (6 s) instead would be a rebalance.
+	began := time.Now()
+	second, err := member()
+	if err != nil {
+		return err
+	}
+	defer second.Close()
+	if took := time.Since(began); took > 3*time.Second {
+		return fmt.Errorf("the replacement took %.1f s to join and read", took.Seconds())
+	}
+	return describe("with its replacement")
 }
 
 // transformOnce reads in (1 partition) in a GroupTransactSession of group and writes "out-" +
@@ -315,6 +372,11 @@ func main() {
 		}
 	}
 	check("kadm.DeleteGroups", err)
+
+	// Static membership (KIP-345): a member with an instance id that closes stays in the group
+	// (it does not leave), and the next client with that id takes its place.
+	err = staticMembers(ctx, bootstrap, adm, topic, prefix+"_static")
+	check("kgo static member (InstanceID) stays when closed, replaced by the next with its id", err)
 
 	// More topic admin: CreatePartitions, offsets by ListOffsets, DeleteRecords, refusals.
 	cp, err := adm.CreatePartitions(ctx, 1, topic)
