@@ -1143,6 +1143,7 @@ TEST_P(Compat, DeleteRecordsToolMovesTheLogStart) {
   ASSERT_EQ(left.size(), 13u);
   EXPECT_EQ(left.front().offset, 7);
   EXPECT_EQ(left.back().offset, 19);
+}
 
 // kafka-console-producer.sh (kafka.tools.ConsoleProducer) with keys, read back by
 // kafka-console-consumer.sh (ConsoleConsumer) in a group that commits what it read; on a topic of
@@ -1330,8 +1331,6 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
 
 // kafka-python 3.0 (PyPI): KafkaAdminClient, a round trip through a consumer group, and a
 // transactional producer read by read_committed and read_uncommitted consumers.
-// Known gap: DeleteRecords (API 21) is not served; kafka-python finds it missing from our
-// ApiVersions and raises IncompatibleBrokerVersion. Kafka moves partition 1's start to 1.
 // Known gap: DescribeLogDirs (API 35, kafka-log-dirs.sh) is not served either; Kafka lists the
 // topic's partitions with their sizes.
 // Known gap: authorized operations asked for (DescribeGroups v5 IncludeAuthorizedOperations,
@@ -1358,18 +1357,13 @@ TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
                   "admin.delete_group_offsets(one partition)", "admin.delete_records then EARLIEST",
                   "admin.describe_log_dirs",
                   "admin.delete_groups", "admin.delete_topics"},
-                 {{"admin.delete_records then EARLIEST",
-                   "does not support the 'DeleteRecordsRequest' Kafka protocol"},
-                  {"admin.describe_log_dirs",
+                 {{"admin.describe_log_dirs",
                    "does not support the 'DescribeLogDirsRequest' Kafka protocol"},
                   {"authorized operations of a group, a topic and the cluster",
                    "authorized operations {'group': None, 'topic': None, 'cluster': None}"}});
 }
 
 // franz-go 1.22 (the Go module proxy; tests/clients/franz_go): kgo and kadm.
-// Known gap: DeleteRecords (API 21) is not served, so kadm refuses to send it ("broker is too
-// old": our ApiVersions does not list it); Kafka answers low watermark 2 and ListOffsets -2
-// then gives 2.
 // Known gap: static membership (KIP-345). A member with group.instance.id "static-1" closes
 // without leaving; a new client with the same instance id sends JoinGroup v5 (member id "",
 // group_instance_id "static-1") to the Stable group. Kafka 3.9 answers at once: error NONE, a new
@@ -1398,14 +1392,12 @@ TEST_P(Compat, FranzGoKgoAndKadm) {
        "kgo transaction aborted", "kgo transaction committed again",
        "kgo read_committed sees the committed transactions only",
        "kgo read_uncommitted sees all three", "kadm.DeleteTopics"},
-      {{"kadm.DeleteRecords then ListStartOffsets", "broker is too old"},
-       {"kgo static member (InstanceID) stays when closed, replaced by the next with its id",
+      {{"kgo static member (InstanceID) stays when closed, replaced by the next with its id",
         "the replacement took"}});
 }
 
 // kafkajs 2.2 (npm; tests/clients/kafkajs/package-lock.json): producer, consumer group, admin and
-// a transaction. Known gap: DeleteRecords (API 21) is not served; kafkajs's deleteTopicRecords
-// finds no version of it in our ApiVersions. Kafka moves partition 0's start to 2.
+// a transaction.
 TEST_P(Compat, KafkajsProducerConsumerAdminAndTransaction) {
   client_library(bootstrap_, is_kappa(), "kafkajs",
                  {"admin.createTopics(2 partitions, retention.ms; and a transactional topic)",
@@ -1417,9 +1409,7 @@ TEST_P(Compat, KafkajsProducerConsumerAdminAndTransaction) {
                   "admin.deleteTopicRecords then fetchTopicOffsets", "admin.describeCluster",
                   "transaction: commit, abort, commit",
                   "consumer with readUncommitted false sees the committed transactions only",
-                  "consumer with readUncommitted true sees all three", "admin.deleteTopics"},
-                 {{"admin.deleteTopicRecords then fetchTopicOffsets",
-                   "The Kafka server does not support the requested API version"}});
+                  "consumer with readUncommitted true sees all three", "admin.deleteTopics"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),
