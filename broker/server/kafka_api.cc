@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 #include <deque>
+#include <initializer_list>
 
 #include "broker/groups/group_coordinator.h"
 #include "broker/protocol/error_codes.h"
@@ -145,6 +146,7 @@ Result<std::string> KafkaApi::metadata(const RequestHeader& h, std::string_view 
   r.brokers.push_back({0, options_.advertised_host, options_.advertised_port, std::nullopt});
   r.cluster_id = options_.cluster_id;
   r.controller_id = 0;
+  if (req->include_cluster_authorized_operations) r.cluster_authorized_operations = kClusterOperations;
   std::vector<std::string> names;
   if (req->topics) {
     names = *req->topics;
@@ -155,6 +157,7 @@ Result<std::string> KafkaApi::metadata(const RequestHeader& h, std::string_view 
     MetadataResponse::Topic t;
     t.name = name;
     t.error_code = ensure_topic(name, req->allow_auto_topic_creation);
+    if (req->include_topic_authorized_operations) t.topic_authorized_operations = kTopicOperations;
     if (t.error_code == err::kNone) {
       const int32_t n = log_.partition_count(name).value_or(0);
       for (int32_t p = 0; p < n; ++p) {
@@ -1023,6 +1026,7 @@ Result<std::string> KafkaApi::describe_groups(const RequestHeader& h, std::strin
   for (const std::string& id : req->groups) {
     auto& rg = r.groups.emplace_back();
     rg.group_id = id;
+    if (req->include_authorized_operations) rg.authorized_operations = kGroupOperations;
     if (!with_offsets) {
       rg.error_code = err::kCoordinatorNotAvailable;
       continue;

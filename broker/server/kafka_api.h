@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,19 @@
 #include "broker/server/transaction_coordinator.h"
 
 namespace kappa {
+
+// Authorized operations as Kafka without an authorizer answers them when a client asks
+// (Metadata v8+, DescribeGroups v3+, DescribeCluster): every operation of the resource type, as
+// bits of Kafka's AclOperation codes (READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
+// CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12).
+constexpr int32_t acl_operations(std::initializer_list<int> codes) {
+  int32_t bits = 0;
+  for (int c : codes) bits |= int32_t{1} << c;
+  return bits;
+}
+inline constexpr int32_t kGroupOperations = acl_operations({3, 6, 8});
+inline constexpr int32_t kTopicOperations = acl_operations({3, 4, 5, 6, 7, 8, 10, 11});
+inline constexpr int32_t kClusterOperations = acl_operations({5, 7, 8, 9, 10, 11, 12});
 
 class GroupCoordinator;
 struct RecordBatchHeader;

@@ -282,6 +282,7 @@ Result<std::string> KafkaApi::describe_cluster(const RequestHeader& h, std::stri
   r.cluster_id = options_.cluster_id;
   r.controller_id = 0;
   r.brokers.push_back({0, options_.advertised_host, options_.advertised_port, std::nullopt});
+  if (req->include_cluster_authorized_operations) r.cluster_authorized_operations = kClusterOperations;
   return encode(r, h.api_version);
 }
 
