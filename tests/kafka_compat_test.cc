@@ -1331,7 +1331,7 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
 
 // kafka-python 3.0 (PyPI): KafkaAdminClient, a round trip through a consumer group, and a
 // transactional producer read by read_committed and read_uncommitted consumers.
-// Known gap: DescribeLogDirs (API 35, kafka-log-dirs.sh) is not served either; Kafka lists the
+// Known gap: DescribeLogDirs (API 35, kafka-log-dirs.sh) is not served; Kafka lists the
 // topic's partitions with their sizes.
 TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
   client_library(bootstrap_, is_kappa(), "kafka-python",
