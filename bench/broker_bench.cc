@@ -55,10 +55,10 @@ struct Options {
   int64_t partitions = 1;
   int64_t runs = 3;
   std::string compression = "none";
-  std::string fsync = "always";  // or "never", or "memory": no --data at all
+  std::string fsync = "always";        // or "never", or "memory": no --data at all
   std::string listen = "127.0.0.1:0";  // the kappa broker's
-  std::string kafka;      // kafka://HOST:PORT[,...] or "none"
-  int64_t kafka_pid = 0;  // 0: from kafka.pid
+  std::string kafka;                   // kafka://HOST:PORT[,...] or "none"
+  int64_t kafka_pid = 0;               // 0: from kafka.pid
   std::string kfake = "none";  // the kfake-broker binary (scripts/build-kfake.sh), or "none"
 };
 
@@ -559,13 +559,12 @@ class KappaBroker {
     }
     pid_ = -1;
     if (WIFSIGNALED(status)) {
-      return Status::internal(name_ + " died of signal " + std::to_string(WTERMSIG(status)) +
-                              " (" + strsignal(WTERMSIG(status)) +
-                              ") after SIGTERM; its stderr:\n" + tail_of(log_, 20));
+      return Status::internal(name_ + " died of signal " + std::to_string(WTERMSIG(status)) + " (" +
+                              strsignal(WTERMSIG(status)) + ") after SIGTERM; its stderr:\n" +
+                              tail_of(log_, 20));
     }
     if (WEXITSTATUS(status) != 0) {
-      return Status::internal(name_ + " exited with status " +
-                              std::to_string(WEXITSTATUS(status)) +
+      return Status::internal(name_ + " exited with status " + std::to_string(WEXITSTATUS(status)) +
                               " after SIGTERM; its stderr:\n" + tail_of(log_, 20));
     }
     return Status::ok();
@@ -702,9 +701,9 @@ Result<Options> parse(const std::vector<std::string>& args) {
   if (o.kafka.empty()) o.kafka = "kafka://127.0.0.1:9092";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    static const char* kFlags[] = {"--messages", "--size",      "--partitions", "--runs",
-                                   "--kafka-pid", "--compression", "--fsync",  "--kafka",
-                                   "--kfake",    "--listen"};
+    static const char* kFlags[] = {"--messages",  "--size",        "--partitions", "--runs",
+                                   "--kafka-pid", "--compression", "--fsync",      "--kafka",
+                                   "--kfake",     "--listen"};
     if (std::find(std::begin(kFlags), std::end(kFlags), a) == std::end(kFlags)) {
       return Status::invalid_argument("unknown option " + a + " for bench broker");
     }
@@ -734,15 +733,15 @@ Result<Options> parse(const std::vector<std::string>& args) {
       o.compression = v;
     } else if (a == "--fsync") {
       if (v != "always" && v != "never" && v != "memory") {
-        return Status::invalid_argument("--fsync expects always, never or memory, got '" + v +
-                                        "'");
+        return Status::invalid_argument("--fsync expects always, never or memory, got '" + v + "'");
       }
       o.fsync = v;
     } else if (a == "--kfake") {
       if (v != "none" && ::access(v.c_str(), X_OK) != 0) {
-        return Status::invalid_argument("--kfake expects the kfake-broker binary "
-                                        "(bash scripts/build-kfake.sh prints it) or none, got '" +
-                                        v + "'");
+        return Status::invalid_argument(
+            "--kfake expects the kfake-broker binary "
+            "(bash scripts/build-kfake.sh prints it) or none, got '" +
+            v + "'");
       }
       o.kfake = v;
     } else if (a == "--listen") {
@@ -832,7 +831,9 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
       return 1;
     }
     out << "# kfake pid " << (*peer)->pid() << " on " << (*peer)->bootstrap() << " ("
-        << (o.fsync == "always" ? "DataDir, SyncWrites" : o.fsync == "never" ? "DataDir" : "in memory")
+        << (o.fsync == "always"  ? "DataDir, SyncWrites"
+            : o.fsync == "never" ? "DataDir"
+                                 : "in memory")
         << ")" << std::endl;
     auto result = run_target("kfake", (*peer)->bootstrap(), false, o, err);
     if (!result) {
@@ -852,7 +853,8 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
     if (hwm) {
       const double mb = static_cast<double>(*hwm) / 1024;
       out << "broker.kfake.peak_rss_mb " << fixed(mb, 1) << "\n";
-      if (kappa_peak_mb > 0) out << "broker.memory_ratio_kfake " << fixed(kappa_peak_mb / mb, 3) << "\n";
+      if (kappa_peak_mb > 0)
+        out << "broker.memory_ratio_kfake " << fixed(kappa_peak_mb / mb, 3) << "\n";
     }
     out << std::flush;
   }

@@ -85,9 +85,10 @@ Status validate_topic_config(std::string_view name, std::string_view value,
         v = parse_int<int64_t>(trim(value));
       }
       if (!v) {
-        return Status::invalid_argument(invalid(
-            name, value,
-            def->type == ConfigType::kInt ? "Not a number of type INT" : "Not a number of type LONG"));
+        return Status::invalid_argument(invalid(name, value,
+                                                def->type == ConfigType::kInt
+                                                    ? "Not a number of type INT"
+                                                    : "Not a number of type LONG"));
       }
       if (auto lo = lower_bound(name); lo && *v < *lo) {
         return Status::invalid_argument(
@@ -140,7 +141,8 @@ TopicSettings parse_topic_settings(const TopicConfigs& configs) {
   if (auto* v = get("segment.bytes")) s.segment_bytes = parse_int<int64_t>(*v);
   if (auto* v = get("max.message.bytes")) s.max_message_bytes = parse_int<int32_t>(*v);
   if (auto* v = get("message.timestamp.type")) s.log_append_time = *v == "LogAppendTime";
-  if (auto* v = get("min.insync.replicas")) s.min_insync_replicas = parse_int<int32_t>(*v).value_or(1);
+  if (auto* v = get("min.insync.replicas"))
+    s.min_insync_replicas = parse_int<int32_t>(*v).value_or(1);
   if (auto* v = get("cleanup.policy")) {
     s.compact = v->find("compact") != std::string::npos;
     s.retain = v->find("delete") != std::string::npos;
@@ -170,7 +172,8 @@ Result<TopicConfigs> parse_topic_configs(std::string_view text, std::string_view
     auto bad = [&](std::string why) {
       return Status::corruption(std::string(where) + ":" + std::to_string(line_no) + ": " + why);
     };
-    if (eq == std::string_view::npos) return bad("expected name=value, got '" + std::string(line) + "'");
+    if (eq == std::string_view::npos)
+      return bad("expected name=value, got '" + std::string(line) + "'");
     const std::string_view name = line.substr(0, eq), value = line.substr(eq + 1);
     if (Status s = validate_topic_config(name, value); !s.is_ok()) return bad(s.message());
     if (!out.emplace(name, value).second) return bad(std::string(name) + " is set twice");

@@ -20,8 +20,7 @@ TEST(TopicConfig, RefusesUnknownNamesAndBadValuesWithKafkasWording) {
             "of: compact, delete");
   EXPECT_EQ(validate_topic_config("message.timestamp.type", "logappendtime").code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(validate_topic_config("min.insync.replicas", "0").code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(validate_topic_config("min.insync.replicas", "0").code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(validate_topic_config("retention.bytes", "-5").is_ok());
 }
 
@@ -62,8 +61,9 @@ TEST(TopicConfig, StoredFormRoundTripsAndNamesTheBadLine) {
   auto back = parse_topic_configs(text, "configs/t");
   ASSERT_TRUE(back) << back.status().message();
   EXPECT_EQ(*back, c);
-  EXPECT_EQ(parse_topic_configs("retention.ms=1\nretention.ms=x\n", "configs/t").status().message(),
-            "configs/t:2: Invalid value x for configuration retention.ms: Not a number of type LONG");
+  EXPECT_EQ(
+      parse_topic_configs("retention.ms=1\nretention.ms=x\n", "configs/t").status().message(),
+      "configs/t:2: Invalid value x for configuration retention.ms: Not a number of type LONG");
   EXPECT_EQ(parse_topic_configs("retention.ms=1", "configs/t").status().code(),
             StatusCode::kCorruption);
   EXPECT_EQ(parse_topic_configs("retention.ms\n", "f").status().message(),

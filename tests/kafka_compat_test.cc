@@ -947,13 +947,15 @@ TEST_P(Compat, TopicConfigsThroughTopicsAndConfigsTools) {
             std::string::npos)
       << bad_value.output;
 
-  const ToolRun added = configs_tool(
-      bootstrap_, "--alter" + entity + " --add-config max.message.bytes=200000,segment.bytes=1048576");
+  const ToolRun added =
+      configs_tool(bootstrap_, "--alter" + entity +
+                                   " --add-config max.message.bytes=200000,segment.bytes=1048576");
   EXPECT_EQ(added.exit, 0) << added.output;
   EXPECT_NE(added.output.find("Completed updating config for topic " + topic + "."),
             std::string::npos)
       << added.output;
-  const ToolRun removed = configs_tool(bootstrap_, "--alter" + entity + " --delete-config retention.ms");
+  const ToolRun removed =
+      configs_tool(bootstrap_, "--alter" + entity + " --delete-config retention.ms");
   EXPECT_EQ(removed.exit, 0) << removed.output;
   if (is_kappa()) kappa_->kill9_and_restart();
   const ToolRun shown = configs_tool(bootstrap_, "--describe" + entity);
@@ -975,8 +977,9 @@ TEST_P(Compat, TopicConfigsThroughTopicsAndConfigsTools) {
   const ToolRun all = configs_tool(bootstrap_, "--describe --all" + entity);
   EXPECT_EQ(all.exit, 0) << all.output;
   EXPECT_NE(all.output.find("message.timestamp.type=CreateTime"), std::string::npos) << all.output;
-  const ToolRun broker = configs_tool(bootstrap_, "--describe --all --entity-type brokers --entity-name "
-                                      + std::string(is_kappa() ? "0" : "1"));
+  const ToolRun broker =
+      configs_tool(bootstrap_, "--describe --all --entity-type brokers --entity-name " +
+                                   std::string(is_kappa() ? "0" : "1"));
   EXPECT_EQ(broker.exit, 0) << broker.output;
   EXPECT_NE(broker.output.find("num.partitions="), std::string::npos) << broker.output;
 }
@@ -1126,17 +1129,16 @@ TEST_P(Compat, DeleteRecordsToolMovesTheLogStart) {
   const std::string json = ::testing::TempDir() + "/" + topic + ".json";
   std::ofstream(json) << R"({"version":1,"partitions":[{"topic":")" << topic
                       << R"(","partition":0,"offset":7}]})";
-  const ToolRun deleted = kafka_tool("org.apache.kafka.tools.DeleteRecordsCommand",
-                                     "--bootstrap-server " + bootstrap_ +
-                                         " --offset-json-file " + json);
+  const ToolRun deleted =
+      kafka_tool("org.apache.kafka.tools.DeleteRecordsCommand",
+                 "--bootstrap-server " + bootstrap_ + " --offset-json-file " + json);
   EXPECT_EQ(deleted.exit, 0) << deleted.output;
-  EXPECT_NE(deleted.output.find("partition: " + topic + "-0\tlow_watermark: 7"),
-            std::string::npos)
+  EXPECT_NE(deleted.output.find("partition: " + topic + "-0\tlow_watermark: 7"), std::string::npos)
       << deleted.output;
   if (is_kappa()) kappa_->kill9_and_restart();
-  const ToolRun earliest = kafka_tool(
-      "org.apache.kafka.tools.GetOffsetShell",
-      "--bootstrap-server " + bootstrap_ + " --topic " + topic + " --time -2");
+  const ToolRun earliest =
+      kafka_tool("org.apache.kafka.tools.GetOffsetShell",
+                 "--bootstrap-server " + bootstrap_ + " --topic " + topic + " --time -2");
   EXPECT_EQ(earliest.exit, 0) << earliest.output;
   EXPECT_NE(earliest.output.find(topic + ":0:7"), std::string::npos) << earliest.output;
   const auto left = consume_all(bootstrap_, topic, 1, 13);
@@ -1161,7 +1163,8 @@ TEST_P(Compat, ConsoleProducerConsumerReadCommittedAndGetOffsetsOnTransactions) 
     for (int i = 0; i < 12; ++i) in << "key-" << i % 4 << ":value-" << i << "\n";
   }
   std::multiset<std::string> want;
-  for (int i = 0; i < 12; ++i) want.insert("key-" + std::to_string(i % 4) + ":value-" + std::to_string(i));
+  for (int i = 0; i < 12; ++i)
+    want.insert("key-" + std::to_string(i % 4) + ":value-" + std::to_string(i));
   const ToolRun produced = kafka_tool(
       "kafka.tools.ConsoleProducer",
       "--bootstrap-server " + bootstrap_ + " --topic " + topic +
@@ -1205,8 +1208,9 @@ TEST_P(Compat, ConsoleProducerConsumerReadCommittedAndGetOffsetsOnTransactions) 
   p.commit();
 
   const auto offsets = [&](const std::string& time) {
-    return kafka_tool("org.apache.kafka.tools.GetOffsetShell",
-                      "--bootstrap-server " + bootstrap_ + " --topic " + txn_topic + " --time " + time);
+    return kafka_tool(
+        "org.apache.kafka.tools.GetOffsetShell",
+        "--bootstrap-server " + bootstrap_ + " --topic " + txn_topic + " --time " + time);
   };
   auto committed_run = std::async(std::launch::async, [&] {
     return console_consumer(txn_topic, "--max-messages 14 --isolation-level read_committed");
@@ -1221,7 +1225,8 @@ TEST_P(Compat, ConsoleProducerConsumerReadCommittedAndGetOffsetsOnTransactions) 
   const ToolRun keyed = read_keys.get();
   EXPECT_EQ(keyed.exit, 0) << keyed.output;
   EXPECT_EQ(lines(keyed.output), want) << keyed.output;
-  EXPECT_NE(keyed.output.find("Processed a total of 12 messages"), std::string::npos) << keyed.output;
+  EXPECT_NE(keyed.output.find("Processed a total of 12 messages"), std::string::npos)
+      << keyed.output;
   int64_t total = 0;
   for (int64_t o : committed(bootstrap_, group, topic, 2)) total += o;
   EXPECT_EQ(total, 12) << "the console consumer's group commits what it read";
@@ -1277,9 +1282,9 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
   std::string prefix = unique(client);
   std::replace(prefix.begin(), prefix.end(), '-', '_');
   const auto began = std::chrono::steady_clock::now();
-  std::string out = run_capture("bash '" + (source / "tests/clients/run.sh").string() + "' " +
-                                client + " '" + cache.string() + "' " + bootstrap + " " + prefix +
-                                " 2>&1; echo \"exit=$?\"");
+  std::string out =
+      run_capture("bash '" + (source / "tests/clients/run.sh").string() + "' " + client + " '" +
+                  cache.string() + "' " + bootstrap + " " + prefix + " 2>&1; echo \"exit=$?\"");
   const auto at = out.rfind("exit=");
   ASSERT_NE(at, std::string::npos) << out;
   const int exit = std::atoi(out.c_str() + at + 5);
@@ -1317,15 +1322,17 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
   std::istringstream report(out);
   for (std::string line; std::getline(report, line);) {
     if (line.rfind("FAIL ", 0) == 0 && kappa &&
-        std::any_of(gaps.begin(), gaps.end(),
-                    [&](const KnownGap& g) { return line.rfind("FAIL " + g.operation + ":", 0) == 0; })) {
+        std::any_of(gaps.begin(), gaps.end(), [&](const KnownGap& g) {
+          return line.rfind("FAIL " + g.operation + ":", 0) == 0;
+        })) {
       line = "GAP  " + line.substr(5);
     }
     std::cout << line << "\n";
   }
   std::cout << client << ": "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - began).count()
+                   std::chrono::steady_clock::now() - began)
+                   .count()
             << " ms\n";
 }
 
@@ -1336,11 +1343,15 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
 TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
   client_library(bootstrap_, is_kappa(), "kafka-python",
                  {"admin.create_topics(2 partitions, retention.ms, cleanup.policy)",
-                  "admin.describe_configs", "admin.alter_configs then described back",
-                  "admin.alter_configs(incremental=False)", "admin.reset_configs(cleanup.policy)",
-                  "admin.create_partitions(2 -> 3)", "admin.describe_cluster",
+                  "admin.describe_configs",
+                  "admin.alter_configs then described back",
+                  "admin.alter_configs(incremental=False)",
+                  "admin.reset_configs(cleanup.policy)",
+                  "admin.create_partitions(2 -> 3)",
+                  "admin.describe_cluster",
                   "KafkaProducer.send x20 (keys, headers, acks=all)",
-                  "KafkaConsumer in a group reads them and commits", "admin.list_groups",
+                  "KafkaConsumer in a group reads them and commits",
+                  "admin.list_groups",
                   "admin.describe_groups",
                   "authorized operations of a group, a topic and the cluster",
                   "admin.list_group_offsets",
@@ -1348,9 +1359,11 @@ TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
                   "KafkaConsumer read_committed sees the committed transactions only",
                   "KafkaConsumer read_uncommitted sees all three",
                   "admin.list_partition_offsets(LATEST, EARLIEST, MAX_TIMESTAMP)",
-                  "admin.delete_group_offsets(one partition)", "admin.delete_records then EARLIEST",
+                  "admin.delete_group_offsets(one partition)",
+                  "admin.delete_records then EARLIEST",
                   "admin.describe_log_dirs",
-                  "admin.delete_groups", "admin.delete_topics"},
+                  "admin.delete_groups",
+                  "admin.delete_topics"},
                  {{"admin.describe_log_dirs",
                    "does not support the 'DescribeLogDirsRequest' Kafka protocol"}});
 }
@@ -1366,24 +1379,36 @@ TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
 TEST_P(Compat, FranzGoKgoAndKadm) {
   client_library(
       bootstrap_, is_kappa(), "franz-go",
-      {"kadm.CreateTopics(3 partitions, retention.ms)", "kadm.CreateTopics(transactional topic)",
-       "kadm.ListTopics", "kadm.DescribeTopicConfigs", "kadm.AlterTopicConfigs then described back",
-       "kgo.ProduceSync(30 records)", "kgo consumer group reads everything",
-       "kgo.CommitUncommittedOffsets", "kadm.ListGroups", "kadm.DescribeGroups",
-       "kgo.ProduceSync(5 more)", "kadm.Lag", "kadm.DeleteOffsets(one partition)",
+      {"kadm.CreateTopics(3 partitions, retention.ms)",
+       "kadm.CreateTopics(transactional topic)",
+       "kadm.ListTopics",
+       "kadm.DescribeTopicConfigs",
+       "kadm.AlterTopicConfigs then described back",
+       "kgo.ProduceSync(30 records)",
+       "kgo consumer group reads everything",
+       "kgo.CommitUncommittedOffsets",
+       "kadm.ListGroups",
+       "kadm.DescribeGroups",
+       "kgo.ProduceSync(5 more)",
+       "kadm.Lag",
+       "kadm.DeleteOffsets(one partition)",
        "kadm.DeleteGroups",
        "kgo static member (InstanceID) stays when closed, replaced by the next with its id",
-       "kadm.CreatePartitions(+1)", "kadm.ListEndOffsets",
-       "kadm.ListMaxTimestampOffsets", "kadm.DeleteRecords then ListStartOffsets",
+       "kadm.CreatePartitions(+1)",
+       "kadm.ListEndOffsets",
+       "kadm.ListMaxTimestampOffsets",
+       "kadm.DeleteRecords then ListStartOffsets",
        "kadm.CreateTopics of an existing topic: TOPIC_ALREADY_EXISTS",
        "kadm.CreateTopics refusing a bad config; ValidateCreateTopics creating nothing",
        "kadm.BrokerMetadata and DescribeBrokerConfigs",
        "kgo transactional producer fenced by a second one with its id",
        "kgo GroupTransactSession: abort, then commit each input once (TxnOffsetCommit)",
        "kgo transaction committed",
-       "kgo transaction aborted", "kgo transaction committed again",
+       "kgo transaction aborted",
+       "kgo transaction committed again",
        "kgo read_committed sees the committed transactions only",
-       "kgo read_uncommitted sees all three", "kadm.DeleteTopics"},
+       "kgo read_uncommitted sees all three",
+       "kadm.DeleteTopics"},
       {{"kgo static member (InstanceID) stays when closed, replaced by the next with its id",
         "the replacement took"}});
 }
@@ -1391,17 +1416,17 @@ TEST_P(Compat, FranzGoKgoAndKadm) {
 // kafkajs 2.2 (npm; tests/clients/kafkajs/package-lock.json): producer, consumer group, admin and
 // a transaction.
 TEST_P(Compat, KafkajsProducerConsumerAdminAndTransaction) {
-  client_library(bootstrap_, is_kappa(), "kafkajs",
-                 {"admin.createTopics(2 partitions, retention.ms; and a transactional topic)",
-                  "admin.fetchTopicMetadata", "admin.describeConfigs",
-                  "producer.send x20 (keys, headers)", "consumer group reads them all and commits",
-                  "admin.resetOffsets(earliest)", "admin.setOffsets",
-                  "admin.listGroups and describeGroups", "admin.deleteGroups",
-                  "admin.createPartitions(2 -> 3)", "admin.fetchTopicOffsetsByTimestamp",
-                  "admin.deleteTopicRecords then fetchTopicOffsets", "admin.describeCluster",
-                  "transaction: commit, abort, commit",
-                  "consumer with readUncommitted false sees the committed transactions only",
-                  "consumer with readUncommitted true sees all three", "admin.deleteTopics"});
+  client_library(
+      bootstrap_, is_kappa(), "kafkajs",
+      {"admin.createTopics(2 partitions, retention.ms; and a transactional topic)",
+       "admin.fetchTopicMetadata", "admin.describeConfigs", "producer.send x20 (keys, headers)",
+       "consumer group reads them all and commits", "admin.resetOffsets(earliest)",
+       "admin.setOffsets", "admin.listGroups and describeGroups", "admin.deleteGroups",
+       "admin.createPartitions(2 -> 3)", "admin.fetchTopicOffsetsByTimestamp",
+       "admin.deleteTopicRecords then fetchTopicOffsets", "admin.describeCluster",
+       "transaction: commit, abort, commit",
+       "consumer with readUncommitted false sees the committed transactions only",
+       "consumer with readUncommitted true sees all three", "admin.deleteTopics"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, Compat, ::testing::Values("kappa", "kafka"),

@@ -950,13 +950,17 @@ Status DiskBroker::write_topic_configs(std::string_view topic, const TopicConfig
   std::error_code ec;
   if (configs.empty()) {
     if (!std::filesystem::remove(path, ec)) {
-      if (ec) return Status::unavailable("disk broker " + path.string() + ": cannot remove: " + ec.message());
+      if (ec)
+        return Status::unavailable("disk broker " + path.string() +
+                                   ": cannot remove: " + ec.message());
       return Status::ok();
     }
     return disk::sync_dir(dir);
   }
-  if (std::filesystem::create_directory(dir, ec)) KAPPA_RETURN_IF_ERROR(disk::sync_dir(options_.dir));
-  if (ec) return Status::unavailable("disk broker " + dir.string() + ": cannot create: " + ec.message());
+  if (std::filesystem::create_directory(dir, ec))
+    KAPPA_RETURN_IF_ERROR(disk::sync_dir(options_.dir));
+  if (ec)
+    return Status::unavailable("disk broker " + dir.string() + ": cannot create: " + ec.message());
   return disk::replace_file(path, format_topic_configs(configs));
 }
 
@@ -979,7 +983,9 @@ Status DiskBroker::load_topic_configs() {
       }
       std::error_code rm;
       std::filesystem::remove(entry.path(), rm);
-      if (rm) return Status::unavailable("disk broker " + entry.path().string() + ": cannot remove: " + rm.message());
+      if (rm)
+        return Status::unavailable("disk broker " + entry.path().string() +
+                                   ": cannot remove: " + rm.message());
       removed = true;
       continue;
     }
@@ -998,7 +1004,8 @@ Status DiskBroker::load_topic_configs() {
     t->settings = parse_topic_settings(t->configs);
     apply_limits(*t);
   }
-  if (ec) return Status::unavailable("disk broker " + dir.string() + ": cannot list: " + ec.message());
+  if (ec)
+    return Status::unavailable("disk broker " + dir.string() + ": cannot list: " + ec.message());
   return removed ? disk::sync_dir(dir) : Status::ok();
 }
 

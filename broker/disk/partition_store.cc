@@ -600,8 +600,7 @@ Result<int64_t> PartitionStore::append(std::string batch) {
   if (const int64_t limit = max_batch_bytes_.load(std::memory_order_relaxed); n > limit) {
     return Status::invalid_argument("batch of " + std::to_string(n) + " bytes for " +
                                     partition_name(topic_, partition_) + " exceeds the limit of " +
-                                    std::to_string(limit) +
-                                    " bytes (max_batch_bytes)");
+                                    std::to_string(limit) + " bytes (max_batch_bytes)");
   }
   const int32_t length = be32(batch.data() + kLengthAt);
   if (12 + static_cast<int64_t>(length) != n) {

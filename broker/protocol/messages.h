@@ -654,11 +654,11 @@ struct DescribeConfigsResponse {
     std::string name;
     std::optional<std::string> value;
     bool read_only = false;
-    bool is_default = false;  // v0 only; v1+ says it with config_source
+    bool is_default = false;    // v0 only; v1+ says it with config_source
     int8_t config_source = -1;  // v1+
     bool is_sensitive = false;
-    std::vector<Synonym> synonyms;  // v1+
-    int8_t config_type = 0;         // v3+
+    std::vector<Synonym> synonyms;             // v1+
+    int8_t config_type = 0;                    // v3+
     std::optional<std::string> documentation;  // v3+
   };
   struct Result {

@@ -533,7 +533,8 @@ Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed
 void stamp_log_append_time(std::string& batch, int64_t now_ms) {
   // Offsets in the batch: the CRC at 17 covers 21..end; attributes at 21, maxTimestamp at 35.
   const auto set = [&](size_t at, uint64_t v, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i, v >>= 8) batch[at + static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+    for (int i = bytes - 1; i >= 0; --i, v >>= 8)
+      batch[at + static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
   };
   batch[22] = static_cast<char>(batch[22] | 0x08);  // the low byte of attributes
   set(35, static_cast<uint64_t>(now_ms), 8);

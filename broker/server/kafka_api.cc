@@ -146,7 +146,8 @@ Result<std::string> KafkaApi::metadata(const RequestHeader& h, std::string_view 
   r.brokers.push_back({0, options_.advertised_host, options_.advertised_port, std::nullopt});
   r.cluster_id = options_.cluster_id;
   r.controller_id = 0;
-  if (req->include_cluster_authorized_operations) r.cluster_authorized_operations = kClusterOperations;
+  if (req->include_cluster_authorized_operations)
+    r.cluster_authorized_operations = kClusterOperations;
   std::vector<std::string> names;
   if (req->topics) {
     names = *req->topics;
@@ -211,8 +212,8 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
         fail(err::kNotEnoughReplicas,
              "The size of the current ISR Set(0) is insufficient to satisfy the min.isr "
              "requirement of " +
-                 std::to_string(settings.min_insync_replicas) + " for partition " +
-                 topic.name + "-" + std::to_string(part.index));
+                 std::to_string(settings.min_insync_replicas) + " for partition " + topic.name +
+                 "-" + std::to_string(part.index));
         continue;
       }
       const int32_t max_batch = settings.max_message_bytes.value_or(options_.max_message_bytes);
@@ -456,64 +457,63 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
 Result<std::string> KafkaApi::list_offsets(const RequestHeader& h, std::string_view body) {
   auto req = parse<ListOffsetsRequest>(h, body);
   if (!req) return req.status();
-  auto r = answer_by_partition<ListOffsetsResponse>(log_, *req, [&](const auto& t, const auto& p,
-                                                                  const OffsetRange& range,
-                                                                  auto& rp) {
-    rp.leader_epoch = 0;
-    int64_t offset = -1;
-    int64_t timestamp = -1;
-    int64_t target = p.timestamp;
-    bool by_time = target >= 0;
-    if (target == kMaxTimestamp) {
-      // The record with the largest timestamp (the first of them), as Kafka answers -3.
-      auto max = log_.max_timestamp(t.name, p.index);
-      if (!max) {
-        rp.error_code = error_of(max.status());
-        return;
-      }
-      if (*max == INT64_MIN) {  // no records: offset -1, timestamp -1, no error
-        rp.offset = -1;
-        rp.timestamp = -1;
-        return;
-      }
-      target = *max;  // a record's own, even a negative one: looked up as a time
-      by_time = true;
-    }
-    if (by_time) {
-      auto found = log_.offset_for_time(t.name, p.index, target);
-      if (!found) {
-        rp.error_code = error_of(found.status());
-        return;
-      }
-      if (*found < range.end) {
-        FetchLimits one;
-        one.max_records = 1;
-        auto rec = log_.fetch(t.name, p.index, *found, one);
-        if (rec && !rec->records.empty()) {
-          offset = rec->records.front().offset;
-          timestamp = rec->records.front().timestamp_ms;
+  auto r = answer_by_partition<ListOffsetsResponse>(
+      log_, *req, [&](const auto& t, const auto& p, const OffsetRange& range, auto& rp) {
+        rp.leader_epoch = 0;
+        int64_t offset = -1;
+        int64_t timestamp = -1;
+        int64_t target = p.timestamp;
+        bool by_time = target >= 0;
+        if (target == kMaxTimestamp) {
+          // The record with the largest timestamp (the first of them), as Kafka answers -3.
+          auto max = log_.max_timestamp(t.name, p.index);
+          if (!max) {
+            rp.error_code = error_of(max.status());
+            return;
+          }
+          if (*max == INT64_MIN) {  // no records: offset -1, timestamp -1, no error
+            rp.offset = -1;
+            rp.timestamp = -1;
+            return;
+          }
+          target = *max;  // a record's own, even a negative one: looked up as a time
+          by_time = true;
         }
-      }
-    } else if (target == -1) {
-      offset = range.end;
-      if (req->isolation_level == 1) {  // read_committed: the last stable offset
-        auto index = log_.transaction_index(t.name, p.index, range.end, range.end);
-        if (!index) {
-          rp.error_code = error_of(index.status());
+        if (by_time) {
+          auto found = log_.offset_for_time(t.name, p.index, target);
+          if (!found) {
+            rp.error_code = error_of(found.status());
+            return;
+          }
+          if (*found < range.end) {
+            FetchLimits one;
+            one.max_records = 1;
+            auto rec = log_.fetch(t.name, p.index, *found, one);
+            if (rec && !rec->records.empty()) {
+              offset = rec->records.front().offset;
+              timestamp = rec->records.front().timestamp_ms;
+            }
+          }
+        } else if (target == -1) {
+          offset = range.end;
+          if (req->isolation_level == 1) {  // read_committed: the last stable offset
+            auto index = log_.transaction_index(t.name, p.index, range.end, range.end);
+            if (!index) {
+              rp.error_code = error_of(index.status());
+              return;
+            }
+            offset = index->last_stable_offset;
+          }
+        } else if (target == -2 || target == kEarliestLocalTimestamp) {
+          offset = range.earliest;  // every segment is local
+        } else {
+          rp.error_code = err::kInvalidRequest;
           return;
         }
-        offset = index->last_stable_offset;
-      }
-    } else if (target == -2 || target == kEarliestLocalTimestamp) {
-      offset = range.earliest;  // every segment is local
-    } else {
-      rp.error_code = err::kInvalidRequest;
-      return;
-    }
-    rp.offset = offset;
-    rp.timestamp = timestamp;
-    if (offset >= 0) rp.old_style_offsets = {offset};
-  });
+        rp.offset = offset;
+        rp.timestamp = timestamp;
+        if (offset >= 0) rp.old_style_offsets = {offset};
+      });
   return encode(r, h.api_version);
 }
 

@@ -118,8 +118,8 @@ Result<std::string> KafkaApi::describe_configs(const RequestHeader& h, std::stri
         const auto [dflt, dflt_source] = topic_default(def);
         auto it = overrides->find(def.name);
         const bool set = it != overrides->end();
-        auto& c = add(def.name, set ? it->second : dflt, set ? int8_t{kDynamicTopicConfig} : dflt_source,
-                      false, def.type, def.doc);
+        auto& c = add(def.name, set ? it->second : dflt,
+                      set ? int8_t{kDynamicTopicConfig} : dflt_source, false, def.type, def.doc);
         if (!req->include_synonyms) continue;
         if (set) c.synonyms.push_back({def.name, it->second, kDynamicTopicConfig});
         c.synonyms.push_back({def.broker_name, dflt, dflt_source});
@@ -182,8 +182,7 @@ AlterConfigsResponse KafkaApi::alter(const AlterConfigsRequest& req, bool increm
       continue;
     }
     if (res.resource_type != kTopicResource) {
-      fail(err::kInvalidRequest, "Unsupported resource type " +
-                                     std::to_string(res.resource_type) +
+      fail(err::kInvalidRequest, "Unsupported resource type " + std::to_string(res.resource_type) +
                                      ": this broker alters topics (2)");
       continue;
     }
@@ -213,7 +212,8 @@ AlterConfigsResponse KafkaApi::alter(const AlterConfigsRequest& req, bool increm
         continue;
       }
       if (op != kSet && op != kAppend && op != kSubtract) {
-        fail(err::kInvalidRequest, "Unknown operation type " + std::to_string(op) + " for " + c.name);
+        fail(err::kInvalidRequest,
+             "Unknown operation type " + std::to_string(op) + " for " + c.name);
         break;
       }
       if (!c.value) {
@@ -282,7 +282,8 @@ Result<std::string> KafkaApi::describe_cluster(const RequestHeader& h, std::stri
   r.cluster_id = options_.cluster_id;
   r.controller_id = 0;
   r.brokers.push_back({0, options_.advertised_host, options_.advertised_port, std::nullopt});
-  if (req->include_cluster_authorized_operations) r.cluster_authorized_operations = kClusterOperations;
+  if (req->include_cluster_authorized_operations)
+    r.cluster_authorized_operations = kClusterOperations;
   return encode(r, h.api_version);
 }
 

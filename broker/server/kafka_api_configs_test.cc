@@ -84,8 +84,7 @@ struct Api {
     IncrementalAlterConfigsRequest req;
     req.resources.push_back({type, topic, std::move(configs)});
     req.validate_only = validate_only;
-    auto body =
-        api.incremental_alter_configs(header(kIncrementalAlterConfigs, 1), encode(req, 1));
+    auto body = api.incremental_alter_configs(header(kIncrementalAlterConfigs, 1), encode(req, 1));
     IncrementalAlterConfigsResponse resp;
     EXPECT_TRUE(body && decode(*body, 1, resp).is_ok());
     return resp.responses.at(0);
@@ -150,14 +149,15 @@ TEST(KafkaApiConfigs, DescribeConfigsAsKafkaAnswersIt) {
   auto v0 = rig.api.describe(kTopicResource, "t", 0);
   ASSERT_EQ(v0.error_code, err::kNone);
   for (const auto& cfg : v0.configs) EXPECT_EQ(cfg.is_default, cfg.name != "retention.ms");
-  auto v1 = rig.api.describe(kTopicResource, "t", 1, true, std::vector<std::string>{"retention.ms"});
+  auto v1 =
+      rig.api.describe(kTopicResource, "t", 1, true, std::vector<std::string>{"retention.ms"});
   ASSERT_EQ(v1.configs.size(), 1u);
   ASSERT_EQ(v1.configs[0].synonyms.size(), 2u);
   EXPECT_EQ(v1.configs[0].synonyms[0].source, kDynamicTopicConfig);
   EXPECT_EQ(v1.configs[0].synonyms[1].name, "log.retention.ms");
   // Unknown keys are left out, as Kafka does.
-  EXPECT_TRUE(
-      rig.api.describe(kTopicResource, "t", 4, false, std::vector<std::string>{"nope"}).configs.empty());
+  EXPECT_TRUE(rig.api.describe(kTopicResource, "t", 4, false, std::vector<std::string>{"nope"})
+                  .configs.empty());
 
   auto missing = rig.api.describe(kTopicResource, "nope");
   EXPECT_EQ(missing.error_code, err::kUnknownTopicOrPartition);
@@ -207,14 +207,15 @@ TEST(KafkaApiConfigs, IncrementalAndWholeAlterations) {
   EXPECT_EQ(rig.api.configs("t")["cleanup.policy"].first, "compact");
   auto not_list = rig.api.incremental("t", {{"retention.ms", kAppend, "1"}});
   EXPECT_EQ(not_list.error_code, err::kInvalidConfig);
-  EXPECT_EQ(not_list.error_message, "Config value append is not allowed for config key: retention.ms");
+  EXPECT_EQ(not_list.error_message,
+            "Config value append is not allowed for config key: retention.ms");
   // A bad config leaves the whole resource as it was.
   auto bad = rig.api.incremental("t", {{"retention.ms", kSet, "5"}, {"x.y", kSet, "1"}});
   EXPECT_EQ(bad.error_code, err::kInvalidConfig);
   EXPECT_EQ(rig.api.configs("t")["retention.ms"].first, "1000");
-  EXPECT_EQ(rig.api.incremental("t", {{"retention.ms", kSet, "5"}}, /*validate_only=*/true)
-                .error_code,
-            err::kNone);
+  EXPECT_EQ(
+      rig.api.incremental("t", {{"retention.ms", kSet, "5"}}, /*validate_only=*/true).error_code,
+      err::kNone);
   EXPECT_EQ(rig.api.configs("t")["retention.ms"].first, "1000") << "validate_only";
   EXPECT_EQ(rig.api.incremental("t", {{"retention.ms", kSet, "1"}, {"retention.ms", kSet, "2"}})
                 .error_code,
@@ -242,8 +243,9 @@ TEST(KafkaApiConfigs, MaxMessageBytesAndMinInsyncReplicasTakeEffect) {
   auto big = rig.api.produce("t", batch_of(2, 1000, 300));
   EXPECT_EQ(big.error_code, err::kMessageTooLarge);
   EXPECT_NE(big.error_message->find("max.message.bytes of t"), std::string::npos);
-  EXPECT_EQ(rig.api.incremental("t", {{"max.message.bytes", kDelete, std::nullopt},
-                                      {"min.insync.replicas", kSet, "2"}})
+  EXPECT_EQ(rig.api
+                .incremental("t", {{"max.message.bytes", kDelete, std::nullopt},
+                                   {"min.insync.replicas", kSet, "2"}})
                 .error_code,
             err::kNone);
   EXPECT_EQ(rig.api.produce("t", batch_of(2, 1000, 300), 1).error_code, err::kNone);
@@ -297,14 +299,16 @@ TEST(DiskBrokerConfigs, ConfigsAreDurableAndSegmentBytesAndRetentionArePerTopic)
     ASSERT_TRUE(b) << b.status().message();
     ASSERT_TRUE((*b)->create_configured_topic("small", 1, {{"segment.bytes", "600"}}));
     ASSERT_TRUE((*b)->create_configured_topic(
-        "kept", 1, {{"segment.bytes", "600"}, {"cleanup.policy", "compact"}, {"retention.ms", "10"}}));
+        "kept", 1,
+        {{"segment.bytes", "600"}, {"cleanup.policy", "compact"}, {"retention.ms", "10"}}));
     ASSERT_TRUE((*b)->create_topic("plain", 1));
     for (const char* t : {"small", "kept", "plain"}) {
       for (int i = 0; i < 10; ++i) ASSERT_TRUE((*b)->append_batch(t, 0, batch));
     }
     EXPECT_GE(logs_of(tmp.path() / "topics" / "small-0").size(), 4u);
     EXPECT_EQ(logs_of(tmp.path() / "topics" / "plain-0").size(), 1u);
-    ASSERT_TRUE((*b)->set_topic_configs("small", {{"segment.bytes", "600"}, {"retention.ms", "10"}}));
+    ASSERT_TRUE(
+        (*b)->set_topic_configs("small", {{"segment.bytes", "600"}, {"retention.ms", "10"}}));
   }
   EXPECT_EQ(disk::read_file(tmp.path() / "configs" / "small.properties"),
             "retention.ms=10\nsegment.bytes=600\n");
@@ -370,8 +374,7 @@ TEST(KafkaApiDeleteRecords, MovesTheLogStartInMemory) {
   EXPECT_EQ(p.error_code, err::kNone);
   EXPECT_EQ(p.low_watermark, 4);
   EXPECT_EQ(rig.batches.offsets("t", 0)->earliest, 4);
-  EXPECT_EQ(rig.batches.read_batches("t", 0, 2, 1 << 20).status().code(),
-            StatusCode::kOutOfRange);
+  EXPECT_EQ(rig.batches.read_batches("t", 0, 2, 1 << 20).status().code(), StatusCode::kOutOfRange);
   auto read = rig.batches.read_batches("t", 0, 4, 1 << 20);
   ASSERT_TRUE(read);
   EXPECT_EQ(read->log_start_offset, 4);
@@ -406,7 +409,8 @@ TEST(KafkaApiDeleteRecords, DeletesWholeSegmentsAndIsDurable) {
   }
   auto b = DiskBroker::open(o);
   ASSERT_TRUE(b) << b.status().message();
-  EXPECT_EQ((*b)->offsets("t", 0)->earliest, 23) << "the log start inside a segment, after a restart";
+  EXPECT_EQ((*b)->offsets("t", 0)->earliest, 23)
+      << "the log start inside a segment, after a restart";
   EXPECT_EQ((*b)->offsets("t", 0)->end, 50);
   EXPECT_EQ(*(*b)->offset_for_time("t", 0, 0), 23);
 }

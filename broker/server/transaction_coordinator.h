@@ -128,8 +128,7 @@ class TransactionCoordinator {
   size_t size() const { return transactions_.size(); }
   // Whether an open transaction has an offset of (group, topic, partition) pending
   // (OffsetFetch's requireStable answers UNSTABLE_OFFSET_COMMIT for it).
-  bool has_pending_offset(std::string_view group, std::string_view topic,
-                          int32_t partition) const;
+  bool has_pending_offset(std::string_view group, std::string_view topic, int32_t partition) const;
 
   static std::string encode(const Transaction& t);
   static std::optional<Transaction> decode(std::string_view bytes);

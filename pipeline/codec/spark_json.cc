@@ -63,7 +63,6 @@ size_t java_malformed(std::string_view in, size_t i, size_t& valid) {
 // Thrown inside this file only: the value breaks Jackson's grammar, so every field is null.
 struct Malformed {};
 
-
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -149,8 +148,12 @@ class Reader {
     uint32_t high = 0;  // a pending high surrogate from a \u escape
     const auto unit_escape = [&](uint32_t unit) {
       static constexpr char kHex[] = "0123456789ABCDEF";
-      const char esc[6] = {'\\', 'u', kHex[(unit >> 12) & 0xf], kHex[(unit >> 8) & 0xf],
-                           kHex[(unit >> 4) & 0xf], kHex[unit & 0xf]};
+      const char esc[6] = {'\\',
+                           'u',
+                           kHex[(unit >> 12) & 0xf],
+                           kHex[(unit >> 8) & 0xf],
+                           kHex[(unit >> 4) & 0xf],
+                           kHex[unit & 0xf]};
       out.append(esc, 6);
     };
     const auto lone = [&](uint32_t unit) {

@@ -58,7 +58,8 @@ TEST(SparkStage, CopiedStructuresEscapeCharactersBeyondTheBasicPlane) {
   // As the conformance suite found PySpark 3.5 writing it: inside an object given as `hello`,
   // a raw or escaped U+1F600 becomes its two UTF-16 escapes; at the top level it stays as is.
   const auto [key, value] = stage_like_spark(
-      "{\"hello\":{\"k\":\"\xf0\x9f\x98\x80\\ud83d\\ude00\"},\"id\":1,\"time\":\"\xf0\x9f\x98\x80\"}");
+      "{\"hello\":{\"k\":\"\xf0\x9f\x98\x80\\ud83d\\ude00\"},\"id\":1,\"time\":"
+      "\"\xf0\x9f\x98\x80\"}");
   EXPECT_NE(value.find(R"("hello":"{\"k\":\"\\uD83D\\uDE00\\uD83D\\uDE00\"}")"), std::string::npos)
       << value;
   EXPECT_NE(value.find("\"time\":\"\xf0\x9f\x98\x80\""), std::string::npos) << value;
@@ -87,9 +88,21 @@ TEST(SparkStage, JavaDoubleStrings) {
 TEST(SparkStage, JavaUtf8ReplacesEachMalformedSequenceAsJavaDoes) {
   std::string scratch;
   EXPECT_EQ(java_utf8("plain é", scratch), "plain é");
-  EXPECT_EQ(java_utf8("a\xff" "b", scratch), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(java_utf8("a\xed\xa0\x80" "b", scratch), "a\xEF\xBF\xBD" "b");  // a surrogate: one
-  EXPECT_EQ(java_utf8("a\xc0\xaf" "b", scratch), "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  EXPECT_EQ(java_utf8("a\xff"
+                      "b",
+                      scratch),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(java_utf8("a\xed\xa0\x80"
+                      "b",
+                      scratch),
+            "a\xEF\xBF\xBD"
+            "b");  // a surrogate: one
+  EXPECT_EQ(java_utf8("a\xc0\xaf"
+                      "b",
+                      scratch),
+            "a\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(java_utf8("a\xe2\x82", scratch), "a\xEF\xBF\xBD");  // cut short at the end
 }
 
@@ -108,9 +121,10 @@ TEST(SparkStage, TheStageJobInSparkModeStagesEverythingButOversizeValues) {
   ASSERT_EQ(f->records.size(), 3u);
   EXPECT_EQ(f->records[0].key, std::optional<std::string_view>("1"));
   EXPECT_FALSE(f->records[1].key) << "a null user_id is a null key";
-  EXPECT_EQ(f->records[1].value,
-            std::optional<std::string_view>(
-                R"({"time":"2022-09-30 16:42:01","user_name":"Unknown Name","dept_name":"Unknown Dept","gender":"여성","hello":"ssm-seoul"})"));
+  EXPECT_EQ(
+      f->records[1].value,
+      std::optional<std::string_view>(
+          R"({"time":"2022-09-30 16:42:01","user_name":"Unknown Name","dept_name":"Unknown Dept","gender":"여성","hello":"ssm-seoul"})"));
   EXPECT_EQ(rig.values("events_dlq").size(), 1u) << "only the oversize value";
 }
 

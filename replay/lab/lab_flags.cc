@@ -34,8 +34,8 @@ Result<LabFlags> parse_lab_flags(const std::vector<std::string>& args) {
   LabFlags f;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    static const char* kValued[] = {"--listen",    "--http",      "--data",    "--sink",
-                                    "--zone",      "--rate",      "--trigger", "--window",
+    static const char* kValued[] = {"--listen",    "--http",       "--data",      "--sink",
+                                    "--zone",      "--rate",       "--trigger",   "--window",
                                     "--watermark", "--dimensions", "--stage-mode"};
     if (std::none_of(std::begin(kValued), std::end(kValued),
                      [&](const char* k) { return a == k; })) {

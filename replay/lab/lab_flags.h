@@ -23,7 +23,7 @@ struct LabFlags {
   int64_t trigger_ms = 5000;
   int64_t window_ms = 10000;
   int64_t watermark_ms = 15000;
-  std::vector<std::string> dimensions;  // "ages", "depts" switched on at start
+  std::vector<std::string> dimensions;     // "ages", "depts" switched on at start
   std::string stage_mode = "dead-letter";  // or "spark": stage every value as Spark would
 };
 

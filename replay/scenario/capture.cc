@@ -29,7 +29,6 @@ void append_bytes(std::string& out, std::string_view name,
     out += "null";
 }
 
-
 }  // namespace
 
 Result<std::string> base64_decode(std::string_view text) {

@@ -276,7 +276,8 @@ int stage_service(const Flags& f, std::ostream& out, std::ostream& err) {
   config.stage_enabled = true;
   if (auto m = f.get("--stage-mode")) {
     auto mode = parse_stage_mode(*m);
-    if (!mode) return fail(err, Status::invalid_argument("--stage-mode: " + mode.status().message()));
+    if (!mode)
+      return fail(err, Status::invalid_argument("--stage-mode: " + mode.status().message()));
     config.stage_mode = *mode;
   }
   auto start = starting_flag(f, StartingPosition::Kind::kEarliest, zone);
