@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
 namespace kappa {
 namespace {
 
-constexpr std::array<TopicConfigDef, 8> kDefs{{
+constexpr std::array<TopicConfigDef, 10> kDefs{{
     {"cleanup.policy", ConfigType::kList, "log.cleanup.policy", "delete",
      "delete: old segments are deleted by retention; compact: the latest value of each key is "
      "kept"},
@@ -19,6 +20,10 @@ constexpr std::array<TopicConfigDef, 8> kDefs{{
      "The largest record batch a produce may store"},
     {"message.timestamp.type", ConfigType::kString, "log.message.timestamp.type", "CreateTime",
      "CreateTime: the producer's timestamps; LogAppendTime: the broker's, at append"},
+    {"min.cleanable.dirty.ratio", ConfigType::kDouble, "log.cleaner.min.cleanable.ratio", "0.5",
+     "The share of a compacted log not yet cleaned at which the cleaner cleans it"},
+    {"min.compaction.lag.ms", ConfigType::kLong, "log.cleaner.min.compaction.lag.ms", "0",
+     "How long a record stays uncompacted after it was written"},
     {"min.insync.replicas", ConfigType::kInt, "min.insync.replicas", "1",
      "Replicas that must be in sync for an acks=all produce (this broker has one)"},
     {"retention.bytes", ConfigType::kLong, "log.retention.bytes", "-1",
@@ -53,7 +58,10 @@ std::string_view trim(std::string_view s) {
 std::optional<int64_t> lower_bound(std::string_view name) {
   if (name == "retention.ms") return -1;
   if (name == "segment.bytes") return 14;  // Kafka's smallest record overhead
-  if (name == "max.message.bytes" || name == "delete.retention.ms") return 0;
+  if (name == "max.message.bytes" || name == "delete.retention.ms" ||
+      name == "min.compaction.lag.ms") {
+    return 0;
+  }
   if (name == "min.insync.replicas") return 1;
   return std::nullopt;
 }
@@ -95,6 +103,21 @@ Status validate_topic_config(std::string_view name, std::string_view value,
             invalid(name, value, "Value must be at least " + std::to_string(*lo)));
       }
       out = std::to_string(*v);
+      break;
+    }
+    case ConfigType::kDouble: {  // min.cleanable.dirty.ratio, in [0, 1]
+      const std::string text(trim(value));
+      char* end = nullptr;
+      const double v = text.empty() ? 0 : std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size() || v != v) {
+        return Status::invalid_argument(invalid(name, value, "Not a number of type DOUBLE"));
+      }
+      if (v < 0)
+        return Status::invalid_argument(invalid(name, value, "Value must be at least 0.0"));
+      if (v > 1) {
+        return Status::invalid_argument(invalid(name, value, "Value must be no more than 1.0"));
+      }
+      out = text;
       break;
     }
     case ConfigType::kString:  // message.timestamp.type
@@ -143,6 +166,10 @@ TopicSettings parse_topic_settings(const TopicConfigs& configs) {
   if (auto* v = get("message.timestamp.type")) s.log_append_time = *v == "LogAppendTime";
   if (auto* v = get("min.insync.replicas"))
     s.min_insync_replicas = parse_int<int32_t>(*v).value_or(1);
+  if (auto* v = get("delete.retention.ms")) s.delete_retention_ms = parse_int<int64_t>(*v);
+  if (auto* v = get("min.compaction.lag.ms")) s.min_compaction_lag_ms = parse_int<int64_t>(*v);
+  if (auto* v = get("min.cleanable.dirty.ratio"))
+    s.min_cleanable_dirty_ratio = std::strtod(v->c_str(), nullptr);
   if (auto* v = get("cleanup.policy")) {
     s.compact = v->find("compact") != std::string::npos;
     s.retain = v->find("delete") != std::string::npos;

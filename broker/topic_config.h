@@ -6,8 +6,8 @@
 // otherwise. Each config below has Kafka's name, type, validation and default, and an effect:
 //
 //   cleanup.policy          delete | compact | compact,delete: retention deletes old segments only
-//                           with "delete"; "compact" is kept and described (see docs/protocol.md
-//                           for the cleaner)
+//                           with "delete"; with "compact" the log cleaner keeps the latest record
+//                           of each key (PartitionStore::clean)
 //   retention.ms            closed segments whose newest record is older are deleted (-1: never)
 //   retention.bytes         oldest closed segments are deleted while the partition is larger
 //   segment.bytes           the active segment rolls before it would grow past this
@@ -15,7 +15,9 @@
 //   message.timestamp.type  CreateTime | LogAppendTime: the broker stamps each batch on append
 //   min.insync.replicas     acks=all produces need this many in-sync replicas; this broker has
 //                           one, so more makes them fail with NOT_ENOUGH_REPLICAS
-//   delete.retention.ms     how long compaction keeps a tombstone
+//   delete.retention.ms     how long compaction keeps a tombstone after its timestamp
+//   min.cleanable.dirty.ratio  compaction runs when this share of the cleanable log is new
+//   min.compaction.lag.ms   segments with records younger than this are not compacted yet
 //
 // Any other name, and a value of the wrong type or outside its range, is refused with Kafka's
 // message ("Unknown topic config name: x"), as Kafka's INVALID_CONFIG.
@@ -36,7 +38,14 @@ namespace kappa {
 using TopicConfigs = std::map<std::string, std::string, std::less<>>;
 
 // DescribeConfigs' config types (v3+), Kafka's numbering.
-enum class ConfigType : int8_t { kBoolean = 1, kString = 2, kInt = 3, kLong = 5, kList = 7 };
+enum class ConfigType : int8_t {
+  kBoolean = 1,
+  kString = 2,
+  kInt = 3,
+  kLong = 5,
+  kDouble = 6,
+  kList = 7
+};
 
 struct TopicConfigDef {
   const char* name;
@@ -64,6 +73,9 @@ struct TopicSettings {
   std::optional<int64_t> segment_bytes;
   std::optional<int32_t> max_message_bytes;
   bool log_append_time = false;
+  std::optional<int64_t> delete_retention_ms;
+  std::optional<int64_t> min_compaction_lag_ms;
+  std::optional<double> min_cleanable_dirty_ratio;
   bool compact = false;  // cleanup.policy has "compact"
   bool retain = true;    // cleanup.policy has "delete"
   int32_t min_insync_replicas = 1;

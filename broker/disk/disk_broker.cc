@@ -30,6 +30,7 @@ constexpr const char* kGroupOffsetsName = "group_offsets.log";
 constexpr const char* kTransactionsName = "transactions.log";
 constexpr const char* kRecoveryPointName = "recovery-point-offset-checkpoint";
 constexpr const char* kLogStartName = "log-start-offset-checkpoint";
+constexpr const char* kCleanerName = "cleaner-offset-checkpoint";
 constexpr const char* kDeletingName = "deleting";
 constexpr const char* kConfigsName = "configs";
 constexpr std::string_view kConfigSuffix = ".properties";
@@ -164,11 +165,15 @@ Result<std::unique_ptr<DiskBroker>> DiskBroker::open(Options options) {
   if (!log_starts) return unreadable(log_starts.status());
   auto recovery_points = disk::read_offset_checkpoint(broker->options_.dir / kRecoveryPointName);
   if (!recovery_points) return unreadable(recovery_points.status());
+  auto cleaned = disk::read_offset_checkpoint(broker->options_.dir / kCleanerName);
+  if (!cleaned) return unreadable(cleaned.status());
   auto deleted = broker->finish_deletions();
   if (!deleted) return deleted.status();
   disk::OffsetMap live_log_starts = *log_starts;
   disk::OffsetMap live_recovery_points = *recovery_points;
-  for (disk::OffsetMap* m : {&live_log_starts, &live_recovery_points}) {
+  broker->written_cleaned_ends_ = std::move(*cleaned);
+  for (disk::OffsetMap* m :
+       {&live_log_starts, &live_recovery_points, &broker->written_cleaned_ends_}) {
     std::erase_if(*m, [&](const auto& e) { return deleted->count(e.first.first) != 0; });
   }
   KAPPA_RETURN_IF_ERROR(broker->load_topics(live_log_starts, live_recovery_points));
@@ -301,7 +306,7 @@ Status DiskBroker::load_topics(const disk::OffsetMap& log_starts,
       PartitionRecovery report;
       const disk::TopicPartition tp(name, p);
       const disk::RecordedOffsets expect{recorded(log_starts, tp), recorded(recovery_points, tp),
-                                         options_.repair};
+                                         options_.repair, recorded(written_cleaned_ends_, tp)};
       auto store = disk::PartitionStore::open(topics_dir / partition_dir_name(name, p), name, p,
                                               partition_options(options_), report, expect);
       if (!store) return store.status();
@@ -936,6 +941,45 @@ Status DiskBroker::enforce_retention(int64_t now_ms) {
   return first;
 }
 
+Result<std::vector<DiskBroker::Cleaned>> DiskBroker::clean_logs(int64_t now_ms) {
+  struct Due {
+    std::string topic;
+    int32_t partition;
+    std::shared_ptr<disk::PartitionStore> store;
+    disk::CleanerOptions options;
+  };
+  std::vector<Due> due;
+  {
+    std::shared_lock lock(topics_mu_);
+    for (const auto& [name, topic] : topics_) {
+      std::lock_guard config(topic->config_mu);
+      const TopicSettings& t = topic->settings;
+      if (!t.compact) continue;
+      disk::CleanerOptions o;
+      o.now_ms = now_ms;
+      o.delete_retention_ms = t.delete_retention_ms.value_or(options_.delete_retention_ms);
+      o.min_dirty_ratio = t.min_cleanable_dirty_ratio.value_or(options_.min_cleanable_ratio);
+      o.min_compaction_lag_ms = t.min_compaction_lag_ms.value_or(0);
+      o.max_key_map_bytes = options_.cleaner_key_map_bytes;
+      for (size_t p = 0; p < topic->partitions.size(); ++p) {
+        due.push_back({name, static_cast<int32_t>(p), topic->partitions[p], o});
+      }
+    }
+  }
+  std::vector<Cleaned> out;
+  Status first;
+  for (const Due& d : due) {
+    auto r = d.store->clean(d.options, [this] { return write_checkpoints(); });
+    if (!r) {
+      if (first.is_ok()) first = r.status();
+      continue;
+    }
+    if (r->ran) out.push_back({d.topic, d.partition, *r});
+  }
+  if (!first.is_ok()) return first;
+  return out;
+}
+
 void DiskBroker::apply_limits(Topic& topic) const {
   std::lock_guard config(topic.config_mu);
   const TopicSettings& t = topic.settings;
@@ -1083,6 +1127,7 @@ Status DiskBroker::write_checkpoints() {
   std::lock_guard lock(checkpoint_mu_);
   disk::OffsetMap recovery_points;
   disk::OffsetMap log_starts;
+  disk::OffsetMap cleaned_ends;
   {
     std::shared_lock topics(topics_mu_);
     for (const auto& [name, topic] : topics_) {
@@ -1090,8 +1135,14 @@ Status DiskBroker::write_checkpoints() {
         const disk::TopicPartition tp(name, static_cast<int32_t>(p));
         recovery_points[tp] = topic->partitions[p]->recovery_point();
         log_starts[tp] = topic->partitions[p]->offsets().earliest;
+        if (const int64_t c = topic->partitions[p]->cleaned_end(); c > 0) cleaned_ends[tp] = c;
       }
     }
+  }
+  // Before the others: a cleaned segment is swapped in only after its checkpoint is on disk.
+  if (cleaned_ends != written_cleaned_ends_) {
+    KAPPA_RETURN_IF_ERROR(disk::write_offset_checkpoint(options_.dir / kCleanerName, cleaned_ends));
+    written_cleaned_ends_ = std::move(cleaned_ends);
   }
   if (recovery_points != written_recovery_points_) {
     KAPPA_RETURN_IF_ERROR(

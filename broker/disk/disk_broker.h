@@ -15,13 +15,20 @@
 //   DIR/recovery-point-offset-checkpoint   per partition, the offset below which its batches
 //                                  were made durable (Kafka's file of that name)
 //   DIR/log-start-offset-checkpoint        per partition, its log start offset (Kafka's too)
+//   DIR/cleaner-offset-checkpoint  per compacted partition, the offset below which the log
+//                                  cleaner has compacted it (Kafka's too)
+//   DIR/topics/<topic>-<p>/<base>.cleaned, <base>-<next>.swap  a cleaner pass's group of
+//                                  segments being written, and written (PartitionStore::clean)
 //   DIR/deleting/<topic>           an empty file while the topic is being deleted
 //   DIR/configs/<topic>.properties the topic's config overrides (topic_config.h), "name=value"
 //                                  lines; no file when it has none
 //
 // <base> is the segment's first offset, 20 decimal digits zero-padded (Kafka's naming). The
 // segments of a partition are contiguous: each starts at the offset after the last batch of the
-// one before; the first one's base is the partition's log start offset.
+// one before; the first one's base is the partition's log start offset. Below the offset of
+// cleaner-offset-checkpoint (compacted topics) a batch or a segment may start after a gap, the
+// offsets of the records the cleaner removed; above it, and in every topic never compacted, a
+// gap is damage.
 //
 // A .log file is exactly Kafka's: batches as record_batch.h lays them out (big-endian
 // baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 | magic int8 = 2 | crc
@@ -144,6 +151,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/disk/cleaner.h"
 #include "broker/disk/offset_checkpoint.h"
 #include "broker/disk/recovery_report.h"
 #include "broker/protocol/batch_log.h"
@@ -180,6 +188,10 @@ class DiskBroker final : public BatchLog {
     // Cut corrupt batches and accept lost segments instead of refusing to open (`--repair`);
     // recovery() reports exactly which offsets were lost.
     bool repair = false;
+    // The log cleaner's defaults (Kafka's log.cleaner.*), for topics with cleanup.policy=compact.
+    int64_t delete_retention_ms = 86400000;
+    double min_cleanable_ratio = 0.5;
+    int64_t cleaner_key_map_bytes = int64_t{128} << 20;
   };
 
   // Creates dir if missing, takes its lock (kFailedPrecondition if another broker holds it) and
@@ -205,6 +217,16 @@ class DiskBroker final : public BatchLog {
   // timestamp) or beyond retention_bytes, oldest first; never a partition's active segment.
   // The log start offset moves to the first remaining segment.
   Status enforce_retention(int64_t now_ms);
+
+  // Runs the log cleaner (disk::PartitionStore::clean) on every partition of every topic with
+  // cleanup.policy=compact whose turn it is; returns what each pass that ran did. The cleaner
+  // checkpoint (DIR/cleaner-offset-checkpoint) is written before a cleaned segment is swapped in.
+  struct Cleaned {
+    std::string topic;
+    int32_t partition = 0;
+    disk::CleanerStats stats;
+  };
+  Result<std::vector<Cleaned>> clean_logs(int64_t now_ms);
 
   // Log
   std::string describe() const override;  // "disk:DIR"
@@ -308,6 +330,7 @@ class DiskBroker final : public BatchLog {
   std::mutex checkpoint_mu_;
   disk::OffsetMap written_recovery_points_;
   disk::OffsetMap written_log_starts_;
+  disk::OffsetMap written_cleaned_ends_;  // cleaner-offset-checkpoint (read before load_topics)
   std::thread checkpoint_thread_;
   std::atomic<bool> checkpoint_due_{false};  // a segment rolled since the last write
   bool opened_ = false;  // open() succeeded: the destructor may rewrite the checkpoints

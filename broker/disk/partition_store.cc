@@ -11,90 +11,11 @@
 #include <system_error>
 #include <utility>
 
+#include "broker/disk/segment_format.h"
 #include "broker/protocol/crc32c.h"
 
 namespace kappa::disk {
 namespace {
-
-// Field positions of a RecordBatch v2 header (record_batch.h).
-constexpr size_t kHeaderSize = kRecordBatchHeaderSize;  // 61
-constexpr size_t kLengthAt = 8;
-constexpr size_t kMagicAt = 16;
-constexpr size_t kCrcAt = 17;
-constexpr size_t kAttributesAt = 21;  // the CRC covers from here to the end of the batch
-constexpr size_t kLastOffsetDeltaAt = 23;
-constexpr size_t kMaxTimestampAt = 35;
-constexpr size_t kRecordCountAt = 57;
-constexpr int32_t kMinBatchLength = static_cast<int32_t>(kHeaderSize - 12);  // 49
-constexpr size_t kRecoveryChunk = size_t{1} << 20;
-constexpr int64_t kMaxPosition = std::numeric_limits<int32_t>::max();
-
-std::string segment_name(int64_t base_offset, const char* extension) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(base_offset));
-  return std::string(buf) + extension;
-}
-
-// The base offset of "<20 digits>.log" / ".index", or -1 for any other name.
-int64_t parse_segment_name(const std::string& name, const std::string& extension) {
-  if (name.size() != 20 + extension.size() || name.compare(20, extension.size(), extension) != 0) {
-    return -1;
-  }
-  int64_t v = 0;
-  for (size_t i = 0; i < 20; ++i) {
-    const char c = name[i];
-    if (c < '0' || c > '9') return -1;
-    if (v > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-int32_t be32(const char* p) { return static_cast<int32_t>(load_be(p, 4)); }
-int64_t be64(const char* p) { return static_cast<int64_t>(load_be(p, 8)); }
-
-RecordBatchHeader parse_header(const char* h) {
-  RecordBatchHeader b;
-  b.base_offset = be64(h);
-  b.batch_length = be32(h + kLengthAt);
-  b.partition_leader_epoch = be32(h + 12);
-  b.attributes = static_cast<int16_t>(load_be(h + kAttributesAt, 2));
-  b.last_offset_delta = be32(h + kLastOffsetDeltaAt);
-  b.base_timestamp = be64(h + 27);
-  b.max_timestamp = be64(h + kMaxTimestampAt);
-  b.producer_id = be64(h + 43);
-  b.producer_epoch = static_cast<int16_t>(load_be(h + 51, 2));
-  b.base_sequence = be32(h + 53);
-  b.record_count = be32(h + kRecordCountAt);
-  return b;
-}
-
-// Reads a file front to back in large chunks, handing out views of byte ranges.
-class ChunkReader {
- public:
-  explicit ChunkReader(const File& file) : file_(file) {}
-
-  // A view of [pos, pos + n); the caller knows the file holds those bytes.
-  Result<const char*> view(int64_t pos, size_t n) {
-    if (pos < at_ || pos + static_cast<int64_t>(n) > at_ + static_cast<int64_t>(buf_.size())) {
-      buf_.resize(std::max(n, kRecoveryChunk));
-      auto got = file_.read_at(pos, buf_.data(), buf_.size());
-      if (!got) return got.status();
-      buf_.resize(*got);
-      at_ = pos;
-      if (*got < n) {
-        return Status::corruption("disk broker " + file_.path().string() + " at byte " +
-                                  std::to_string(pos) + ": the file shrank while being read");
-      }
-    }
-    return buf_.data() + (pos - at_);
-  }
-
- private:
-  const File& file_;
-  std::string buf_;
-  int64_t at_ = 0;
-};
 
 // Raises `a` to `v` if it is below.
 void raise_to(std::atomic<int64_t>& a, int64_t v) {
@@ -268,6 +189,7 @@ Result<PartitionStore::SegmentPtr> PartitionStore::create_segment(int64_t base_o
 }
 
 Status PartitionStore::recover(PartitionRecovery& report) {
+  KAPPA_RETURN_IF_ERROR(finish_cleaner_files());
   std::vector<int64_t> bases;
   std::set<int64_t> indexes;
   std::error_code ec;
@@ -338,7 +260,9 @@ Status PartitionStore::recover(PartitionRecovery& report) {
     for (size_t i = 0; i < bases.size(); ++i) {
       const bool last = i + 1 == bases.size();
       const auto path = dir_ / segment_name(bases[i], ".log");
-      if (bases[i] != expected) {
+      // Below the cleaner's checkpoint a segment may start after a gap the cleaner left.
+      const bool cleaned_gap = bases[i] > expected && bases[i] <= recorded_.cleaned_end;
+      if (bases[i] != expected && !cleaned_gap) {
         const std::string why = "the segment starts at offset " + std::to_string(bases[i]) +
                                 " but the one before it ends at " + std::to_string(expected) +
                                 " (" + name + ")";
@@ -359,6 +283,7 @@ Status PartitionStore::recover(PartitionRecovery& report) {
       if (!log) return log.status();
       auto seg = std::make_shared<Segment>();
       seg->base_offset = bases[i];
+      expected = bases[i];
       seg->log = std::move(*log);
       seg->log.set_faults(options_.faults);
       std::optional<Damage> damage;
@@ -409,6 +334,7 @@ Status PartitionStore::recover(PartitionRecovery& report) {
     log_start_ = recorded_.log_start;
   }
   end_offset_.store(next_offset_);
+  cleaned_end_.store(std::clamp<int64_t>(recorded_.cleaned_end, 0, next_offset_));
   if (recovery_point > next_offset_ &&
       (report.lost.empty() || report.lost.back().to < recovery_point)) {
     const std::string why = name + " ends at offset " + std::to_string(next_offset_) +
@@ -476,7 +402,7 @@ Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expecte
         if (stored != actual) {
           problem = "CRC-32C mismatch (stored " + std::to_string(stored) + ", computed " +
                     std::to_string(actual) + ")";
-        } else if (base != expected) {
+        } else if (base != expected && !(base > expected && base < recorded_.cleaned_end)) {
           problem = "baseOffset " + std::to_string(base) + ", expected " + std::to_string(expected);
         } else if (delta < 0) {
           problem = "negative lastOffsetDelta " + std::to_string(delta);
@@ -515,7 +441,7 @@ Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expecte
       break;
     }
     const int64_t n = 12 + static_cast<int64_t>(length);
-    const int64_t base = expected;
+    const int64_t base = be64(batch);  // `expected`, or past a gap the cleaner left
     const int32_t delta = be32(batch + kLastOffsetDeltaAt);
     const int64_t max_ts = be64(batch + kMaxTimestampAt);
     if (seg.entries.empty() || bytes_since_index_ >= options_.index_interval_bytes) {
@@ -736,10 +662,8 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
   auto found =
       scan(views, at, [&](const RecordBatchHeader& h) { return h.last_offset() >= offset; });
   if (!found) return found.status();
-  if (!*found) {
-    return Status::internal(location(offset) + ": below the end offset " +
-                            std::to_string(range.end) + " but in no batch");
-  }
+  // In a gap the cleaner left at the end of the log: nothing to serve until the next append.
+  if (!*found) return BatchRead{std::string(), range.end, range.earliest};
 
   std::string out;
   while (at.segment < views.size()) {

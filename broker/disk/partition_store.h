@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/disk/cleaner.h"
 #include "broker/disk/file.h"
 #include "broker/disk/recovery_report.h"
 #include "broker/protocol/batch_log.h"
@@ -44,6 +45,7 @@ struct RecordedOffsets {
   int64_t log_start = -1;       // -1: nothing recorded (the log starts at 0)
   int64_t recovery_point = -1;  // -1: nothing recorded
   bool repair = false;          // cut damage and accept lost offsets instead of refusing
+  int64_t cleaned_end = -1;     // cleaner-offset-checkpoint: -1, never compacted
 };
 
 class PartitionStore {
@@ -94,6 +96,23 @@ class PartitionStore {
   // wholly below it; `moved` runs after the log start moved and before any file is deleted (to
   // record it durably). Returns the log start; kOutOfRange above the end offset.
   Result<int64_t> delete_records(int64_t offset, const std::function<Status()>& moved = {});
+
+  // Compacts the closed segments below the last stable offset (Kafka's log cleaner): of the
+  // records with a key only the latest per key stays, at its offset; a tombstone (null value)
+  // stays until delete.retention.ms after its timestamp, then goes too; records without a key
+  // and those of aborted transactions go; control batches stay, and so does each producer's
+  // last batch (empty if need be), for its sequence numbers. Segments are rewritten in groups
+  // no larger than segment.bytes, each group into one segment named by its first offset;
+  // offsets never change, so a batch may now follow a gap. Runs only when the bytes not yet
+  // cleaned are at least min_dirty_ratio of the cleanable ones, or a kept tombstone is due.
+  // `checkpoint` runs after cleaned_end() moved and before any old segment is replaced (to
+  // record it durably: recovery accepts gaps below it); if it fails nothing is replaced.
+  // Crash-safe: a group is written to "<base>.cleaned", fdatasync'ed and renamed to
+  // "<base>-<next base>.swap" (the commit point) before the old files go; open() finishes a
+  // swap and removes a ".cleaned" left behind.
+  Result<CleanerStats> clean(const CleanerOptions& options,
+                             const std::function<Status()>& checkpoint = {});
+  int64_t cleaned_end() const { return cleaned_end_.load(); }
 
   // The topic's segment.bytes (the size at which the active segment rolls) and
   // max.message.bytes (the largest batch append takes), from the next append on.
@@ -146,6 +165,8 @@ class PartitionStore {
   };
 
   Status recover(PartitionRecovery& report);
+  // Completes the swaps and removes the half-written files a cleaner run left (see clean()).
+  Status finish_cleaner_files();
   Status recover_segment(Segment& seg, bool last, int64_t& expected, PartitionRecovery& report,
                          std::optional<Damage>& damage);
   Status write_index(Segment& seg, bool keep_open, PartitionRecovery& report);
@@ -187,7 +208,12 @@ class PartitionStore {
 
   std::mutex sync_mu_;
   std::atomic<int64_t> synced_end_{0};
-  std::mutex retention_mu_;
+  std::mutex retention_mu_;  // serializes retention, DeleteRecords and the cleaner
+
+  // The log cleaner's state: batches below cleaned_end_ may follow gaps; a tombstone it kept
+  // is due for removal at tombstone_due_ms_ (INT64_MIN: unknown, after open).
+  std::atomic<int64_t> cleaned_end_{0};
+  int64_t tombstone_due_ms_ = INT64_MIN;
 
   // Set when the store no longer knows what its active segment holds (a failed fdatasync, a
   // partial write it could not take back): every later append and sync fails until reopened.

@@ -342,6 +342,53 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
   return out;
 }
 
+std::string encode_cleaned_batch(const RecordBatchHeader& header,
+                                 std::span<const WireRecord* const> kept) {
+  const int64_t base_ts = header.base_timestamp;
+  int64_t max_ts = header.log_append_time() || kept.empty() ? header.max_timestamp : INT64_MIN;
+  std::string body;
+  std::string rec;
+  for (const WireRecord* r : kept) {
+    if (!header.log_append_time()) max_ts = std::max(max_ts, r->timestamp_ms);
+    rec.clear();
+    rec.push_back(0);  // record attributes: unused
+    put_varlong(rec, r->timestamp_ms - base_ts);
+    put_varlong(rec, r->offset - header.base_offset);
+    put_bytes(rec, r->key ? std::optional<std::string_view>(*r->key) : std::nullopt);
+    put_bytes(rec, r->value ? std::optional<std::string_view>(*r->value) : std::nullopt);
+    put_varlong(rec, static_cast<int64_t>(r->headers.size()));
+    for (const auto& [k, v] : r->headers) {
+      put_bytes(rec, std::string_view(k));
+      put_bytes(rec, v ? std::optional<std::string_view>(*v) : std::nullopt);
+    }
+    put_varlong(body, static_cast<int64_t>(rec.size()));
+    body += rec;
+  }
+  auto codec = static_cast<Compression>(header.codec());
+  if (kept.empty()) codec = Compression::kNone;
+  body = compress(codec, body);
+  std::string after_crc;
+  put_be(after_crc, static_cast<uint64_t>((header.attributes & ~0x07) | static_cast<int>(codec)),
+         2);
+  put_be(after_crc, static_cast<uint32_t>(header.last_offset_delta), 4);
+  put_be(after_crc, static_cast<uint64_t>(base_ts), 8);
+  put_be(after_crc, static_cast<uint64_t>(max_ts), 8);
+  put_be(after_crc, static_cast<uint64_t>(header.producer_id), 8);
+  put_be(after_crc, static_cast<uint16_t>(header.producer_epoch), 2);
+  put_be(after_crc, static_cast<uint32_t>(header.base_sequence), 4);
+  put_be(after_crc, static_cast<uint32_t>(kept.size()), 4);
+  after_crc += body;
+  std::string out;
+  out.reserve(17 + after_crc.size());
+  put_be(out, static_cast<uint64_t>(header.base_offset), 8);
+  put_be(out, static_cast<uint32_t>(4 + 1 + 4 + after_crc.size()), 4);
+  put_be(out, static_cast<uint32_t>(header.partition_leader_epoch), 4);
+  out.push_back(2);
+  put_be(out, crc32c(after_crc), 4);
+  out += after_crc;
+  return out;
+}
+
 std::string encode_transaction_marker(int64_t producer_id, int16_t producer_epoch, bool commit,
                                       int32_t coordinator_epoch, int64_t timestamp_ms) {
   std::string key;

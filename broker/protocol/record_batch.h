@@ -87,6 +87,15 @@ std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRec
                                 Compression compression = Compression::kNone,
                                 const BatchProducer& producer = {});
 
+// What Kafka's log cleaner writes for a batch of which only `kept` (a subset of its records,
+// in order) remain: the same baseOffset, lastOffsetDelta (so the offsets the batch covers do
+// not change), partitionLeaderEpoch, attributes (codec, timestamp type, transactional),
+// baseTimestamp and producer fields; each record keeps its offset and timestamp, maxTimestamp
+// is theirs (a LogAppendTime batch keeps its own). With no record left it is an empty,
+// uncompressed batch, which the cleaner keeps only as a producer's last (Kafka's RETAIN_EMPTY).
+std::string encode_cleaned_batch(const RecordBatchHeader& header,
+                                 std::span<const WireRecord* const> kept);
+
 // A transaction's end marker, as a coordinator writes it to each partition of the transaction:
 // a control batch (attributes transactional | control) of the producer's id and epoch, base
 // sequence -1, holding one record whose key is version int16 = 0 | type int16 (0 abort,

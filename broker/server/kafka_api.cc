@@ -265,6 +265,24 @@ Result<KafkaApi::Produced> KafkaApi::produce(const RequestHeader& h, std::string
             break;
           }
         }
+        if (settings.compact) {
+          // The log cleaner keeps records by key: Kafka refuses keyless ones up front.
+          size_t consumed = 0;
+          auto decoded = decode_record_batch(records.substr(at, size), consumed);
+          const bool keyless =
+              decoded && std::any_of(decoded->records.begin(), decoded->records.end(),
+                                     [](const WireRecord& w) { return !w.key.has_value(); });
+          if (!decoded || keyless) {
+            code = decoded ? err::kInvalidRecord : err::kCorruptMessage;
+            why = decoded ? "Compacted topic cannot accept message without key in topic "
+                            "partition " +
+                                topic.name + "-" + std::to_string(part.index) + "."
+                          : "batch at byte " + std::to_string(at) + " of " +
+                                partition_name(topic.name, part.index) + ": " +
+                                decoded.status().message();
+            break;
+          }
+        }
         batches.emplace_back(*header, records.substr(at, size));
         at += size;
       }

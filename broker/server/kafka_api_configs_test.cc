@@ -258,6 +258,24 @@ TEST(KafkaApiConfigs, MaxMessageBytesAndMinInsyncReplicasTakeEffect) {
   EXPECT_EQ(rig.broker.offsets("t", 0)->end, 5);
 }
 
+TEST(KafkaApiConfigs, ACompactedTopicRefusesRecordsWithoutAKey) {
+  MemoryRig rig;
+  ASSERT_EQ(rig.api.create("c", {{"cleanup.policy", "compact"}}).error_code, err::kNone);
+  const auto keyless = rig.api.produce("c", batch_of(2));
+  EXPECT_EQ(keyless.error_code, err::kInvalidRecord);
+  EXPECT_EQ(keyless.error_message.value_or(""),
+            "Compacted topic cannot accept message without key in topic partition c-0.");
+  OutgoingRecord r;
+  r.key = "k";
+  r.value = "v";
+  EXPECT_EQ(rig.api.produce("c", encode_record_batch(0, std::span<const OutgoingRecord>(&r, 1)))
+                .error_code,
+            err::kNone);
+  EXPECT_EQ(rig.broker.offsets("c", 0)->end, 1);
+  ASSERT_EQ(rig.api.create("d", {}).error_code, err::kNone);
+  EXPECT_EQ(rig.api.produce("d", batch_of(2)).error_code, err::kNone) << "keys are optional there";
+}
+
 TEST(KafkaApiConfigs, LogAppendTimeStampsBatchesWithTheBrokersClock) {
   disk::TempDir tmp;
   auto broker = DiskBroker::open(disk_options(tmp.path()));

@@ -46,7 +46,8 @@ commands:
          [--checkpoint-interval-ms MS] [--repair] [--socket-request-max-bytes N]
          [--queued-max-request-bytes N] [--connections-max-idle-ms MS]
          [--queued-max-response-bytes N] [--offset-metadata-max-bytes N]
-         [--log-retention-check-interval-ms MS]
+         [--log-retention-check-interval-ms MS] [--log-cleaner-backoff-ms MS]
+         [--log-cleaner-dedupe-buffer-size BYTES] [--log-cleaner-delete-retention-ms MS]
       the mini broker as a Kafka server (kcat, librdkafka, any Kafka client), until SIGINT/SIGTERM;
       durable in DIR, in memory without --data; a DIR damaged beyond a torn tail is refused
       (exit 2) unless --repair, which cuts the damage and logs the offsets lost

@@ -35,6 +35,7 @@ struct BrokerFlags {
   int32_t partitions = 1;
   KafkaServer::Options server;  // the limits; the rest is filled in by broker_command
   int64_t retention_check_interval_ms = 60000;  // Kafka's log.retention.check.interval.ms
+  int64_t cleaner_backoff_ms = 15000;           // Kafka's log.cleaner.backoff.ms
 };
 
 // The limits, with Kafka's names (docs/protocol.md, "Limits").
@@ -51,6 +52,9 @@ constexpr LimitFlag kLimitFlags[] = {
     {"--queued-max-response-bytes", 1, INT64_MAX},
     {"--offset-metadata-max-bytes", 0, INT32_MAX},
     {"--log-retention-check-interval-ms", 1, INT64_MAX},
+    {"--log-cleaner-backoff-ms", 1, INT64_MAX},
+    {"--log-cleaner-dedupe-buffer-size", 1024, INT64_MAX},
+    {"--log-cleaner-delete-retention-ms", 0, INT64_MAX},
 };
 // clang-format on
 
@@ -94,6 +98,9 @@ Result<BrokerFlags> parse(const std::vector<std::string>& args) {
       if (a == "--offset-metadata-max-bytes")
         f.server.api.offset_metadata_max_bytes = static_cast<int32_t>(*n);
       if (a == "--log-retention-check-interval-ms") f.retention_check_interval_ms = *n;
+      if (a == "--log-cleaner-backoff-ms") f.cleaner_backoff_ms = *n;
+      if (a == "--log-cleaner-dedupe-buffer-size") f.disk.cleaner_key_map_bytes = *n;
+      if (a == "--log-cleaner-delete-retention-ms") f.disk.delete_retention_ms = *n;
       continue;
     }
     if (a == "--listen") {
@@ -237,6 +244,7 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
   out << "kappa broker: listening on " << (*server)->address() << " (" << storage << ")"
       << std::endl;
   int64_t last_retention = 0;
+  int64_t last_clean = 0;
   while (!stop_requested().load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (disk) {
@@ -246,6 +254,19 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
       if (now - last_retention >= flags->retention_check_interval_ms) {
         last_retention = now;
         if (Status s = disk->enforce_retention(now); !s.is_ok()) log("retention: " + s.message());
+      }
+      if (now - last_clean >= flags->cleaner_backoff_ms) {
+        last_clean = now;
+        auto cleaned = disk->clean_logs(now);
+        if (!cleaned) log("cleaner: " + cleaned.status().message());
+        for (const auto& c : cleaned ? *cleaned : std::vector<DiskBroker::Cleaned>{}) {
+          const auto& s = c.stats;
+          log("cleaner: " + partition_name(c.topic, c.partition) + " compacted below offset " +
+              std::to_string(s.cleaned_end) + ": " + std::to_string(s.segments_in) + " -> " +
+              std::to_string(s.segments_out) + " segments, " + std::to_string(s.records_in) +
+              " -> " + std::to_string(s.records_kept) + " records, " + std::to_string(s.bytes_in) +
+              " -> " + std::to_string(s.bytes_out) + " bytes");
+        }
       }
     }
   }
