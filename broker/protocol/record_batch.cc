@@ -290,103 +290,104 @@ std::string compress(Compression c, std::string_view in) {
 
 }  // namespace
 
-std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records,
-                                Compression compression, const BatchProducer& producer) {
-  int64_t base_ts = records.empty() ? 0 : records.front().timestamp_ms;
-  int64_t max_ts = base_ts;
-  for (const auto& r : records) {
-    base_ts = std::min(base_ts, r.timestamp_ms);
-    max_ts = std::max(max_ts, r.timestamp_ms);
-  }
-  std::string body;  // records
-  std::string rec;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const OutgoingRecord& r = records[i];
-    rec.clear();
-    rec.push_back(0);  // record attributes: unused
-    put_varlong(rec, r.timestamp_ms - base_ts);
-    put_varlong(rec, static_cast<int64_t>(i));
-    put_bytes(rec, r.key);
-    put_bytes(rec, r.value);
-    put_varlong(rec, static_cast<int64_t>(r.headers.size()));
-    for (const auto& h : r.headers) {
-      put_bytes(rec, h.key);
-      put_bytes(rec, h.value);
-    }
-    put_varlong(body, static_cast<int64_t>(rec.size()));
-    body += rec;
-  }
-  body = compress(compression, body);
-  std::string after_crc;  // attributes .. records: what the CRC covers
-  // attributes: codec, CreateTime, the transactional and control bits
-  const auto attributes = static_cast<uint64_t>(compression) | (producer.transactional ? 0x10 : 0) |
-                          (producer.control ? 0x20 : 0);
-  put_be(after_crc, attributes, 2);
-  put_be(after_crc, static_cast<uint32_t>(records.empty() ? 0 : records.size() - 1), 4);
-  put_be(after_crc, static_cast<uint64_t>(base_ts), 8);
-  put_be(after_crc, static_cast<uint64_t>(max_ts), 8);
-  put_be(after_crc, static_cast<uint64_t>(producer.producer_id), 8);
-  put_be(after_crc, static_cast<uint16_t>(producer.producer_epoch), 2);
-  put_be(after_crc, static_cast<uint32_t>(producer.base_sequence), 4);
-  put_be(after_crc, static_cast<uint32_t>(records.size()), 4);
-  after_crc += body;
+namespace {
 
+// Appends one record (length-prefixed) to `body`; `headers` are pairs of a key and an optional
+// value, as either record type holds them.
+template <class Headers>
+void append_record(std::string& body, std::string& scratch, int64_t timestamp_delta,
+                   int64_t offset_delta, const std::optional<std::string_view>& key,
+                   const std::optional<std::string_view>& value, const Headers& headers) {
+  scratch.clear();
+  scratch.push_back(0);  // record attributes: unused
+  put_varlong(scratch, timestamp_delta);
+  put_varlong(scratch, offset_delta);
+  put_bytes(scratch, key);
+  put_bytes(scratch, value);
+  put_varlong(scratch, static_cast<int64_t>(std::size(headers)));
+  for (const auto& [k, v] : headers) {
+    put_bytes(scratch, std::string_view(k));
+    put_bytes(scratch, v ? std::optional<std::string_view>(*v) : std::nullopt);
+  }
+  put_varlong(body, static_cast<int64_t>(scratch.size()));
+  body += scratch;
+}
+
+std::optional<std::string_view> view_of(const std::optional<std::string>& s) {
+  return s ? std::optional<std::string_view>(*s) : std::nullopt;
+}
+
+// The whole batch: `h`'s fields (its batchLength ignored) around `records`, which are already
+// compressed as h's codec says, and the CRC-32C.
+std::string assemble_batch(const RecordBatchHeader& h, std::string_view records) {
+  std::string after_crc;  // attributes .. records: what the CRC covers
+  after_crc.reserve(kRecordBatchHeaderSize - 21 + records.size());
+  put_be(after_crc, static_cast<uint16_t>(h.attributes), 2);
+  put_be(after_crc, static_cast<uint32_t>(h.last_offset_delta), 4);
+  put_be(after_crc, static_cast<uint64_t>(h.base_timestamp), 8);
+  put_be(after_crc, static_cast<uint64_t>(h.max_timestamp), 8);
+  put_be(after_crc, static_cast<uint64_t>(h.producer_id), 8);
+  put_be(after_crc, static_cast<uint16_t>(h.producer_epoch), 2);
+  put_be(after_crc, static_cast<uint32_t>(h.base_sequence), 4);
+  put_be(after_crc, static_cast<uint32_t>(h.record_count), 4);
+  after_crc += records;
   std::string out;
-  out.reserve(17 + after_crc.size());
-  put_be(out, static_cast<uint64_t>(base_offset), 8);
+  out.reserve(21 + after_crc.size());
+  put_be(out, static_cast<uint64_t>(h.base_offset), 8);
   put_be(out, static_cast<uint32_t>(4 + 1 + 4 + after_crc.size()), 4);  // batchLength
-  put_be(out, static_cast<uint32_t>(int32_t{-1}), 4);                   // partitionLeaderEpoch
-  out.push_back(2);                                                     // magic
+  put_be(out, static_cast<uint32_t>(h.partition_leader_epoch), 4);
+  out.push_back(2);  // magic
   put_be(out, crc32c(after_crc), 4);
   out += after_crc;
   return out;
 }
 
+}  // namespace
+
+std::string encode_record_batch(int64_t base_offset, std::span<const OutgoingRecord> records,
+                                Compression compression, const BatchProducer& producer) {
+  RecordBatchHeader h;
+  h.base_offset = base_offset;
+  h.base_timestamp = records.empty() ? 0 : records.front().timestamp_ms;
+  h.max_timestamp = h.base_timestamp;
+  for (const auto& r : records) {
+    h.base_timestamp = std::min(h.base_timestamp, r.timestamp_ms);
+    h.max_timestamp = std::max(h.max_timestamp, r.timestamp_ms);
+  }
+  std::string body;  // records
+  std::string scratch;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const OutgoingRecord& r = records[i];
+    append_record(body, scratch, r.timestamp_ms - h.base_timestamp, static_cast<int64_t>(i), r.key,
+                  r.value, r.headers);
+  }
+  // attributes: codec, CreateTime, the transactional and control bits
+  h.attributes =
+      static_cast<int16_t>(static_cast<int>(compression) | (producer.transactional ? 0x10 : 0) |
+                           (producer.control ? 0x20 : 0));
+  h.last_offset_delta = static_cast<int32_t>(records.empty() ? 0 : records.size() - 1);
+  h.producer_id = producer.producer_id;
+  h.producer_epoch = producer.producer_epoch;
+  h.base_sequence = producer.base_sequence;
+  h.record_count = static_cast<int32_t>(records.size());
+  return assemble_batch(h, compress(compression, body));
+}
+
 std::string encode_cleaned_batch(const RecordBatchHeader& header,
                                  std::span<const WireRecord* const> kept) {
-  const int64_t base_ts = header.base_timestamp;
-  int64_t max_ts = header.log_append_time() || kept.empty() ? header.max_timestamp : INT64_MIN;
+  RecordBatchHeader h = header;
+  if (!h.log_append_time() && !kept.empty()) h.max_timestamp = INT64_MIN;
   std::string body;
-  std::string rec;
+  std::string scratch;
   for (const WireRecord* r : kept) {
-    if (!header.log_append_time()) max_ts = std::max(max_ts, r->timestamp_ms);
-    rec.clear();
-    rec.push_back(0);  // record attributes: unused
-    put_varlong(rec, r->timestamp_ms - base_ts);
-    put_varlong(rec, r->offset - header.base_offset);
-    put_bytes(rec, r->key ? std::optional<std::string_view>(*r->key) : std::nullopt);
-    put_bytes(rec, r->value ? std::optional<std::string_view>(*r->value) : std::nullopt);
-    put_varlong(rec, static_cast<int64_t>(r->headers.size()));
-    for (const auto& [k, v] : r->headers) {
-      put_bytes(rec, std::string_view(k));
-      put_bytes(rec, v ? std::optional<std::string_view>(*v) : std::nullopt);
-    }
-    put_varlong(body, static_cast<int64_t>(rec.size()));
-    body += rec;
+    if (!h.log_append_time()) h.max_timestamp = std::max(h.max_timestamp, r->timestamp_ms);
+    append_record(body, scratch, r->timestamp_ms - h.base_timestamp, r->offset - h.base_offset,
+                  view_of(r->key), view_of(r->value), r->headers);
   }
-  auto codec = static_cast<Compression>(header.codec());
-  if (kept.empty()) codec = Compression::kNone;
-  body = compress(codec, body);
-  std::string after_crc;
-  put_be(after_crc, static_cast<uint64_t>((header.attributes & ~0x07) | static_cast<int>(codec)),
-         2);
-  put_be(after_crc, static_cast<uint32_t>(header.last_offset_delta), 4);
-  put_be(after_crc, static_cast<uint64_t>(base_ts), 8);
-  put_be(after_crc, static_cast<uint64_t>(max_ts), 8);
-  put_be(after_crc, static_cast<uint64_t>(header.producer_id), 8);
-  put_be(after_crc, static_cast<uint16_t>(header.producer_epoch), 2);
-  put_be(after_crc, static_cast<uint32_t>(header.base_sequence), 4);
-  put_be(after_crc, static_cast<uint32_t>(kept.size()), 4);
-  after_crc += body;
-  std::string out;
-  out.reserve(17 + after_crc.size());
-  put_be(out, static_cast<uint64_t>(header.base_offset), 8);
-  put_be(out, static_cast<uint32_t>(4 + 1 + 4 + after_crc.size()), 4);
-  put_be(out, static_cast<uint32_t>(header.partition_leader_epoch), 4);
-  out.push_back(2);
-  put_be(out, crc32c(after_crc), 4);
-  out += after_crc;
-  return out;
+  const auto codec = kept.empty() ? Compression::kNone : static_cast<Compression>(header.codec());
+  h.attributes = static_cast<int16_t>((header.attributes & ~0x07) | static_cast<int>(codec));
+  h.record_count = static_cast<int32_t>(kept.size());
+  return assemble_batch(h, compress(codec, body));
 }
 
 std::string encode_transaction_marker(int64_t producer_id, int16_t producer_epoch, bool commit,
