@@ -162,10 +162,16 @@ const char* policy_name(DiskBroker::FsyncPolicy p) {
 }  // namespace
 
 int broker_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  // Record sets are read into buffers of up to a few MiB: allocate those with mmap, so that
-  // they go back to the system when freed, instead of glibc raising its threshold and keeping
-  // them in the heap (resident memory is one of the broker's promises).
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // Record sets are read into buffers of up to a few MiB, one per fetched partition, freed as
+  // soon as the answer is written. Those of a fetch at the usual 1 MiB per partition come from
+  // the heap and are reused (an mmap'ed buffer is page-faulted and zeroed by the kernel afresh
+  // every time); larger ones are mmap'ed, so that they go back to the system when freed. The
+  // heap keeps at most kTrim free bytes at its top (resident memory is one of the broker's
+  // promises), instead of glibc raising its thresholds as it goes.
+  constexpr int kMmapAbove = (4 << 20) + 4096;
+  constexpr int kTrim = 16 << 20;
+  mallopt(M_MMAP_THRESHOLD, kMmapAbove);
+  mallopt(M_TRIM_THRESHOLD, kTrim);
   auto flags = parse(args);
   if (!flags) {
     err << "kappa: " << flags.status().message() << "\n";
