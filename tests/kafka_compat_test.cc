@@ -11,7 +11,8 @@
 //
 // Kafka's own command-line tools run too, from the jars scripts/start-kafka.sh fetched
 // (build/kafka/libs, or $KAPPA_KAFKA_DIR/libs): ConsumerGroupCommand (kafka-consumer-groups.sh)
-// in each of its modes and GetOffsetShell (kafka-get-offsets.sh). Each is a JVM start of about
+// in each of its modes, GetOffsetShell (kafka-get-offsets.sh) and LogDirsCommand
+// (kafka-log-dirs.sh). Each is a JVM start of about
 // a second and a half, so the ones that do not depend on each other run side by side. Without
 // the jars those cases skip; in CI they fail. The console producer and consumer too
 // (kafka-console-producer.sh, kafka-console-consumer.sh with --isolation-level read_committed on
@@ -1188,6 +1189,58 @@ TEST_P(Compat, DeleteRecordsToolMovesTheLogStart) {
   EXPECT_EQ(left.back().offset, 19);
 }
 
+// kafka-log-dirs.sh (LogDirsCommand) --describe --topic-list: one log dir per broker, listing
+// every partition of the topics asked for with its size, bytes after producing and 0 for an
+// empty partition, offset lag 0, no future logs. Our broker names its --data directory, and the
+// sizes survive a kill -9 and a restart.
+TEST_P(Compat, LogDirsToolListsEachPartitionWithItsSize) {
+  KAPPA_REQUIRE_SERVER(kafka_tools(), "Kafka tools");
+  const std::string topic = unique("log_dirs");
+  const std::string empty = unique("log_dirs_empty");
+  create_topic(bootstrap_, topic, 3);
+  create_topic(bootstrap_, empty, 1);
+  produce(bootstrap_, topic, 30, {});
+  // partition -> size, and the log dirs, of the tool's JSON line.
+  struct Described {
+    std::map<std::string, int64_t> sizes;
+    std::vector<std::string> log_dirs;
+    std::string output;
+  };
+  auto describe = [&] {
+    const ToolRun run = kafka_tool(
+        "org.apache.kafka.tools.LogDirsCommand",
+        "--bootstrap-server " + bootstrap_ + " --describe --topic-list " + topic + "," + empty);
+    EXPECT_EQ(run.exit, 0) << run.output;
+    Described d;
+    d.output = run.output;
+    static const std::regex partition(
+        R"re(\{"partition":"([^"]+)","size":(\d+),"offsetLag":0,"isFuture":false\})re");
+    for (std::sregex_iterator m(run.output.begin(), run.output.end(), partition), end; m != end;
+         ++m) {
+      d.sizes[(*m)[1]] = std::stoll((*m)[2]);
+    }
+    static const std::regex log_dir(R"re("error":null,"logDir":"([^"]+)")re");
+    for (std::sregex_iterator m(run.output.begin(), run.output.end(), log_dir), end; m != end; ++m)
+      d.log_dirs.push_back((*m)[1]);
+    return d;
+  };
+  const Described before = describe();
+  ASSERT_EQ(before.log_dirs.size(), 1u) << before.output;
+  if (is_kappa()) {
+    EXPECT_EQ(before.log_dirs[0],
+              std::filesystem::absolute(kappa_->data()).lexically_normal().string());
+  }
+  ASSERT_EQ(before.sizes.size(), 4u) << before.output;
+  int64_t total = 0;
+  for (int p = 0; p < 3; ++p) total += before.sizes.at(topic + "-" + std::to_string(p));
+  EXPECT_GT(total, 30 * 30) << "30 records of some 30 bytes each, and their batches\n"
+                            << before.output;
+  EXPECT_EQ(before.sizes.at(empty + "-0"), 0) << before.output;
+  if (!is_kappa()) return;
+  kappa_->kill9_and_restart();
+  EXPECT_EQ(describe().sizes, before.sizes) << "durable sizes";
+}
+
 // kafka-console-producer.sh (kafka.tools.ConsoleProducer) with keys, read back by
 // kafka-console-consumer.sh (ConsoleConsumer) in a group that commits what it read; on a topic of
 // librdkafka transactions (committed, aborted, committed), the console consumer with
@@ -1377,10 +1430,9 @@ void client_library(const std::string& bootstrap, bool kappa, const std::string&
             << " ms\n";
 }
 
-// kafka-python 3.0 (PyPI): KafkaAdminClient, a round trip through a consumer group, and a
-// transactional producer read by read_committed and read_uncommitted consumers.
-// Known gap: DescribeLogDirs (API 35, kafka-log-dirs.sh) is not served; Kafka lists the
-// topic's partitions with their sizes.
+// kafka-python 3.0 (PyPI): KafkaAdminClient, a round trip through a consumer group, a
+// transactional producer read by read_committed and read_uncommitted consumers, and the topic's
+// partitions in the broker's log dirs.
 TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
   client_library(bootstrap_, is_kappa(), "kafka-python",
                  {"admin.create_topics(2 partitions, retention.ms, cleanup.policy)",
@@ -1404,9 +1456,7 @@ TEST_P(Compat, KafkaPythonAdminClientAndRoundTrip) {
                   "admin.delete_records then EARLIEST",
                   "admin.describe_log_dirs",
                   "admin.delete_groups",
-                  "admin.delete_topics"},
-                 {{"admin.describe_log_dirs",
-                   "does not support the 'DescribeLogDirsRequest' Kafka protocol"}});
+                  "admin.delete_topics"});
 }
 
 // franz-go 1.22 (the Go module proxy; tests/clients/franz_go): kgo and kadm.

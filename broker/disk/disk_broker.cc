@@ -1061,6 +1061,12 @@ Result<int64_t> DiskBroker::delete_records(std::string_view topic, int32_t parti
   return (*found)->delete_records(offset, [this] { return write_checkpoints(); });
 }
 
+Result<int64_t> DiskBroker::partition_bytes(std::string_view topic, int32_t partition) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->size_bytes();
+}
+
 Result<TopicConfigs> DiskBroker::topic_configs(std::string_view topic) {
   auto t = find(topic);
   if (t == nullptr) return Status::not_found("topic '" + std::string(topic) + "' does not exist");

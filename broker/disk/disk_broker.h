@@ -275,6 +275,8 @@ class DiskBroker final : public BatchLog {
   Result<TopicSettings> topic_settings(std::string_view topic) override;
   Result<int64_t> delete_records(std::string_view topic, int32_t partition,
                                  int64_t offset) override;
+  // The sizes of the partition's .log segment files (Kafka's log size; the indexes not counted).
+  Result<int64_t> partition_bytes(std::string_view topic, int32_t partition) override;
 
  private:
   struct Topic;

@@ -715,6 +715,13 @@ int64_t PartitionStore::max_timestamp() const {
   return max;
 }
 
+int64_t PartitionStore::size_bytes() const {
+  std::shared_lock lock(state_mu_);
+  int64_t total = 0;
+  for (const auto& s : segments_) total += s->size;
+  return total;
+}
+
 Result<int64_t> PartitionStore::offset_for_time(int64_t timestamp_ms) const {
   std::vector<SegmentView> views;
   Cursor at;

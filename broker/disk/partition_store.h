@@ -74,6 +74,8 @@ class PartitionStore {
   // The largest batch maxTimestamp of the partition, INT64_MIN when it has no batch.
   int64_t max_timestamp() const;
   OffsetRange offsets() const;
+  // The published bytes of every segment: the sizes of its .log files.
+  int64_t size_bytes() const;
   // kOutOfRange naming topic/partition@offset and the valid range.
   Status out_of_range(int64_t offset, const OffsetRange& range) const;
 

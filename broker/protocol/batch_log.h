@@ -130,6 +130,11 @@ class BatchLog : public Log {
   // missing partition.
   virtual Result<int64_t> delete_records(std::string_view topic, int32_t partition,
                                          int64_t offset) = 0;
+
+  // The bytes the partition holds, as Kafka's DescribeLogDirs reports a partition's size: the
+  // sum of its segment files in a durable log, the stored bytes of its records in memory.
+  // kNotFound for a missing partition.
+  virtual Result<int64_t> partition_bytes(std::string_view topic, int32_t partition) = 0;
 };
 
 }  // namespace kappa

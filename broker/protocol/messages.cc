@@ -7,7 +7,7 @@
 namespace kappa::kafka {
 namespace {
 
-constexpr std::array<ApiSupport, 29> kApis{{
+constexpr std::array<ApiSupport, 30> kApis{{
     {kProduce, "Produce", 3, 8, 9},
     {kFetch, "Fetch", 4, 11, 12},
     {kListOffsets, "ListOffsets", 0, 8, 6},
@@ -32,6 +32,7 @@ constexpr std::array<ApiSupport, 29> kApis{{
     {kTxnOffsetCommit, "TxnOffsetCommit", 0, 4, 3},
     {kDescribeConfigs, "DescribeConfigs", 0, 4, 4},
     {kAlterConfigs, "AlterConfigs", 0, 2, 2},
+    {kDescribeLogDirs, "DescribeLogDirs", 0, 4, 2},
     {kCreatePartitions, "CreatePartitions", 0, 3, 2},
     {kDeleteGroups, "DeleteGroups", 0, 2, 2},
     {kIncrementalAlterConfigs, "IncrementalAlterConfigs", 0, 1, 1},
@@ -697,6 +698,40 @@ struct Fields<DeleteRecordsResponse> {
 };
 
 template <>
+struct Fields<DescribeLogDirsRequest> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.nullable_array(m.topics, "Topics", {}, [&](auto& t) {
+      io.str(t.topic, "Topic");
+      io.i32s(t.partitions, "Partitions");
+    });
+  }
+};
+template <>
+struct Fields<DescribeLogDirsResponse> {
+  template <class IO, class M>
+  static void visit(IO& io, M& m) {
+    io.i32(m.throttle_time_ms, "ThrottleTimeMs");
+    io.i16(m.error_code, "ErrorCode", {3});
+    io.array(m.results, "Results", {}, [&](auto& r) {
+      io.i16(r.error_code, "ErrorCode");
+      io.str(r.log_dir, "LogDir");
+      io.array(r.topics, "Topics", {}, [&](auto& t) {
+        io.str(t.name, "Name");
+        io.array(t.partitions, "Partitions", {}, [&](auto& p) {
+          io.i32(p.partition_index, "PartitionIndex");
+          io.i64(p.partition_size, "PartitionSize");
+          io.i64(p.offset_lag, "OffsetLag");
+          io.boolean(p.is_future_key, "IsFutureKey");
+        });
+      });
+      io.i64(r.total_bytes, "TotalBytes", {4});
+      io.i64(r.usable_bytes, "UsableBytes", {4});
+    });
+  }
+};
+
+template <>
 struct Fields<DescribeConfigsRequest> {
   template <class IO, class M>
   static void visit(IO& io, M& m) {
@@ -1338,6 +1373,10 @@ constexpr int16_t kKeyOf<DeleteRecordsRequest> = kDeleteRecords;
 template <>
 constexpr int16_t kKeyOf<DeleteRecordsResponse> = kDeleteRecords;
 template <>
+constexpr int16_t kKeyOf<DescribeLogDirsRequest> = kDescribeLogDirs;
+template <>
+constexpr int16_t kKeyOf<DescribeLogDirsResponse> = kDescribeLogDirs;
+template <>
 constexpr int16_t kKeyOf<DescribeConfigsRequest> = kDescribeConfigs;
 template <>
 constexpr int16_t kKeyOf<DescribeConfigsResponse> = kDescribeConfigs;
@@ -1510,6 +1549,8 @@ KAPPA_KAFKA_MESSAGE(OffsetDeleteRequest)
 KAPPA_KAFKA_MESSAGE(OffsetDeleteResponse)
 KAPPA_KAFKA_MESSAGE(DeleteRecordsRequest)
 KAPPA_KAFKA_MESSAGE(DeleteRecordsResponse)
+KAPPA_KAFKA_MESSAGE(DescribeLogDirsRequest)
+KAPPA_KAFKA_MESSAGE(DescribeLogDirsResponse)
 KAPPA_KAFKA_MESSAGE(DescribeConfigsRequest)
 KAPPA_KAFKA_MESSAGE(DescribeConfigsResponse)
 KAPPA_KAFKA_MESSAGE(AlterConfigsRequest)

@@ -11,8 +11,8 @@
 // librdkafka 2.0 and kcat use, from the first version that carries RecordBatch v2 (Produce v3,
 // Fetch v4) to the last non-flexible one, plus ApiVersions v3 (flexible), which clients send
 // first, and the group administration of Kafka's tools and admin clients (ListGroups,
-// DescribeGroups, DeleteGroups, OffsetDelete; ListOffsets to v8) and topic administration
-// (DeleteTopics, CreatePartitions), in the flexible versions they prefer.
+// DescribeGroups, DeleteGroups, OffsetDelete; ListOffsets to v8), topic administration
+// (DeleteTopics, CreatePartitions) and DescribeLogDirs, in the flexible versions they prefer.
 //
 // Records fields are views: a decoded Produce request points into the frame it came from, and
 // an encoded Fetch response copies from the views its caller keeps alive.
@@ -55,6 +55,7 @@ enum ApiKey : int16_t {
   kTxnOffsetCommit = 28,
   kDescribeConfigs = 32,
   kAlterConfigs = 33,
+  kDescribeLogDirs = 35,
   kCreatePartitions = 37,
   kDeleteGroups = 42,
   kIncrementalAlterConfigs = 44,
@@ -281,6 +282,15 @@ struct ListOffsetsResponse {
   std::vector<Topic> topics;
 };
 
+// A topic id (UUID) as two big-endian halves; this broker has no topic ids, so it answers the
+// zero id, as Kafka does for "no id".
+struct TopicId {
+  int64_t high = 0;
+  int64_t low = 0;
+  bool is_zero() const { return high == 0 && low == 0; }
+  friend bool operator==(const TopicId&, const TopicId&) = default;
+};
+
 // ---- CreateTopics (19) -------------------------------------------------------------------
 struct CreateTopicsRequest {
   struct Assignment {
@@ -313,14 +323,6 @@ struct CreateTopicsResponse {
 };
 
 // ---- DeleteTopics (20) -------------------------------------------------------------------
-// A topic id (UUID) as two big-endian halves; this broker has no topic ids, so it answers the
-// zero id, as Kafka does for "no id".
-struct TopicId {
-  int64_t high = 0;
-  int64_t low = 0;
-  bool is_zero() const { return high == 0 && low == 0; }
-  friend bool operator==(const TopicId&, const TopicId&) = default;
-};
 struct DeleteTopicsRequest {
   struct Topic {  // v6+: a topic by name or by id
     std::optional<std::string> name;
@@ -624,6 +626,37 @@ struct DeleteRecordsResponse {
   };
   int32_t throttle_time_ms = 0;
   std::vector<Topic> topics;
+};
+
+// ---- DescribeLogDirs (35) ----------------------------------------------------------------
+struct DescribeLogDirsRequest {
+  struct Topic {
+    std::string topic;
+    std::vector<int32_t> partitions;
+  };
+  std::optional<std::vector<Topic>> topics;  // null: every partition of every topic
+};
+struct DescribeLogDirsResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t partition_size = 0;  // bytes
+    int64_t offset_lag = 0;
+    bool is_future_key = false;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  struct Result {
+    int16_t error_code = 0;
+    std::string log_dir;
+    std::vector<Topic> topics;
+    int64_t total_bytes = -1;   // v4+: of the volume; -1 unknown
+    int64_t usable_bytes = -1;  // v4+
+  };
+  int32_t throttle_time_ms = 0;
+  int16_t error_code = 0;  // v3+
+  std::vector<Result> results;
 };
 
 // ---- DescribeConfigs (32) ----------------------------------------------------------------

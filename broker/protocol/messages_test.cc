@@ -196,6 +196,9 @@ std::vector<Sample> samples() {
       sample(kOffsetDelete, OffsetDeleteRequest{"g", {{"t", {0, 1}}, {"u", {}}}}),
       sample(kDeleteTopics, deletes),
       sample(kCreatePartitions, grow),
+      sample(kDescribeLogDirs,
+             DescribeLogDirsRequest{std::vector<DescribeLogDirsRequest::Topic>{{"t", {0, 1}}}}),
+      sample(kDescribeLogDirs, DescribeLogDirsRequest{std::nullopt}),
       sample(kInitProducerId, InitProducerIdRequest{std::string("tx"), 60000, 42, 3}),
       sample(kAddPartitionsToTxn,
              AddPartitionsToTxnRequest{"tx", 42, 3, {{"t", {0, 1}}, {"u", {2}}}}),
@@ -296,6 +299,40 @@ TEST(MessagesTest, CreatePartitionsRequestAsKafkaLaysItOut) {
   EXPECT_FALSE(back.topics[0].assignments.has_value());
   EXPECT_TRUE(is_flexible(kCreatePartitions, 2));
   EXPECT_FALSE(is_flexible(kCreatePartitions, 1));
+}
+
+// DescribeLogDirs as Kafka lays it out: v4 (flexible, with the volume's bytes) by hand, and v1
+// (before the top-level error code and the volume).
+TEST(MessagesTest, DescribeLogDirsResponseAsKafkaLaysItOut) {
+  DescribeLogDirsResponse r;
+  r.results.push_back({0, "/d", {{"t", {{0, 5, 0, false}}}}, 100, 50});
+  const std::string v4(
+      "\x00\x00\x00\x00"                  // throttle
+      "\x00\x00"                          // error code (v3+)
+      "\x02"                              // one result:
+      "\x00\x00\x03/d"                    //   error code, log dir
+      "\x02\x02t"                         //   one topic, "t":
+      "\x02"                              //     one partition:
+      "\x00\x00\x00\x00"                  //       index 0
+      "\x00\x00\x00\x00\x00\x00\x00\x05"  //       size 5
+      "\x00\x00\x00\x00\x00\x00\x00\x00"  //       offset lag 0
+      "\x00\x00"                          //       not a future log; its tags
+      "\x00"                              //     the topic's tags
+      "\x00\x00\x00\x00\x00\x00\x00\x64"  //   total bytes 100 (v4+)
+      "\x00\x00\x00\x00\x00\x00\x00\x32"  //   usable bytes 50 (v4+)
+      "\x00"                              //   the result's tags
+      "\x00",                             // the body's tags
+      57);
+  EXPECT_EQ(encode(r, 4), v4);
+  // v1: int32 array lengths and int16 string lengths, no tags, no error code, no volume.
+  const std::string v1 = encode(r, 1);
+  EXPECT_EQ(v1.size(), 4u + 4 + (2 + 4) + 4 + 3 + 4 + (4 + 8 + 8 + 1));
+  DescribeLogDirsResponse back;
+  ASSERT_TRUE(decode(v1, 1, back).is_ok());
+  EXPECT_EQ(back.results.at(0).total_bytes, -1) << "unknown before v4";
+  EXPECT_EQ(back.results.at(0).topics.at(0).partitions.at(0).partition_size, 5);
+  EXPECT_TRUE(is_flexible(kDescribeLogDirs, 2));
+  EXPECT_FALSE(is_flexible(kDescribeLogDirs, 1));
 }
 
 TEST(MessagesTest, TopicAdminResponsesRoundTrip) {

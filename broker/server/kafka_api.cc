@@ -1,10 +1,13 @@
 #include "broker/server/kafka_api.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <deque>
 #include <initializer_list>
+#include <set>
 
 #include "broker/groups/group_coordinator.h"
 #include "broker/protocol/error_codes.h"
@@ -710,6 +713,56 @@ Result<std::string> KafkaApi::delete_records(const RequestHeader& h, std::string
         }
         rp.low_watermark = *start;
       });
+  return encode(r, h.api_version);
+}
+
+Result<std::string> KafkaApi::describe_log_dirs(const RequestHeader& h, std::string_view body) {
+  auto req = parse<DescribeLogDirsRequest>(h, body);
+  if (!req) return req.status();
+  DescribeLogDirsResponse r;
+  auto& dir = r.results.emplace_back();
+  dir.log_dir = options_.log_dir.empty() ? kInMemoryLogDir : options_.log_dir;
+  if (!options_.log_dir.empty()) {
+    struct statvfs volume {};
+    if (::statvfs(options_.log_dir.c_str(), &volume) != 0) {
+      dir.error_code = err::kKafkaStorageError;
+      return encode(r, h.api_version);
+    }
+    // As Kafka's FileStore: total and usable (unprivileged) space, INT64_MAX past its range.
+    auto bytes = [&](uint64_t blocks) {
+      const uint64_t b = static_cast<uint64_t>(volume.f_frsize);
+      return b != 0 && blocks > static_cast<uint64_t>(INT64_MAX) / b
+                 ? INT64_MAX
+                 : static_cast<int64_t>(blocks * b);
+    };
+    dir.total_bytes = bytes(volume.f_blocks);
+    dir.usable_bytes = bytes(volume.f_bavail);
+  }
+  // The partitions asked for that exist, by topic; a topic asked twice is one.
+  std::map<std::string, std::set<int32_t>> wanted;
+  if (!req->topics) {
+    for (const std::string& name : log_.list_topics().value_or(std::vector<std::string>{})) {
+      const int32_t n = log_.partition_count(name).value_or(0);
+      for (int32_t p = 0; p < n; ++p) wanted[name].insert(p);
+    }
+  } else {
+    for (const auto& t : *req->topics) {
+      const int32_t n = log_.partition_count(t.topic).value_or(0);
+      for (int32_t p : t.partitions) {
+        if (p >= 0 && p < n) wanted[t.topic].insert(p);
+      }
+    }
+  }
+  for (const auto& [name, partitions] : wanted) {
+    DescribeLogDirsResponse::Topic topic;
+    topic.name = name;
+    for (int32_t p : partitions) {
+      // A partition deleted meanwhile is no longer in the log dir.
+      auto size = log_.partition_bytes(name, p);
+      if (size) topic.partitions.push_back({p, *size, 0, false});
+    }
+    if (!topic.partitions.empty()) dir.topics.push_back(std::move(topic));
+  }
   return encode(r, h.api_version);
 }
 

@@ -56,6 +56,10 @@ inline constexpr int32_t kGroupOperations = acl_operations({3, 6, 8});
 inline constexpr int32_t kTopicOperations = acl_operations({3, 4, 5, 6, 7, 8, 10, 11});
 inline constexpr int32_t kClusterOperations = acl_operations({5, 7, 8, 9, 10, 11, 12});
 
+// The log dir DescribeLogDirs names for a log without a directory (KafkaApi::Options::log_dir
+// empty): not a path, so that no tool takes it for one.
+inline constexpr const char* kInMemoryLogDir = "(in memory)";
+
 class GroupCoordinator;
 struct RecordBatchHeader;
 
@@ -76,6 +80,9 @@ class KafkaApi {
     int32_t max_session_timeout_ms = 1800000;
     int32_t initial_rebalance_delay_ms = 0;
     std::string cluster_id = "kappa-harness";
+    // The data directory (`kappa broker --data`, absolute), DescribeLogDirs' one log dir; empty
+    // for a log in memory, described as the log dir kInMemoryLogDir.
+    std::string log_dir;
     // The broker's value of each topic config whose default here is not Apache Kafka's
     // (topic_config.h), e.g. retention.ms=-1 for a broker without retention: what a topic
     // without an override does, described as a static broker config.
@@ -112,6 +119,15 @@ class KafkaApi {
   // log start offset up (offset -1: to the high watermark) and answers the new low watermark;
   // OFFSET_OUT_OF_RANGE beyond the high watermark, UNKNOWN_TOPIC_OR_PARTITION.
   Result<std::string> delete_records(const kafka::RequestHeader& h, std::string_view body);
+  // DescribeLogDirs (kafka-log-dirs.sh, admin clients' describeLogDirs): one log dir,
+  // Options::log_dir, holding every partition, each with its size (BatchLog::partition_bytes),
+  // offset lag 0 (the high watermark is the log end) and never a future log; the volume's total
+  // and usable bytes (v4) from statvfs, -1 (Kafka's "unknown") in memory. A null topic list
+  // asks for every partition; unknown topics and partitions are left out, as Kafka does, and so
+  // is a topic with none of its partitions left. A data directory statvfs cannot read answers
+  // KAFKA_STORAGE_ERROR for the log dir. Reads only the BatchLog (in memory it counts the
+  // records), so the server runs it off the I/O thread.
+  Result<std::string> describe_log_dirs(const kafka::RequestHeader& h, std::string_view body);
   // Configs (kafka-configs.sh, kafka-topics.sh --describe, admin clients), as Kafka answers:
   // a topic's overrides are DYNAMIC_TOPIC_CONFIG, the rest the broker's defaults; the broker's
   // own configs are its start-up settings, described read-only (altering them is

@@ -433,6 +433,114 @@ TEST(KafkaApiDeleteRecords, DeletesWholeSegmentsAndIsDurable) {
   EXPECT_EQ(*(*b)->offset_for_time("t", 0, 0), 23);
 }
 
+DescribeLogDirsResponse describe_log_dirs(
+    KafkaApi& api, std::optional<std::vector<DescribeLogDirsRequest::Topic>> topics,
+    int16_t version = 4) {
+  DescribeLogDirsRequest req{std::move(topics)};
+  auto body = api.describe_log_dirs(header(kDescribeLogDirs, version), encode(req, version));
+  DescribeLogDirsResponse resp;
+  EXPECT_TRUE(body) << body.status().to_string();
+  if (body) {
+    EXPECT_TRUE(decode(*body, version, resp).is_ok());
+  }
+  return resp;
+}
+
+// topic/partition -> size of a log dir's partitions, checking that each is a current log.
+std::map<std::string, int64_t> sizes_of(const DescribeLogDirsResponse::Result& dir) {
+  std::map<std::string, int64_t> out;
+  for (const auto& t : dir.topics) {
+    for (const auto& p : t.partitions) {
+      EXPECT_EQ(p.offset_lag, 0) << t.name;
+      EXPECT_FALSE(p.is_future_key) << t.name;
+      out[partition_name(t.name, p.partition_index)] = p.partition_size;
+    }
+  }
+  return out;
+}
+
+// In memory: one log dir that is no path, every partition with the bytes of its records' keys,
+// values and headers, the volume unknown (-1).
+TEST(KafkaApiDescribeLogDirs, InMemoryOneLogDirWithEveryPartition) {
+  MemoryRig rig;
+  CreateTopicsRequest create;
+  create.topics.push_back({"t", 2, 1, {}, {}});
+  create.topics.push_back({"u", 1, 1, {}, {}});
+  ASSERT_TRUE(rig.kafka.create_topics(header(kCreateTopics, 4), encode(create, 4)));
+  ASSERT_EQ(rig.api.produce("t", batch_of(3, 1000, 10)).error_code, err::kNone);
+
+  auto all = describe_log_dirs(rig.kafka, std::nullopt);
+  EXPECT_EQ(all.error_code, err::kNone);
+  ASSERT_EQ(all.results.size(), 1u);
+  const auto& dir = all.results[0];
+  EXPECT_EQ(dir.error_code, err::kNone);
+  EXPECT_EQ(dir.log_dir, kInMemoryLogDir);
+  EXPECT_EQ(dir.total_bytes, -1);
+  EXPECT_EQ(dir.usable_bytes, -1);
+  EXPECT_EQ(sizes_of(dir), (std::map<std::string, int64_t>{{"t/0", 30}, {"t/1", 0}, {"u/0", 0}}));
+
+  // Asked partitions only; an unknown topic or partition is left out, a topic with none too.
+  auto some = describe_log_dirs(rig.kafka, std::vector<DescribeLogDirsRequest::Topic>{
+                                               {"t", {0, 7}}, {"nope", {0}}, {"u", {}}});
+  ASSERT_EQ(some.results.size(), 1u);
+  EXPECT_EQ(sizes_of(some.results[0]), (std::map<std::string, int64_t>{{"t/0", 30}}));
+  ASSERT_EQ(some.results[0].topics.size(), 1u);
+
+  // Records below a DeleteRecords' log start are no longer counted.
+  DeleteRecordsRequest del{{{"t", {{0, 1}}}}, 1000};
+  ASSERT_TRUE(rig.kafka.delete_records(header(kDeleteRecords, 2), encode(del, 2)));
+  EXPECT_EQ(sizes_of(describe_log_dirs(rig.kafka, std::nullopt, 0).results.at(0))["t/0"], 20)
+      << "v0";
+}
+
+// On disk: the data directory, each partition's size the bytes of its .log segment files, and
+// the volume's size as statvfs gives it.
+TEST(KafkaApiDescribeLogDirs, OnDiskTheDataDirectoryAndItsSegmentFiles) {
+  disk::TempDir tmp;
+  auto b = DiskBroker::open(disk_options(tmp.path()));
+  ASSERT_TRUE(b) << b.status().message();
+  KafkaApi::Options o;
+  o.log_dir = tmp.path().string();
+  KafkaApi kafka(**b, o);
+  Api api{kafka};
+  ASSERT_EQ(api.create("t", {{"segment.bytes", "600"}}).error_code, err::kNone);
+  const std::string batch = batch_of(5, 1000, 50);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(api.produce("t", batch).error_code, err::kNone);
+  const fs::path dir = tmp.path() / "topics" / "t-0";
+  auto on_disk = [&] {
+    int64_t bytes = 0;
+    for (const auto& f : logs_of(dir)) bytes += static_cast<int64_t>(fs::file_size(f));
+    return bytes;
+  };
+  ASSERT_EQ(on_disk(), 10 * static_cast<int64_t>(batch.size()));
+
+  for (int16_t v : {0, 2, 3, 4}) {
+    auto r = describe_log_dirs(kafka, std::nullopt, v);
+    ASSERT_EQ(r.results.size(), 1u) << "v" << v;
+    EXPECT_EQ(r.results[0].log_dir, tmp.path().string());
+    EXPECT_EQ(sizes_of(r.results[0]), (std::map<std::string, int64_t>{{"t/0", on_disk()}}))
+        << "v" << v;
+    if (v == 4) {
+      EXPECT_GT(r.results[0].total_bytes, 0);
+      EXPECT_GE(r.results[0].usable_bytes, 0);
+      EXPECT_LE(r.results[0].usable_bytes, r.results[0].total_bytes);
+    }
+  }
+  // DeleteRecords deletes the segments wholly below the new start: the size is what remains.
+  ASSERT_EQ(delete_records(kafka, "t", 0, 23).error_code, err::kNone);
+  ASSERT_LT(on_disk(), 10 * static_cast<int64_t>(batch.size()));
+  EXPECT_EQ(sizes_of(describe_log_dirs(kafka, std::nullopt).results.at(0))["t/0"], on_disk());
+
+  // A data directory that is gone cannot be measured: KAFKA_STORAGE_ERROR, as an offline dir.
+  KafkaApi::Options gone;
+  gone.log_dir = (tmp.path() / "no-such-dir").string();
+  KafkaApi lost(**b, gone);
+  auto r = describe_log_dirs(lost, std::nullopt);
+  ASSERT_EQ(r.results.size(), 1u);
+  EXPECT_EQ(r.results[0].error_code, err::kKafkaStorageError);
+  EXPECT_TRUE(r.results[0].topics.empty());
+}
+
 TEST(KafkaApiConfigs, DescribeClusterNamesThisBroker) {
   MemoryRig rig;
   auto body = rig.kafka.describe_cluster(header(kDescribeCluster, 1),

@@ -726,6 +726,9 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
            1)},
       {kDescribeCluster, encode(DescribeClusterRequest{false, 1}, 1)},
       {kDeleteRecords, encode(DeleteRecordsRequest{{{"events", {{0, 1}}}}, 1000}, 2)},
+      {kDescribeLogDirs,
+       encode(DescribeLogDirsRequest{std::vector<DescribeLogDirsRequest::Topic>{{"events", {0}}}},
+              4)},
       {kInitProducerId, encode(InitProducerIdRequest{std::string("tx"), 60000, -1, -1}, 5)},
       {kAddPartitionsToTxn, encode(AddPartitionsToTxnRequest{"tx", 1, 0, {{"events", {0}}}}, 3)},
       {kAddOffsetsToTxn, encode(AddOffsetsToTxnRequest{"tx", 1, 0, "g"}, 4)},
@@ -821,6 +824,9 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       break;
     case kDeleteRecords:
       (void)rig.api.delete_records(h, body);
+      break;
+    case kDescribeLogDirs:
+      (void)rig.api.describe_log_dirs(h, body);
       break;
     case kAddPartitionsToTxn:
       (void)rig.api.add_partitions_to_txn(h, body, 0);

@@ -467,6 +467,9 @@ struct KafkaServer::Impl {
       case kafka::kDeleteRecords:
         body_out = co_await off_thread([&] { return api->delete_records(h, body); });
         break;
+      case kafka::kDescribeLogDirs:
+        body_out = co_await off_thread([&] { return api->describe_log_dirs(h, body); });
+        break;
       case kafka::kDescribeConfigs:
         body_out = api->describe_configs(h, body);
         break;

@@ -334,4 +334,20 @@ Result<int64_t> RecordLogBatches::delete_records(std::string_view topic, int32_t
   return offset;
 }
 
+// A Log says nothing of its bytes: they are counted here, record by record, at each call.
+Result<int64_t> RecordLogBatches::partition_bytes(std::string_view topic, int32_t partition) {
+  auto range = offsets(topic, partition);
+  if (!range) return range.status();
+  int64_t bytes = 0;
+  Status s =
+      scan_records(log_, topic, partition, range->earliest, range->end, [&](const RecordView& r) {
+        bytes += static_cast<int64_t>(r.key.value_or("").size() + r.value.value_or("").size());
+        for (const HeaderView& h : r.headers) {
+          bytes += static_cast<int64_t>(h.key.size() + h.value.value_or("").size());
+        }
+      });
+  if (!s.is_ok()) return s;
+  return bytes;
+}
+
 }  // namespace kappa

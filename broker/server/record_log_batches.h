@@ -90,6 +90,9 @@ class RecordLogBatches final : public BatchLog {
   // In memory the records below the new log start stop being served; their memory is kept.
   Result<int64_t> delete_records(std::string_view topic, int32_t partition,
                                  int64_t offset) override;
+  // The bytes of the keys, values and headers of the records it serves (from the log start),
+  // counted by reading them: for DescribeLogDirs, an administrator's request.
+  Result<int64_t> partition_bytes(std::string_view topic, int32_t partition) override;
 
  private:
   Log& log_;

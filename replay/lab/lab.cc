@@ -57,6 +57,7 @@ int lab_command(const std::vector<std::string>& args, std::ostream& out, std::os
   so.host = flags->listen_host;
   so.port = flags->listen_port;
   so.api.auto_create_topics = true;
+  so.api.log_dir = fs::absolute(o.dir, ec).lexically_normal().string();  // for DescribeLogDirs
   so.log = [](const std::string&) {};  // the terminal is the lab's view; the broker stays quiet
   auto kafka = KafkaServer::start(**disk, so);
   if (!kafka) return fail(err, kafka.status().with_context("--listen"));

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -229,6 +230,13 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
   so.advertised_host = flags->advertise;
   so.api.auto_create_topics = flags->auto_create;
   so.api.default_partitions = flags->partitions;
+  if (disk) {
+    // As Kafka names a log dir: absolute, without a trailing '/'.
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::absolute(flags->data, ec).lexically_normal();
+    if (!dir.has_filename() && dir != dir.root_path()) dir = dir.parent_path();
+    so.api.log_dir = dir.string();
+  }
   // What a topic without overrides does here, where that is not Kafka's default: no retention
   // in memory; the --data store's retention and segment size.
   const std::pair<const char*, int64_t> defaults[] = {

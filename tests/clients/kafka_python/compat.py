@@ -273,9 +273,13 @@ def main():
 
     def log_dirs():
         dirs = admin.describe_log_dirs()
-        parts = sorted(p["partition_index"] for d in dirs for ld in d["log_dirs"]
-                       for t in ld["topics"] if t["name"] == topic for p in t["partitions"])
-        expect(parts == [0, 1, 2], f"{topic}'s partitions in the log dirs: {parts}")
+        found = {p["partition_index"]: p for d in dirs for ld in d["log_dirs"]
+                 for t in ld["topics"] if t["name"] == topic for p in t["partitions"]}
+        expect(sorted(found) == [0, 1, 2], f"{topic}'s partitions in the log dirs: {sorted(found)}")
+        size = sum(p["partition_size"] for p in found.values())
+        expect(size > 0, f"{topic} holds 20 records, its partitions {size} bytes: {dirs}")
+        expect(all(p["offset_lag"] == 0 and not p["is_future_key"] for p in found.values()),
+               f"current logs without lag: {dirs}")
         return True
     step("admin.describe_log_dirs", log_dirs)
 
