@@ -92,6 +92,16 @@ void GroupCoordinator::join_new_member(Group& g, JoinGroupArgs& args, int64_t no
     });
     return;
   }
+  if (args.group_instance_id) {
+    // A static member is not asked to come back with its id: its instance id already names it.
+    std::string member_id = generate_member_id(g, *args.group_instance_id);
+    if (g.static_members.contains(*args.group_instance_id)) {
+      replace_static_member(g, args, std::move(member_id), now_ms, std::move(done));
+    } else {
+      add_member_and_rebalance(g, args, std::move(member_id), now_ms, std::move(done));
+    }
+    return;
+  }
   std::string member_id = generate_member_id(g, args.client_id);
   if (args.require_known_member_id) {
     // The member is told its id and must come back with it; until then it is pending, and a
@@ -116,16 +126,21 @@ void GroupCoordinator::join_known_member(Group& g, JoinGroupArgs& args, int64_t 
     return;
   }
   if (g.pending_members.contains(args.member_id)) {
+    if (args.group_instance_id) {
+      // Only dynamic members are ever pending; Kafka fails such a join with an internal error.
+      answer_now(join_error(err::kUnknownServerError, args.member_id));
+      return;
+    }
     std::string member_id = args.member_id;
     add_member_and_rebalance(g, args, std::move(member_id), now_ms, std::move(done));
     return;
   }
-  auto it = g.members.find(args.member_id);
-  if (it == g.members.end()) {
-    answer_now(join_error(err::kUnknownMemberId, args.member_id));
+  if (int16_t error = validate_member(g, args.member_id, args.group_instance_id);
+      error != err::kNone) {
+    answer_now(join_error(error, args.member_id));
     return;
   }
-  Member& m = it->second;
+  Member& m = g.members.find(args.member_id)->second;
   const bool same_metadata = m.protocols == args.protocols;
   switch (g.state) {
     case GroupState::kPreparingRebalance:
@@ -174,16 +189,16 @@ void GroupCoordinator::sync(SyncGroupArgs args, int64_t now_ms, SyncCallback don
     return;
   }
   advance(*g, now_ms);
-  auto it = g->members.find(args.member_id);
-  if (it == g->members.end()) {
-    answer_now(sync_error(err::kUnknownMemberId));
+  if (int16_t error = validate_member(*g, args.member_id, args.group_instance_id);
+      error != err::kNone) {
+    answer_now(sync_error(error));
   } else if (args.generation_id != g->generation_id) {
     answer_now(sync_error(err::kIllegalGeneration));
   } else if ((args.protocol_type && *args.protocol_type != g->protocol_type) ||
              (args.protocol_name && *args.protocol_name != g->protocol_name)) {
     answer_now(sync_error(err::kInconsistentGroupProtocol));
   } else {
-    Member& m = it->second;
+    Member& m = g->members.find(args.member_id)->second;
     switch (g->state) {
       case GroupState::kEmpty:
         answer_now(sync_error(err::kUnknownMemberId));
@@ -225,19 +240,17 @@ void GroupCoordinator::sync(SyncGroupArgs args, int64_t now_ms, SyncCallback don
 }
 
 int16_t GroupCoordinator::heartbeat(std::string_view group_id, int32_t generation_id,
-                                    std::string_view member_id, int64_t now_ms) {
+                                    std::string_view member_id,
+                                    std::optional<std::string_view> group_instance_id,
+                                    int64_t now_ms) {
   if (group_id.empty()) return err::kInvalidGroupId;
   Group* g = find_group(group_id);
   if (g == nullptr) return err::kUnknownMemberId;
   advance(*g, now_ms);
-  int16_t error = err::kNone;
-  auto it = g->members.find(member_id);
-  if (it == g->members.end()) {
-    error = err::kUnknownMemberId;
-  } else if (generation_id != g->generation_id) {
-    error = err::kIllegalGeneration;
-  } else {
-    Member& m = it->second;
+  int16_t error = validate_member(*g, member_id, group_instance_id);
+  if (error == err::kNone && generation_id != g->generation_id) error = err::kIllegalGeneration;
+  if (error == err::kNone) {
+    Member& m = g->members.find(member_id)->second;
     switch (g->state) {
       case GroupState::kEmpty:
         error = err::kUnknownMemberId;
@@ -258,7 +271,7 @@ int16_t GroupCoordinator::heartbeat(std::string_view group_id, int32_t generatio
 }
 
 GroupCoordinator::LeaveResult GroupCoordinator::leave(std::string_view group_id,
-                                                      std::span<const std::string> member_ids,
+                                                      std::span<const MemberIdentity> members,
                                                       int64_t now_ms) {
   LeaveResult result;
   if (group_id.empty()) {
@@ -267,19 +280,44 @@ GroupCoordinator::LeaveResult GroupCoordinator::leave(std::string_view group_id,
   }
   Group* g = find_group(group_id);
   if (g == nullptr) {
-    result.member_errors.assign(member_ids.size(), err::kUnknownMemberId);
+    result.member_errors.assign(members.size(), err::kUnknownMemberId);
     return result;
   }
   advance(*g, now_ms);
-  for (const std::string& member_id : member_ids) {
-    if (g->pending_members.contains(member_id)) {
-      remove_pending_member_and_update_group(*g, member_id, now_ms);
-      result.member_errors.push_back(err::kNone);
-    } else if (!g->members.contains(member_id)) {
-      result.member_errors.push_back(err::kUnknownMemberId);
+  // As Kafka: every member named leaves first, then the group reacts once to all departures.
+  bool any_left = false;
+  for (const MemberIdentity& who : members) {
+    int16_t error = err::kNone;
+    if (who.member_id.empty()) {
+      // No member id: an administrator's removal of a static member by its instance id.
+      auto held = who.group_instance_id ? g->static_members.find(*who.group_instance_id)
+                                        : g->static_members.end();
+      if (held == g->static_members.end()) {
+        error = err::kUnknownMemberId;
+      } else {
+        const std::string member_id = held->second;
+        remove_member(*g, member_id);
+      }
+    } else if (g->pending_members.contains(who.member_id)) {
+      remove_member(*g, who.member_id);
     } else {
-      remove_member_and_update_group(*g, member_id, now_ms);
-      result.member_errors.push_back(err::kNone);
+      error = validate_member(*g, who.member_id, who.group_instance_id);
+      if (error == err::kNone) remove_member(*g, who.member_id);
+    }
+    result.member_errors.push_back(error);
+    any_left = any_left || error == err::kNone;
+  }
+  if (any_left) {
+    switch (g->state) {
+      case GroupState::kEmpty:
+        break;
+      case GroupState::kStable:
+      case GroupState::kCompletingRebalance:
+        prepare_rebalance(*g, now_ms);
+        break;
+      case GroupState::kPreparingRebalance:
+        try_complete_join(*g, now_ms);
+        break;
     }
   }
   advance(*g, now_ms);
@@ -288,8 +326,10 @@ GroupCoordinator::LeaveResult GroupCoordinator::leave(std::string_view group_id,
 }
 
 int16_t GroupCoordinator::validate_commit(std::string_view group_id, int32_t generation_id,
-                                          std::string_view member_id, int64_t now_ms) {
-  const bool simple_commit = generation_id < 0 && member_id.empty();
+                                          std::string_view member_id,
+                                          std::optional<std::string_view> group_instance_id,
+                                          int64_t now_ms) {
+  const bool simple_commit = generation_id < 0 && member_id.empty() && !group_instance_id;
   Group* g = find_group(group_id);
   if (g == nullptr) {
     // A group that does not exist: fine for a group that only stores offsets (Kafka creates
@@ -304,18 +344,17 @@ int16_t GroupCoordinator::validate_commit(std::string_view group_id, int32_t gen
   if (simple_commit) {
     if (g->state != GroupState::kEmpty) error = err::kUnknownMemberId;
   } else {
-    auto it = g->members.find(member_id);
-    if (it == g->members.end()) {
-      error = err::kUnknownMemberId;
-    } else if (generation_id != g->generation_id) {
+    error = validate_member(*g, member_id, group_instance_id);
+    if (error == err::kNone && generation_id != g->generation_id) {
       error = err::kIllegalGeneration;
-    } else if (g->state == GroupState::kCompletingRebalance) {
+    } else if (error == err::kNone && g->state == GroupState::kCompletingRebalance) {
       // The member has its new generation but not its assignment yet.
       error = err::kRebalanceInProgress;
-    } else {
+    } else if (error == err::kNone) {
       // Stable, or PreparingRebalance: Kafka accepts the commit of the current generation while
       // the rebalance gathers members, and lets the heartbeat tell the member to rejoin.
-      it->second.session_deadline_ms = now_ms + it->second.session_timeout_ms;
+      Member& m = g->members.find(member_id)->second;
+      m.session_deadline_ms = now_ms + m.session_timeout_ms;
     }
   }
   advance(*g, now_ms);
@@ -503,6 +542,16 @@ bool GroupCoordinator::accept_joining_member(const Group& g, std::string_view me
   return false;
 }
 
+int16_t GroupCoordinator::validate_member(const Group& g, std::string_view member_id,
+                                          std::optional<std::string_view> group_instance_id) {
+  if (group_instance_id) {
+    auto held = g.static_members.find(*group_instance_id);
+    if (held == g.static_members.end()) return err::kUnknownMemberId;
+    if (held->second != member_id) return err::kFencedInstanceId;
+  }
+  return g.members.contains(member_id) ? err::kNone : err::kUnknownMemberId;
+}
+
 bool GroupCoordinator::supports_protocols(
     const Group& g, std::string_view protocol_type,
     const std::vector<std::pair<std::string, std::string>>& protocols) const {
@@ -539,9 +588,68 @@ void GroupCoordinator::add_member_and_rebalance(Group& g, JoinGroupArgs& args,
   }
   if (g.members.empty()) g.protocol_type = args.protocol_type;
   if (g.leader.empty()) g.leader = member_id;
+  if (m.group_instance_id) g.static_members[*m.group_instance_id] = member_id;
   g.pending_members.erase(member_id);
   g.members.emplace(std::move(member_id), std::move(m));
   maybe_prepare_rebalance(g, now_ms);
+}
+
+void GroupCoordinator::replace_static_member(Group& g, JoinGroupArgs& args,
+                                             std::string new_member_id, int64_t now_ms,
+                                             JoinCallback done) {
+  std::string& holder = g.static_members.find(*args.group_instance_id)->second;
+  const std::string previous_leader = g.leader;
+  auto node = g.members.extract(holder);
+  assert(!node.empty());
+  // What still waits under the old id comes from the instance's previous incarnation.
+  if (node.mapped().awaiting_join) {
+    answer_join(node.mapped(), join_error(err::kFencedInstanceId, holder));
+  }
+  if (node.mapped().awaiting_sync) answer_sync(node.mapped(), sync_error(err::kFencedInstanceId));
+  // The new id takes the member's place: its join order, client, assignment (Kafka keeps the old
+  // member's client id and host too). A member pending sync under the old id stays pending under
+  // it, as in Kafka: the sync deadline then rebalances.
+  if (g.leader == holder) g.leader = new_member_id;
+  holder = new_member_id;
+  node.key() = new_member_id;
+  node.mapped().id = new_member_id;
+  Member& m = g.members.insert(std::move(node)).position->second;
+  m.is_new = false;
+  m.session_deadline_ms = now_ms + m.session_timeout_ms;
+  m.protocols = std::move(args.protocols);
+  m.session_timeout_ms = args.session_timeout_ms;
+  m.rebalance_timeout_ms = args.rebalance_timeout_ms;
+  m.awaiting_join = std::move(done);
+  switch (g.state) {
+    case GroupState::kStable:
+      if (select_protocol(g) == g.protocol_name) {
+        // Nothing to reassign: the member is answered with the current generation. Before
+        // JoinGroup v9 (skip_assignment) Kafka names the leader as it was before the
+        // replacement, so a replaced leader carries on as a follower with its assignment.
+        JoinGroupResult r;
+        r.error = err::kNone;
+        r.generation_id = g.generation_id;
+        r.protocol_type = g.protocol_type;
+        r.protocol_name = g.protocol_name;
+        r.leader = previous_leader;
+        r.member_id = m.id;
+        answer_join(m, std::move(r));
+      } else {
+        prepare_rebalance(g, now_ms);
+      }
+      return;
+    case GroupState::kCompletingRebalance:
+      // The leader may be assigning to the old id: the generation starts over.
+      prepare_rebalance(g, now_ms);
+      return;
+    case GroupState::kPreparingRebalance:
+      try_complete_join(g, now_ms);
+      return;
+    case GroupState::kEmpty:
+      // An Empty group has no members, so no instance id is held.
+      assert(false);
+      return;
+  }
 }
 
 void GroupCoordinator::update_member_and_rebalance(Group& g, Member& m, JoinGroupArgs& args,
@@ -588,6 +696,7 @@ void GroupCoordinator::remove_member(Group& g, std::string_view member_id) {
   Member& m = it->second;
   if (m.awaiting_join) answer_join(m, join_error(err::kUnknownMemberId, ""));
   if (m.awaiting_sync) answer_sync(m, sync_error(err::kUnknownMemberId));
+  if (m.group_instance_id) g.static_members.erase(*m.group_instance_id);
   g.pending_sync.erase(m.id);
   const bool was_leader = g.leader == m.id;
   g.members.erase(it);
@@ -683,16 +792,31 @@ void GroupCoordinator::on_join_deadline(Group& g, int64_t now_ms) {
 }
 
 void GroupCoordinator::complete_join(Group& g, int64_t now_ms) {
-  // Members that did not rejoin in time are out (they have no waiting callbacks: their syncs were
-  // answered when the rebalance began). Pending members stay pending, with their own expiry.
+  // Dynamic members that did not rejoin in time are out (they have no waiting callbacks: their
+  // syncs were answered when the rebalance began). Static members stay, until their session
+  // times out or they miss the sync deadline. Pending members stay pending, with their own
+  // expiry.
   std::vector<std::string> not_rejoined;
   for (const auto& [id, m] : g.members) {
-    if (!m.awaiting_join) not_rejoined.push_back(id);
+    if (!m.awaiting_join && !m.group_instance_id) not_rejoined.push_back(id);
   }
   for (const std::string& id : not_rejoined) remove_member(g, id);
 
   g.initial_delay = false;
   g.new_member_added = false;
+  if (!g.members.empty() && !g.members.find(g.leader)->second.awaiting_join) {
+    // The leader is a static member that has not rejoined: the earliest-joined member that has
+    // leads. If none has, the rebalance waits another rebalance timeout (Kafka's choice), for
+    // rejoins or for the static members' sessions to run out.
+    std::vector<Member*> order = in_join_order(g);
+    auto joined = std::find_if(order.begin(), order.end(),
+                               [](const Member* m) { return bool(m->awaiting_join); });
+    if (joined == order.end()) {
+      g.join_deadline_ms = now_ms + std::max(rebalance_timeout_ms(g), 1);
+      return;
+    }
+    g.leader = (*joined)->id;
+  }
   ++g.generation_id;
   if (g.members.empty()) {
     g.protocol_name.clear();
@@ -702,7 +826,7 @@ void GroupCoordinator::complete_join(Group& g, int64_t now_ms) {
   g.protocol_name = select_protocol(g);
   g.state = GroupState::kCompletingRebalance;
   for (Member* m : in_join_order(g)) {
-    answer_join(*m, current_generation_answer(g, *m));
+    if (m->awaiting_join) answer_join(*m, current_generation_answer(g, *m));
     m->session_deadline_ms = now_ms + m->session_timeout_ms;
     m->is_new = false;
     g.pending_sync.insert(m->id);
@@ -857,8 +981,8 @@ GroupCoordinator::Group& GroupCoordinator::create_group(std::string_view group_i
   return groups_.emplace(g.id, std::move(g)).first->second;
 }
 
-std::string GroupCoordinator::generate_member_id(const Group& g, std::string_view client_id) {
-  // "<client id>-<random UUID>", as Kafka; unique in the group by construction of the loop.
+std::string GroupCoordinator::generate_member_id(const Group& g, std::string_view prefix) {
+  // As Kafka; unique in the group by construction of the loop.
   for (;;) {
     uint64_t hi = member_id_rng_();
     uint64_t lo = member_id_rng_();
@@ -869,7 +993,7 @@ std::string GroupCoordinator::generate_member_id(const Group& g, std::string_vie
                   static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
                   static_cast<unsigned>(lo >> 48),
                   static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-    std::string id = std::string(client_id) + "-" + uuid;
+    std::string id = std::string(prefix) + "-" + uuid;
     if (!g.members.contains(id) && !g.pending_members.contains(id)) return id;
   }
 }

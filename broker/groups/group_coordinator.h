@@ -29,8 +29,13 @@
 //    follower with unchanged metadata gets the current generation back); members that have not
 //    sent SyncGroup one rebalance timeout after the rebalance completed are removed (Kafka 3.2+);
 //    a new member's first JoinGroup expires after new_member_join_timeout_ms.
-//  - Static membership (group.instance.id, KIP-345) is not implemented: the id is carried through
-//    to the leader's member list, and such members otherwise behave as dynamic ones.
+//  - Static membership (group.instance.id, KIP-345), as Kafka's classic groups: a member that
+//    joins with an instance id and no member id is not asked for one (no MEMBER_ID_REQUIRED); if
+//    the instance id is held, the new member id takes the holder's place with its assignment
+//    (in Stable without a rebalance unless the group's protocol would change), and the old id
+//    is fenced (FENCED_INSTANCE_ID) wherever it comes with the instance id. A static member
+//    that does not rejoin is kept through a rebalance; only its session timeout or a LeaveGroup
+//    (by member id or by instance id) removes it.
 #pragma once
 
 #include <cstdint>
@@ -118,17 +123,23 @@ class GroupCoordinator {
   void join(JoinGroupArgs args, int64_t now_ms, JoinCallback done);
   // SyncGroup. A follower in CompletingRebalance waits for the leader's assignment.
   void sync(SyncGroupArgs args, int64_t now_ms, SyncCallback done);
+  // Heartbeat. `group_instance_id` is the request's (v3+), nullopt when it has none.
   int16_t heartbeat(std::string_view group_id, int32_t generation_id, std::string_view member_id,
-                    int64_t now_ms);
+                    std::optional<std::string_view> group_instance_id, int64_t now_ms);
 
-  // LeaveGroup v0-v2 (one member) and v3+ (several): one error per member, plus the top-level
-  // error. With a top-level error (INVALID_GROUP_ID) member_errors is empty, as in Kafka; for
-  // v0-v2 the server answers the top-level error if set, else member_errors[0].
+  // LeaveGroup v0-v2 (one member, by member id) and v3+ (several, each by member id and
+  // optionally group.instance.id): one error per member, plus the top-level error. With a
+  // top-level error (INVALID_GROUP_ID) member_errors is empty, as in Kafka; for v0-v2 the server
+  // answers the top-level error if set, else member_errors[0].
+  struct MemberIdentity {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+  };
   struct LeaveResult {
     int16_t error = 0;
     std::vector<int16_t> member_errors;
   };
-  LeaveResult leave(std::string_view group_id, std::span<const std::string> member_ids,
+  LeaveResult leave(std::string_view group_id, std::span<const MemberIdentity> members,
                     int64_t now_ms);
 
   // OffsetCommit's check: generation -1 with member "" is a simple (non-member) commit, allowed
@@ -137,7 +148,8 @@ class GroupCoordinator {
   // (REBALANCE_IN_PROGRESS). Also refreshes the member's session like a heartbeat. As Kafka, a
   // simple commit to an unknown group creates it (Empty), and "" is an acceptable group id here.
   int16_t validate_commit(std::string_view group_id, int32_t generation_id,
-                          std::string_view member_id, int64_t now_ms);
+                          std::string_view member_id,
+                          std::optional<std::string_view> group_instance_id, int64_t now_ms);
 
   // Expires sessions and completes rebalances whose time has come; invokes pending callbacks.
   void tick(int64_t now_ms);
@@ -225,6 +237,8 @@ class GroupCoordinator {
     std::string protocol_name;  // chosen at the last completed rebalance; "" when Empty
     std::string leader;         // "" when there are no members
     std::map<std::string, Member, std::less<>> members;
+    // The static members (KIP-345): group.instance.id -> the member id that holds it now.
+    std::map<std::string, std::string, std::less<>> static_members;
     // Members that got MEMBER_ID_REQUIRED and have not joined with their id yet: id -> expiry.
     std::map<std::string, int64_t, std::less<>> pending_members;
 
@@ -264,6 +278,15 @@ class GroupCoordinator {
 
   void join_new_member(Group& g, JoinGroupArgs& args, int64_t now_ms, JoinCallback& done);
   void join_known_member(Group& g, JoinGroupArgs& args, int64_t now_ms, JoinCallback& done);
+  // A static member that joins with no member id while its instance id is held: the new id takes
+  // the holder's place (Kafka's updateStaticMemberThenRebalanceOrCompleteJoin).
+  void replace_static_member(Group& g, JoinGroupArgs& args, std::string new_member_id,
+                             int64_t now_ms, JoinCallback done);
+  // Kafka's ClassicGroup.validateMember: with an instance id, it must be held by member_id
+  // (UNKNOWN_MEMBER_ID if nobody holds it, FENCED_INSTANCE_ID if another id does); and member_id
+  // must be a member (UNKNOWN_MEMBER_ID).
+  static int16_t validate_member(const Group& g, std::string_view member_id,
+                                 std::optional<std::string_view> group_instance_id);
   bool accept_joining_member(const Group& g, std::string_view member_id) const;
   bool supports_protocols(const Group& g, std::string_view protocol_type,
                           const std::vector<std::pair<std::string, std::string>>& protocols) const;
@@ -293,7 +316,8 @@ class GroupCoordinator {
   void post(std::function<void()> call);
   void flush();
 
-  std::string generate_member_id(const Group& g, std::string_view client_id);
+  // "<prefix>-<random UUID>": the prefix is the instance id of a static member, else the client id.
+  std::string generate_member_id(const Group& g, std::string_view prefix);
   static std::vector<Member*> in_join_order(Group& g);
   static std::string_view state_name(GroupState s);
 

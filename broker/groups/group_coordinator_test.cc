@@ -62,6 +62,21 @@ JoinGroupArgs join_args(std::string member_id, std::string client_id,
   return a;
 }
 
+// A v5 JoinGroup of a static member (KIP-345).
+JoinGroupArgs static_args(std::string member_id, std::string client_id, std::string instance_id,
+                          Protocols protocols = {{"range", "m"}}) {
+  JoinGroupArgs a = join_args(std::move(member_id), std::move(client_id), std::move(protocols),
+                              /*require_known=*/true);
+  a.group_instance_id = std::move(instance_id);
+  return a;
+}
+
+std::vector<GroupCoordinator::MemberIdentity> ids(const std::vector<std::string>& member_ids) {
+  std::vector<GroupCoordinator::MemberIdentity> out;
+  for (const std::string& id : member_ids) out.push_back({id, std::nullopt});
+  return out;
+}
+
 JoinReply join(GroupCoordinator& c, JoinGroupArgs a, int64_t now) {
   JoinReply r;
   c.join(std::move(a), now, r.callback());
@@ -69,11 +84,13 @@ JoinReply join(GroupCoordinator& c, JoinGroupArgs a, int64_t now) {
 }
 
 SyncReply sync(GroupCoordinator& c, const std::string& member, int32_t generation, int64_t now,
-               Protocols assignments = {}) {
+               Protocols assignments = {},
+               std::optional<std::string> group_instance_id = std::nullopt) {
   SyncGroupArgs a;
   a.group_id = kGroup;
   a.generation_id = generation;
   a.member_id = member;
+  a.group_instance_id = std::move(group_instance_id);
   a.assignments = std::move(assignments);
   SyncReply r;
   c.sync(std::move(a), now, r.callback());
@@ -157,7 +174,7 @@ TEST(GroupCoordinatorTest, TwoStepAndOneStepJoinFormGenerationOneAndSyncDistribu
   // The follower's sync waits for the leader's.
   SyncReply sb = sync(c, b, 1, 6100);
   EXPECT_FALSE(sb.answered());
-  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 6100), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, std::nullopt, 6100), err::kNone);
   SyncReply sa = sync(c, a, 1, 6200, {{a, "pa"}, {b, "pb"}, {"stranger", "x"}});
   ASSERT_TRUE(sa.answered() && sb.answered());
   EXPECT_EQ(sa.result().error, err::kNone);
@@ -172,7 +189,7 @@ TEST(GroupCoordinatorTest, TwoStepAndOneStepJoinFormGenerationOneAndSyncDistribu
   JoinReply jc = join(c, join_args("", "gamma", {{"range", "cr"}}), 7000);
   EXPECT_FALSE(jc.answered());
   EXPECT_EQ(state_of(c), "PreparingRebalance");
-  EXPECT_EQ(c.heartbeat(kGroup, 1, a, 7100), err::kRebalanceInProgress);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, a, std::nullopt, 7100), err::kRebalanceInProgress);
   JoinReply ja2 = join(c, join_args(a, "alpha", {{"range", "ar"}, {"roundrobin", "arr"}}), 7200);
   EXPECT_FALSE(ja2.answered());
   JoinReply jb2 = join(c, join_args(b, "beta", {{"roundrobin", "brr"}, {"range", "br"}}), 7300);
@@ -261,7 +278,8 @@ TEST(GroupCoordinatorTest, OffsetDeleteSparesTheTopicsMembersSubscribeTo) {
   const std::vector<std::string> topics = {"events", "other"};
   std::vector<bool> subscribed;
   EXPECT_EQ(c.check_offset_delete(kGroup, topics, 0, subscribed), err::kGroupIdNotFound);
-  EXPECT_EQ(c.validate_commit(kGroup, -1, "", 0), err::kNone);  // a group of offsets only
+  EXPECT_EQ(c.validate_commit(kGroup, -1, "", std::nullopt, 0),
+            err::kNone);  // a group of offsets only
   EXPECT_TRUE(c.is_empty(kGroup));
   EXPECT_EQ(c.check_offset_delete(kGroup, topics, 0, subscribed), err::kNone);
   EXPECT_EQ(subscribed, (std::vector<bool>{false, false}));
@@ -351,28 +369,28 @@ TEST(GroupCoordinatorTest, JoinValidation) {
 
 TEST(GroupCoordinatorTest, HeartbeatErrorsPerState) {
   GroupCoordinator c(test_options(100));
-  EXPECT_EQ(c.heartbeat("", 0, "m", 0), err::kInvalidGroupId);
-  EXPECT_EQ(c.heartbeat(kGroup, 0, "m", 0), err::kUnknownMemberId);  // no such group
+  EXPECT_EQ(c.heartbeat("", 0, "m", std::nullopt, 0), err::kInvalidGroupId);
+  EXPECT_EQ(c.heartbeat(kGroup, 0, "m", std::nullopt, 0), err::kUnknownMemberId);  // no such group
   JoinReply ja = join(c, join_args("", "a"), 0);
   JoinReply jb = join(c, join_args("", "b"), 0);
   run_until(c, 1000);
   const std::string a = ja.result().member_id, b = jb.result().member_id;
   // CompletingRebalance
-  EXPECT_EQ(c.heartbeat(kGroup, 1, a, 1000), err::kNone);
-  EXPECT_EQ(c.heartbeat(kGroup, 0, a, 1000), err::kIllegalGeneration);
-  EXPECT_EQ(c.heartbeat(kGroup, 1, "stranger", 1000), err::kUnknownMemberId);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, a, std::nullopt, 1000), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 0, a, std::nullopt, 1000), err::kIllegalGeneration);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, "stranger", std::nullopt, 1000), err::kUnknownMemberId);
   // Stable
   sync(c, a, 1, 1000, {{a, "A"}, {b, "B"}});
-  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 1100), err::kNone);
-  EXPECT_EQ(c.heartbeat(kGroup, 2, b, 1100), err::kIllegalGeneration);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, std::nullopt, 1100), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 2, b, std::nullopt, 1100), err::kIllegalGeneration);
   // PreparingRebalance
   JoinReply ja2 = join(c, join_args(a, "a"), 1200);
-  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 1300), err::kRebalanceInProgress);
-  EXPECT_EQ(c.heartbeat(kGroup, 1, a, 1300), err::kRebalanceInProgress);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, std::nullopt, 1300), err::kRebalanceInProgress);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, a, std::nullopt, 1300), err::kRebalanceInProgress);
   // Empty: every member left.
-  c.leave(kGroup, std::vector<std::string>{a, b}, 1400);
+  c.leave(kGroup, ids({a, b}), 1400);
   EXPECT_EQ(state_of(c), "Empty");
-  EXPECT_EQ(c.heartbeat(kGroup, 2, a, 1500), err::kUnknownMemberId);
+  EXPECT_EQ(c.heartbeat(kGroup, 2, a, std::nullopt, 1500), err::kUnknownMemberId);
   EXPECT_EQ(ja2.result().error, err::kUnknownMemberId);
 }
 
@@ -380,14 +398,14 @@ TEST(GroupCoordinatorTest, SessionExpiryRebalancesAndTheSurvivorGetsAll) {
   GroupCoordinator c(test_options(100));
   TwoMembers t = form_stable_pair(c);
   EXPECT_EQ(c.next_deadline(), 1000 + kSession);
-  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.a, 5000), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.a, std::nullopt, 5000), err::kNone);
   EXPECT_EQ(c.next_deadline(), 1000 + kSession);  // b's
   c.tick(1000 + kSession - 1);
   EXPECT_EQ(state_of(c), "Stable");
   c.tick(1000 + kSession);
   EXPECT_EQ(state_of(c), "PreparingRebalance");
   EXPECT_EQ(c.describe(kGroup)->members, std::vector<std::string>{t.a});
-  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.a, 11500), err::kRebalanceInProgress);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.a, std::nullopt, 11500), err::kRebalanceInProgress);
   JoinReply ja = join(c, join_args(t.a, "a"), 12000);
   ASSERT_TRUE(ja.answered());
   EXPECT_EQ(ja.result().generation_id, t.generation + 1);
@@ -395,14 +413,15 @@ TEST(GroupCoordinatorTest, SessionExpiryRebalancesAndTheSurvivorGetsAll) {
   ASSERT_EQ(ja.result().members.size(), 1u);
   SyncReply sa = sync(c, t.a, t.generation + 1, 12100, {{t.a, "partitions 0-7"}});
   EXPECT_EQ(sa.result().assignment, "partitions 0-7");
-  EXPECT_EQ(c.heartbeat(kGroup, t.generation + 1, t.b, 12200), err::kUnknownMemberId);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation + 1, t.b, std::nullopt, 12200), err::kUnknownMemberId);
 }
 
 TEST(GroupCoordinatorTest, WorkThatFellDueIsDoneBeforeARequest) {
   // Whether or not tick() ran, a request sees the group as of its own time.
   GroupCoordinator c(test_options(100));
   TwoMembers t = form_stable_pair(c);
-  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.b, 1000 + kSession), err::kUnknownMemberId);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.b, std::nullopt, 1000 + kSession),
+            err::kUnknownMemberId);
   // Both sessions ended at that instant; the rebalance completed with nobody: Empty.
   auto view = c.describe(kGroup);
   EXPECT_EQ(view->state, "Empty");
@@ -418,7 +437,7 @@ TEST(GroupCoordinatorTest, RebalanceTimeoutRemovesAMemberThatNeverRejoined) {
   JoinReply ja = join(c, join_args(t.a, "a"), 3000);
   // b keeps its session alive but never rejoins.
   for (int64_t at : {9000, 18000, 27000}) {
-    EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.b, at), err::kRebalanceInProgress);
+    EXPECT_EQ(c.heartbeat(kGroup, t.generation, t.b, std::nullopt, at), err::kRebalanceInProgress);
   }
   c.tick(2000 + kRebalance - 1);
   EXPECT_FALSE(ja.answered());
@@ -428,18 +447,18 @@ TEST(GroupCoordinatorTest, RebalanceTimeoutRemovesAMemberThatNeverRejoined) {
   EXPECT_EQ(ja.result().leader, t.a);
   ASSERT_EQ(ja.result().members.size(), 2u);
   EXPECT_EQ(ja.result().members[1].member_id, jc.result().member_id);
-  EXPECT_EQ(c.heartbeat(kGroup, t.generation + 1, t.b, 32100), err::kUnknownMemberId);
+  EXPECT_EQ(c.heartbeat(kGroup, t.generation + 1, t.b, std::nullopt, 32100), err::kUnknownMemberId);
 }
 
 TEST(GroupCoordinatorTest, LeaveHandsLeadershipOverAndTheLastLeaveEmptiesTheGroup) {
   GroupCoordinator c(test_options(100));
   TwoMembers t = form_stable_pair(c);
-  EXPECT_EQ(c.leave("", std::vector<std::string>{t.a}, 2000).error, err::kInvalidGroupId);
-  auto unknown_group = c.leave("nope", std::vector<std::string>{t.a}, 2000);
+  EXPECT_EQ(c.leave("", ids({t.a}), 2000).error, err::kInvalidGroupId);
+  auto unknown_group = c.leave("nope", ids({t.a}), 2000);
   EXPECT_EQ(unknown_group.error, err::kNone);
   EXPECT_EQ(unknown_group.member_errors, std::vector<int16_t>{err::kUnknownMemberId});
 
-  auto left = c.leave(kGroup, std::vector<std::string>{"stranger", t.a}, 2000);
+  auto left = c.leave(kGroup, ids({"stranger", t.a}), 2000);
   EXPECT_EQ(left.error, err::kNone);
   EXPECT_EQ(left.member_errors, (std::vector<int16_t>{err::kUnknownMemberId, err::kNone}));
   auto view = c.describe(kGroup);
@@ -451,8 +470,7 @@ TEST(GroupCoordinatorTest, LeaveHandsLeadershipOverAndTheLastLeaveEmptiesTheGrou
   EXPECT_EQ(jb.result().generation_id, t.generation + 1);
   EXPECT_EQ(jb.result().members.size(), 1u);
 
-  EXPECT_EQ(c.leave(kGroup, std::vector<std::string>{t.b}, 2200).member_errors,
-            std::vector<int16_t>{err::kNone});
+  EXPECT_EQ(c.leave(kGroup, ids({t.b}), 2200).member_errors, std::vector<int16_t>{err::kNone});
   view = c.describe(kGroup);
   EXPECT_EQ(view->state, "Empty");
   EXPECT_EQ(view->generation_id, t.generation + 2);  // the empty generation counts, as Kafka
@@ -469,7 +487,7 @@ TEST(GroupCoordinatorTest, LeavingWhileTheSyncWaitsAnswersItWithUnknownMember) {
   const std::string a = ja.result().member_id, b = jb.result().member_id;
   SyncReply sb = sync(c, b, 1, 1000);
   ASSERT_FALSE(sb.answered());
-  c.leave(kGroup, std::vector<std::string>{b}, 1100);
+  c.leave(kGroup, ids({b}), 1100);
   EXPECT_EQ(sb.result().error, err::kUnknownMemberId);
   EXPECT_EQ(state_of(c), "PreparingRebalance");
   JoinReply ja2 = join(c, join_args(a, "a"), 1300);
@@ -483,7 +501,7 @@ TEST(GroupCoordinatorTest, LeavingWhileTheJoinWaitsAnswersItWithUnknownMember) {
   TwoMembers t = form_stable_pair(c);
   JoinReply jb = join(c, join_args(t.b, "b", {{"range", "changed"}}), 2000);
   EXPECT_FALSE(jb.answered());
-  c.leave(kGroup, std::vector<std::string>{t.b}, 2100);
+  c.leave(kGroup, ids({t.b}), 2100);
   EXPECT_EQ(jb.result().error, err::kUnknownMemberId);
   JoinReply ja = join(c, join_args(t.a, "a"), 2200);
   EXPECT_EQ(ja.result().members.size(), 1u);
@@ -492,30 +510,32 @@ TEST(GroupCoordinatorTest, LeavingWhileTheJoinWaitsAnswersItWithUnknownMember) {
 TEST(GroupCoordinatorTest, CommitValidation) {
   GroupCoordinator c(test_options(100));
   // A group that only stores offsets.
-  EXPECT_EQ(c.validate_commit("offsets-only", -1, "", 0), err::kNone);
+  EXPECT_EQ(c.validate_commit("offsets-only", -1, "", std::nullopt, 0), err::kNone);
   EXPECT_EQ(c.describe("offsets-only")->state, "Empty");
-  EXPECT_EQ(c.validate_commit("missing", 3, "m", 0), err::kIllegalGeneration);
-  EXPECT_EQ(c.validate_commit("missing", -1, "m", 0), err::kUnknownMemberId);
+  EXPECT_EQ(c.validate_commit("missing", 3, "m", std::nullopt, 0), err::kIllegalGeneration);
+  EXPECT_EQ(c.validate_commit("missing", -1, "m", std::nullopt, 0), err::kUnknownMemberId);
 
   JoinReply ja = join(c, join_args("", "a"), 0);
   JoinReply jb = join(c, join_args("", "b"), 0);
   run_until(c, 1000);
   const std::string a = ja.result().member_id, b = jb.result().member_id;
-  EXPECT_EQ(c.validate_commit(kGroup, -1, "", 1000), err::kUnknownMemberId);  // has members
-  EXPECT_EQ(c.validate_commit(kGroup, 1, "stranger", 1000), err::kUnknownMemberId);
-  EXPECT_EQ(c.validate_commit(kGroup, 0, a, 1000), err::kIllegalGeneration);
-  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 1000), err::kRebalanceInProgress);  // Completing
+  EXPECT_EQ(c.validate_commit(kGroup, -1, "", std::nullopt, 1000),
+            err::kUnknownMemberId);  // has members
+  EXPECT_EQ(c.validate_commit(kGroup, 1, "stranger", std::nullopt, 1000), err::kUnknownMemberId);
+  EXPECT_EQ(c.validate_commit(kGroup, 0, a, std::nullopt, 1000), err::kIllegalGeneration);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, std::nullopt, 1000),
+            err::kRebalanceInProgress);  // Completing
   sync(c, b, 1, 1000);
   sync(c, a, 1, 1000, {{a, "A"}, {b, "B"}});
-  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 1000), err::kNone);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, std::nullopt, 1000), err::kNone);
   // A commit keeps the session alive like a heartbeat.
-  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 9000), err::kNone);
-  EXPECT_EQ(c.heartbeat(kGroup, 1, b, 9000), err::kNone);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, std::nullopt, 9000), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, b, std::nullopt, 9000), err::kNone);
   c.tick(1000 + kSession);
-  EXPECT_EQ(c.validate_commit(kGroup, 1, a, 1000 + kSession), err::kNone);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, a, std::nullopt, 1000 + kSession), err::kNone);
   // PreparingRebalance: the current generation may still commit.
   join(c, join_args("", "c"), 12000);
-  EXPECT_EQ(c.validate_commit(kGroup, 1, b, 12000), err::kNone);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, b, std::nullopt, 12000), err::kNone);
 }
 
 TEST(GroupCoordinatorTest, SyncErrorsAndARebalanceCancelsWaitingSyncs) {
@@ -611,7 +631,7 @@ TEST(GroupCoordinatorTest, ALeaderThatNeverSyncsIsRemovedAfterTheRebalanceTimeou
   const int64_t completed = 200;
   SyncReply sb = sync(c, b, 1, 300);
   for (int64_t at = 5000; at < completed + kRebalance; at += 5000) {
-    EXPECT_EQ(c.heartbeat(kGroup, 1, a, at), err::kNone);
+    EXPECT_EQ(c.heartbeat(kGroup, 1, a, std::nullopt, at), err::kNone);
   }
   EXPECT_EQ(c.next_deadline(), completed + kRebalance);
   c.tick(completed + kRebalance);
@@ -637,14 +657,303 @@ TEST(GroupCoordinatorTest, ANewMemberThatNeverCompletesItsFirstJoinIsDropped) {
   JoinReply jc = join(c, join_args("", "c"), 2000);
   EXPECT_EQ(c.next_deadline(), 1000 + kSession);  // the sessions come before the rebalance
   for (int64_t at = 9000; at < 60000; at += 9000) {
-    EXPECT_EQ(c.heartbeat(kGroup, 1, a, at), err::kRebalanceInProgress);
-    EXPECT_EQ(c.heartbeat(kGroup, 1, b, at), err::kRebalanceInProgress);
+    EXPECT_EQ(c.heartbeat(kGroup, 1, a, std::nullopt, at), err::kRebalanceInProgress);
+    EXPECT_EQ(c.heartbeat(kGroup, 1, b, std::nullopt, at), err::kRebalanceInProgress);
     c.tick(at);
   }
   ASSERT_TRUE(jc.answered());
   EXPECT_EQ(jc.result().error, err::kUnknownMemberId);
   EXPECT_EQ(state_of(c), "PreparingRebalance");
   EXPECT_EQ(c.describe(kGroup)->members, (std::vector<std::string>{a, b}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static membership (KIP-345), as Kafka's classic groups.
+
+// A Stable group of a static member (instance "s1", client "a") leading a dynamic one ("b").
+struct StaticAndDynamic {
+  std::string s, b;
+};
+StaticAndDynamic form_static_leader_and_follower(GroupCoordinator& c) {
+  JoinReply js = join(c, static_args("", "a", "s1"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  EXPECT_TRUE(js.answered() && jb.answered());
+  StaticAndDynamic t{js.result().member_id, jb.result().member_id};
+  EXPECT_EQ(js.result().leader, t.s);
+  sync(c, t.b, 1, 1000);
+  sync(c, t.s, 1, 1000, {{t.s, "A"}, {t.b, "B"}}, "s1");
+  EXPECT_EQ(state_of(c), "Stable");
+  return t;
+}
+
+TEST(GroupCoordinatorTest, AStaticMemberIsNotAskedForAnIdAndIsNamedAfterItsInstance) {
+  GroupCoordinator c(test_options());
+  JoinReply j = join(c, static_args("", "app", "static-1"), 0);
+  ASSERT_TRUE(j.answered());
+  EXPECT_EQ(j.result().error, err::kNone) << "no MEMBER_ID_REQUIRED for a static member";
+  EXPECT_EQ(j.result().generation_id, 1);
+  const std::string s = j.result().member_id;
+  EXPECT_EQ(s.rfind("static-1-", 0), 0u) << s;
+  EXPECT_EQ(s.size(), std::string("static-1-").size() + 36);
+  ASSERT_EQ(j.result().members.size(), 1u);
+  EXPECT_EQ(j.result().members[0].group_instance_id, "static-1");
+  sync(c, s, 1, 100, {{s, "A"}}, "static-1");
+  auto summary = c.summarize(kGroup, 100);
+  ASSERT_TRUE(summary && summary->members.size() == 1u);
+  EXPECT_EQ(summary->members[0].group_instance_id, "static-1");
+  EXPECT_EQ(c.heartbeat(kGroup, 1, s, "static-1", 200), err::kNone);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, s, std::nullopt, 200), err::kNone);
+  // Another instance id, or an id that holds none, is not this member.
+  EXPECT_EQ(c.heartbeat(kGroup, 1, s, "static-2", 200), err::kUnknownMemberId);
+  // Only dynamic members are ever pending: a pending id with an instance id is Kafka's internal
+  // error, and the pending member stays pending.
+  JoinReply pending = join(c, join_args("", "d", {{"range", "m"}}, true), 300);
+  ASSERT_EQ(pending.result().error, err::kMemberIdRequired);
+  JoinGroupArgs odd = static_args(pending.result().member_id, "d", "static-3");
+  EXPECT_EQ(join(c, odd, 300).result().error, err::kUnknownServerError);
+  EXPECT_EQ(state_of(c), "Stable");
+}
+
+TEST(GroupCoordinatorTest, AStaticMemberRejoiningWithoutItsIdTakesItsPlaceInStableAtOnce) {
+  GroupCoordinator c(test_options(100));
+  StaticAndDynamic t = form_static_leader_and_follower(c);
+  // The member's process restarted: it has lost its member id, not its instance id.
+  JoinReply jr = join(c, static_args("", "a2", "s1"), 2000);
+  ASSERT_TRUE(jr.answered());
+  const JoinGroupResult& r = jr.result();
+  EXPECT_EQ(r.error, err::kNone);
+  EXPECT_NE(r.member_id, t.s);
+  EXPECT_EQ(r.member_id.rfind("s1-", 0), 0u) << r.member_id;
+  EXPECT_EQ(r.generation_id, 1) << "no rebalance";
+  EXPECT_EQ(r.protocol_name, "range");
+  EXPECT_EQ(r.protocol_type, "consumer");
+  // Before JoinGroup v9, Kafka names the leader as it was: the replaced leader goes on as a
+  // follower and does not reassign.
+  EXPECT_EQ(r.leader, t.s);
+  EXPECT_TRUE(r.members.empty());
+  const std::string n = r.member_id;
+  auto view = c.describe(kGroup);
+  EXPECT_EQ(view->state, "Stable");
+  EXPECT_EQ(view->generation_id, 1);
+  EXPECT_EQ(view->leader, n);
+  EXPECT_EQ(view->members, (std::vector<std::string>{n, t.b})) << "it keeps its place";
+  // Its assignment is the instance's.
+  SyncReply sn = sync(c, n, 1, 2100, {}, "s1");
+  EXPECT_EQ(sn.result().error, err::kNone);
+  EXPECT_EQ(sn.result().assignment, "A");
+  EXPECT_EQ(c.heartbeat(kGroup, 1, n, "s1", 2100), err::kNone);
+  auto summary = c.summarize(kGroup, 2100);
+  ASSERT_EQ(summary->members.size(), 2u);
+  EXPECT_EQ(summary->members[0].member_id, n);
+  EXPECT_EQ(summary->members[0].group_instance_id, "s1");
+  EXPECT_EQ(summary->members[0].client_id, "a") << "Kafka keeps the replaced member's client";
+  EXPECT_EQ(summary->members[0].assignment, "A");
+
+  // The old id, with the instance id, is fenced everywhere; without it, it is simply unknown.
+  EXPECT_EQ(c.heartbeat(kGroup, 1, t.s, "s1", 2200), err::kFencedInstanceId);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, t.s, std::nullopt, 2200), err::kUnknownMemberId);
+  EXPECT_EQ(c.heartbeat(kGroup, 1, t.b, "s1", 2200), err::kFencedInstanceId);
+  EXPECT_EQ(sync(c, t.s, 1, 2200, {}, "s1").result().error, err::kFencedInstanceId);
+  EXPECT_EQ(sync(c, t.s, 1, 2200).result().error, err::kUnknownMemberId);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, t.s, "s1", 2200), err::kFencedInstanceId);
+  EXPECT_EQ(c.validate_commit(kGroup, 1, n, "s1", 2200), err::kNone);
+  EXPECT_EQ(c.validate_commit(kGroup, -1, "", "s1", 2200), err::kFencedInstanceId);
+  JoinReply old_join = join(c, static_args(t.s, "a", "s1"), 2200);
+  EXPECT_EQ(old_join.result().error, err::kFencedInstanceId);
+  EXPECT_EQ(old_join.result().member_id, t.s);
+  std::vector<GroupCoordinator::MemberIdentity> old_leave{{t.s, "s1"}};
+  EXPECT_EQ(c.leave(kGroup, old_leave, 2200).member_errors,
+            std::vector<int16_t>{err::kFencedInstanceId});
+  EXPECT_EQ(state_of(c), "Stable") << "nothing the old id did changed the group";
+
+  // The follower sees the new id lead; the new leader's own rejoin rebalances, as any leader's.
+  JoinReply jb = join(c, join_args(t.b, "b"), 2300);
+  EXPECT_EQ(jb.result().leader, n);
+  JoinReply jn = join(c, static_args(n, "a2", "s1"), 2400);
+  EXPECT_FALSE(jn.answered());
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+}
+
+TEST(GroupCoordinatorTest, AReplacementRebalancesInStableOnlyIfTheGroupsProtocolWouldChange) {
+  GroupCoordinator c(test_options(100));
+  JoinReply ja = join(c, join_args("", "a", {{"range", "a"}, {"roundrobin", "a"}}), 0);
+  JoinReply js = join(c, static_args("", "s", "s2", {{"range", "s"}, {"roundrobin", "s"}}), 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, s = js.result().member_id;
+  sync(c, s, 1, 1000);
+  sync(c, a, 1, 1000, {{a, "A"}, {s, "S"}});
+  ASSERT_EQ(state_of(c), "Stable");
+  // New metadata for the same protocol: no rebalance, and the group knows the new metadata.
+  JoinReply j1 =
+      join(c, static_args("", "s", "s2", {{"range", "s-new"}, {"roundrobin", "s"}}), 2000);
+  ASSERT_TRUE(j1.answered());
+  EXPECT_EQ(j1.result().error, err::kNone);
+  EXPECT_EQ(j1.result().leader, a);
+  EXPECT_EQ(state_of(c), "Stable");
+  EXPECT_EQ(c.summarize(kGroup, 2000)->members[1].metadata, "s-new");
+  EXPECT_EQ(sync(c, j1.result().member_id, 1, 2000).result().assignment, "S");
+  // Protocols under which the vote goes another way: the group rebalances.
+  JoinReply j2 = join(c, static_args("", "s", "s2", {{"roundrobin", "s"}}), 3000);
+  EXPECT_FALSE(j2.answered());
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  JoinReply ja2 = join(c, join_args(a, "a", {{"range", "a"}, {"roundrobin", "a"}}), 3100);
+  ASSERT_TRUE(ja2.answered() && j2.answered());
+  EXPECT_EQ(j2.result().generation_id, 2);
+  EXPECT_EQ(j2.result().protocol_name, "roundrobin");
+  EXPECT_EQ(j2.result().member_id.rfind("s2-", 0), 0u);
+  EXPECT_EQ(ja2.result().members.size(), 2u);
+}
+
+TEST(GroupCoordinatorTest, AReplacementFencesWhatTheOldIdWaitsForAndRebalancesIfNotStable) {
+  GroupCoordinator c(test_options(100));
+  JoinReply ja = join(c, join_args("", "a"), 0);
+  JoinReply js = join(c, static_args("", "s", "s1"), 0);
+  run_until(c, 1000);
+  const std::string a = ja.result().member_id, s = js.result().member_id;
+  ASSERT_EQ(state_of(c), "CompletingRebalance");
+  // CompletingRebalance: the leader may assign to the old id, so the generation starts over.
+  SyncReply old_sync = sync(c, s, 1, 1000, {}, "s1");
+  ASSERT_FALSE(old_sync.answered());
+  JoinReply j1 = join(c, static_args("", "s", "s1"), 1100);
+  EXPECT_EQ(old_sync.result().error, err::kFencedInstanceId);
+  EXPECT_FALSE(j1.answered());
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  JoinReply ja2 = join(c, join_args(a, "a"), 1200);
+  ASSERT_TRUE(ja2.answered() && j1.answered());
+  const std::string s1 = j1.result().member_id;
+  EXPECT_EQ(j1.result().generation_id, 2);
+  ASSERT_EQ(ja2.result().members.size(), 2u);
+  EXPECT_EQ(ja2.result().members[1].member_id, s1);
+  EXPECT_EQ(ja2.result().members[1].group_instance_id, "s1");
+  sync(c, s1, 2, 1300);
+  sync(c, a, 2, 1300, {{a, "A"}, {s1, "S"}});
+  ASSERT_EQ(state_of(c), "Stable");
+  // PreparingRebalance: the old id's waiting JoinGroup is fenced, the new id waits in its place.
+  JoinReply old_join = join(c, static_args(s1, "s", "s1", {{"range", "changed"}}), 2000);
+  ASSERT_FALSE(old_join.answered());
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  JoinReply j2 = join(c, static_args("", "s", "s1"), 2100);
+  EXPECT_EQ(old_join.result().error, err::kFencedInstanceId);
+  EXPECT_EQ(old_join.result().member_id, s1);
+  EXPECT_FALSE(j2.answered());
+  JoinReply ja3 = join(c, join_args(a, "a"), 2200);
+  ASSERT_TRUE(ja3.answered() && j2.answered()) << "everyone has rejoined";
+  EXPECT_EQ(j2.result().generation_id, 3);
+  EXPECT_EQ(ja3.result().members[1].member_id, j2.result().member_id);
+  EXPECT_EQ(ja3.result().members[1].metadata, "m");
+  EXPECT_EQ(old_join.calls(), 1u);
+}
+
+TEST(GroupCoordinatorTest, AStaticMemberThatDoesNotRejoinStaysUntilItsSessionEnds) {
+  GroupCoordinator c(test_options(100));
+  StaticAndDynamic t = form_static_leader_and_follower(c);
+  JoinReply jc = join(c, join_args("", "c"), 2000);
+  JoinReply jb = join(c, join_args(t.b, "b"), 2100);
+  // s keeps its session alive but does not rejoin before the rebalance times out.
+  for (int64_t at : {9000, 18000, 27000}) {
+    EXPECT_EQ(c.heartbeat(kGroup, 1, t.s, "s1", at), err::kRebalanceInProgress);
+  }
+  c.tick(2000 + kRebalance);
+  ASSERT_TRUE(jb.answered() && jc.answered());
+  // A dynamic member would be out now; the static one stays, and the leadership it did not
+  // claim goes to the earliest-joined member that rejoined.
+  EXPECT_EQ(jb.result().generation_id, 2);
+  EXPECT_EQ(jb.result().leader, t.b);
+  ASSERT_EQ(jb.result().members.size(), 3u);
+  EXPECT_EQ(jb.result().members[0].member_id, t.s);
+  EXPECT_EQ(jb.result().members[0].group_instance_id, "s1");
+  EXPECT_EQ(c.describe(kGroup)->members,
+            (std::vector<std::string>{t.s, t.b, jc.result().member_id}));
+  EXPECT_EQ(c.heartbeat(kGroup, 1, t.s, "s1", 32100), err::kIllegalGeneration);
+  // Its rejoin with unchanged metadata gets the generation it is already in.
+  JoinReply js = join(c, static_args(t.s, "a", "s1"), 32200);
+  ASSERT_TRUE(js.answered());
+  EXPECT_EQ(js.result().generation_id, 2);
+  EXPECT_EQ(js.result().leader, t.b);
+  sync(c, t.s, 2, 32300, {}, "s1");
+  sync(c, jc.result().member_id, 2, 32300);
+  SyncReply sb = sync(c, t.b, 2, 32300, {{t.s, "S"}, {t.b, "B"}, {jc.result().member_id, "C"}});
+  EXPECT_EQ(sb.result().assignment, "B");
+  ASSERT_EQ(state_of(c), "Stable");
+  // Its session runs out: it is removed, and the others rebalance, as for any member.
+  c.heartbeat(kGroup, 2, t.b, std::nullopt, 40000);
+  c.heartbeat(kGroup, 2, jc.result().member_id, std::nullopt, 40000);
+  c.tick(32300 + kSession);
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  EXPECT_EQ(c.describe(kGroup)->members, (std::vector<std::string>{t.b, jc.result().member_id}));
+  EXPECT_EQ(c.heartbeat(kGroup, 2, t.s, "s1", 42400), err::kUnknownMemberId);
+}
+
+TEST(GroupCoordinatorTest, ARebalanceNobodyRejoinsWaitsForTheStaticMembers) {
+  GroupCoordinator c(test_options(100));
+  JoinReply js = join(c, static_args("", "s", "s1"), 0);
+  run_until(c, 1000);
+  const std::string s = js.result().member_id;
+  sync(c, s, 1, 1000, {{s, "S"}}, "s1");
+  JoinReply jd = join(c, join_args("", "d"), 2000);
+  const std::string d = c.describe(kGroup)->members.at(1);
+  c.leave(kGroup, ids({d}), 2100);
+  EXPECT_EQ(jd.result().error, err::kUnknownMemberId);
+  EXPECT_EQ(state_of(c), "PreparingRebalance");
+  // s keeps its session alive through two rebalance timeouts without rejoining.
+  for (int64_t at = 9000; at <= 2000 + 2 * kRebalance; at += 9000) {
+    EXPECT_EQ(c.heartbeat(kGroup, 1, s, "s1", at), err::kRebalanceInProgress);
+    run_until(c, at);
+    auto view = c.describe(kGroup);
+    EXPECT_EQ(view->state, "PreparingRebalance") << "no generation without a member that rejoined";
+    EXPECT_EQ(view->generation_id, 1);
+    EXPECT_EQ(view->members, std::vector<std::string>{s});
+  }
+  JoinReply js2 = join(c, static_args(s, "s", "s1"), 2000 + 2 * kRebalance + 1);
+  ASSERT_TRUE(js2.answered());
+  EXPECT_EQ(js2.result().generation_id, 2);
+  EXPECT_EQ(js2.result().leader, s);
+}
+
+TEST(GroupCoordinatorTest, LeaveByInstanceIdAndPerMemberErrorsAsKafka) {
+  GroupCoordinator c(test_options(100));
+  JoinReply j1 = join(c, static_args("", "x", "s1"), 0);
+  JoinReply j2 = join(c, static_args("", "y", "s2"), 0);
+  JoinReply jb = join(c, join_args("", "b"), 0);
+  run_until(c, 1000);
+  const std::string s1 = j1.result().member_id, s2 = j2.result().member_id;
+  const std::string b = jb.result().member_id;
+  sync(c, s2, 1, 1000);
+  sync(c, b, 1, 1000);
+  sync(c, s1, 1, 1000, {{s1, "1"}, {s2, "2"}, {b, "B"}});
+  ASSERT_EQ(state_of(c), "Stable");
+  std::vector<GroupCoordinator::MemberIdentity> batch{
+      {"", "s1"},     // by instance id alone (an administrator's removal): leaves
+      {"", "nope"},   // an instance id nobody holds
+      {"", {}},       // neither
+      {b, "s2"},      // an instance id held by another member
+      {s2, "wrong"},  // an instance id nobody holds, with a member id
+      {"stranger", {}}};
+  auto left = c.leave(kGroup, batch, 2000);
+  EXPECT_EQ(left.error, err::kNone);
+  EXPECT_EQ(
+      left.member_errors,
+      (std::vector<int16_t>{err::kNone, err::kUnknownMemberId, err::kUnknownMemberId,
+                            err::kFencedInstanceId, err::kUnknownMemberId, err::kUnknownMemberId}));
+  auto view = c.describe(kGroup);
+  EXPECT_EQ(view->state, "PreparingRebalance");
+  EXPECT_EQ(view->members, (std::vector<std::string>{s2, b}));
+  EXPECT_EQ(view->leader, s2);
+  // The instance id is free again: a new member with it joins as a new member.
+  EXPECT_EQ(c.heartbeat(kGroup, 1, s1, "s1", 2100), err::kUnknownMemberId);
+  // Both remaining members at once, one by each identity: one rebalance, to Empty.
+  std::vector<GroupCoordinator::MemberIdentity> rest{{s2, "s2"}, {b, {}}};
+  EXPECT_EQ(c.leave(kGroup, rest, 2200).member_errors,
+            (std::vector<int16_t>{err::kNone, err::kNone}));
+  view = c.describe(kGroup);
+  EXPECT_EQ(view->state, "Empty");
+  EXPECT_EQ(view->generation_id, 2);
+  JoinReply again = join(c, static_args("", "x", "s1"), 3000);
+  run_until(c, 4000);
+  ASSERT_TRUE(again.answered());
+  EXPECT_EQ(again.result().generation_id, 3);
+  EXPECT_EQ(again.result().leader, again.result().member_id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -657,6 +966,8 @@ struct Client {
   bool leader = false;
   std::vector<std::string> peers;  // the members list, when leader
   Protocols protocols;
+  std::optional<std::string> instance_id;  // a static member's
+  int incarnation = 0;                     // a restart makes a new process
 };
 
 struct SyncRecord {
@@ -680,7 +991,25 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
   for (size_t i = 0; i < clients.size(); ++i) {
     clients[i].name = "client" + std::to_string(i);
     clients[i].protocols = choices[i % choices.size()];
+    if (i >= 2) clients[i].instance_id = "instance" + std::to_string(i);
   }
+  // A static client that restarts loses its member id; the old id may still speak (a zombie).
+  std::vector<Client> zombies;
+  // Static members replaced without a rebalance hand their id on: old id -> new id.
+  std::map<std::string, std::string> renamed;
+  std::map<std::string, std::string> holder;  // instance id -> the last id a join gave it
+  auto latest = [&](std::string id) {
+    for (auto it = renamed.find(id); it != renamed.end(); it = renamed.find(id)) id = it->second;
+    return id;
+  };
+  auto same_line = [&](std::string from, const std::string& to) {
+    for (;;) {
+      if (from == to) return true;
+      auto it = renamed.find(from);
+      if (it == renamed.end()) return false;
+      from = it->second;
+    }
+  };
 
   std::vector<int> calls;  // per callback handed out: how many times it ran
   std::vector<std::string> violations;
@@ -713,7 +1042,7 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
     }
     if (view->state == "CompletingRebalance" || view->state == "Stable") {
       auto it = leader_of.find(view->generation_id);
-      if (it == leader_of.end() || it->second != view->leader) {
+      if (it == leader_of.end() || latest(it->second) != view->leader) {
         violations.push_back("leader of generation " + std::to_string(view->generation_id) +
                              " not the one announced");
       }
@@ -729,6 +1058,7 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
     a.group_id = kGroup;
     a.generation_id = cl.generation;
     a.member_id = cl.member_id;
+    a.group_instance_id = cl.instance_id;
     if (cl.leader) {
       for (const std::string& peer : cl.peers) {
         if (*rc::gen::inRange(0, 5) == 0) continue;  // some members get nothing
@@ -753,23 +1083,44 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
     const size_t who = *rc::gen::inRange<size_t>(0, clients.size());
     Client& cl = clients[who];
     // Weighted so that groups often get as far as Stable: joins and syncs are the common steps.
-    const int pick = *rc::gen::inRange(0, 13);
-    int kind = pick < 3 ? 0 : pick < 6 ? 2 : pick < 8 ? 3 : pick < 12 ? pick - 4 : 7;
+    const int pick = *rc::gen::inRange(0, 15);
+    int kind = pick < 3    ? 0
+               : pick < 6  ? 2
+               : pick < 8  ? 3
+               : pick < 12 ? pick - 4
+               : pick < 13 ? 7
+                           : 8;
     // A member of a generation mostly heartbeats rather than rejoins, as real consumers do.
     if (kind == 0 && cl.generation >= 0 && *rc::gen::inRange(0, 4) != 0) kind = 3;
     switch (kind) {
       case 0: {  // JoinGroup
         JoinGroupArgs a =
             join_args(cl.member_id, cl.name, cl.protocols, *rc::gen::arbitrary<bool>());
+        a.group_instance_id = cl.instance_id;
         a.rebalance_timeout_ms = *rc::gen::element(kSession, 20000);
         if (*rc::gen::inRange(0, 8) == 0) {
           cl.protocols = choices[*rc::gen::inRange<size_t>(0, choices.size())];
           a.protocols = cl.protocols;
         }
         const size_t id = new_callback();
-        c.join(std::move(a), now, [&, id, who](JoinGroupResult r) {
+        c.join(std::move(a), now, [&, id, who, incarnation = cl.incarnation](JoinGroupResult r) {
           ran(id);
           Client& me = clients[who];
+          if (r.error == err::kNone) {
+            if (me.instance_id) {
+              auto [held, fresh] = holder.emplace(*me.instance_id, r.member_id);
+              if (!fresh && held->second != r.member_id) renamed[held->second] = r.member_id;
+              held->second = r.member_id;
+            }
+            if (r.leader.empty() || (r.leader == r.member_id) == r.members.empty()) {
+              violations.push_back("members list not exactly for the leader");
+            }
+            auto [it, fresh] = leader_of.emplace(r.generation_id, r.leader);
+            if (!fresh && latest(it->second) != latest(r.leader)) {
+              violations.push_back("two leaders in generation " + std::to_string(r.generation_id));
+            }
+          }
+          if (incarnation != me.incarnation) return;  // for a process that has since restarted
           if (r.error == err::kMemberIdRequired) {
             me.member_id = r.member_id;
           } else if (r.error == err::kNone) {
@@ -778,13 +1129,6 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
             me.leader = r.leader == r.member_id;
             me.peers.clear();
             for (const auto& m : r.members) me.peers.push_back(m.member_id);
-            if (r.leader.empty() || me.leader == r.members.empty()) {
-              violations.push_back("members list not exactly for the leader");
-            }
-            auto [it, fresh] = leader_of.emplace(r.generation_id, r.leader);
-            if (!fresh && it->second != r.leader) {
-              violations.push_back("two leaders in generation " + std::to_string(r.generation_id));
-            }
           } else if (r.error == err::kUnknownMemberId) {
             me.member_id.clear();
             me.generation = -1;
@@ -803,17 +1147,25 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
           if (clients[i].leader) send_sync(i);
         }
         break;
-      case 3: {  // Heartbeat
-        int16_t e = c.heartbeat(kGroup, cl.generation, cl.member_id, now);
+      case 3: {  // Heartbeat, now and then from a zombie. A live client may be fenced too: by
+                 // its own later JoinGroup without an id, sent while an earlier one waited.
+        const bool zombie = !zombies.empty() && *rc::gen::inRange(0, 4) == 0;
+        Client& from = zombie ? zombies[*rc::gen::inRange<size_t>(0, zombies.size())] : cl;
+        const std::string sent = from.member_id;  // a callback the call runs may change it
+        int16_t e = c.heartbeat(kGroup, from.generation, sent, from.instance_id, now);
         if (e != err::kNone && e != err::kRebalanceInProgress && e != err::kIllegalGeneration &&
-            e != err::kUnknownMemberId) {
+            e != err::kUnknownMemberId && e != err::kFencedInstanceId) {
           violations.push_back("unexpected heartbeat error " + std::to_string(e));
         }
-        if (e == err::kUnknownMemberId) cl.member_id.clear();
+        if ((e == err::kUnknownMemberId || e == err::kFencedInstanceId) && from.member_id == sent) {
+          from.member_id.clear();
+        }
         break;
       }
-      case 4: {  // LeaveGroup
-        auto r = c.leave(kGroup, std::vector<std::string>{cl.member_id}, now);
+      case 4: {  // LeaveGroup; a static member also by its instance id alone
+        GroupCoordinator::MemberIdentity leaving{cl.member_id, cl.instance_id};
+        if (cl.instance_id && *rc::gen::inRange(0, 3) == 0) leaving.member_id.clear();
+        auto r = c.leave(kGroup, std::vector<GroupCoordinator::MemberIdentity>{leaving}, now);
         if (r.member_errors.size() != 1) violations.push_back("one error per leaving member");
         cl.member_id.clear();
         cl.generation = -1;
@@ -821,14 +1173,22 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
         break;
       }
       case 5:
-        c.validate_commit(kGroup, cl.generation, cl.member_id, now);
+        c.validate_commit(kGroup, cl.generation, cl.member_id, cl.instance_id, now);
+        break;
+      case 8:  // a static client restarts: a new process, without the member id
+        if (!cl.instance_id || cl.member_id.empty()) break;
+        zombies.push_back(cl);
+        ++cl.incarnation;
+        cl.member_id.clear();
+        cl.generation = -1;
+        cl.leader = false;
         break;
       case 6:
         now += *rc::gen::inRange(0, 25000);
         c.tick(now);
         break;
     }
-    if (kind != 7) last_call = now;  // case 7 may call nothing: send_sync keeps the time
+    if (kind != 7 && kind != 8) last_call = now;  // 7 may call nothing (send_sync keeps the time)
     check_after_op();
     if (!violations.empty()) RC_FAIL(violations.front());
   }
@@ -862,7 +1222,9 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
     if (!rec->result || rec->result->error != err::kNone) continue;
     auto from = leaders_sync.find(rec->generation);
     RC_ASSERT(from != leaders_sync.end());
-    auto given = from->second->given.find(rec->member);
+    // A static member replaced without a rebalance has its predecessor's assignment.
+    auto given = std::find_if(from->second->given.begin(), from->second->given.end(),
+                              [&](const auto& g) { return same_line(g.first, rec->member); });
     const std::string expected = given == from->second->given.end() ? "" : given->second;
     RC_ASSERT(rec->result->assignment == expected);
   }
@@ -871,6 +1233,7 @@ RC_GTEST_PROP(GroupCoordinatorProperty, RandomClientsKeepTheInvariants, ()) {
            leader_of[rec->generation] != rec->member;
   });
   RC_CLASSIFY(follower_assigned, "a follower got its assignment");
+  RC_CLASSIFY(!renamed.empty(), "a static member replaced");
   RC_CLASSIFY(saw_stable, "stable");
   RC_CLASSIFY(saw_stable_pair, "stable with two or more");
   RC_CLASSIFY(last_generation >= 3, "three or more generations");

@@ -48,6 +48,7 @@ inline constexpr int16_t kProducerFenced = 90;
 inline constexpr int16_t kUnsupportedCompressionType = 76;
 inline constexpr int16_t kMemberIdRequired = 79;
 inline constexpr int16_t kGroupMaxSizeReached = 81;
+inline constexpr int16_t kFencedInstanceId = 82;
 inline constexpr int16_t kUnknownProducerId = 59;
 inline constexpr int16_t kInvalidConfig = 40;
 inline constexpr int16_t kPolicyViolation = 44;

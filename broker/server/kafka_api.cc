@@ -876,7 +876,8 @@ Result<std::string> KafkaApi::offset_commit(const RequestHeader& h, std::string_
   const int16_t group_error =
       req->group_id.empty()
           ? err::kInvalidGroupId
-          : groups_->validate_commit(req->group_id, req->generation_id, req->member_id, now_ms);
+          : groups_->validate_commit(req->group_id, req->generation_id, req->member_id,
+                                     req->group_instance_id, now_ms);
   OffsetCommitResponse r;
   for (const auto& t : req->topics) {
     auto& rt = r.topics.emplace_back();
@@ -1006,7 +1007,8 @@ Result<std::string> KafkaApi::heartbeat(const RequestHeader& h, std::string_view
   auto req = parse<HeartbeatRequest>(h, body);
   if (!req) return req.status();
   HeartbeatResponse r;
-  r.error_code = groups_->heartbeat(req->group_id, req->generation_id, req->member_id, now_ms);
+  r.error_code = groups_->heartbeat(req->group_id, req->generation_id, req->member_id,
+                                    req->group_instance_id, now_ms);
   return encode(r, h.api_version);
 }
 
@@ -1014,13 +1016,13 @@ Result<std::string> KafkaApi::leave_group(const RequestHeader& h, std::string_vi
                                           int64_t now_ms) {
   auto req = parse<LeaveGroupRequest>(h, body);
   if (!req) return req.status();
-  std::vector<std::string> ids;
+  std::vector<GroupCoordinator::MemberIdentity> leaving;
   if (h.api_version < 3) {
-    ids.push_back(req->member_id);
+    leaving.push_back({req->member_id, std::nullopt});
   } else {
-    for (const auto& m : req->members) ids.push_back(m.member_id);
+    for (const auto& m : req->members) leaving.push_back({m.member_id, m.group_instance_id});
   }
-  auto res = groups_->leave(req->group_id, ids, now_ms);
+  auto res = groups_->leave(req->group_id, leaving, now_ms);
   LeaveGroupResponse r;
   r.error_code = res.error;
   if (h.api_version < 3) {
@@ -1257,8 +1259,8 @@ Result<std::string> KafkaApi::txn_offset_commit(const RequestHeader& h, std::str
                             : transactions_->check_offsets(req->transactional_id, req->producer_id,
                                                            req->producer_epoch, req->group_id);
   if (group_error == err::kNone && !req->member_id.empty()) {
-    group_error =
-        groups_->validate_commit(req->group_id, req->generation_id, req->member_id, now_ms);
+    group_error = groups_->validate_commit(req->group_id, req->generation_id, req->member_id,
+                                           req->group_instance_id, now_ms);
   }
   TxnOffsetCommitResponse r;
   for (const auto& t : req->topics) {
