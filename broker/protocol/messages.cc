@@ -22,7 +22,7 @@ constexpr std::array<ApiSupport, 30> kApis{{
     {kDescribeGroups, "DescribeGroups", 0, 5, 5},
     {kListGroups, "ListGroups", 0, 5, 3},
     {kApiVersions, "ApiVersions", 0, 3, 3},
-    {kCreateTopics, "CreateTopics", 0, 4, 5},
+    {kCreateTopics, "CreateTopics", 0, 7, 5},
     {kDeleteTopics, "DeleteTopics", 0, 6, 4},
     {kDeleteRecords, "DeleteRecords", 0, 2, 2},
     {kInitProducerId, "InitProducerId", 0, 5, 2},
@@ -598,8 +598,20 @@ struct Fields<CreateTopicsResponse> {
     io.i32(m.throttle_time_ms, "ThrottleTimeMs", {2});
     io.array(m.topics, "Topics", {}, [&](auto& t) {
       io.str(t.name, "Name");
+      io.i64(t.topic_id.high, "TopicId", {7});
+      io.i64(t.topic_id.low, "TopicId", {7});
       io.i16(t.error_code, "ErrorCode");
       io.nstr(t.error_message, "ErrorMessage", {1});
+      // TopicConfigErrorCode (v5+, tagged) is never sent: the configs are always described.
+      io.i32(t.num_partitions, "NumPartitions", {5});
+      io.i16(t.replication_factor, "ReplicationFactor", {5});
+      io.array(t.configs, "Configs", {5}, [&](auto& c) {
+        io.str(c.name, "Name");
+        io.nstr(c.value, "Value");
+        io.boolean(c.read_only, "ReadOnly");
+        io.i8(c.config_source, "ConfigSource");
+        io.boolean(c.is_sensitive, "IsSensitive");
+      });
     });
   }
 };

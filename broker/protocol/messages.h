@@ -12,7 +12,8 @@
 // Fetch v4) to the last non-flexible one, plus ApiVersions v3 (flexible), which clients send
 // first, and the group administration of Kafka's tools and admin clients (ListGroups,
 // DescribeGroups, DeleteGroups, OffsetDelete; ListOffsets to v8), topic administration
-// (DeleteTopics, CreatePartitions) and DescribeLogDirs, in the flexible versions they prefer.
+// (CreateTopics, DeleteTopics, CreatePartitions) and DescribeLogDirs, in the flexible versions
+// they prefer.
 //
 // Records fields are views: a decoded Produce request points into the frame it came from, and
 // an encoded Fetch response copies from the views its caller keeps alive.
@@ -313,10 +314,24 @@ struct CreateTopicsRequest {
   bool validate_only = false;  // v1+
 };
 struct CreateTopicsResponse {
+  // The created topic's configs as DescribeConfigs describes them (v5+).
+  struct Config {
+    std::string name;
+    std::optional<std::string> value;
+    bool read_only = false;
+    int8_t config_source = -1;
+    bool is_sensitive = false;
+  };
   struct Topic {
     std::string name;
+    TopicId topic_id;  // v7+
     int16_t error_code = 0;
     std::optional<std::string> error_message;  // v1+
+    // v5+: what the topic was created with (or would be, under validate_only); -1 and no
+    // configs for a topic that is not.
+    int32_t num_partitions = -1;
+    int16_t replication_factor = -1;
+    std::vector<Config> configs;
   };
   int32_t throttle_time_ms = 0;  // v2+
   std::vector<Topic> topics;

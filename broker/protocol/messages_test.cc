@@ -301,6 +301,31 @@ TEST(MessagesTest, CreatePartitionsRequestAsKafkaLaysItOut) {
   EXPECT_FALSE(is_flexible(kCreatePartitions, 1));
 }
 
+// CreateTopics v7 as Kafka lays it out: the topic id after the name, then (v5+) what the topic
+// was created with; v4 has none of it.
+TEST(MessagesTest, CreateTopicsResponseAsKafkaLaysItOut) {
+  CreateTopicsResponse r;
+  r.topics.push_back({"t", {}, 0, std::nullopt, 2, 1, {{"a", std::string("b"), false, 5, false}}});
+  const std::string v7(
+      "\x00\x00\x00\x00"                                                  // throttle
+      "\x02\x02t"                                                         // one topic, "t":
+      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"  //   the zero id
+      "\x00\x00\x00"                                                      //   NONE, no message
+      "\x00\x00\x00\x02\x00\x01"  //   2 partitions, replication factor 1
+      "\x02\x02"
+      "a\x02"
+      "b\x00\x05\x00\x00"  //   one config: a=b, not read-only, source 5, not sensitive; tags
+      "\x00"               //   the topic's tags
+      "\x00",              // the body's tags
+      43);
+  EXPECT_EQ(encode(r, 7), v7);
+  CreateTopicsResponse back;
+  ASSERT_TRUE(decode(encode(r, 5), 5, back).is_ok());
+  EXPECT_EQ(back.topics.at(0).num_partitions, 2);
+  EXPECT_EQ(back.topics.at(0).configs.at(0).config_source, 5);
+  EXPECT_EQ(encode(r, 4).size(), 4u + 4 + 3 + 2 + 2) << "v4: name, error code and message only";
+}
+
 // DescribeLogDirs as Kafka lays it out: v4 (flexible, with the volume's bytes) by hand, and v1
 // (before the top-level error code and the volume).
 TEST(MessagesTest, DescribeLogDirsResponseAsKafkaLaysItOut) {

@@ -602,7 +602,13 @@ Result<KafkaApi::TopicCreation> KafkaApi::plan_create_topics(const RequestHeader
       }
       configs[c.name] = std::move(normalized);
     }
-    if (rt.error_code != err::kNone || req->validate_only) continue;
+    if (rt.error_code != err::kNone) continue;
+    if (h.api_version >= 5) {
+      rt.num_partitions = partitions;
+      rt.replication_factor = 1;
+      rt.configs = described_configs(configs);
+    }
+    if (req->validate_only) continue;
     plan.to_create.push_back({r.topics.size() - 1, t.name, partitions, std::move(configs)});
   }
   return plan;
@@ -611,17 +617,22 @@ Result<KafkaApi::TopicCreation> KafkaApi::plan_create_topics(const RequestHeader
 void KafkaApi::create_planned_topics(TopicCreation& plan) {
   for (const auto& c : plan.to_create) {
     auto& rt = plan.response.topics[c.index];
+    auto fail = [&](int16_t code, std::string message) {
+      rt.error_code = code;
+      rt.error_message = std::move(message);
+      rt.num_partitions = -1;
+      rt.replication_factor = -1;
+      rt.configs.clear();
+    };
     // Checked again here: an earlier creation (this request's or another's) may have made it.
     if (log_.partition_count(c.name)) {
-      rt.error_code = err::kTopicAlreadyExists;
-      rt.error_message = "Topic '" + c.name + "' already exists.";
+      fail(err::kTopicAlreadyExists, "Topic '" + c.name + "' already exists.");
       continue;
     }
     if (Status s = log_.create_configured_topic(c.name, c.partitions, c.configs); !s.is_ok()) {
       // kFailedPrecondition: the partitions do not fit in the file-descriptor limit.
-      rt.error_code =
-          s.code() == StatusCode::kFailedPrecondition ? err::kPolicyViolation : error_of(s);
-      rt.error_message = s.message();
+      fail(s.code() == StatusCode::kFailedPrecondition ? err::kPolicyViolation : error_of(s),
+           s.message());
     }
   }
 }

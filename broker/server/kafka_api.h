@@ -256,6 +256,10 @@ class KafkaApi {
   kafka::AlterConfigsResponse alter(const kafka::AlterConfigsRequest& req, bool incremental);
   // What a topic without an override of `def` has, and the config source that says so.
   std::pair<std::string, int8_t> topic_default(const TopicConfigDef& def) const;
+  // Every config of a topic with these overrides, as CreateTopics v5+ answers them (and as
+  // DescribeConfigs describes them).
+  std::vector<kafka::CreateTopicsResponse::Config> described_configs(
+      const TopicConfigs& overrides) const;
   // The groups that have committed offsets, sorted.
   Result<std::vector<std::string>> offset_groups();
 

@@ -2,6 +2,7 @@
 // DescribeCluster (see kafka_api.h).
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "broker/protocol/error_codes.h"
 #include "broker/server/kafka_api.h"
@@ -70,6 +71,22 @@ std::pair<std::string, int8_t> KafkaApi::topic_default(const TopicConfigDef& def
     return {v, v == def.kafka_default ? kDefaultConfig : kStaticBrokerConfig};
   }
   return {def.kafka_default, kDefaultConfig};
+}
+
+std::vector<CreateTopicsResponse::Config> KafkaApi::described_configs(
+    const TopicConfigs& overrides) const {
+  std::vector<CreateTopicsResponse::Config> out;
+  for (const TopicConfigDef& def : topic_config_defs()) {
+    auto& c = out.emplace_back();
+    c.name = def.name;
+    if (auto it = overrides.find(def.name); it != overrides.end()) {
+      c.value = it->second;
+      c.config_source = kDynamicTopicConfig;
+    } else {
+      std::tie(c.value, c.config_source) = topic_default(def);
+    }
+  }
+  return out;
 }
 
 Result<std::string> KafkaApi::describe_configs(const RequestHeader& h, std::string_view body) {

@@ -142,6 +142,67 @@ TEST(KafkaApiConfigs, CreateTopicsAppliesItsConfigsAndRefusesBadOnes) {
   EXPECT_EQ(c.size(), topic_config_defs().size());
 }
 
+CreateTopicsResponse create_topics(KafkaApi& api, const CreateTopicsRequest& req, int16_t version) {
+  auto body = api.create_topics(header(kCreateTopics, version), encode(req, version));
+  CreateTopicsResponse resp;
+  EXPECT_TRUE(body) << body.status().to_string();
+  if (body) {
+    EXPECT_TRUE(decode(*body, version, resp).is_ok());
+  }
+  return resp;
+}
+
+// CreateTopics v5+ answers what each topic was created with: its partition count and
+// replication factor (the broker's defaults resolved), and its configs as DescribeConfigs
+// describes them; v7 its id, the zero id here. A topic not created has -1, -1 and no configs.
+TEST(KafkaApiConfigs, CreateTopicsV5AndLaterDescribeTheCreatedTopic) {
+  MemoryRig rig;
+  CreateTopicsRequest req;
+  req.topics.push_back({"t", -1, -1, {}, {{"retention.ms", "1000"}}});
+  req.topics.push_back({"replicated", 1, 3, {}, {}});
+  req.topics.push_back({"bad", 1, 1, {}, {{"retention.mss", "1"}}});
+  for (int16_t v : {5, 6, 7}) {
+    SCOPED_TRACE("v" + std::to_string(v));
+    req.topics[0].name = "t" + std::to_string(v);
+    auto resp = create_topics(rig.kafka, req, v);
+    ASSERT_EQ(resp.topics.size(), 3u);
+    const auto& t = resp.topics[0];
+    EXPECT_EQ(t.error_code, err::kNone);
+    EXPECT_TRUE(t.topic_id.is_zero());
+    EXPECT_EQ(t.num_partitions, 1) << "num.partitions, for -1";
+    EXPECT_EQ(t.replication_factor, 1) << "the one broker, for -1";
+    std::map<std::string, std::pair<std::string, int8_t>> configs;
+    for (const auto& c : t.configs) {
+      EXPECT_FALSE(c.read_only) << c.name;
+      EXPECT_FALSE(c.is_sensitive) << c.name;
+      configs[c.name] = {c.value.value_or("(null)"), c.config_source};
+    }
+    EXPECT_EQ(configs, rig.api.configs(t.name)) << "as DescribeConfigs describes the topic";
+    EXPECT_EQ(configs["retention.ms"],
+              std::make_pair(std::string("1000"), int8_t{kDynamicTopicConfig}));
+    for (size_t i : {1, 2}) {
+      const auto& refused = resp.topics[i];
+      EXPECT_NE(refused.error_code, err::kNone) << refused.name;
+      EXPECT_EQ(refused.num_partitions, -1) << refused.name;
+      EXPECT_EQ(refused.replication_factor, -1) << refused.name;
+      EXPECT_TRUE(refused.configs.empty()) << refused.name;
+    }
+    auto again = create_topics(rig.kafka, req, v);
+    EXPECT_EQ(again.topics[0].error_code, err::kTopicAlreadyExists);
+    EXPECT_EQ(again.topics[0].num_partitions, -1);
+    EXPECT_TRUE(again.topics[0].configs.empty());
+  }
+  // validate_only: the same answer, and nothing created.
+  CreateTopicsRequest check;
+  check.topics.push_back({"w", 3, 1, {}, {{"cleanup.policy", "compact"}}});
+  check.validate_only = true;
+  auto checked = create_topics(rig.kafka, check, 7);
+  EXPECT_EQ(checked.topics.at(0).error_code, err::kNone);
+  EXPECT_EQ(checked.topics[0].num_partitions, 3);
+  EXPECT_EQ(checked.topics[0].configs.size(), topic_config_defs().size());
+  EXPECT_FALSE(rig.broker.partition_count("w"));
+}
+
 TEST(KafkaApiConfigs, DescribeConfigsAsKafkaAnswersIt) {
   MemoryRig rig;
   ASSERT_EQ(rig.api.create("t", {{"retention.ms", "1000"}}).error_code, err::kNone);

@@ -501,12 +501,15 @@ TEST(KafkaApiTest, CreateTopicsBeyondTheDescriptorLimitIsAPolicyViolation) {
   CreateTopicsRequest req;
   req.topics.push_back({"wide", 300, 1, {}, {}});
   req.topics.push_back({"narrow", 2, 1, {}, {}});
-  auto body = api.create_topics(Rig::header(kCreateTopics, 4), encode(req, 4));
+  auto body = api.create_topics(Rig::header(kCreateTopics, 7), encode(req, 7));
   ::setrlimit(RLIMIT_NOFILE, &saved);
   ASSERT_TRUE(body);
   CreateTopicsResponse resp;
-  ASSERT_TRUE(decode(*body, 4, resp).is_ok());
+  ASSERT_TRUE(decode(*body, 7, resp).is_ok());
   EXPECT_EQ(resp.topics[0].error_code, err::kPolicyViolation);
+  EXPECT_EQ(resp.topics[0].num_partitions, -1) << "not created: nothing to describe";
+  EXPECT_TRUE(resp.topics[0].configs.empty());
+  EXPECT_EQ(resp.topics[1].num_partitions, 2);
   const std::string message = resp.topics[0].error_message.value_or("");
   EXPECT_NE(message.find("300 partitions need 600 file descriptors"), std::string::npos) << message;
   EXPECT_NE(message.find("ulimit -n allows"), std::string::npos) << message;
@@ -703,7 +706,7 @@ RC_GTEST_PROP(KafkaApiFuzz, HandlersSurviveChangedBytes, ()) {
       {kSyncGroup, encode(sync, 3)},
       {kHeartbeat, encode(HeartbeatRequest{"g", 1, "m", std::nullopt}, 3)},
       {kLeaveGroup, encode(LeaveGroupRequest{"g", "", {{"m", std::nullopt}}}, 3)},
-      {kCreateTopics, encode(CreateTopicsRequest{}, 4)},
+      {kCreateTopics, encode(CreateTopicsRequest{{{"new", 2, 1, {}, {{"retention.ms", "1"}}}}}, 7)},
       {kInitProducerId, encode(InitProducerIdRequest{}, 1)},
       {kFindCoordinator, encode(FindCoordinatorRequest{"g", 0}, 2)},
       {kListGroups, encode(ListGroupsRequest{{"Stable"}, {"classic"}}, 5)},
