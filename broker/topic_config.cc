@@ -208,4 +208,25 @@ Result<TopicConfigs> parse_topic_configs(std::string_view text, std::string_view
   return out;
 }
 
+void TopicConfigMap::set(std::string_view topic, const TopicConfigs& configs) {
+  std::lock_guard lock(mu_);
+  if (configs.empty()) {
+    if (auto it = map_.find(topic); it != map_.end()) map_.erase(it);
+  } else {
+    map_[std::string(topic)] = {configs, parse_topic_settings(configs)};
+  }
+}
+
+TopicConfigs TopicConfigMap::configs(std::string_view topic) const {
+  std::lock_guard lock(mu_);
+  auto it = map_.find(topic);
+  return it == map_.end() ? TopicConfigs{} : it->second.first;
+}
+
+TopicSettings TopicConfigMap::settings(std::string_view topic) const {
+  std::lock_guard lock(mu_);
+  auto it = map_.find(topic);
+  return it == map_.end() ? TopicSettings{} : it->second.second;
+}
+
 }  // namespace kappa

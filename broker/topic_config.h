@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -88,5 +89,19 @@ TopicSettings parse_topic_settings(const TopicConfigs& configs);
 // checks every line and names the bad one ("<where>:3: ...").
 std::string format_topic_configs(const TopicConfigs& configs);
 Result<TopicConfigs> parse_topic_configs(std::string_view text, std::string_view where);
+
+// The overrides of an in-memory log's topics and what they mean; a topic without any is
+// absent. Thread safety: every method may be called from any thread.
+class TopicConfigMap {
+ public:
+  // Replaces the topic's overrides whole; none forgets the topic.
+  void set(std::string_view topic, const TopicConfigs& configs);
+  TopicConfigs configs(std::string_view topic) const;
+  TopicSettings settings(std::string_view topic) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::pair<TopicConfigs, TopicSettings>, std::less<>> map_;
+};
 
 }  // namespace kappa

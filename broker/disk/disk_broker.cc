@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <deque>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -19,6 +18,7 @@
 #include "broker/disk/group_offset_log.h"
 #include "broker/disk/partition_store.h"
 #include "broker/partitioner.h"
+#include "broker/protocol/batch_records.h"
 #include "broker/protocol/record_batch.h"
 
 namespace kappa {
@@ -37,11 +37,6 @@ constexpr std::string_view kConfigSuffix = ".properties";
 // How long delete_topic waits for calls that still use the topic (each is bounded: one read,
 // one append, one sync) before it gives up and keeps the topic.
 constexpr auto kDeleteWait = std::chrono::seconds(10);
-// fetch() reads batches in steps of this many bytes (the first batch of a step is whole).
-constexpr int64_t kFetchStep = int64_t{1} << 20;
-// produce() starts a new batch when its records' estimated size passes this share of
-// max_batch_bytes; a batch that still encodes too large is split in halves.
-constexpr int64_t kRecordOverhead = 32;
 
 std::string partition_dir_name(std::string_view topic, int32_t partition) {
   return std::string(topic) + "-" + std::to_string(partition);
@@ -62,23 +57,6 @@ std::optional<std::pair<std::string, int32_t>> parse_partition_dir(const std::st
   if (!validate_topic_name(topic)) return std::nullopt;
   return std::make_pair(std::move(topic), static_cast<int32_t>(p));
 }
-
-int64_t estimated_size(const OutgoingRecord& r) {
-  int64_t n = kRecordOverhead + (r.key ? static_cast<int64_t>(r.key->size()) : 0) +
-              (r.value ? static_cast<int64_t>(r.value->size()) : 0);
-  for (const HeaderView& h : r.headers) {
-    n += 10 + static_cast<int64_t>(h.key.size()) +
-         (h.value ? static_cast<int64_t>(h.value->size()) : 0);
-  }
-  return n;
-}
-
-// What a FetchResult's views point into: decoded batches and their header arrays. Neither
-// container moves its elements once added.
-struct FetchOwner {
-  std::deque<RecordBatch> batches;
-  std::deque<std::vector<HeaderView>> headers;
-};
 
 }  // namespace
 
@@ -500,13 +478,8 @@ Status DiskBroker::delete_topic(std::string_view topic) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   // Its committed offsets go first, durably: a new topic of the name must not inherit them.
-  const bool sync = options_.fsync == FsyncPolicy::kAlways;
-  for (const std::string& group : groups_->groups()) {
-    std::vector<int32_t> committed;
-    for (const GroupOffset& o : groups_->offsets(group, topic)) committed.push_back(o.partition);
-    if (committed.empty()) continue;
-    if (Status s = groups_->forget(group, topic, committed, sync); !s.is_ok()) return keep(s);
-  }
+  if (Status s = groups_->forget_topic(topic, options_.fsync == FsyncPolicy::kAlways); !s.is_ok())
+    return keep(s);
   // Then the marker, which makes the deletion happen even if we die before it is complete:
   // open() finishes what a marker names.
   const auto deleting = options_.dir / kDeletingName;
@@ -651,45 +624,6 @@ Result<std::vector<std::string>> DiskBroker::list_topics() {
   return names;
 }
 
-namespace {
-
-// Appends records as batches of at most max_batch_bytes (one batch if they fit); sets
-// `offsets[i]` for records[i].
-Status append_records(disk::PartitionStore& store, std::span<const OutgoingRecord> records,
-                      int64_t max_batch_bytes, int64_t* offsets) {
-  if (records.empty()) return Status::ok();
-  std::string batch = encode_record_batch(0, records, Compression::kNone);
-  if (static_cast<int64_t>(batch.size()) > max_batch_bytes && records.size() > 1) {
-    const size_t half = records.size() / 2;
-    KAPPA_RETURN_IF_ERROR(append_records(store, records.first(half), max_batch_bytes, offsets));
-    return append_records(store, records.subspan(half), max_batch_bytes, offsets + half);
-  }
-  auto base = store.append(std::move(batch));
-  if (!base) return base.status();
-  for (size_t i = 0; i < records.size(); ++i) offsets[i] = *base + static_cast<int64_t>(i);
-  return Status::ok();
-}
-
-Status append_share(disk::PartitionStore& store, std::span<const OutgoingRecord> records,
-                    int64_t max_batch_bytes, int64_t* offsets) {
-  // Cut where the estimated size passes the limit, so a huge produce call is not encoded whole.
-  size_t start = 0;
-  int64_t estimate = static_cast<int64_t>(kRecordBatchHeaderSize);
-  for (size_t i = 0; i < records.size(); ++i) {
-    const int64_t size = estimated_size(records[i]);
-    if (i > start && estimate + size > max_batch_bytes) {
-      KAPPA_RETURN_IF_ERROR(append_records(store, records.subspan(start, i - start),
-                                           max_batch_bytes, offsets + start));
-      start = i;
-      estimate = static_cast<int64_t>(kRecordBatchHeaderSize);
-    }
-    estimate += size;
-  }
-  return append_records(store, records.subspan(start), max_batch_bytes, offsets + start);
-}
-
-}  // namespace
-
 Result<std::vector<Appended>> DiskBroker::produce(std::string_view topic,
                                                   std::span<const OutgoingRecord> records) {
   auto found = find_or_create(topic);
@@ -703,21 +637,11 @@ Result<std::vector<Appended>> DiskBroker::produce(std::string_view topic,
   }();
   if (!routed) return routed.status();
   const std::vector<std::vector<size_t>>& by_partition = *routed;
-  std::vector<Appended> placed(records.size());
-  std::vector<OutgoingRecord> share;
-  std::vector<int64_t> offsets;
-  for (int32_t p = 0; p < n; ++p) {
-    const auto& idx = by_partition[static_cast<size_t>(p)];
-    if (idx.empty()) continue;
-    share.clear();
-    for (size_t i : idx) share.push_back(records[i]);
-    offsets.assign(idx.size(), 0);
-    disk::PartitionStore& store = *t.partitions[static_cast<size_t>(p)];
-    if (Status s = append_share(store, share, options_.max_batch_bytes, offsets.data()); !s) {
-      return s.with_context("producing to " + partition_name(topic, p));
-    }
-    for (size_t k = 0; k < idx.size(); ++k) placed[idx[k]] = {p, offsets[k]};
-  }
+  auto placed = append_as_batches(
+      topic, records, by_partition, options_.max_batch_bytes, [&](int32_t p, std::string batch) {
+        return t.partitions[static_cast<size_t>(p)]->append(std::move(batch));
+      });
+  if (!placed) return placed.status();
   if (options_.fsync == FsyncPolicy::kAlways) {
     for (int32_t p = 0; p < n; ++p) {
       if (by_partition[static_cast<size_t>(p)].empty()) continue;
@@ -733,72 +657,9 @@ Result<FetchResult> DiskBroker::fetch(std::string_view topic, int32_t partition,
   if (!found) return found.status();
   disk::PartitionStore& store = **found;
   const OffsetRange range = store.offsets();
-  FetchResult result;
-  result.end_offset = range.end;
-  result.next_offset = offset;
   if (offset < range.earliest || offset > range.end) return store.out_of_range(offset, range);
-  const int64_t stop = std::min(range.end, limits.end_offset);
-  if (offset >= stop || limits.max_records <= 0) return result;
-
-  auto owner = std::make_shared<FetchOwner>();
-  int64_t next = offset;
-  int64_t count = 0;
-  int64_t bytes = 0;
-  bool full = false;
-  while (!full && next < stop) {
-    auto read = store.read(next, kFetchStep);
-    if (!read) return read.status();
-    if (read->bytes.empty()) break;
-    const std::string_view all = read->bytes;
-    size_t at = 0;
-    while (!full && at < all.size()) {
-      size_t consumed = 0;
-      auto decoded = decode_record_batch(all.substr(at), consumed);
-      if (!decoded) {
-        return decoded.status().with_context("reading " + record_name(topic, partition, next));
-      }
-      at += consumed;
-      owner->batches.push_back(std::move(*decoded));
-      const RecordBatch& batch = owner->batches.back();
-      size_t header_count = 0;
-      for (const WireRecord& r : batch.records) header_count += r.headers.size();
-      std::vector<HeaderView>& headers = owner->headers.emplace_back();
-      headers.reserve(header_count);
-      for (const WireRecord& r : batch.records) {
-        if (r.offset < next) continue;
-        if (r.offset >= stop || count >= limits.max_records) {
-          full = true;
-          break;
-        }
-        const int64_t size = (r.key ? static_cast<int64_t>(r.key->size()) : 0) +
-                             (r.value ? static_cast<int64_t>(r.value->size()) : 0);
-        if (count > 0 && bytes + size > limits.max_bytes) {
-          full = true;
-          break;
-        }
-        const size_t first_header = headers.size();
-        for (const auto& [k, v] : r.headers) {
-          headers.push_back({k, v ? std::optional<std::string_view>(*v) : std::nullopt});
-        }
-        RecordView view;
-        view.partition = partition;
-        view.offset = r.offset;
-        view.timestamp_ms = r.timestamp_ms;
-        if (r.key) view.key = std::string_view(*r.key);
-        if (r.value) view.value = std::string_view(*r.value);
-        view.headers = std::span<const HeaderView>(headers.data() + first_header,
-                                                   headers.size() - first_header);
-        result.records.push_back(view);
-        next = r.offset + 1;
-        ++count;
-        bytes += size;
-      }
-      if (!full) next = std::max(next, std::min(batch.last_offset() + 1, stop));
-    }
-  }
-  result.next_offset = next;
-  result.owner = std::move(owner);
-  return result;
+  return fetch_from_batches(topic, partition, offset, limits, range,
+                            [&](int64_t at, int64_t max) { return store.read(at, max); });
 }
 
 Result<OffsetRange> DiskBroker::offsets(std::string_view topic, int32_t partition) {
@@ -818,17 +679,12 @@ Result<int64_t> DiskBroker::offset_for_time(std::string_view topic, int32_t part
 
 Status DiskBroker::commit_offsets(std::string_view group, std::string_view topic,
                                   std::span<const PartitionOffset> offsets) {
-  std::vector<GroupOffset> with_metadata;
-  with_metadata.reserve(offsets.size());
-  for (const auto& po : offsets) with_metadata.push_back({po.partition, po.offset, ""});
-  return commit_group_offsets(group, topic, with_metadata);
+  return groups_->commit(group, topic, offsets, options_.fsync == FsyncPolicy::kAlways);
 }
 
 Result<std::vector<PartitionOffset>> DiskBroker::committed_offsets(std::string_view group,
                                                                    std::string_view topic) {
-  std::vector<PartitionOffset> out;
-  for (const auto& go : groups_->offsets(group, topic)) out.push_back({go.partition, go.offset});
-  return out;
+  return groups_->plain_offsets(group, topic);
 }
 
 Result<int64_t> DiskBroker::append_batch(std::string_view topic, int32_t partition,
@@ -896,19 +752,11 @@ Result<TransactionIndex> DiskBroker::transaction_index(std::string_view topic, i
 
 Status DiskBroker::put_transaction_state(std::string_view transactional_id,
                                          std::string_view state) {
-  const bool sync = options_.fsync != FsyncPolicy::kNever;
-  if (state.empty()) return transactions_->forget_group(transactional_id, sync);
-  const GroupOffset entry{0, 0, std::string(state)};
-  return transactions_->commit(transactional_id, "", std::span<const GroupOffset>(&entry, 1), sync);
+  return transactions_->put_state(transactional_id, state, options_.fsync != FsyncPolicy::kNever);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> DiskBroker::transaction_states() {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const std::string& id : transactions_->groups()) {
-    auto entries = transactions_->offsets(id, "");
-    if (!entries.empty()) out.emplace_back(id, std::move(entries.front().metadata));
-  }
-  return out;
+  return transactions_->states();
 }
 
 Status DiskBroker::enforce_retention(int64_t now_ms) {

@@ -14,6 +14,7 @@
 
 #include "broker/disk/descriptors.h"
 #include "broker/disk/temp_dir.h"
+#include "broker/disk/test_batches.h"
 #include "broker/partitioner.h"
 #include "broker/protocol/record_batch.h"
 
@@ -21,25 +22,15 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using disk::decode_all;
+using disk::make_batch;
 using disk::read_file;
+using disk::rec;
 using disk::TempDir;
 using disk::write_file;
 using Policy = DiskBroker::FsyncPolicy;
 
 // A fresh directory per test, removed afterwards.
-
-// An OutgoingRecord (designated initializers with omitted fields warn under GCC 12).
-OutgoingRecord rec(std::optional<std::string_view> key, std::optional<std::string_view> value,
-                   int64_t ts = 0, int32_t partition = kAnyPartition,
-                   std::span<const HeaderView> headers = {}) {
-  OutgoingRecord r;
-  r.key = key;
-  r.value = value;
-  r.timestamp_ms = ts;
-  r.partition = partition;
-  r.headers = headers;
-  return r;
-}
 
 DiskBroker::Options options_for(const fs::path& dir) {
   DiskBroker::Options o;
@@ -64,37 +55,6 @@ std::vector<fs::path> segment_files(const fs::path& partition_dir, const std::st
 
 fs::path partition_dir(const DiskBroker::Options& o, const std::string& topic, int p) {
   return o.dir / "topics" / (topic + "-" + std::to_string(p));
-}
-
-// A batch of `n` records with values `prefix-i` of `size` bytes, timestamps from `ts`.
-std::string make_batch(int n, const std::string& prefix, size_t size = 0, int64_t ts = 1000) {
-  std::vector<std::string> values;
-  for (int i = 0; i < n; ++i) {
-    std::string v = prefix + "-" + std::to_string(i);
-    if (v.size() < size) v.resize(size, 'x');
-    values.push_back(v);
-  }
-  std::vector<OutgoingRecord> records(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    records[static_cast<size_t>(i)].value = values[static_cast<size_t>(i)];
-    records[static_cast<size_t>(i)].timestamp_ms = ts + i;
-  }
-  return encode_record_batch(987654, records);  // the broker rewrites the base offset
-}
-
-std::vector<RecordBatch> decode_all(std::string_view bytes) {
-  std::vector<RecordBatch> out;
-  while (!bytes.empty()) {
-    size_t consumed = 0;
-    auto b = decode_record_batch(bytes, consumed);
-    if (!b) {
-      ADD_FAILURE() << b.status().to_string();
-      break;
-    }
-    out.push_back(std::move(*b));
-    bytes.remove_prefix(consumed);
-  }
-  return out;
 }
 
 std::vector<std::string> fetch_values(DiskBroker& b, const std::string& topic, int p,

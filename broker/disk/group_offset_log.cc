@@ -207,6 +207,10 @@ Result<std::unique_ptr<GroupOffsetLog>> GroupOffsetLog::open(std::filesystem::pa
   return log;
 }
 
+std::unique_ptr<GroupOffsetLog> GroupOffsetLog::in_memory() {
+  return std::unique_ptr<GroupOffsetLog>(new GroupOffsetLog({}));
+}
+
 Status GroupOffsetLog::replay(RecoveryReport& report, size_t read_chunk_bytes) {
   const auto tmp = std::filesystem::path(path_.string() + ".tmp");
   if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
@@ -339,6 +343,10 @@ Status GroupOffsetLog::append(const std::string& record, bool sync, int64_t entr
                                     " bytes is too large");
   }
   std::lock_guard lock(mu_);
+  if (!file_.is_open()) {  // in_memory()
+    apply();
+    return Status::ok();
+  }
   KAPPA_RETURN_IF_ERROR(broken_);
   if (Status s = file_.write_at(size_, record); !s) {
     if (!file_.truncate(size_)) {
@@ -360,6 +368,46 @@ Status GroupOffsetLog::append(const std::string& record, bool sync, int64_t entr
   apply();
   entries_written_ += entries;
   return Status::ok();
+}
+
+Status GroupOffsetLog::forget_topic(std::string_view topic, bool sync) {
+  for (const std::string& group : groups()) {
+    std::vector<int32_t> committed;
+    for (const GroupOffset& o : offsets(group, topic)) committed.push_back(o.partition);
+    if (!committed.empty()) KAPPA_RETURN_IF_ERROR(forget(group, topic, committed, sync));
+  }
+  return Status::ok();
+}
+
+Status GroupOffsetLog::commit(std::string_view group, std::string_view topic,
+                              std::span<const PartitionOffset> offsets, bool sync) {
+  if (group.empty()) return Status::invalid_argument("consumer group id must not be empty");
+  std::vector<GroupOffset> with_metadata;
+  with_metadata.reserve(offsets.size());
+  for (const auto& po : offsets) with_metadata.push_back({po.partition, po.offset, ""});
+  return commit(group, topic, with_metadata, sync);
+}
+
+std::vector<PartitionOffset> GroupOffsetLog::plain_offsets(std::string_view group,
+                                                           std::string_view topic) const {
+  std::vector<PartitionOffset> out;
+  for (const auto& go : offsets(group, topic)) out.push_back({go.partition, go.offset});
+  return out;
+}
+
+Status GroupOffsetLog::put_state(std::string_view id, std::string_view state, bool sync) {
+  if (state.empty()) return forget_group(id, sync);
+  const GroupOffset entry{0, 0, std::string(state)};
+  return commit(id, "", std::span<const GroupOffset>(&entry, 1), sync);
+}
+
+std::vector<std::pair<std::string, std::string>> GroupOffsetLog::states() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& id : groups()) {
+    auto entries = offsets(id, "");
+    if (!entries.empty()) out.emplace_back(id, std::move(entries.front().metadata));
+  }
+  return out;
 }
 
 std::vector<std::string> GroupOffsetLog::groups() const {
@@ -387,7 +435,7 @@ std::vector<GroupOffset> GroupOffsetLog::offsets(std::string_view group,
 
 Status GroupOffsetLog::sync() {
   std::lock_guard lock(mu_);
-  if (!dirty_) return Status::ok();
+  if (!dirty_) return Status::ok();  // always so in_memory()
   if (Status s = file_.datasync(); !s) {
     broken_ = Status::failed_precondition(s.message() + ": reopen the broker");
     return s;

@@ -9,6 +9,12 @@
 // rewrites it compactly, one record per (group, topic): temp file, fdatasync, rename, directory
 // fsync.
 //
+// in_memory() gives the same table without a file, for the in-memory broker: nothing is
+// written, sync() has nothing to do.
+//
+// The disk broker's transactions.log is a GroupOffsetLog too: put_state() and states() keep one
+// opaque string per transactional id (the format is in disk_broker.h).
+//
 // Thread safety: every method may be called from any thread.
 #pragma once
 
@@ -37,6 +43,7 @@ class GroupOffsetLog {
   static Result<std::unique_ptr<GroupOffsetLog>> open(std::filesystem::path path,
                                                       RecoveryReport& report,
                                                       size_t read_chunk_bytes = size_t{1} << 20);
+  static std::unique_ptr<GroupOffsetLog> in_memory();
 
   // Appends one record; fdatasyncs it when `sync` is set.
   Status commit(std::string_view group, std::string_view topic,
@@ -47,10 +54,22 @@ class GroupOffsetLog {
   Status forget(std::string_view group, std::string_view topic, std::span<const int32_t> partitions,
                 bool sync);
   Status forget_group(std::string_view group, bool sync);
+  // Forgets every group's offsets of the topic (a deleted topic's).
+  Status forget_topic(std::string_view topic, bool sync);
   // Every group with an offset, sorted.
   std::vector<std::string> groups() const;
   // fdatasync if anything was written since the last one.
   Status sync();
+
+  // Offsets without their metadata (Log::commit_offsets and committed_offsets).
+  Status commit(std::string_view group, std::string_view topic,
+                std::span<const PartitionOffset> offsets, bool sync);
+  std::vector<PartitionOffset> plain_offsets(std::string_view group, std::string_view topic) const;
+
+  // The state of a transactional id (the metadata of its one entry); an empty state forgets
+  // the id. states() gives every id's.
+  Status put_state(std::string_view id, std::string_view state, bool sync);
+  std::vector<std::pair<std::string, std::string>> states() const;
 
  private:
   using Key = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition

@@ -445,7 +445,7 @@ Status PartitionStore::recover_segment(Segment& seg, bool last, int64_t& expecte
     const int32_t delta = be32(batch + kLastOffsetDeltaAt);
     const int64_t max_ts = be64(batch + kMaxTimestampAt);
     if (seg.entries.empty() || bytes_since_index_ >= options_.index_interval_bytes) {
-      seg.entries.push_back({base + delta, static_cast<int32_t>(pos), running_max_ts_});
+      seg.entries.push_back({base + delta, pos, running_max_ts_});
       bytes_since_index_ = 0;
     }
     bytes_since_index_ += n;
@@ -561,7 +561,7 @@ Result<int64_t> PartitionStore::append(std::string batch) {
   }
   const bool add_entry =
       active_->entries.empty() || bytes_since_index_ >= options_.index_interval_bytes;
-  const IndexEntry entry{base + delta, static_cast<int32_t>(write_pos_), running_max_ts_};
+  const IndexEntry entry{base + delta, write_pos_, running_max_ts_};
   if (add_entry) {
     std::string bytes;
     append_be(bytes, static_cast<uint32_t>(entry.last_offset - active_->base_offset), 4);
@@ -654,10 +654,7 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
                                [](int64_t o, const SegmentPtr& s) { return o < s->base_offset; });
     --it;  // offset >= log_start_ == the first segment's base
     for (auto s = it; s != segments_.end(); ++s) views.push_back({*s, (*s)->size});
-    const auto& entries = (*it)->entries;
-    auto e = std::upper_bound(entries.begin(), entries.end(), offset,
-                              [](int64_t o, const IndexEntry& x) { return o < x.last_offset; });
-    at.position = e == entries.begin() ? 0 : std::prev(e)->position;
+    at.position = scan_start_for_offset((*it)->entries, offset);
   }
   auto found =
       scan(views, at, [&](const RecordBatchHeader& h) { return h.last_offset() >= offset; });
@@ -729,20 +726,9 @@ Result<int64_t> PartitionStore::offset_for_time(int64_t timestamp_ms) const {
   {
     std::shared_lock lock(state_mu_);
     end = end_offset_.load();
-    // Start at the last index entry before which every batch is older than the target: the
-    // first batch reaching it lies between that entry and the next.
-    size_t first = 0;
-    for (size_t s = segments_.size(); s-- > 0;) {
-      const auto& entries = segments_[s]->entries;
-      if (entries.empty() || entries.front().max_ts_before >= timestamp_ms) continue;
-      auto e = std::partition_point(entries.begin(), entries.end(), [&](const IndexEntry& x) {
-        return x.max_ts_before < timestamp_ms;
-      });
-      first = s;
-      at.position = std::prev(e)->position;
-      break;
-    }
-    for (size_t s = first; s < segments_.size(); ++s) {
+    const ScanStart start = scan_start_for_time(segments_, timestamp_ms);
+    at.position = start.position;
+    for (size_t s = start.segment; s < segments_.size(); ++s) {
       views.push_back({segments_[s], segments_[s]->size});
     }
   }

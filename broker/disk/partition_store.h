@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/disk/batch_index.h"
 #include "broker/disk/cleaner.h"
 #include "broker/disk/file.h"
 #include "broker/disk/recovery_report.h"
@@ -125,13 +126,7 @@ class PartitionStore {
   }
 
  private:
-  // An entry of the sparse index: the batch at `position` ends at `last_offset`; every batch
-  // of the partition before it has a timestamp <= max_ts_before (INT64_MIN if none).
-  struct IndexEntry {
-    int64_t last_offset;
-    int32_t position;
-    int64_t max_ts_before;
-  };
+  using IndexEntry = BatchIndexEntry;
   struct Segment {
     int64_t base_offset = 0;
     File log;

@@ -9,13 +9,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <tuple>
 
 #include "broker/embedded/partition_log.h"
 #include "broker/log.h"
-#include "broker/partitioner.h"
+#include "broker/topic_table.h"
 
 namespace kappa {
 
@@ -28,16 +27,25 @@ class EmbeddedBroker final : public Log {
   };
 
   EmbeddedBroker() : EmbeddedBroker(Options{}) {}
-  explicit EmbeddedBroker(Options options) : options_(options) {}
+  explicit EmbeddedBroker(Options options)
+      : options_(options), topics_(options.sticky_batch, [](std::string_view, int32_t p) {
+          return std::make_shared<PartitionLog>(p);
+        }) {}
 
   std::string describe() const override { return "embedded"; }
-  Status create_topic(std::string_view topic, int32_t partitions) override;
+  Status create_topic(std::string_view topic, int32_t partitions) override {
+    return topics_.create(topic, partitions);
+  }
   // Deleting drops the topic's records (once no fetch result points into them) and its
   // committed offsets; growing adds empty partitions.
   Status delete_topic(std::string_view topic) override;
-  Status add_partitions(std::string_view topic, int32_t partitions) override;
-  Result<int32_t> partition_count(std::string_view topic) override;
-  Result<std::vector<std::string>> list_topics() override;
+  Status add_partitions(std::string_view topic, int32_t partitions) override {
+    return topics_.grow(topic, partitions);
+  }
+  Result<int32_t> partition_count(std::string_view topic) override {
+    return topics_.partition_count(topic);
+  }
+  Result<std::vector<std::string>> list_topics() override { return topics_.names(); }
   Result<std::vector<Appended>> produce(std::string_view topic,
                                         std::span<const OutgoingRecord> records) override;
   Result<FetchResult> fetch(std::string_view topic, int32_t partition, int64_t offset,
@@ -51,22 +59,8 @@ class EmbeddedBroker final : public Log {
                                                          std::string_view topic) override;
 
  private:
-  struct Topic {
-    // Shared with the Topic a growth replaced and with calls under way.
-    std::vector<std::shared_ptr<PartitionLog>> partitions;
-    std::mutex partitioner_mu;
-    Partitioner partitioner;
-    explicit Topic(int32_t sticky_batch) : partitioner(sticky_batch) {}
-  };
-
-  std::shared_ptr<Topic> find(std::string_view topic) const;
-  Result<std::shared_ptr<Topic>> find_or_create(std::string_view topic);
-  Result<std::shared_ptr<PartitionLog>> find_partition(std::string_view topic,
-                                                       int32_t partition) const;
-
   const Options options_;
-  mutable std::shared_mutex topics_mu_;
-  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+  TopicTable<PartitionLog> topics_;
   std::mutex groups_mu_;
   std::map<std::tuple<std::string, std::string, int32_t>, int64_t> committed_;
 };

@@ -413,8 +413,9 @@ std::string encode_transaction_marker(int64_t producer_id, int16_t producer_epoc
 
 namespace {
 
-// The header checks shared by decode_record_batch and check_record_batch.
-Result<RecordBatchHeader> read_header(std::string_view bytes) {
+// The header checks shared by decode_record_batch and check_record_batch, and without the CRC
+// by read_record_batch_header.
+Result<RecordBatchHeader> read_header(std::string_view bytes, bool verify_crc = true) {
   Reader head(bytes, 0);
   KAPPA_RETURN_IF_ERROR(head.need(kRecordBatchHeaderSize, "a record batch header"));
   RecordBatchHeader b;
@@ -438,7 +439,7 @@ Result<RecordBatchHeader> read_header(std::string_view bytes) {
   }
   const auto crc = static_cast<uint32_t>(head.be(4));
   const std::string_view covered = bytes.substr(21, static_cast<size_t>(length) - 9);
-  if (const uint32_t actual = crc32c(covered); actual != crc) {
+  if (const uint32_t actual = verify_crc ? crc32c(covered) : crc; actual != crc) {
     return Status::corruption("record batch at byte 17: CRC-32C " + std::to_string(actual) +
                               " does not match " + std::to_string(crc));
   }
@@ -458,6 +459,10 @@ Result<RecordBatchHeader> read_header(std::string_view bytes) {
 }
 
 }  // namespace
+
+Result<RecordBatchHeader> read_record_batch_header(std::string_view bytes) {
+  return read_header(bytes, false);
+}
 
 Result<RecordBatchHeader> check_record_batch(std::string_view bytes) {
   auto h = read_header(bytes);

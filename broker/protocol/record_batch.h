@@ -106,6 +106,10 @@ std::string encode_transaction_marker(int64_t producer_id, int16_t producer_epoc
 // Decodes the batch at the start of `bytes`; `consumed` is set to its size (12 + batchLength).
 Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t& consumed);
 
+// The header of the batch at the start of `bytes`, its lengths and magic checked but not its
+// CRC: for a batch that was checked when it came (check_record_batch).
+Result<RecordBatchHeader> read_record_batch_header(std::string_view bytes);
+
 // Checks the batch at the start of `bytes` without decoding its records: the lengths, magic 2,
 // the CRC-32C, a known codec and a record count that matches lastOffsetDelta (as a producer's
 // batch has). What a broker does to a produced batch before storing it as it came.

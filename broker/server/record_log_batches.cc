@@ -247,7 +247,7 @@ Status RecordLogBatches::delete_topic(std::string_view topic) {
   for (auto it = transactional_.begin(); it != transactional_.end();) {
     it = it->first.first == topic ? transactional_.erase(it) : std::next(it);
   }
-  if (auto it = configs_.find(topic); it != configs_.end()) configs_.erase(it);
+  configs_.set(topic, {});
   return Status::ok();
 }
 
@@ -259,26 +259,17 @@ Status RecordLogBatches::create_configured_topic(std::string_view topic, int32_t
 
 Result<TopicConfigs> RecordLogBatches::topic_configs(std::string_view topic) {
   if (auto n = log_.partition_count(topic); !n) return n.status();
-  std::lock_guard lock(mu_);
-  auto it = configs_.find(topic);
-  return it == configs_.end() ? TopicConfigs{} : it->second.first;
+  return configs_.configs(topic);
 }
 
 Status RecordLogBatches::set_topic_configs(std::string_view topic, const TopicConfigs& configs) {
   if (auto n = log_.partition_count(topic); !n) return n.status();
-  std::lock_guard lock(mu_);
-  if (configs.empty()) {
-    if (auto it = configs_.find(topic); it != configs_.end()) configs_.erase(it);
-  } else {
-    configs_[std::string(topic)] = {configs, parse_topic_settings(configs)};
-  }
+  configs_.set(topic, configs);
   return Status::ok();
 }
 
 Result<TopicSettings> RecordLogBatches::topic_settings(std::string_view topic) {
-  std::lock_guard lock(mu_);
-  auto it = configs_.find(topic);
-  return it == configs_.end() ? TopicSettings{} : it->second.second;
+  return configs_.settings(topic);
 }
 
 int64_t RecordLogBatches::start_of(std::string_view topic, int32_t partition) {

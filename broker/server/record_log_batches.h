@@ -115,8 +115,8 @@ class RecordLogBatches final : public BatchLog {
   int64_t start_of(std::string_view topic, int32_t partition);
   Status below_start(std::string_view topic, int32_t partition, int64_t offset);
   std::map<std::pair<std::string, int32_t>, int64_t, std::less<>> starts_;
-  // Topic config overrides, in memory like the records; topics without any are absent.
-  std::map<std::string, std::pair<TopicConfigs, TopicSettings>, std::less<>> configs_;
+  // Topic config overrides, in memory like the records.
+  TopicConfigMap configs_;
 };
 
 }  // namespace kappa

@@ -1,0 +1,50 @@
+// The sparse index of a segment of RecordBatches stored back to back, in memory, as the disk
+// broker's partitions (partition_store.h, whose .index files hold the same entries but the
+// timestamps) and the in-memory broker's (memory_partition.h) keep it: an entry for the
+// segment's first batch, then for the first batch at least an index interval of bytes after the
+// previous entry's. Lookups give where a scan of batch headers starts.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <vector>
+
+namespace kappa {
+
+struct BatchIndexEntry {
+  int64_t last_offset;    // of the batch
+  int64_t position;       // where the batch starts in its segment
+  int64_t max_ts_before;  // of every batch of the partition before it (INT64_MIN if none)
+};
+
+// Where in a segment the scan for the batch holding `offset` starts: the last entry whose batch
+// ends at or before it, or the segment's start.
+inline int64_t scan_start_for_offset(const std::vector<BatchIndexEntry>& entries, int64_t offset) {
+  auto e = std::upper_bound(entries.begin(), entries.end(), offset,
+                            [](int64_t o, const BatchIndexEntry& x) { return o < x.last_offset; });
+  return e == entries.begin() ? 0 : std::prev(e)->position;
+}
+
+// Where the scan for the first batch with a timestamp >= timestamp_ms starts, over a partition's
+// segments (oldest first, each with `->entries`): the last entry before which every batch is
+// older than the target, as the first batch reaching it lies between that entry and the next;
+// the first segment's start if there is none.
+struct ScanStart {
+  size_t segment = 0;
+  int64_t position = 0;
+};
+template <class Segments>
+ScanStart scan_start_for_time(const Segments& segments, int64_t timestamp_ms) {
+  for (size_t s = segments.size(); s-- > 0;) {
+    const auto& entries = segments[s]->entries;
+    if (entries.empty() || entries.front().max_ts_before >= timestamp_ms) continue;
+    auto e = std::partition_point(entries.begin(), entries.end(), [&](const BatchIndexEntry& x) {
+      return x.max_ts_before < timestamp_ms;
+    });
+    return {s, std::prev(e)->position};
+  }
+  return {};
+}
+
+}  // namespace kappa
