@@ -2,9 +2,11 @@
 // so the Kafka server (broker/server/) stores a producer's batch and hands it to a consumer
 // without decoding or re-encoding its records, as Apache Kafka does.
 //
-// Two implementations: the durable DiskBroker (broker/disk/), whose segment files hold the
-// batches themselves, and RecordLogBatches (broker/server/), which adapts any record-level Log
-// (the in-memory EmbeddedBroker of a running scenario) by encoding and decoding.
+// Three implementations: the durable DiskBroker (broker/disk/), whose segment files hold the
+// batches themselves; MemoryBroker (broker/memory/), which holds them the same way in memory
+// (`kappa broker` without --data); and RecordLogBatches (broker/server/), which adapts any
+// record-level Log (the in-memory EmbeddedBroker of a running scenario) by encoding and
+// decoding.
 //
 // Promises, beyond Log's:
 //  - append_batch assigns the batch offsets [end, end + lastOffsetDelta] by rewriting its
