@@ -150,6 +150,11 @@ Result<int64_t> MemoryBroker::max_timestamp(std::string_view topic, int32_t part
                       [](MemoryPartition& p) { return p.max_timestamp(); });
 }
 
+Result<int64_t> MemoryBroker::partition_bytes(std::string_view topic, int32_t partition) {
+  return on_partition(topics_, topic, partition,
+                      [](MemoryPartition& p) { return p.size_bytes(); });
+}
+
 Result<TransactionIndex> MemoryBroker::transaction_index(std::string_view topic, int32_t partition,
                                                          int64_t from, int64_t to) {
   return on_partition(topics_, topic, partition,

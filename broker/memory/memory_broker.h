@@ -90,6 +90,7 @@ class MemoryBroker final : public BatchLog {
                               std::span<const int32_t> partitions) override;
   Status delete_group(std::string_view group) override;
   Result<int64_t> max_timestamp(std::string_view topic, int32_t partition) override;
+  Result<int64_t> partition_bytes(std::string_view topic, int32_t partition) override;
   Result<TransactionIndex> transaction_index(std::string_view topic, int32_t partition,
                                              int64_t from, int64_t to) override;
   Status put_transaction_state(std::string_view transactional_id, std::string_view state) override;

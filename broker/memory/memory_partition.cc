@@ -189,6 +189,13 @@ int64_t MemoryPartition::max_timestamp() const {
   return max;
 }
 
+int64_t MemoryPartition::size_bytes() const {
+  std::shared_lock lock(state_mu_);
+  int64_t bytes = 0;
+  for (const auto& s : segments_) bytes += s->size;
+  return bytes;
+}
+
 Result<int64_t> MemoryPartition::offset_for_time(int64_t timestamp_ms) const {
   std::vector<View> views;
   Cursor at;

@@ -62,6 +62,8 @@ class MemoryPartition {
   Result<int64_t> offset_for_time(int64_t timestamp_ms) const;
   // The largest batch maxTimestamp of the partition, INT64_MIN when it has no batch.
   int64_t max_timestamp() const;
+  // The bytes of the batches it holds (DescribeLogDirs).
+  int64_t size_bytes() const;
   OffsetRange offsets() const;
   // kOutOfRange naming topic/partition@offset and the valid range.
   Status out_of_range(int64_t offset, const OffsetRange& range) const;
