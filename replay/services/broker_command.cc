@@ -11,9 +11,8 @@
 
 #include "broker/disk/descriptors.h"
 #include "broker/disk/disk_broker.h"
-#include "broker/embedded/embedded_broker.h"
+#include "broker/memory/memory_broker.h"
 #include "broker/server/kafka_server.h"
-#include "broker/server/record_log_batches.h"
 #include "pipeline/time/duration.h"
 #include "replay/services/signals.h"
 
@@ -185,8 +184,7 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
   };
 
   std::unique_ptr<DiskBroker> disk;
-  std::unique_ptr<EmbeddedBroker> memory;
-  std::unique_ptr<RecordLogBatches> memory_batches;
+  std::unique_ptr<MemoryBroker> memory;
   BatchLog* log_ptr = nullptr;
   std::string storage;
   // Two descriptors per partition: take what the hard limit allows, as most servers do, and say
@@ -215,12 +213,12 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
     log_ptr = disk.get();
     storage = "data " + flags->data + ", fsync " + policy_name(o.fsync);
   } else {
-    memory = std::make_unique<EmbeddedBroker>(
-        EmbeddedBroker::Options{.auto_create_topics = flags->auto_create,
-                                .default_partitions = flags->partitions,
-                                .sticky_batch = 1});
-    memory_batches = std::make_unique<RecordLogBatches>(*memory);
-    log_ptr = memory_batches.get();
+    memory = std::make_unique<MemoryBroker>(
+        MemoryBroker::Options{.auto_create_topics = flags->auto_create,
+                              .default_partitions = flags->partitions,
+                              .sticky_batch = 1,
+                              .max_batch_bytes = flags->disk.max_batch_bytes});
+    log_ptr = memory.get();
     storage = "in memory, no --data";
   }
 
