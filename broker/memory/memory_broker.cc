@@ -151,8 +151,7 @@ Result<int64_t> MemoryBroker::max_timestamp(std::string_view topic, int32_t part
 }
 
 Result<int64_t> MemoryBroker::partition_bytes(std::string_view topic, int32_t partition) {
-  return on_partition(topics_, topic, partition,
-                      [](MemoryPartition& p) { return p.size_bytes(); });
+  return on_partition(topics_, topic, partition, [](MemoryPartition& p) { return p.size_bytes(); });
 }
 
 Result<TransactionIndex> MemoryBroker::transaction_index(std::string_view topic, int32_t partition,
