@@ -2,7 +2,8 @@
 // broker's partitions (partition_store.h, whose .index files hold the same entries but the
 // timestamps) and the in-memory broker's (memory_partition.h) keep it: an entry for the
 // segment's first batch, then for the first batch at least an index interval of bytes after the
-// previous entry's. Lookups give where a scan of batch headers starts.
+// previous entry's. Lookups give where a scan of batch headers starts. Also the retention rule
+// both apply to their lists of segments.
 #pragma once
 
 #include <algorithm>
@@ -45,6 +46,29 @@ ScanStart scan_start_for_time(const Segments& segments, int64_t timestamp_ms) {
     return {s, std::prev(e)->position};
   }
   return {};
+}
+
+// How many of a partition's segments (oldest first, each with `->size` and `->max_timestamp`)
+// retention deletes, as Kafka's does: oldest first, while the oldest is older than
+// retention_ms by its newest timestamp (or has none) or the partition without it still holds
+// retention_bytes. The last (active) segment counts only when `with_active` and it is not
+// empty; the caller then rolls a new one before deleting it. A negative limit is no limit.
+template <class Segments>
+size_t segments_past_retention(const Segments& segments, int64_t now_ms, int64_t retention_ms,
+                               int64_t retention_bytes, bool with_active) {
+  int64_t total = 0;
+  for (const auto& s : segments) total += s->size;
+  size_t k = 0;
+  for (; k < segments.size(); ++k) {
+    const auto& s = *segments[k];
+    if (k + 1 == segments.size() && (!with_active || s.size == 0)) break;
+    const bool by_time = retention_ms >= 0 &&
+                         (s.max_timestamp == INT64_MIN || now_ms - s.max_timestamp > retention_ms);
+    const bool by_size = retention_bytes >= 0 && total - s.size >= retention_bytes;
+    if (!by_time && !by_size) break;
+    total -= s.size;
+  }
+  return k;
 }
 
 }  // namespace kappa

@@ -1,7 +1,9 @@
-// The log cleaner's settings and what a pass did (PartitionStore::clean, DiskBroker::clean_logs).
+// The log cleaner's settings and what a pass did (PartitionStore::clean, MemoryPartition::clean,
+// and the brokers' clean_logs).
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace kappa::disk {
 
@@ -25,6 +27,13 @@ struct CleanerStats {
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
   int64_t cleaned_end = 0;  // every batch below it has been compacted
+};
+
+// What a pass did to one partition (DiskBroker::clean_logs, MemoryBroker::clean_logs).
+struct CleanedPartition {
+  std::string topic;
+  int32_t partition = 0;
+  CleanerStats stats;
 };
 
 }  // namespace kappa::disk

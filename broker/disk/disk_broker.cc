@@ -13,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "broker/disk/compactor.h"
 #include "broker/disk/descriptors.h"
 #include "broker/disk/file.h"
 #include "broker/disk/group_offset_log.h"
@@ -803,12 +804,7 @@ Result<std::vector<DiskBroker::Cleaned>> DiskBroker::clean_logs(int64_t now_ms) 
       std::lock_guard config(topic->config_mu);
       const TopicSettings& t = topic->settings;
       if (!t.compact) continue;
-      disk::CleanerOptions o;
-      o.now_ms = now_ms;
-      o.delete_retention_ms = t.delete_retention_ms.value_or(options_.delete_retention_ms);
-      o.min_dirty_ratio = t.min_cleanable_dirty_ratio.value_or(options_.min_cleanable_ratio);
-      o.min_compaction_lag_ms = t.min_compaction_lag_ms.value_or(0);
-      o.max_key_map_bytes = options_.cleaner_key_map_bytes;
+      const disk::CleanerOptions o = disk::cleaner_options_for(t, now_ms, options_.cleaner);
       for (size_t p = 0; p < topic->partitions.size(); ++p) {
         due.push_back({name, static_cast<int32_t>(p), topic->partitions[p], o});
       }

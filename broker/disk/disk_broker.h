@@ -189,9 +189,7 @@ class DiskBroker final : public BatchLog {
     // recovery() reports exactly which offsets were lost.
     bool repair = false;
     // The log cleaner's defaults (Kafka's log.cleaner.*), for topics with cleanup.policy=compact.
-    int64_t delete_retention_ms = 86400000;
-    double min_cleanable_ratio = 0.5;
-    int64_t cleaner_key_map_bytes = int64_t{128} << 20;
+    disk::CleanerOptions cleaner{};
   };
 
   // Creates dir if missing, takes its lock (kFailedPrecondition if another broker holds it) and
@@ -213,19 +211,16 @@ class DiskBroker final : public BatchLog {
   bool durable() const { return options_.fsync == FsyncPolicy::kAlways; }
   const Options& options() const { return options_; }
 
-  // Deletes, in every partition, closed segments older than retention_ms (by their newest
-  // timestamp) or beyond retention_bytes, oldest first; never a partition's active segment.
-  // The log start offset moves to the first remaining segment.
+  // Deletes, in every partition, segments older than retention_ms (by their newest timestamp)
+  // or beyond retention_bytes, oldest first, as Kafka's retention: the active segment too,
+  // after a new one is rolled at the end offset. The log start offset moves to the first
+  // remaining segment.
   Status enforce_retention(int64_t now_ms);
 
   // Runs the log cleaner (disk::PartitionStore::clean) on every partition of every topic with
   // cleanup.policy=compact whose turn it is; returns what each pass that ran did. The cleaner
   // checkpoint (DIR/cleaner-offset-checkpoint) is written before a cleaned segment is swapped in.
-  struct Cleaned {
-    std::string topic;
-    int32_t partition = 0;
-    disk::CleanerStats stats;
-  };
+  using Cleaned = disk::CleanedPartition;
   Result<std::vector<Cleaned>> clean_logs(int64_t now_ms);
 
   // Log

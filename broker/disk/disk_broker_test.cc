@@ -531,11 +531,14 @@ TEST(DiskBroker, RetentionDeletesOldClosedSegments) {
     auto below = b->read_batches("t", 0, start - 1, 100);
     EXPECT_EQ(below.status().code(), StatusCode::kOutOfRange);
     EXPECT_NE(below.status().message().find("t/0@" + std::to_string(start - 1)), std::string::npos);
-    // Everything old: still never the active segment.
+    // Everything old, the active segment too (as Kafka's retention): a new, empty one starts
+    // at the end offset and holds the next append.
     ASSERT_TRUE(b->enforce_retention(1'000'000));
-    EXPECT_EQ(segment_files(dir, ".log").size(), 1u);
+    EXPECT_EQ(segment_files(dir, ".log"), std::vector<fs::path>{dir / "00000000000000000020.log"});
     EXPECT_EQ(segment_files(dir, ".index").size(), 1u);
+    EXPECT_EQ(b->offsets("t", 0)->earliest, 20);
     EXPECT_EQ(b->offsets("t", 0)->end, 20);
+    EXPECT_TRUE(b->read_batches("t", 0, 20, 100)->bytes.empty());
     EXPECT_EQ(*b->append_batch("t", 0, batch), 20);
   }
   auto b = open_ok(o);

@@ -8,34 +8,18 @@
 #include "broker/disk/disk_broker.h"
 #include "broker/disk/file.h"
 #include "broker/disk/temp_dir.h"
+#include "broker/disk/test_batches.h"
 #include "broker/protocol/record_batch.h"
 
 namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using disk::expected_after;
+using disk::keyed_batch;
+using disk::read_all;
+using disk::Stored;
 using disk::TempDir;
-
-struct Stored {
-  int64_t offset;
-  std::optional<std::string> key;
-  std::optional<std::string> value;
-  friend bool operator==(const Stored&, const Stored&) = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const Stored& s) {
-  return os << s.offset << ":" << s.key.value_or("<null>") << "=" << s.value.value_or("<null>");
-}
-
-std::string keyed_batch(std::optional<std::string_view> key, std::optional<std::string_view> value,
-                        int64_t ts, const BatchProducer& producer = {}) {
-  OutgoingRecord r;
-  r.key = key;
-  r.value = value;
-  r.timestamp_ms = ts;
-  return encode_record_batch(0, std::span<const OutgoingRecord>(&r, 1), Compression::kNone,
-                             producer);
-}
 
 DiskBroker::Options options_in(const TempDir& tmp) {
   DiskBroker::Options o;
@@ -48,33 +32,6 @@ std::unique_ptr<DiskBroker> open_ok(const DiskBroker::Options& o) {
   auto b = DiskBroker::open(o);
   if (!b) ADD_FAILURE() << b.status().to_string();
   return b ? std::move(*b) : nullptr;
-}
-
-// Every record of the partition as read_batches serves it (control batches left out), with the
-// batches' offsets checked to rise.
-std::vector<Stored> read_all(DiskBroker& b, const std::string& topic) {
-  std::vector<Stored> out;
-  auto range = b.offsets(topic, 0);
-  EXPECT_TRUE(range) << range.status().to_string();
-  int64_t next = range ? range->earliest : 0;
-  while (range && next < range->end) {
-    auto read = b.read_batches(topic, 0, next, 1 << 20);
-    EXPECT_TRUE(read) << read.status().to_string();
-    if (!read || read->bytes.empty()) break;
-    std::string_view bytes = read->bytes;
-    while (!bytes.empty()) {
-      size_t consumed = 0;
-      auto batch = decode_record_batch(bytes, consumed);
-      EXPECT_TRUE(batch) << batch.status().to_string();
-      if (!batch) return out;
-      bytes.remove_prefix(consumed);
-      EXPECT_GE(batch->last_offset(), next);
-      next = batch->last_offset() + 1;
-      if (batch->is_control()) continue;
-      for (const WireRecord& r : batch->records) out.push_back({r.offset, r.key, r.value});
-    }
-  }
-  return out;
 }
 
 int64_t active_base(const DiskBroker::Options& o, const std::string& topic) {
@@ -92,20 +49,6 @@ size_t files_with(const DiskBroker::Options& o, const std::string& topic, const 
     n += e.path().extension() == ext;
   }
   return n;
-}
-
-// What compaction must leave, by the rule: below the active segment only the last record of
-// each key (tombstones included); the active segment whole.
-std::vector<Stored> expected_after(const std::vector<Stored>& all, int64_t active) {
-  std::map<std::string, int64_t> last;
-  for (const Stored& s : all) {
-    if (s.offset < active && s.key) last[*s.key] = s.offset;
-  }
-  std::vector<Stored> out;
-  for (const Stored& s : all) {
-    if (s.offset >= active || (s.key && last[*s.key] == s.offset)) out.push_back(s);
-  }
-  return out;
 }
 
 constexpr int64_t kNow = 1'700'000'000'000;
@@ -383,7 +326,7 @@ TEST(LogCleaner, AFailedWriteLeavesTheLogAsItWas) {
 TEST(LogCleaner, TheKeyMapLimitCleansAPrefixOrSaysWhy) {
   TempDir tmp;
   auto o = options_in(tmp);
-  o.cleaner_key_map_bytes = 1;
+  o.cleaner.max_key_map_bytes = 1;
   {
     auto b = open_ok(o);
     ASSERT_TRUE(b->create_configured_topic("c", 1, {{"cleanup.policy", "compact"}}));
@@ -397,7 +340,7 @@ TEST(LogCleaner, TheKeyMapLimitCleansAPrefixOrSaysWhy) {
   // Room for exactly the five keys: every segment is mapped.
   TempDir tmp2;
   auto o2 = options_in(tmp2);
-  o2.cleaner_key_map_bytes = 5 * (2 + 64);
+  o2.cleaner.max_key_map_bytes = 5 * (2 + 64);
   auto b = open_ok(o2);
   ASSERT_TRUE(b->create_configured_topic("c", 1, {{"cleanup.policy", "compact"}}));
   const auto all = produce_rounds(*b, "c");

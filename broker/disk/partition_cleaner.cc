@@ -12,17 +12,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <unordered_map>
 #include <utility>
 
+#include "broker/disk/compactor.h"
 #include "broker/disk/partition_store.h"
 #include "broker/disk/segment_format.h"
 
 namespace kappa::disk {
 namespace {
 
-// An entry of the key map costs its key and about this much (hash node, offset, bucket).
-constexpr int64_t kKeyMapEntryOverhead = 64;
 constexpr size_t kWriteChunk = size_t{1} << 20;
 
 std::string swap_name(int64_t base, int64_t next) {
@@ -61,26 +59,6 @@ Status for_each_batch(const File& log, int64_t size, Fn&& fn) {
   }
   return Status::ok();
 }
-
-// The aborted transactions of the cleaned range, by producer.
-class AbortedRanges {
- public:
-  explicit AbortedRanges(const std::vector<ProducerStates::AbortedTransaction>& all) {
-    for (const auto& a : all)
-      by_producer_[a.producer_id].emplace_back(a.first_offset, a.last_offset);
-  }
-  bool holds(const RecordBatchHeader& h) const {
-    if (!h.is_transactional() || h.is_control()) return false;
-    auto it = by_producer_.find(h.producer_id);
-    if (it == by_producer_.end()) return false;
-    return std::any_of(it->second.begin(), it->second.end(), [&](const auto& r) {
-      return r.first <= h.base_offset && h.base_offset <= r.second;
-    });
-  }
-
- private:
-  std::unordered_map<int64_t, std::vector<std::pair<int64_t, int64_t>>> by_producer_;
-};
 
 }  // namespace
 
@@ -142,68 +120,33 @@ Result<CleanerStats> PartitionStore::clean(const CleanerOptions& o,
   }
   {
     std::shared_lock lock(state_mu_);
-    for (size_t i = 0; i + 1 < segments_.size(); ++i) {
-      const Segment& s = *segments_[i];
-      const int64_t end = segments_[i + 1]->base_offset;
-      if (end > lso) break;
-      if (o.min_compaction_lag_ms > 0 && s.max_timestamp != INT64_MIN &&
-          o.now_ms - s.max_timestamp < o.min_compaction_lag_ms) {
-        break;
-      }
-      views.push_back({segments_[i], s.size});
-      ends.push_back(end);
+    for (size_t i = 0, n = cleanable_segments(segments_, lso, o); i < n; ++i) {
+      views.push_back({segments_[i], segments_[i]->size});
+      ends.push_back(segments_[i + 1]->base_offset);
     }
   }
-  if (views.empty()) return stats;
-  int64_t total = 0, dirty = 0;
-  for (const SegmentView& v : views) {
-    total += v.size;
-    if (v.segment->base_offset >= cleaned_end_.load()) dirty += v.size;
-  }
-  const bool tombstones_due = tombstone_due_ms_ <= o.now_ms;
-  const bool dirty_enough =
-      dirty > 0 && static_cast<double>(dirty) >= o.min_dirty_ratio * static_cast<double>(total);
-  if (total == 0 || (!dirty_enough && !tombstones_due)) return stats;
+  if (!cleaning_due(views, cleaned_end_.load(), tombstone_due_ms_, o)) return stats;
 
-  std::vector<ProducerStates::AbortedTransaction> aborted_list;
+  std::vector<ProducerStates::AbortedTransaction> aborted;
   {
     std::lock_guard append(append_mu_);
-    aborted_list = producers_.aborted_between(views.front().segment->base_offset, ends.back());
+    aborted = producers_.aborted_between(views.front().segment->base_offset, ends.back());
   }
-  const AbortedRanges aborted(aborted_list);
-  const auto decode = [&](std::string_view b, const SegmentView& v) -> Result<RecordBatch> {
-    size_t consumed = 0;
-    auto d = decode_record_batch(b, consumed);
-    if (!d) {
-      return d.status().with_context("cleaning " + location(be64(b.data())) + " in " +
-                                     v.segment->log.path().string());
-    }
-    return d;
+  Compactor compactor(o, aborted);
+  compactor.stats = stats;
+  const auto in_context = [&](const Status& s, std::string_view b, const SegmentView& v) {
+    return s.with_context("cleaning " + location(be64(b.data())) + " in " +
+                          v.segment->log.path().string());
   };
 
   // (2) The key map, over as many whole segments as it fits.
-  std::unordered_map<std::string, int64_t> latest;
-  std::unordered_map<int64_t, int64_t> last_batch_of;  // producer id -> its last batch's base
-  int64_t map_bytes = 0;
   size_t mapped = 0;
   for (bool full = false; mapped < views.size() && !full;) {
     const SegmentView& v = views[mapped];
     KAPPA_RETURN_IF_ERROR(for_each_batch(v.segment->log, v.size, [&](std::string_view b) -> Status {
-      const RecordBatchHeader h = parse_header(b.data());
-      if (h.producer_id >= 0) last_batch_of[h.producer_id] = h.base_offset;
-      if (h.is_control() || aborted.holds(h)) return Status::ok();
-      auto d = decode(b, v);
-      if (!d) return d.status();
-      for (const WireRecord& r : d->records) {
-        if (!r.key) continue;
-        auto [it, inserted] = latest.try_emplace(*r.key, r.offset);
-        if (!inserted) {
-          it->second = r.offset;
-        } else if ((map_bytes += static_cast<int64_t>(r.key->size()) + kKeyMapEntryOverhead) >
-                   o.max_key_map_bytes) {
-          full = true;
-        }
-      }
+      auto fits = compactor.map(b, parse_header(b.data()));
+      if (!fits) return in_context(fits.status(), b, v);
+      full = full || !*fits;
       return Status::ok();
     }));
     if (!full) ++mapped;
@@ -226,7 +169,6 @@ Result<CleanerStats> PartitionStore::clean(const CleanerOptions& o,
     std::shared_ptr<Segment> segment;
   };
   std::vector<Written> written;
-  int64_t due = INT64_MAX;
   int64_t max_ts_before = INT64_MIN;
   const int64_t limit = segment_bytes_.load(std::memory_order_relaxed);
   const auto discard = [&] {
@@ -277,42 +219,29 @@ Result<CleanerStats> PartitionStore::clean(const CleanerOptions& o,
       return pending.size() >= kWriteChunk ? flush() : Status::ok();
     };
     const auto clean_segment = [&](const SegmentView& v) -> Status {
-      ++stats.segments_in;
-      stats.bytes_in += v.size;
+      ++compactor.stats.segments_in;
+      compactor.stats.bytes_in += v.size;
       return for_each_batch(v.segment->log, v.size, [&](std::string_view b) -> Status {
         const RecordBatchHeader h = parse_header(b.data());
-        if (h.is_control()) return put(b, h);
-        const bool in_aborted = aborted.holds(h);
-        auto d = decode(b, v);
-        if (!d) return d.status();
-        stats.records_in += static_cast<int64_t>(d->records.size());
-        std::vector<const WireRecord*> kept;
-        for (const WireRecord& r : d->records) {
-          if (in_aborted || !r.key) continue;
-          auto it = latest.find(*r.key);
-          if (it == latest.end() || r.offset < it->second) continue;
-          if (!r.value) {
-            const int64_t gone_at = r.timestamp_ms > INT64_MAX - o.delete_retention_ms
-                                        ? INT64_MAX
-                                        : r.timestamp_ms + o.delete_retention_ms;
-            if (gone_at <= o.now_ms) continue;
-            due = std::min(due, gone_at);
-          }
-          kept.push_back(&r);
-        }
-        stats.records_kept += static_cast<int64_t>(kept.size());
-        if (kept.size() == d->records.size()) return put(b, h);
+        auto kept = compactor.clean(b, h);
+        if (!kept) return in_context(kept.status(), b, v);
+        using What = Compactor::Kept::What;
+        if (kept->what == What::kWhole) return put(b, h);
         changed = true;
-        const bool producers_last =
-            h.producer_id >= 0 && last_batch_of[h.producer_id] == h.base_offset;
-        if (kept.empty() && !producers_last) return Status::ok();
-        return put(encode_cleaned_batch(h, kept), h);
+        return kept->what == What::kNothing ? Status::ok() : put(kept->bytes, h);
       });
     };
     Status s;
     for (size_t j = first; j < views.size(); ++j) {
-      const Mark mark{flushed, seg.next_offset,    seg.max_timestamp, max_ts_before, since_index,
-                      due,     seg.entries.size(), changed,           stats};
+      const Mark mark{flushed,
+                      seg.next_offset,
+                      seg.max_timestamp,
+                      max_ts_before,
+                      since_index,
+                      compactor.tombstone_due_ms,
+                      seg.entries.size(),
+                      changed,
+                      compactor.stats};
       s = clean_segment(views[j]);
       if (s.is_ok()) s = flush();
       if (!s) break;
@@ -326,9 +255,9 @@ Result<CleanerStats> PartitionStore::clean(const CleanerOptions& o,
         seg.entries.resize(mark.entries);
         max_ts_before = mark.max_ts_before;
         since_index = mark.since_index;
-        due = mark.due;
+        compactor.tombstone_due_ms = mark.due;
         changed = mark.changed;
-        stats = mark.stats;
+        compactor.stats = mark.stats;
         break;
       }
       ++w.count;
@@ -341,8 +270,8 @@ Result<CleanerStats> PartitionStore::clean(const CleanerOptions& o,
       return s;
     }
     seg.size = flushed;
-    stats.bytes_out += flushed;
-    ++stats.segments_out;
+    compactor.stats.bytes_out += flushed;
+    ++compactor.stats.segments_out;
     first += w.count;
     if (changed) {
       written.push_back(std::move(w));
@@ -406,10 +335,10 @@ Result<CleanerStats> PartitionStore::clean(const CleanerOptions& o,
       segments_.erase(it + 1, it + n);
     }
   }
-  tombstone_due_ms_ = due;
-  stats.ran = true;
-  stats.cleaned_end = cleaned_end_.load();
-  return stats;
+  tombstone_due_ms_ = compactor.tombstone_due_ms;
+  compactor.stats.ran = true;
+  compactor.stats.cleaned_end = cleaned_end_.load();
+  return compactor.stats;
 }
 
 }  // namespace kappa::disk

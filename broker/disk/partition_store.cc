@@ -784,20 +784,25 @@ Status PartitionStore::enforce_retention(int64_t now_ms, int64_t retention_ms,
                                          const std::function<Status()>& moved) {
   if (retention_ms < 0 && retention_bytes < 0) return Status::ok();
   std::lock_guard guard(retention_mu_);
+  {
+    // When the active segment is due too, a new one starts at the end offset first.
+    std::lock_guard append(append_mu_);
+    bool all_due = false;
+    {
+      std::shared_lock lock(state_mu_);
+      all_due = segments_past_retention(segments_, now_ms, retention_ms, retention_bytes, true) ==
+                segments_.size();
+    }
+    if (all_due) {
+      KAPPA_RETURN_IF_ERROR(broken());
+      KAPPA_RETURN_IF_ERROR(roll(next_offset_));
+    }
+  }
   std::vector<SegmentPtr> doomed;
   {
     std::unique_lock lock(state_mu_);
-    int64_t total = 0;
-    for (const auto& s : segments_) total += s->size;
-    size_t k = 0;
-    for (; k + 1 < segments_.size(); ++k) {
-      const Segment& s = *segments_[k];
-      const bool by_time = retention_ms >= 0 && (s.max_timestamp == INT64_MIN ||
-                                                 now_ms - s.max_timestamp > retention_ms);
-      const bool by_size = retention_bytes >= 0 && total - s.size >= retention_bytes;
-      if (!by_time && !by_size) break;
-      total -= s.size;
-    }
+    const size_t k =
+        segments_past_retention(segments_, now_ms, retention_ms, retention_bytes, false);
     if (k == 0) return Status::ok();
     doomed.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));

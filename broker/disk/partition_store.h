@@ -87,9 +87,10 @@ class PartitionStore {
   // The offset below which every batch is known to be on disk (synced, or in a closed segment).
   int64_t recovery_point() const { return synced_end_.load(); }
 
-  // Deletes closed segments, oldest first, whose newest timestamp is older than
-  // now_ms - retention_ms, or while the partition without them still holds retention_bytes.
-  // -1 disables either limit. The active segment is never deleted. `moved` runs after the log
+  // Deletes segments, oldest first, whose newest timestamp is older than now_ms -
+  // retention_ms, or while the partition without them still holds retention_bytes
+  // (segments_past_retention, batch_index.h). -1 disables either limit. When the active
+  // segment is due too, a new one is rolled at the end offset first. `moved` runs after the log
   // start offset moved and before any file is deleted (to record the new log start durably);
   // if it fails nothing is deleted.
   Status enforce_retention(int64_t now_ms, int64_t retention_ms, int64_t retention_bytes,

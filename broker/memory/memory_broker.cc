@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "broker/disk/compactor.h"
 #include "broker/disk/group_offset_log.h"
 #include "broker/protocol/batch_records.h"
 
@@ -34,13 +35,21 @@ auto on_partition_result(const TopicTable<MemoryPartition>& topics, std::string_
 MemoryBroker::MemoryBroker(Options options)
     : options_(options),
       topics_(options.sticky_batch,
-              [](std::string_view topic, int32_t p) {
-                return std::make_shared<MemoryPartition>(std::string(topic), p);
+              [this](std::string_view topic, int32_t p) {
+                auto made = std::make_shared<MemoryPartition>(std::string(topic), p);
+                made->set_segment_bytes(
+                    configs_.settings(topic).segment_bytes.value_or(options_.segment_bytes));
+                return made;
               }),
       groups_(disk::GroupOffsetLog::in_memory()),
       transactions_(disk::GroupOffsetLog::in_memory()) {}
 
 MemoryBroker::~MemoryBroker() = default;
+
+Status MemoryBroker::add_partitions(std::string_view topic, int32_t partitions) {
+  std::lock_guard lock(admin_mu_);  // the new partitions get the topic's configs
+  return topics_.grow(topic, partitions);
+}
 
 Status MemoryBroker::delete_topic(std::string_view topic) {
   {
@@ -173,10 +182,11 @@ Status MemoryBroker::create_configured_topic(std::string_view topic, int32_t par
                                              const TopicConfigs& configs) {
   // The overrides go in under the table's creation, so no produce sees the topic without them.
   std::lock_guard lock(admin_mu_);
-  const bool existed = topics_.find(topic) != nullptr;
-  KAPPA_RETURN_IF_ERROR(topics_.create(topic, partitions));
-  if (!existed) configs_.set(topic, configs);
-  return Status::ok();
+  if (topics_.find(topic) != nullptr) return topics_.create(topic, partitions);
+  configs_.set(topic, configs);  // before the partitions, which take their limits from it
+  Status created = topics_.create(topic, partitions);
+  if (!created) configs_.set(topic, {});
+  return created;
 }
 
 Result<TopicConfigs> MemoryBroker::topic_configs(std::string_view topic) {
@@ -188,7 +198,50 @@ Status MemoryBroker::set_topic_configs(std::string_view topic, const TopicConfig
   std::lock_guard lock(admin_mu_);
   KAPPA_RETURN_IF_ERROR(topics_.partition_count(topic));
   configs_.set(topic, configs);
+  apply_limits(topic);
   return Status::ok();
+}
+
+void MemoryBroker::apply_limits(std::string_view topic) {
+  const int64_t segment = configs_.settings(topic).segment_bytes.value_or(options_.segment_bytes);
+  if (auto t = topics_.find(topic)) {
+    for (const auto& p : t->partitions) p->set_segment_bytes(segment);
+  }
+}
+
+void MemoryBroker::enforce_retention(int64_t now_ms) {
+  for (const std::string& name : topics_.names()) {
+    const TopicSettings t = configs_.settings(name);
+    if (!t.retain) continue;  // cleanup.policy without "delete"
+    const int64_t ms = t.retention_ms.value_or(options_.retention_ms);
+    const int64_t bytes = t.retention_bytes.value_or(options_.retention_bytes);
+    if (ms < 0 && bytes < 0) continue;
+    if (auto topic = topics_.find(name)) {
+      for (const auto& p : topic->partitions) p->enforce_retention(now_ms, ms, bytes);
+    }
+  }
+}
+
+Result<std::vector<disk::CleanedPartition>> MemoryBroker::clean_logs(int64_t now_ms) {
+  std::vector<disk::CleanedPartition> out;
+  Status first;
+  for (const std::string& name : topics_.names()) {
+    const TopicSettings t = configs_.settings(name);
+    if (!t.compact) continue;
+    const disk::CleanerOptions o = disk::cleaner_options_for(t, now_ms, options_.cleaner);
+    auto topic = topics_.find(name);
+    if (!topic) continue;  // deleted meanwhile
+    for (size_t p = 0; p < topic->partitions.size(); ++p) {
+      auto r = topic->partitions[p]->clean(o);
+      if (!r) {
+        if (first.is_ok()) first = r.status();
+        continue;
+      }
+      if (r->ran) out.push_back({name, static_cast<int32_t>(p), *r});
+    }
+  }
+  if (!first.is_ok()) return first;
+  return out;
 }
 
 Result<TopicSettings> MemoryBroker::topic_settings(std::string_view topic) {

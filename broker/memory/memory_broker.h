@@ -8,11 +8,12 @@
 // Everything else is kept as the durable DiskBroker keeps it, in memory: idempotent producers'
 // state and each partition's open and aborted transactions (derived from the batches as they
 // are appended), group offsets with their metadata and the transaction coordinator's state
-// (disk::GroupOffsetLog::in_memory()), and topic config overrides. Configs act as in the disk
-// broker but for retention.ms, retention.bytes and segment.bytes, which are kept and described:
-// in memory nothing is deleted but by DeleteRecords (docs/protocol.md). The record-level Log
-// methods, for in-process readers, encode produced records as uncompressed batches and decode
-// fetched ones (batch_records.h).
+// (disk::GroupOffsetLog::in_memory()), and topic config overrides, which act as in the disk
+// broker: segment.bytes (up to the 4 MiB of a memory segment), retention.ms and
+// retention.bytes by enforce_retention, cleanup.policy=compact by clean_logs (whose caller
+// runs them from time to time, as `kappa broker` does). The record-level Log methods, for
+// in-process readers, encode produced records as uncompressed batches and decode fetched ones
+// (batch_records.h).
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -20,7 +21,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "broker/disk/cleaner.h"
 #include "broker/memory/memory_partition.h"
 #include "broker/protocol/batch_log.h"
 #include "broker/topic_table.h"
@@ -38,11 +41,17 @@ class MemoryBroker final : public BatchLog {
     int32_t default_partitions = 1;     // Kafka's num.partitions default
     int32_t sticky_batch = 1;           // null-key records per partition before moving on
     int64_t max_batch_bytes = 1048588;  // the batches produce() encodes: Kafka's default
+    // What a topic without overrides does (Kafka's log.* settings).
+    int64_t segment_bytes = int64_t{4} << 20;  // at most that of a memory segment
+    int64_t retention_ms = -1;                 // -1: unlimited
+    int64_t retention_bytes = -1;              // per partition; -1: unlimited
+    disk::CleanerOptions cleaner{};            // the log cleaner's (Kafka's log.cleaner.*)
   };
 
   MemoryBroker() : MemoryBroker(Options{}) {}
   explicit MemoryBroker(Options options);
   ~MemoryBroker() override;
+  const Options& options() const { return options_; }
   MemoryBroker(const MemoryBroker&) = delete;
   MemoryBroker& operator=(const MemoryBroker&) = delete;
 
@@ -54,9 +63,7 @@ class MemoryBroker final : public BatchLog {
   // Deleting drops the topic's batches (once no read holds them), configs and every group's
   // committed offsets of it.
   Status delete_topic(std::string_view topic) override;
-  Status add_partitions(std::string_view topic, int32_t partitions) override {
-    return topics_.grow(topic, partitions);
-  }
+  Status add_partitions(std::string_view topic, int32_t partitions) override;
   Result<int32_t> partition_count(std::string_view topic) override {
     return topics_.partition_count(topic);
   }
@@ -103,7 +110,18 @@ class MemoryBroker final : public BatchLog {
   Result<int64_t> delete_records(std::string_view topic, int32_t partition,
                                  int64_t offset) override;
 
+  // Frees, in every partition of every topic whose cleanup.policy has delete, the segments
+  // older than retention.ms (by their newest timestamp) or beyond retention.bytes, as
+  // DiskBroker::enforce_retention does.
+  void enforce_retention(int64_t now_ms);
+  // Runs the log cleaner (MemoryPartition::clean) on every partition of every topic with
+  // cleanup.policy=compact; returns what each pass that ran did.
+  Result<std::vector<disk::CleanedPartition>> clean_logs(int64_t now_ms);
+
  private:
+  // Gives the topic's partitions its segment.bytes.
+  void apply_limits(std::string_view topic);
+
   const Options options_;
   TopicTable<MemoryPartition> topics_;
   std::unique_ptr<disk::GroupOffsetLog> groups_;

@@ -13,8 +13,12 @@ namespace {
 
 using disk::at_base;
 using disk::decode_all;
+using disk::expected_after;
+using disk::keyed_batch;
 using disk::make_batch;
+using disk::read_all;
 using disk::rec;
+using disk::Stored;
 
 // What a batch log promises of produced batches: each is served back byte for byte, but for
 // its baseOffset (an lz4 batch stays compressed, the CRC is the producer's).
@@ -233,6 +237,159 @@ TEST(MemoryBroker, DeleteRecordsMovesTheLogStartAndFreesWholeSegments) {
   EXPECT_EQ(b.offset_for_time("t", 0, 0).value_or(-1), 3000);
   ASSERT_EQ(b.append_batch("t", 0, make_batch(2, "after")).value_or(-1), 3000);
   EXPECT_EQ(b.fetch("t", 0, 3000, {})->records.size(), 2u);
+}
+
+// Topic configs act in memory as in the durable log. The segments a partition holds follow
+// from the roll rule (a batch that would take a segment past segment.bytes starts the next),
+// so the tests below derive where each segment starts from the batches' sizes.
+constexpr int64_t kNow = 1'700'000'000'000;
+
+struct Appended {
+  std::vector<Stored> records;
+  std::vector<int64_t> segment_bases;  // by the roll rule
+  std::vector<int64_t> segment_sizes;
+};
+
+// One-record batches: key k<i % keys>, value v<i>, timestamp ts(i).
+template <class Ts>
+Appended append_rounds(MemoryBroker& b, const std::string& topic, int n, int keys,
+                       int64_t segment_bytes, Ts&& ts) {
+  Appended out;
+  int64_t pos = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string key = "k" + std::to_string(i % keys), value = "v" + std::to_string(i);
+    const std::string batch = keyed_batch(key, value, ts(i));
+    auto at = b.append_batch(topic, 0, batch);
+    EXPECT_TRUE(at) << at.status().to_string();
+    out.records.push_back({at ? *at : -1, key, value});
+    const auto size = static_cast<int64_t>(batch.size());
+    if (out.segment_bases.empty() || pos + size > segment_bytes) {
+      out.segment_bases.push_back(i);
+      out.segment_sizes.push_back(0);
+      pos = 0;
+    }
+    pos += size;
+    out.segment_sizes.back() += size;
+  }
+  return out;
+}
+
+TEST(MemoryBroker, CompactionKeepsTheLatestRecordOfEachKeyAtItsOffset) {
+  MemoryBroker b;
+  ASSERT_TRUE(
+      b.create_configured_topic("c", 1, {{"cleanup.policy", "compact"}, {"segment.bytes", "400"}}));
+  const auto in = append_rounds(b, "c", 60, 5, 400, [](int i) { return kNow + i; });
+  ASSERT_GT(in.segment_bases.size(), 8u);
+  const int64_t active = in.segment_bases.back();
+  ASSERT_EQ(read_all(b, "c"), in.records);
+  const int64_t bytes_before = b.partition_bytes("c", 0).value_or(-1);
+
+  auto cleaned = b.clean_logs(kNow + 100);
+  ASSERT_TRUE(cleaned) << cleaned.status().to_string();
+  ASSERT_EQ(cleaned->size(), 1u);
+  const disk::CleanerStats& s = cleaned->front().stats;
+  EXPECT_EQ(s.cleaned_end, active);
+  EXPECT_EQ(s.segments_in, static_cast<int64_t>(in.segment_bases.size()) - 1);
+  EXPECT_EQ(s.records_in, active);
+  EXPECT_EQ(s.records_kept, 5);
+  EXPECT_EQ(s.segments_out, 1);  // five small batches fit one segment
+  EXPECT_EQ(b.partition_bytes("c", 0).value_or(-1), bytes_before - s.bytes_in + s.bytes_out);
+
+  const auto want = expected_after(in.records, active);
+  ASSERT_LT(want.size(), in.records.size());
+  EXPECT_EQ(read_all(b, "c"), want);
+  auto range = b.offsets("c", 0);
+  ASSERT_TRUE(range);
+  EXPECT_EQ(range->earliest, 0);
+  EXPECT_EQ(range->end, 60);
+  // A read inside a gap gets the next batch; the record-level reader steps over the gaps.
+  auto in_gap = b.read_batches("c", 0, 1, 1 << 20);
+  ASSERT_TRUE(in_gap);
+  EXPECT_EQ(decode_all(in_gap->bytes).at(0).base_offset, want.front().offset);
+  auto fetched = b.fetch("c", 0, 0, FetchLimits{.max_records = 1000});
+  ASSERT_TRUE(fetched);
+  EXPECT_EQ(fetched->records.size(), want.size());
+  EXPECT_EQ(fetched->next_offset, 60);
+  // By time: the first record at or after a timestamp that compaction removed is a later one.
+  EXPECT_EQ(b.offset_for_time("c", 0, kNow + 1).value_or(-1), want.front().offset);
+
+  // Nothing new is dirty: no pass. New records supersede cleaned ones on the next.
+  auto again = b.clean_logs(kNow + 200);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->empty());
+  std::vector<Stored> now = want;
+  const auto more = append_rounds(b, "c", 30, 3, 400, [](int i) { return kNow + 60 + i; });
+  for (Stored r : more.records) now.push_back(r);
+  ASSERT_TRUE(b.clean_logs(kNow + 300));
+  EXPECT_EQ(read_all(b, "c"), expected_after(now, 60 + more.segment_bases.back()));
+}
+
+TEST(MemoryBroker, ATombstoneGoesDeleteRetentionAfterItsTimestamp) {
+  MemoryBroker b;
+  ASSERT_TRUE(b.create_configured_topic(
+      "c", 1,
+      {{"cleanup.policy", "compact"}, {"segment.bytes", "200"}, {"delete.retention.ms", "1000"}}));
+  ASSERT_TRUE(b.append_batch("c", 0, keyed_batch("a", "1", kNow)));
+  ASSERT_TRUE(b.append_batch("c", 0, keyed_batch("a", std::nullopt, kNow)));  // offset 1
+  const auto rest = append_rounds(b, "c", 10, 10, 200, [](int) { return kNow; });
+  ASSERT_TRUE(b.clean_logs(kNow + 999));
+  auto held = read_all(b, "c");
+  ASSERT_FALSE(held.empty());
+  EXPECT_EQ(held.front(), (Stored{1, "a", std::nullopt}));
+  // Due now: the tombstone alone is reason enough for a pass.
+  auto cleaned = b.clean_logs(kNow + 1000);
+  ASSERT_TRUE(cleaned);
+  ASSERT_EQ(cleaned->size(), 1u);
+  EXPECT_NE(read_all(b, "c").front().offset, 1);
+  EXPECT_EQ(read_all(b, "c").front().key, "k0");
+}
+
+TEST(MemoryBroker, RetentionDeletesClosedSegmentsByTimeAndBySize) {
+  MemoryBroker b;
+  ASSERT_TRUE(
+      b.create_configured_topic("r", 1, {{"segment.bytes", "300"}, {"retention.ms", "60000"}}));
+  // Records i < 20 are two minutes old, the rest new.
+  const auto in =
+      append_rounds(b, "r", 40, 40, 300, [](int i) { return i < 20 ? kNow - 120000 : kNow; });
+  ASSERT_GT(in.segment_bases.size(), 4u);
+  // The first segment not wholly older than a minute: the one holding record 20.
+  size_t first_kept = 0;
+  while (first_kept + 1 < in.segment_bases.size() && in.segment_bases[first_kept + 1] <= 20) {
+    ++first_kept;
+  }
+  b.enforce_retention(kNow);
+  EXPECT_EQ(b.offsets("r", 0)->earliest, in.segment_bases[first_kept]);
+  EXPECT_EQ(b.read_batches("r", 0, 0, 100).status().code(), StatusCode::kOutOfRange);
+  ASSERT_FALSE(read_all(b, "r").empty());
+  EXPECT_EQ(read_all(b, "r").front().offset, in.segment_bases[first_kept]);
+
+  // By size: the oldest segments go while the rest still holds retention.bytes.
+  ASSERT_TRUE(b.set_topic_configs("r", {{"segment.bytes", "300"}, {"retention.bytes", "500"}}));
+  int64_t total = 0;
+  for (size_t k = first_kept; k < in.segment_sizes.size(); ++k) total += in.segment_sizes[k];
+  size_t k = first_kept;
+  while (k + 1 < in.segment_sizes.size() && total - in.segment_sizes[k] >= 500) {
+    total -= in.segment_sizes[k++];
+  }
+  ASSERT_GT(k, first_kept);
+  b.enforce_retention(kNow);
+  EXPECT_EQ(b.offsets("r", 0)->earliest, in.segment_bases[k]);
+  EXPECT_EQ(b.partition_bytes("r", 0).value_or(-1), total);
+  // Everything old, the active segment too: the partition goes on at its end offset.
+  ASSERT_TRUE(b.set_topic_configs("r", {{"segment.bytes", "300"}, {"retention.ms", "1000"}}));
+  b.enforce_retention(kNow + 1001);
+  EXPECT_EQ(b.offsets("r", 0)->earliest, 40);
+  EXPECT_EQ(b.offsets("r", 0)->end, 40);
+  EXPECT_EQ(b.partition_bytes("r", 0).value_or(-1), 0);
+  EXPECT_TRUE(b.read_batches("r", 0, 40, 100)->bytes.empty());
+  ASSERT_EQ(b.append_batch("r", 0, keyed_batch("k", "after", kNow + 2000)).value_or(-1), 40);
+  EXPECT_EQ(read_all(b, "r"), (std::vector<Stored>{{40, "k", "after"}}));
+  // cleanup.policy=compact alone keeps everything from retention.
+  ASSERT_TRUE(b.create_configured_topic(
+      "kept", 1, {{"cleanup.policy", "compact"}, {"segment.bytes", "300"}, {"retention.ms", "0"}}));
+  append_rounds(b, "kept", 20, 20, 300, [](int) { return kNow; });
+  b.enforce_retention(kNow + 1000000);
+  EXPECT_EQ(b.offsets("kept", 0)->earliest, 0);
 }
 
 TEST(MemoryBroker, GroupOffsetsTopicsAndConfigs) {

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <system_error>
 
+#include "broker/disk/compactor.h"
 #include "broker/disk/file.h"
+#include "broker/disk/segment_format.h"
 
 namespace kappa {
 namespace {
@@ -28,11 +30,11 @@ int64_t batch_size(const RecordBatchHeader& h) { return 12 + static_cast<int64_t
 }  // namespace
 
 MemoryPartition::Segment::~Segment() {
-  if (owned.empty()) ::munmap(data, capacity);
+  if (mapped) ::munmap(data, capacity);
 }
 
-Result<std::shared_ptr<MemoryPartition::Segment>> MemoryPartition::new_segment(int64_t base) const {
-  const size_t capacity = kSegmentBytes;
+Result<std::shared_ptr<MemoryPartition::Segment>> MemoryPartition::new_segment(
+    int64_t base, size_t capacity) const {
   // Pages are backed only once written: an idle partition costs nothing.
   void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -58,10 +60,17 @@ Result<int64_t> MemoryPartition::append(std::string batch) {
   }
   std::lock_guard lock(append_mu_);
   const int64_t base = next_offset_;
-  const bool own = n >= kOwnSegmentBytes;
-  if (own || active_ == nullptr || write_pos_ + n > static_cast<int64_t>(active_->capacity)) {
+  // A segment rolls at segment.bytes, and holds at most one mapping of kSegmentBytes.
+  const int64_t limit =
+      std::min(segment_bytes_.load(std::memory_order_relaxed), static_cast<int64_t>(kSegmentBytes));
+  const bool own = n >= kOwnSegmentBytes || n > limit;
+  const bool roll = active_ == nullptr || write_pos_ + n > limit ||
+                    write_pos_ + n > static_cast<int64_t>(active_->capacity);
+  if (own || roll) {
+    const size_t page = 4096;
+    const size_t capacity = (static_cast<size_t>(limit) + page - 1) / page * page;
     Result<std::shared_ptr<Segment>> seg =
-        own ? std::make_shared<Segment>(base, std::move(batch)) : new_segment(base);
+        own ? std::make_shared<Segment>(base, std::move(batch)) : new_segment(base, capacity);
     if (!seg) return seg.status();
     {
       std::unique_lock state(state_mu_);
@@ -229,6 +238,7 @@ Result<int64_t> MemoryPartition::offset_for_time(int64_t timestamp_ms) const {
 
 Result<int64_t> MemoryPartition::delete_records(int64_t offset) {
   std::vector<std::shared_ptr<Segment>> doomed;  // freed once no reader holds them
+  std::lock_guard guard(retention_mu_);
   std::lock_guard append(append_mu_);
   std::unique_lock lock(state_mu_);
   if (offset > end_offset_) {
@@ -249,6 +259,185 @@ Result<int64_t> MemoryPartition::delete_records(int64_t offset) {
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
   if (segments_.empty()) active_ = nullptr;  // the next append starts a segment
   return offset;
+}
+
+void MemoryPartition::enforce_retention(int64_t now_ms, int64_t retention_ms,
+                                        int64_t retention_bytes) {
+  if (retention_ms < 0 && retention_bytes < 0) return;
+  std::vector<std::shared_ptr<Segment>> doomed;  // freed once no reader holds them
+  std::lock_guard guard(retention_mu_);
+  std::lock_guard append(append_mu_);
+  std::unique_lock lock(state_mu_);
+  const size_t k = segments_past_retention(segments_, now_ms, retention_ms, retention_bytes, true);
+  if (k == 0) return;
+  doomed.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
+  segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(k));
+  // All of them: the partition goes on at its end offset, in a segment the next append starts.
+  log_start_ =
+      std::max(log_start_, segments_.empty() ? end_offset_ : segments_.front()->base_offset);
+  if (segments_.empty()) active_ = nullptr;
+  producers_.forget_aborted_before(log_start_);
+}
+
+Result<disk::CleanerStats> MemoryPartition::clean(const disk::CleanerOptions& o) {
+  std::lock_guard guard(retention_mu_);
+  disk::CleanerStats stats;
+  stats.cleaned_end = cleaned_end_.load();
+
+  // (1) The cleanable segments: the closed ones below the last stable offset (and older than
+  // min.compaction.lag.ms), each with the base of the segment after it (its range's end).
+  std::vector<View> views;
+  std::vector<int64_t> ends;
+  int64_t lso = 0;
+  {
+    std::lock_guard append(append_mu_);
+    lso = producers_.last_stable_offset(next_offset_);
+  }
+  {
+    std::shared_lock lock(state_mu_);
+    for (size_t i = 0, n = disk::cleanable_segments(segments_, lso, o); i < n; ++i) {
+      views.push_back({segments_[i], segments_[i]->size});
+      ends.push_back(segments_[i + 1]->base_offset);
+    }
+  }
+  if (!disk::cleaning_due(views, cleaned_end_.load(), tombstone_due_ms_, o)) return stats;
+
+  std::vector<ProducerStates::AbortedTransaction> aborted;
+  {
+    std::lock_guard append(append_mu_);
+    aborted = producers_.aborted_between(views.front().segment->base_offset, ends.back());
+  }
+  disk::Compactor compactor(o, aborted);
+  compactor.stats = stats;
+  // Calls fn(batch, header) for every batch of a view, in order.
+  const auto for_each_batch = [](const View& v, auto&& fn) -> Status {
+    for (int64_t p = 0; p < v.size;) {
+      const RecordBatchHeader h = header_at(v.segment->data, p, v.size);
+      const int64_t n = batch_size(h);
+      KAPPA_RETURN_IF_ERROR(fn(std::string_view(v.segment->data + p, static_cast<size_t>(n)), h));
+      p += n;
+    }
+    return Status::ok();
+  };
+  const auto in_context = [&](const Status& s, const RecordBatchHeader& h) {
+    return s.with_context("cleaning " + record_name(topic_, partition_, h.base_offset));
+  };
+
+  // (2) The key map, over as many whole segments as it fits.
+  size_t mapped = 0;
+  for (bool full = false; mapped < views.size() && !full;) {
+    KAPPA_RETURN_IF_ERROR(for_each_batch(
+        views[mapped], [&](std::string_view b, const RecordBatchHeader& h) -> Status {
+          auto fits = compactor.map(b, h);
+          if (!fits) return in_context(fits.status(), h);
+          full = full || !*fits;
+          return Status::ok();
+        }));
+    if (!full) ++mapped;
+  }
+  if (mapped == 0) {
+    return Status::failed_precondition(
+        "cleaning " + partition_name(topic_, partition_) + ": the keys of its segment at offset " +
+        std::to_string(views.front().segment->base_offset) +
+        " do not fit the cleaner's key map of " + std::to_string(o.max_key_map_bytes) +
+        " bytes (--log-cleaner-dedupe-buffer-size)");
+  }
+  views.resize(mapped);
+  ends.resize(mapped);
+
+  // (3) The groups: a group takes segment after segment while what it keeps of them fits in
+  // segment.bytes (the first one whatever its size), and becomes one segment.
+  struct Group {
+    size_t first = 0, count = 0;  // views[first, first + count)
+    bool changed = false;
+    std::shared_ptr<Segment> segment;
+  };
+  std::vector<Group> groups;
+  const int64_t limit =
+      std::min(segment_bytes_.load(std::memory_order_relaxed), static_cast<int64_t>(kSegmentBytes));
+  int64_t max_ts_before = INT64_MIN;  // of the batches of the partition before the one put
+  std::string bytes;                  // the open group's batches
+  struct Put {
+    int64_t last_offset, position, max_timestamp;
+  };
+  std::vector<Put> puts;  // its batches
+  Group open;
+  const auto close_group = [&] {
+    auto seg = std::make_shared<Segment>(views[open.first].segment->base_offset, std::move(bytes));
+    seg->size = static_cast<int64_t>(seg->capacity);
+    int64_t since_index = 0, prev_end = 0;
+    for (const Put& p : puts) {
+      since_index += p.position - prev_end;
+      if (seg->entries.empty() || since_index >= kIndexIntervalBytes) {
+        seg->entries.push_back({p.last_offset, p.position, max_ts_before});
+        since_index = 0;
+      }
+      prev_end = p.position;
+      max_ts_before = std::max(max_ts_before, p.max_timestamp);
+      seg->max_timestamp = std::max(seg->max_timestamp, p.max_timestamp);
+    }
+    compactor.stats.bytes_out += seg->size;
+    ++compactor.stats.segments_out;
+    open.segment = std::move(seg);
+    groups.push_back(std::move(open));
+    bytes = std::string();
+    puts.clear();
+  };
+  for (size_t j = 0; j < views.size(); ++j) {
+    ++compactor.stats.segments_in;
+    compactor.stats.bytes_in += views[j].size;
+    std::string piece;
+    std::vector<Put> piece_puts;
+    bool changed = false;
+    KAPPA_RETURN_IF_ERROR(
+        for_each_batch(views[j], [&](std::string_view b, const RecordBatchHeader& h) -> Status {
+          auto kept = compactor.clean(b, h);
+          if (!kept) return in_context(kept.status(), h);
+          using What = disk::Compactor::Kept::What;
+          if (kept->what != What::kWhole) changed = true;
+          if (kept->what == What::kNothing) return Status::ok();
+          const std::string_view out = kept->what == What::kWhole ? b : kept->bytes;
+          piece_puts.push_back({h.last_offset(), static_cast<int64_t>(piece.size()),
+                                disk::be64(out.data() + disk::kMaxTimestampAt)});
+          piece.append(out);
+          return Status::ok();
+        }));
+    if (open.count > 0 && static_cast<int64_t>(bytes.size() + piece.size()) > limit) {
+      close_group();
+      open = Group{j, 0, false, nullptr};
+    }
+    for (Put& p : piece_puts) p.position += static_cast<int64_t>(bytes.size());
+    puts.insert(puts.end(), piece_puts.begin(), piece_puts.end());
+    bytes.append(piece);
+    open.changed = open.changed || changed || open.count > 0;  // or two segments became one
+    ++open.count;
+  }
+  close_group();
+
+  // (4) Each changed group replaces its segments; a reader holding them reads on.
+  std::vector<std::shared_ptr<Segment>> doomed;  // freed once no reader holds them
+  cleaned_end_.store(std::max(cleaned_end_.load(), ends.back()));
+  {
+    std::unique_lock lock(state_mu_);
+    for (Group& g : groups) {
+      if (!g.changed) continue;
+      const int64_t base = g.segment->base_offset;
+      auto it = std::find_if(segments_.begin(), segments_.end(),
+                             [&](const auto& p) { return p->base_offset == base; });
+      const auto n = static_cast<std::ptrdiff_t>(g.count);
+      if (it == segments_.end() || segments_.end() - it <= n) {
+        return Status::internal("cleaning " + partition_name(topic_, partition_) +
+                                ": the segments at offset " + std::to_string(base) + " changed");
+      }
+      doomed.insert(doomed.end(), it, it + n);
+      *it = std::move(g.segment);
+      segments_.erase(it + 1, it + n);
+    }
+  }
+  tombstone_due_ms_ = compactor.tombstone_due_ms;
+  compactor.stats.ran = true;
+  compactor.stats.cleaned_end = cleaned_end_.load();
+  return compactor.stats;
 }
 
 }  // namespace kappa

@@ -15,17 +15,21 @@
 // checksummed again.
 //
 // The bytes below a segment's published size never change, and a reader holds the segments it
-// reads through shared pointers. So a log cleaner could replace a segment whole by a rewritten
-// one in which each batch keeps its base and last offset (compaction drops records, not
-// offsets), by swapping the pointer and its index under the state lock.
+// reads through shared pointers: retention and DeleteRecords take whole segments out of the
+// list, and the log cleaner replaces closed segments by rewritten ones (under the state lock),
+// while a reader goes on with the segments it holds.
 //
-// DeleteRecords frees the segments wholly below the new log start. Nothing else deletes: in
-// memory there is no retention.
+// Topic configs act as in the durable log (partition_store.h): a segment rolls at the topic's
+// segment.bytes (at most 4 MiB here); enforce_retention deletes closed segments by
+// retention.ms and retention.bytes; clean() compacts the closed segments below the last stable
+// offset by the rule of compactor.h, each group of cleaned segments into one buffer of its
+// own, in which every batch keeps its offsets.
 //
 // Thread safety: every method may be called from any thread. Appends are serialized by an
 // append mutex; reads run beside them and see whole published batches only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,6 +39,7 @@
 #include <vector>
 
 #include "broker/disk/batch_index.h"
+#include "broker/disk/cleaner.h"
 #include "broker/protocol/batch_log.h"
 #include "broker/protocol/producer_state.h"
 #include "broker/protocol/record_batch.h"
@@ -70,22 +75,39 @@ class MemoryPartition {
   // Moves the log start offset up to `offset` (DeleteRecords), freeing the segments wholly
   // below it; returns the log start. kOutOfRange above the end offset.
   Result<int64_t> delete_records(int64_t offset);
+  // Frees the segments past retention (segments_past_retention, batch_index.h), the active one
+  // too, and moves the log start to the first one kept (or the end offset).
+  void enforce_retention(int64_t now_ms, int64_t retention_ms, int64_t retention_bytes);
+  // Compacts the closed segments below the last stable offset as PartitionStore::clean does
+  // (without its files): groups of segments whose kept batches fit segment.bytes become one
+  // segment each. Runs only when disk::cleaning_due says so.
+  Result<disk::CleanerStats> clean(const disk::CleanerOptions& options);
+  int64_t cleaned_end() const { return cleaned_end_.load(); }
+  // The topic's segment.bytes, from the next segment on. REQUIRES: segment_bytes >= 1.
+  void set_segment_bytes(int64_t segment_bytes) {
+    segment_bytes_.store(segment_bytes, std::memory_order_relaxed);
+  }
 
  private:
   struct Segment {
     // A mapped segment that batches are copied into.
-    Segment(int64_t base, char* mapped, size_t bytes)
-        : base_offset(base), data(mapped), capacity(bytes) {}
-    // A segment of one batch, kept in the buffer it came in.
-    Segment(int64_t base, std::string batch)
-        : base_offset(base), owned(std::move(batch)), data(owned.data()), capacity(owned.size()) {}
+    Segment(int64_t base, char* mapped_at, size_t bytes)
+        : base_offset(base), data(mapped_at), capacity(bytes), mapped(true) {}
+    // A segment in a buffer of its own: one large batch as it came, or a cleaned group.
+    Segment(int64_t base, std::string batches)
+        : base_offset(base),
+          owned(std::move(batches)),
+          data(owned.data()),
+          capacity(owned.size()),
+          mapped(false) {}
     ~Segment();
     Segment(const Segment&) = delete;
     Segment& operator=(const Segment&) = delete;
     const int64_t base_offset;
-    std::string owned;  // the batch, or empty for a mapped segment
+    std::string owned;  // the batches of an unmapped segment
     char* const data;   // capacity bytes
     const size_t capacity;
+    const bool mapped;
     // Guarded by state_mu_ (written under a unique lock, read under a shared one).
     int64_t size = 0;  // published bytes: the batches below are whole
     int64_t max_timestamp = INT64_MIN;
@@ -102,8 +124,8 @@ class MemoryPartition {
     int64_t position = 0;
   };
 
-  // Maps a segment for batches from offset `base`.
-  Result<std::shared_ptr<Segment>> new_segment(int64_t base) const;
+  // Maps a segment of `capacity` bytes for batches from offset `base`.
+  Result<std::shared_ptr<Segment>> new_segment(int64_t base, size_t capacity) const;
   // The views from the segment that holds `offset` (REQUIRES: state_mu_ held), or from
   // segment `first`.
   std::vector<View> views_from(size_t first) const;
@@ -113,6 +135,7 @@ class MemoryPartition {
 
   const std::string topic_;
   const int32_t partition_;
+  std::atomic<int64_t> segment_bytes_{int64_t{4} << 20};
 
   // Appender state, guarded by append_mu_.
   std::mutex append_mu_;
@@ -128,6 +151,13 @@ class MemoryPartition {
   std::vector<std::shared_ptr<Segment>> segments_;  // by base offset; the last one is active
   int64_t log_start_ = 0;
   int64_t end_offset_ = 0;
+
+  // Serializes retention, DeleteRecords and the cleaner, which take segments out or swap them.
+  std::mutex retention_mu_;
+  // The log cleaner's state, written under retention_mu_: every batch below cleaned_end_ has
+  // been compacted; a tombstone it kept is due for removal at tombstone_due_ms_.
+  std::atomic<int64_t> cleaned_end_{0};
+  int64_t tombstone_due_ms_ = INT64_MAX;
 };
 
 }  // namespace kappa

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -99,8 +100,8 @@ Result<BrokerFlags> parse(const std::vector<std::string>& args) {
         f.server.api.offset_metadata_max_bytes = static_cast<int32_t>(*n);
       if (a == "--log-retention-check-interval-ms") f.retention_check_interval_ms = *n;
       if (a == "--log-cleaner-backoff-ms") f.cleaner_backoff_ms = *n;
-      if (a == "--log-cleaner-dedupe-buffer-size") f.disk.cleaner_key_map_bytes = *n;
-      if (a == "--log-cleaner-delete-retention-ms") f.disk.delete_retention_ms = *n;
+      if (a == "--log-cleaner-dedupe-buffer-size") f.disk.cleaner.max_key_map_bytes = *n;
+      if (a == "--log-cleaner-delete-retention-ms") f.disk.cleaner.delete_retention_ms = *n;
       continue;
     }
     if (a == "--listen") {
@@ -213,11 +214,16 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
     log_ptr = disk.get();
     storage = "data " + flags->data + ", fsync " + policy_name(o.fsync);
   } else {
-    memory = std::make_unique<MemoryBroker>(
-        MemoryBroker::Options{.auto_create_topics = flags->auto_create,
-                              .default_partitions = flags->partitions,
-                              .sticky_batch = 1,
-                              .max_batch_bytes = flags->disk.max_batch_bytes});
+    const DiskBroker::Options& d = flags->disk;
+    memory = std::make_unique<MemoryBroker>(MemoryBroker::Options{
+        .auto_create_topics = flags->auto_create,
+        .default_partitions = flags->partitions,
+        .sticky_batch = 1,
+        .max_batch_bytes = d.max_batch_bytes,
+        .segment_bytes = std::min(d.segment_bytes, MemoryBroker::Options{}.segment_bytes),
+        .retention_ms = d.retention_ms,
+        .retention_bytes = d.retention_bytes,
+        .cleaner = d.cleaner});
     log_ptr = memory.get();
     storage = "in memory, no --data";
   }
@@ -235,12 +241,12 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
     if (!dir.has_filename() && dir != dir.root_path()) dir = dir.parent_path();
     so.api.log_dir = dir.string();
   }
-  // What a topic without overrides does here, where that is not Kafka's default: no retention
-  // in memory; the --data store's retention and segment size.
+  // What a topic without overrides does here, where that is not Kafka's default: the
+  // retention and segment size of the flags (in memory a segment holds at most 4 MiB).
   const std::pair<const char*, int64_t> defaults[] = {
-      {"retention.ms", disk ? flags->disk.retention_ms : -1},
-      {"retention.bytes", disk ? flags->disk.retention_bytes : -1},
-      {"segment.bytes", flags->disk.segment_bytes},
+      {"retention.ms", flags->disk.retention_ms},
+      {"retention.bytes", flags->disk.retention_bytes},
+      {"segment.bytes", disk ? flags->disk.segment_bytes : memory->options().segment_bytes},
   };
   for (const auto& [name, value] : defaults) {
     if (std::to_string(value) != find_topic_config(name)->kafka_default)
@@ -257,28 +263,32 @@ int broker_command(const std::vector<std::string>& args, std::ostream& out, std:
       << std::endl;
   int64_t last_retention = 0;
   int64_t last_clean = 0;
+  const auto clean_logs = [&](int64_t now) {
+    return disk ? disk->clean_logs(now) : memory->clean_logs(now);
+  };
   while (!stop_requested().load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (disk) {
-      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-      if (now - last_retention >= flags->retention_check_interval_ms) {
-        last_retention = now;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (now - last_retention >= flags->retention_check_interval_ms) {
+      last_retention = now;
+      if (memory) memory->enforce_retention(now);
+      if (disk) {
         if (Status s = disk->enforce_retention(now); !s.is_ok()) log("retention: " + s.message());
       }
-      if (now - last_clean >= flags->cleaner_backoff_ms) {
-        last_clean = now;
-        auto cleaned = disk->clean_logs(now);
-        if (!cleaned) log("cleaner: " + cleaned.status().message());
-        for (const auto& c : cleaned ? *cleaned : std::vector<DiskBroker::Cleaned>{}) {
-          const auto& s = c.stats;
-          log("cleaner: " + partition_name(c.topic, c.partition) + " compacted below offset " +
-              std::to_string(s.cleaned_end) + ": " + std::to_string(s.segments_in) + " -> " +
-              std::to_string(s.segments_out) + " segments, " + std::to_string(s.records_in) +
-              " -> " + std::to_string(s.records_kept) + " records, " + std::to_string(s.bytes_in) +
-              " -> " + std::to_string(s.bytes_out) + " bytes");
-        }
+    }
+    if (now - last_clean >= flags->cleaner_backoff_ms) {
+      last_clean = now;
+      auto cleaned = clean_logs(now);
+      if (!cleaned) log("cleaner: " + cleaned.status().message());
+      for (const auto& c : cleaned ? *cleaned : std::vector<disk::CleanedPartition>{}) {
+        const auto& s = c.stats;
+        log("cleaner: " + partition_name(c.topic, c.partition) + " compacted below offset " +
+            std::to_string(s.cleaned_end) + ": " + std::to_string(s.segments_in) + " -> " +
+            std::to_string(s.segments_out) + " segments, " + std::to_string(s.records_in) + " -> " +
+            std::to_string(s.records_kept) + " records, " + std::to_string(s.bytes_in) + " -> " +
+            std::to_string(s.bytes_out) + " bytes");
       }
     }
   }
