@@ -392,6 +392,43 @@ TEST(MemoryBroker, RetentionDeletesClosedSegmentsByTimeAndBySize) {
   EXPECT_EQ(b.offsets("kept", 0)->earliest, 0);
 }
 
+// The cleaner swaps segments while appends and reads go on: every read sees whole batches at
+// rising offsets, each record with the value appended at its offset, and the log ends as the
+// rule says.
+TEST(MemoryBroker, CleaningBesideAppendsAndReads) {
+  MemoryBroker b;
+  ASSERT_TRUE(b.create_configured_topic("c", 1,
+                                        {{"cleanup.policy", "compact"},
+                                         {"segment.bytes", "400"},
+                                         {"min.cleanable.dirty.ratio", "0.01"}}));
+  std::atomic<bool> done{false}, reading{false};
+  Appended in;
+  std::thread writer([&] {
+    while (!reading) std::this_thread::yield();
+    in = append_rounds(b, "c", 20000, 10, 400, [](int i) { return kNow + i; });
+    done = true;
+  });
+  std::thread cleaner([&] {
+    while (!done) EXPECT_TRUE(b.clean_logs(kNow + 1'000'000).is_ok());
+  });
+  int reads = 0;
+  reading = true;
+  while (!done) {
+    int64_t previous = -1;
+    for (const Stored& r : read_all(b, "c")) {
+      EXPECT_GT(r.offset, previous);
+      EXPECT_EQ(r.value, "v" + std::to_string(r.offset));
+      previous = r.offset;
+    }
+    ++reads;
+  }
+  writer.join();
+  cleaner.join();
+  EXPECT_GT(reads, 1);
+  ASSERT_TRUE(b.clean_logs(kNow + 2'000'000));
+  EXPECT_EQ(read_all(b, "c"), expected_after(in.records, in.segment_bases.back()));
+}
+
 TEST(MemoryBroker, GroupOffsetsTopicsAndConfigs) {
   MemoryBroker b;
   ASSERT_TRUE(b.create_configured_topic("t", 2, {{"retention.ms", "1000"}}).is_ok());
