@@ -20,8 +20,9 @@ class Statement {
 
   bool ok() const { return rc_ == SQLITE_OK; }
   sqlite3_stmt* get() const { return stmt_; }
+  // The text is not copied: it must live until reset(), which every caller runs after step().
   void bind(int i, std::string_view s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
   }
   void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   void bind(int i, const DimValue& v) {
@@ -53,6 +54,17 @@ std::string quote(std::string_view identifier) {  // REQUIRES: validated identif
   return "\"" + std::string(identifier) + "\"";
 }
 
+// SQLite's memory statistics take a global mutex on every allocation; nothing here reads them.
+// This must run before SQLite initialises; if something else initialised it first, the call is
+// refused and the statistics stay on, which is only slower.
+void configure_sqlite_once() {
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
+}
+
 }  // namespace
 
 struct SqliteSink::Cache {
@@ -66,6 +78,7 @@ struct SqliteSink::Cache {
 };
 
 Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, FaultHook* faults) {
+  configure_sqlite_once();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
