@@ -216,5 +216,54 @@ TEST(EmbeddedBroker, DeleteAndGrowTopics) {
   EXPECT_EQ(b.offsets("t", 0)->end, 0);
 }
 
+// The blocks of a deleted topic's logs are kept and handed to the next logs: a log built on them
+// must read back its own records only, across an index block boundary (32,768 entries).
+TEST(EmbeddedBroker, ALogOnTheBlocksOfADeletedOneHoldsOnlyItsOwnRecords) {
+  constexpr int kRecords = 40000;
+  EmbeddedBroker b;
+  std::vector<std::string> values;
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(b.create_topic("t", 1));
+    values.clear();
+    for (int i = 0; i < kRecords; ++i)
+      values.push_back((round == 0 ? "old-value-with-more-bytes-" : "new-") + std::to_string(i));
+    const HeaderView origin[] = {{"origin", round == 0 ? "first" : "second"}};
+    std::vector<OutgoingRecord> rs;
+    for (int i = 0; i < kRecords; ++i) {
+      OutgoingRecord r = rec(std::nullopt, values[i], 1000 + (round == 0 ? 2 * i : i), 0);
+      if (round == 1 && i % 3 == 0) r.value = std::nullopt;
+      if (round == 0 || i % 2 == 0) r.headers = origin;
+      rs.push_back(r);
+    }
+    ASSERT_TRUE(b.produce("t", rs));
+    if (round == 0) {
+      ASSERT_TRUE(b.delete_topic("t"));
+    }
+  }
+  int64_t next = 0;
+  while (next < kRecords) {
+    auto f = b.fetch("t", 0, next, FetchLimits{});
+    ASSERT_TRUE(f);
+    ASSERT_FALSE(f->records.empty());
+    for (const auto& r : f->records) {
+      const int i = static_cast<int>(r.offset);
+      ASSERT_EQ(r.timestamp_ms, 1000 + i);
+      if (i % 3 == 0)
+        ASSERT_FALSE(r.value.has_value()) << "offset " << i;
+      else
+        ASSERT_EQ(r.value, std::optional<std::string_view>(values[i])) << "offset " << i;
+      if (i % 2 == 0) {
+        ASSERT_EQ(r.headers.size(), 1u) << "offset " << i;
+        ASSERT_EQ(r.headers[0].value, std::optional<std::string_view>("second"));
+      } else {
+        ASSERT_TRUE(r.headers.empty()) << "offset " << i;
+      }
+    }
+    next = f->next_offset;
+  }
+  EXPECT_EQ(*b.offset_for_time("t", 0, 1000 + kRecords - 1), kRecords - 1);
+  EXPECT_EQ(b.offsets("t", 0)->end, kRecords);
+}
+
 }  // namespace
 }  // namespace kappa

@@ -10,11 +10,54 @@
 namespace kappa {
 namespace {
 constexpr size_t kChunkBytes = size_t{4} << 20;
+
+// Blocks of logs that are gone, kept for the next logs of the process (a test suite, a run of
+// scenarios, a benchmark's runs): their pages are faulted in already, and first touch of fresh
+// pages costs more than the copy into them. At most kMaxBytes are kept; the rest is unmapped.
+class BlockPool {
+ public:
+  static constexpr size_t kMaxBytes = size_t{64} << 20;
+
+  void* take(size_t bytes) {
+    std::lock_guard lock(mu_);
+    for (size_t i = free_.size(); i-- > 0;) {
+      if (free_[i].second != bytes) continue;
+      void* p = free_[i].first;
+      free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
+      held_ -= bytes;
+      return p;
+    }
+    return nullptr;
+  }
+
+  bool keep(void* p, size_t bytes) {
+    if (bytes > kChunkBytes) return false;  // a block for one large record: rare, not reused
+    std::lock_guard lock(mu_);
+    if (held_ + bytes > kMaxBytes) return false;
+    free_.emplace_back(p, bytes);
+    held_ += bytes;
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<void*, size_t>> free_;
+  size_t held_ = 0;
+};
+
+BlockPool& block_pool() {
+  static auto* pool = new BlockPool;  // never destroyed: logs in static objects may outlive it
+  return *pool;
+}
+
 }  // namespace
 
-void PartitionLog::Unmap::operator()(void* p) const { munmap(p, size); }
+void PartitionLog::Unmap::operator()(void* p) const {
+  if (!block_pool().keep(p, size)) munmap(p, size);
+}
 
 PartitionLog::Block PartitionLog::map_block(size_t bytes) {
+  if (void* kept = block_pool().take(bytes)) return Block(static_cast<char*>(kept), Unmap{bytes});
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                  -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();

@@ -58,7 +58,8 @@ class PartitionLog {
   static constexpr size_t kEntriesPerBlock = size_t{1} << 15;
 
   // Memory mapped and populated in one call: one system call for a block instead of a page
-  // fault per 4 KiB page on first touch.
+  // fault per 4 KiB page on first touch. The blocks of a log that is destroyed are kept (up to
+  // 64 MiB in the process) for the next log to take, already faulted in.
   struct Unmap {
     size_t size;
     void operator()(void* p) const;
