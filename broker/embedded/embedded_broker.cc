@@ -67,6 +67,16 @@ Result<OffsetRange> EmbeddedBroker::offsets(std::string_view topic, int32_t part
   return (*found)->offsets();
 }
 
+Result<std::vector<PartitionOffset>> EmbeddedBroker::end_offsets(std::string_view topic) {
+  auto t = topics_.find(topic);
+  if (!t) return partition_count(topic).status();  // the same error as every other call
+  std::vector<PartitionOffset> out;
+  out.reserve(t->partitions.size());
+  for (size_t p = 0; p < t->partitions.size(); ++p)
+    out.push_back({static_cast<int32_t>(p), t->partitions[p]->offsets().end});
+  return out;
+}
+
 Result<int64_t> EmbeddedBroker::offset_for_time(std::string_view topic, int32_t partition,
                                                 int64_t timestamp_ms) {
   auto found = topics_.partition(topic, partition);

@@ -51,6 +51,8 @@ class EmbeddedBroker final : public Log {
   Result<FetchResult> fetch(std::string_view topic, int32_t partition, int64_t offset,
                             const FetchLimits& limits) override;
   Result<OffsetRange> offsets(std::string_view topic, int32_t partition) override;
+  // One topic lookup for every partition: each micro-batch asks this of every source.
+  Result<std::vector<PartitionOffset>> end_offsets(std::string_view topic) override;
   Result<int64_t> offset_for_time(std::string_view topic, int32_t partition,
                                   int64_t timestamp_ms) override;
   Status commit_offsets(std::string_view group, std::string_view topic,
