@@ -72,6 +72,7 @@ struct SqliteSink::Cache {
     std::unique_ptr<Statement> insert;
     std::unique_ptr<Statement> remove;  // update mode: the row with the same key
     std::unique_ptr<Statement> clear;   // complete mode: every row
+    bool indexed = false;               // the index update mode's deletes search
   };
   std::unique_ptr<Statement> begin, commit, rollback, seen, ledger;
   std::map<std::string, Table, std::less<>> tables;
@@ -160,6 +161,14 @@ Status SqliteSink::write_rows(const BatchCommit& commit) {
     cache_->tables.erase(t.name);
     return s;
   };
+  if (commit.mode == OutputMode::kUpdate && !st.indexed) {
+    // In the batch's transaction, like the table. Only update mode gets one: append mode's
+    // inserts need none.
+    KAPPA_RETURN_IF_ERROR(exec_locked("CREATE INDEX IF NOT EXISTS " +
+                                      quote("kappa_window_" + t.name) + " ON " + quote(t.name) +
+                                      " (\"start\", \"end\", " + quote(t.dimension) + ")"));
+    st.indexed = true;  // a rollback clears the cache, so a rolled-back index is made again
+  }
   if (commit.mode == OutputMode::kComplete) {
     const int rc = st.clear->step();
     st.clear->reset();
@@ -269,6 +278,17 @@ Result<std::string> SqliteSink::pragma(const std::string& name) {
   if (!q.ok()) return error("reading PRAGMA " + name);
   if (q.step() != SQLITE_ROW) return Status::not_found("PRAGMA " + name + " has no value");
   return q.text(0);
+}
+
+Result<std::vector<std::string>> SqliteSink::query_plan(const std::string& sql) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "EXPLAIN QUERY PLAN " + sql);
+  if (!q.ok()) return error("planning " + sql);
+  std::vector<std::string> lines;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) lines.push_back(q.text(3));  // the detail column
+  if (rc != SQLITE_DONE) return error("planning " + sql);
+  return lines;
 }
 
 Result<std::vector<TableRow>> SqliteSink::read_table(const std::string& table) {

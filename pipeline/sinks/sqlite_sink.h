@@ -50,6 +50,9 @@ class SqliteSink final : public Sink {
   // The value of `PRAGMA <name>` on this connection (the durability settings, for tests).
   Result<std::string> pragma(const std::string& name);
 
+  // The lines of EXPLAIN QUERY PLAN for a statement: how SQLite would run it (for tests).
+  Result<std::vector<std::string>> query_plan(const std::string& sql);
+
   // Runs SQL with no result rows (schema changes, views): for callers in this layer and tests.
   Status exec(const std::string& sql);
 
