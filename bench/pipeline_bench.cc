@@ -32,6 +32,13 @@ struct Options {
   int64_t events = 2000000;
   int runs = 5;
   std::string sqlite = ":memory:";
+  OutputMode mode = OutputMode::kAppend;
+
+  AggregationConfig v1() const {
+    AggregationConfig a = PipelineConfig::lab_v1();
+    a.spec.mode = mode;
+    return a;
+  }
 };
 
 Result<std::unique_ptr<SqliteSink>> open_sink(const Options& o) {
@@ -51,7 +58,7 @@ Result<double> end_to_end(const Options& o, bool aggregate, int64_t& rows_writte
   PipelineConfig config;
   config.stage.starting.kind = StartingPosition::Kind::kEarliest;
   if (aggregate) {
-    AggregationConfig v1 = PipelineConfig::lab_v1();
+    AggregationConfig v1 = o.v1();
     v1.options.starting.kind = StartingPosition::Kind::kEarliest;
     config.aggregations = {v1};
   }
@@ -95,7 +102,7 @@ Result<double> end_to_end_two_threads(const Options& o, int64_t& rows_written) {
   stage_config.stage.max_records_per_batch = kTwoThreadBatch;
   PipelineConfig aggregate_config;
   aggregate_config.stage_enabled = false;
-  AggregationConfig v1 = PipelineConfig::lab_v1();
+  AggregationConfig v1 = o.v1();
   v1.options.starting.kind = StartingPosition::Kind::kEarliest;
   aggregate_config.aggregations = {v1};
   auto stage = Pipeline::create(stage_config, broker, **sink);
@@ -147,7 +154,7 @@ Result<double> sim_day(const Options& o, int64_t& batches, int64_t& rows_written
   auto sink = open_sink(o);
   if (!sink) return sink.status();
   PipelineConfig config;
-  config.aggregations = {PipelineConfig::lab_v1()};
+  config.aggregations = {o.v1()};
   auto pipeline = Pipeline::create(config, broker, **sink);
   if (!pipeline) return pipeline.status();
   SimulatedClock clock(kStart);
@@ -182,7 +189,17 @@ int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& o
         o.runs = std::stoi(value());
       else if (args[i] == "--sqlite-file")
         o.sqlite = value();
-      else {
+      else if (args[i] == "--mode") {
+        const std::string mode = value();
+        if (mode == "append") {
+          o.mode = OutputMode::kAppend;
+        } else if (mode == "update") {
+          o.mode = OutputMode::kUpdate;
+        } else {
+          err << "kappa: --mode is append or update, not '" << mode << "'\n";
+          return 2;
+        }
+      } else {
         err << "kappa: unknown option " << args[i] << " for bench pipeline\n";
         return 2;
       }
@@ -222,6 +239,7 @@ int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& o
   out << "runs " << o.runs << "\n";
   out << "events " << o.events << "\n";
   out << "sink sqlite:" << o.sqlite << "\n";
+  out << "mode " << (o.mode == OutputMode::kUpdate ? "update" : "append") << "\n";
   out << "end_to_end_events_per_s " << static_cast<int64_t>(median(e2e)) << "\n";
   out << "end_to_end_rows_written " << rows << "\n";
   out << "end_to_end_two_threads_events_per_s " << static_cast<int64_t>(median(e2e_two)) << "\n";

@@ -8,6 +8,9 @@
 //   stage_events_per_s       the stage job alone over the same events
 //   sim_day_wall_s           a simulated day: 86,400 generated events at 1 a second with 5 s
 //                            triggers through generator, stage and v1 aggregation
+//
+// --mode append|update: the output mode of the v1 aggregation in every part (append, as the
+// lab's v1, by default).
 #pragma once
 
 #include <iosfwd>

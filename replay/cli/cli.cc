@@ -52,7 +52,8 @@ commands:
       durable in DIR, in memory without --data; a DIR damaged beyond a torn tail is refused
       (exit 2) unless --repair, which cuts the damage and logs the offsets lost
   bench pipeline|broker ...
-      bench pipeline [--events N] [--runs N] [--sqlite-file PATH]: pipeline throughput figures;
+      bench pipeline [--events N] [--runs N] [--sqlite-file PATH] [--mode append|update]:
+        pipeline throughput figures;
       bench broker [--messages N] [--size BYTES] [--partitions P] [--runs R]
         [--compression none|gzip|snappy|lz4|zstd] [--fsync always|never|memory] [--kafka URL|none]
         [--kafka-pid PID] [--kfake PATH|none] [--listen HOST:PORT]: produce/consume throughput and
@@ -449,7 +450,8 @@ int bench_command(const std::vector<std::string>& args, std::ostream& out, std::
   const std::vector<std::string> rest(args.empty() ? args.begin() : args.begin() + 1, args.end());
   if (!args.empty() && args[0] == "broker") return broker_bench_command(rest, out, err);
   if (!args.empty() && args[0] == "pipeline") return pipeline_bench_command(rest, out, err);
-  err << "kappa: usage: kappa bench pipeline [--events N] [--runs N] [--sqlite-file PATH]\n"
+  err << "kappa: usage: kappa bench pipeline [--events N] [--runs N] [--sqlite-file PATH] "
+         "[--mode append|update]\n"
          "       kappa bench broker [--messages N] [--size BYTES] [--partitions P] [--runs R]\n"
          "                          [--compression none|gzip|snappy|lz4|zstd] [--fsync "
          "always|never]\n"
