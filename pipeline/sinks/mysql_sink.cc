@@ -28,6 +28,7 @@ constexpr int kErConCount = 1040;
 constexpr int kErServerShutdown = 1053;
 constexpr int kErBadDb = 1049;
 constexpr int kErDupEntry = 1062;
+constexpr int kErDupKeyname = 1061;  // an index of that name exists
 constexpr int kErNoSuchTable = 1146;
 constexpr int kErAbortingConnection = 1152;
 constexpr int kErTooManyUserConnections = 1203;
@@ -158,11 +159,12 @@ struct MysqlSink::Session {
   std::unique_ptr<sql::Connection> conn;  // first: destroyed after the statements
   struct Table {
     PreparedPtr insert;
-    PreparedPtr remove;  // update mode: the row with the same key
-    PreparedPtr clear;   // complete mode: every row
+    PreparedPtr remove;    // update mode: the row with the same key
+    PreparedPtr clear;     // complete mode: every row
+    bool indexed = false;  // kappa_window on (`start`, `end`) is known to exist
   };
   std::map<std::string, Table, std::less<>> tables;
-  PreparedPtr seen, ledger, kind, view;
+  PreparedPtr seen, ledger, kind, view, index_query;
   bool broken = false;  // a ROLLBACK failed: the connection's state is unknown
 
   sql::PreparedStatement& prepare(PreparedPtr& slot, const std::string& sql) {
@@ -202,6 +204,26 @@ struct MysqlSink::Session {
         "DELETE FROM " + name + " WHERE `start` <=> ? AND `end` <=> ? AND " + dim_match));
     st.clear.reset(conn->prepareStatement("DELETE FROM " + name));
     return tables.emplace(t.name, std::move(st)).first->second;
+  }
+  // Update mode deletes the previous row of each key: without an index on the window every such
+  // DELETE reads the whole table. (`start`, `end`) narrows it to one window's rows; a TEXT key
+  // could only be indexed by a prefix. DDL: call before the batch's transaction, like table().
+  void index_windows(const TableSpec& t, Table& st) {
+    if (st.indexed) return;
+    sql::PreparedStatement& q =
+        prepare(index_query,
+                "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND "
+                "TABLE_NAME = ? AND INDEX_NAME = 'kappa_window'");
+    q.setString(1, t.name);
+    ResultSetPtr rs(q.executeQuery());
+    if (!rs->next()) {
+      try {
+        execute("ALTER TABLE " + quote(t.name) + " ADD INDEX kappa_window (`start`, `end`)");
+      } catch (const sql::SQLException& e) {
+        if (e.getErrorCode() != kErDupKeyname) throw;  // another writer made it first
+      }
+    }
+    st.indexed = true;
   }
   // "BASE TABLE", "VIEW", ... for a name in the current database; empty if there is none.
   std::string kind_of(const std::string& name) {
@@ -333,6 +355,7 @@ Result<CommitOutcome> MysqlSink::commit_batch(const BatchCommit& commit) {
   };
   auto outcome = run<CommitOutcome>(what, [&](Session& s) -> Result<CommitOutcome> {
     Session::Table& st = s.table(commit.table);
+    if (commit.mode == OutputMode::kUpdate) s.index_windows(commit.table, st);
     s.execute("START TRANSACTION");
     try {
       sql::PreparedStatement& seen = s.prepare(
@@ -532,6 +555,23 @@ Status MysqlSink::exec(const std::string& sql) {
                                return std::monostate{};
                              })
       .status();
+}
+
+Result<std::vector<std::string>> MysqlSink::query_plan(const std::string& sql) {
+  std::lock_guard lock(mu_);
+  return run<std::vector<std::string>>(
+      "explaining a statement", [&](Session& s) -> Result<std::vector<std::string>> {
+        std::unique_ptr<sql::Statement> st(s.conn->createStatement());
+        ResultSetPtr rs(st->executeQuery("EXPLAIN " + sql));
+        std::vector<std::string> lines;
+        while (rs->next()) {
+          auto field = [&](const char* column) -> std::string {
+            return rs->isNull(column) ? "NULL" : std::string(rs->getString(column));
+          };
+          lines.push_back(field("table") + " type=" + field("type") + " key=" + field("key"));
+        }
+        return lines;
+      });
 }
 
 Result<int64_t> MysqlSink::connection_id() {

@@ -73,6 +73,9 @@ class MysqlSink final : public Sink {
   // The CREATE statement the server keeps for a table or view (SHOW CREATE TABLE).
   Result<std::string> table_ddl(const std::string& table);
 
+  // EXPLAIN of one statement, a line per row: "<table> type=<access> key=<index or NULL>".
+  Result<std::vector<std::string>> query_plan(const std::string& sql);
+
   // Runs SQL with no result rows (schema changes, databases, KILL): for callers in this layer
   // and tests. Never build `sql` from values.
   Status exec(const std::string& sql);

@@ -229,6 +229,35 @@ TEST_F(MysqlSinkTest, UpdateReplacesMatchingRowsAndCompleteReplacesAll) {
   EXPECT_TRUE(sink_->read_table("events_users_v1")->empty());
 }
 
+// Update mode deletes the previous row of each changed key; without an index every such DELETE
+// read the whole table. The plan must find the rows through an index on the window.
+TEST_F(MysqlSinkTest, UpdateModeDeletesFindTheirRowThroughAnIndex) {
+  std::vector<TableRow> rows;
+  for (int minute = 10; minute < 50; ++minute) {
+    for (const char* user : {"one", "two", "three"}) {
+      rows.push_back(r("2022-09-30 16:" + std::to_string(minute) + ":00", user, 1));
+    }
+  }
+  ASSERT_TRUE(sink_->commit_batch(commit(0, rows, OutputMode::kUpdate)));
+  // A second connection finds the index there and does not make it twice.
+  auto other = MysqlSink::open(url_);
+  ASSERT_TRUE(other) << other.status().message();
+  ASSERT_TRUE((*other)->commit_batch(commit(1, rows, OutputMode::kUpdate)));
+  const std::string remove =
+      "DELETE FROM events_users_v1 WHERE `start` <=> '2022-09-30 16:42:00' AND `end` <=> "
+      "'2022-09-30 16:42:10' AND CAST(user_name AS BINARY) <=> CAST('one' AS BINARY)";
+  auto plan = sink_->query_plan(remove);
+  ASSERT_TRUE(plan) << plan.status().message();
+  ASSERT_EQ(plan->size(), 1u);
+  EXPECT_NE((*plan)[0].find("key=kappa_window"), std::string::npos) << (*plan)[0];
+  EXPECT_EQ(sink_->read_table("events_users_v1")->size(), rows.size());
+  // Append mode only inserts: no index to keep up.
+  BatchCommit appended = commit(0, rows, OutputMode::kAppend, "qa");
+  appended.table.name = "events_users_append";
+  ASSERT_TRUE(sink_->commit_batch(appended));
+  EXPECT_EQ(sink_->table_ddl("events_users_append")->find("KEY"), std::string::npos);
+}
+
 TEST_F(MysqlSinkTest, AFaultBetweenRowsAndLedgerLeavesNothing) {
   FaultPlan faults;
   faults.arm("sink.between_rows_and_ledger", StatusCode::kAborted);
