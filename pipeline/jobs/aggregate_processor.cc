@@ -41,6 +41,7 @@ AggregateProcessor::AggregateProcessor(AggregationSpec spec, TimeZone zone, Sink
       codec_(std::move(zone), spec_.max_record_bytes) {
   if (spec_.query.empty()) spec_.query = spec_.table;
   values_.emplace_back(std::monostate{});
+  table_spec_ = table_spec();
 }
 
 TableSpec AggregateProcessor::table_spec() const {
@@ -135,10 +136,20 @@ void AggregateProcessor::set_state(const Key& key, std::optional<int64_t> value)
   }
 }
 
-TableRow AggregateProcessor::row(const Key& key, int64_t count) const {
-  return TableRow{format_timestamp_ms(key.start, zone_),
-                  format_timestamp_ms(key.start + spec_.window.size_ms, zone_), values_[key.dim],
-                  count};
+void AggregateProcessor::add_row(const Key& key, int64_t count) {
+  if (rows_used_ == rows_.size()) rows_.emplace_back();
+  TableRow& r = rows_[rows_used_++];
+  // A batch's rows come a window at a time: its text is formatted once per window, and the
+  // strings of the rows reused from batch to batch keep their buffers.
+  if (!formatted_start_ms_ || *formatted_start_ms_ != key.start) {
+    formatted_start_ = format_timestamp_ms(key.start, zone_);
+    formatted_end_ = format_timestamp_ms(key.start + spec_.window.size_ms, zone_);
+    formatted_start_ms_ = key.start;
+  }
+  r.start.assign(formatted_start_);
+  r.end.assign(formatted_end_);
+  r.dim = values_[key.dim];
+  r.count = count;
 }
 
 Status AggregateProcessor::finish_batch(BatchResult& result) {
@@ -149,10 +160,10 @@ Status AggregateProcessor::finish_batch(BatchResult& result) {
   const int64_t evict_watermark = plan.watermark_ms;
   const int64_t size = spec_.window.size_ms;
 
-  std::vector<std::pair<Key, int64_t>> groups(batch_.begin(), batch_.end());
-  std::sort(groups.begin(), groups.end());
-  std::vector<Key> changed;
-  for (const auto& [key, n] : groups) {
+  groups_.assign(batch_.begin(), batch_.end());
+  std::sort(groups_.begin(), groups_.end());
+  changed_.clear();
+  for (const auto& [key, n] : groups_) {
     if (!complete && key.start + size <= late_watermark) {
       result.late_rows += n;
       ++result.late_groups;
@@ -161,29 +172,29 @@ Status AggregateProcessor::finish_batch(BatchResult& result) {
     result.windowed_rows += n;
     auto it = state_.find(key);
     set_state(key, (it == state_.end() ? 0 : it->second) + n);
-    changed.push_back(key);
+    changed_.push_back(key);
   }
 
-  std::vector<TableRow> rows;
+  rows_used_ = 0;
   if (complete) {
-    rows.reserve(state_.size());
-    for (const auto& [key, n] : state_) rows.push_back(row(key, n));
+    for (const auto& [key, n] : state_) add_row(key, n);
   } else {
     if (spec_.mode == OutputMode::kUpdate) {
-      for (const Key& key : changed) rows.push_back(row(key, state_.at(key)));
+      for (const Key& key : changed_) add_row(key, state_.at(key));
     }
     while (!state_.empty() && state_.begin()->first.start + size <= evict_watermark) {
       const auto [key, n] = *state_.begin();
-      if (spec_.mode == OutputMode::kAppend) rows.push_back(row(key, n));
+      if (spec_.mode == OutputMode::kAppend) add_row(key, n);
       set_state(key, std::nullopt);
     }
   }
+  const std::span<TableRow> rows(rows_.data(), rows_used_);
   std::sort(rows.begin(), rows.end());
 
   BatchCommit commit;
   commit.query_id = spec_.query;
   commit.batch_id = plan.batch_id;
-  commit.table = table_spec();
+  commit.table = table_spec_;
   commit.mode = spec_.mode;
   commit.rows = rows;
   commit.source_start = format_offsets(spec_.source_topic, plan.start);
@@ -244,9 +255,11 @@ Status AggregateProcessor::check_resume(int64_t first_unknown_batch, const std::
 StateDelta AggregateProcessor::commit_state() {
   StateDelta delta;
   // The last write of each key in this batch decides what the checkpoint holds.
-  std::map<Key, bool> touched;
-  for (const auto& [key, _] : undo_) touched[key] = true;
-  for (const auto& [key, _] : touched) {
+  touched_.clear();
+  for (const auto& [key, _] : undo_) touched_.push_back(key);
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (const Key& key : touched_) {
     auto it = state_.find(key);
     if (it == state_.end()) {
       delta.removes.push_back(encode_key(key));

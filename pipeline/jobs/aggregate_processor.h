@@ -93,7 +93,8 @@ class AggregateProcessor final : public BatchProcessor {
   uint32_t intern_value(const DimValue& v);
   void set_state(const Key& key, std::optional<int64_t> value);
   std::string encode_key(const Key& key) const;
-  TableRow row(const Key& key, int64_t count) const;
+  // Appends a row for `key` to rows_ (reusing its strings).
+  void add_row(const Key& key, int64_t count);
 
   AggregationSpec spec_;
   DimensionField field_;
@@ -116,6 +117,16 @@ class AggregateProcessor final : public BatchProcessor {
   int64_t decoded_ = 0;
   std::vector<std::pair<Key, std::optional<int64_t>>> undo_;  // state before this batch
   std::string scratch_;
+
+  // Buffers of finish_batch and commit_state, kept from batch to batch.
+  TableSpec table_spec_;
+  std::vector<std::pair<Key, int64_t>> groups_;
+  std::vector<Key> changed_;
+  std::vector<Key> touched_;
+  std::vector<TableRow> rows_;  // the first rows_used_ are this batch's
+  size_t rows_used_ = 0;
+  std::optional<int64_t> formatted_start_ms_;  // the window whose text is formatted_start_/end_
+  std::string formatted_start_, formatted_end_;
 };
 
 }  // namespace kappa
