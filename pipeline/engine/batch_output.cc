@@ -7,12 +7,28 @@
 
 namespace kappa {
 
+void BatchOutput::reset(std::string_view origin) {
+  origin_.assign(origin);
+  bytes_.clear();
+  pending_.clear();
+  written_ = 0;
+  skipped_ = 0;
+}
+
 Status BatchOutput::prepare(const std::map<std::string, std::vector<PartitionOffset>>& planned) {
-  topics_.clear();
+  // The topics of the last batch are kept (with their buffers) when they are the same.
+  bool same = topics_.size() == planned.size();
+  if (same) {
+    size_t i = 0;
+    for (const auto& [topic, _] : planned) same = same && topics_[i++].name == topic;
+  }
+  if (!same) topics_.clear();
+  size_t index = 0;
   for (const auto& [topic, ends] : planned) {
     auto n = log_.partition_count(topic);
     if (!n) return n.status();
-    TopicState t;
+    if (!same) topics_.emplace_back();
+    TopicState& t = topics_[index++];
     t.name = topic;
     t.partitions = *n;
     t.already.assign(static_cast<size_t>(*n), 0);
@@ -40,7 +56,6 @@ Status BatchOutput::prepare(const std::map<std::string, std::vector<PartitionOff
         at = got->next_offset;
       }
     }
-    topics_.push_back(std::move(t));
   }
   return Status::ok();
 }

@@ -31,6 +31,10 @@ class BatchOutput {
 
   const std::string& origin() const { return origin_; }
 
+  // Starts over for another batch (nothing buffered, prepare() to be called again); the buffers
+  // keep their memory.
+  void reset(std::string_view origin);
+
   // planned: output topic -> its end offsets when the batch was planned.
   Status prepare(const std::map<std::string, std::vector<PartitionOffset>>& planned);
 

@@ -261,7 +261,11 @@ Result<std::optional<BatchPlan>> MicroBatchQuery::plan_batch(int64_t now_ms) {
 }
 
 Status MicroBatchQuery::execute(const BatchPlan& plan, BatchResult& result) {
-  BatchOutput output(log_, spec_.id + ":" + std::to_string(plan.batch_id));
+  origin_scratch_.assign(spec_.id);
+  origin_scratch_ += ':';
+  origin_scratch_ += std::to_string(plan.batch_id);
+  BatchOutput& output = output_;
+  output.reset(origin_scratch_);
   KAPPA_RETURN_IF_ERROR(output.prepare(plan.outputs));
   processor_->begin_batch(plan, output);
   for (size_t i = 0; i < plan.start.size(); ++i) {

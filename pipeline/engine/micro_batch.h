@@ -173,6 +173,8 @@ class MicroBatchQuery final : public Job {
 
   QuerySpec spec_;
   Log& log_;
+  BatchOutput output_{log_, ""};  // the batch's, reset for each: its buffers are kept
+  std::string origin_scratch_;
   CheckpointStore& checkpoint_;
   std::unique_ptr<BatchProcessor> processor_;
   FaultHook* faults_;
