@@ -273,9 +273,12 @@ void append_source_event_json(std::string& out, int64_t id, std::optional<std::s
   out.push_back('}');
 }
 
-void append_staged_json(std::string& out, const StagedEvent& e) {
+void append_staged_head(std::string& out, std::string_view time) {
   out.append("{\"time\":");
-  append_json_string(out, e.time);
+  append_json_string(out, time);
+}
+
+void append_staged_enrichment(std::string& out, const StagedEvent& e) {
   out.append(",\"user_id\":");
   append_opt_int(out, e.user_id);
   out.append(",\"user_name\":");
@@ -286,11 +289,20 @@ void append_staged_json(std::string& out, const StagedEvent& e) {
   append_opt_string(out, e.gender);
   out.append(",\"age\":");
   append_opt_int(out, e.age);
+}
+
+void append_staged_tail(std::string& out, const StagedEvent& e) {
   out.append(",\"hello\":");
   append_opt_string(out, e.hello);
   out.append(",\"id\":");
   append_opt_int(out, e.id);
   out.push_back('}');
+}
+
+void append_staged_json(std::string& out, const StagedEvent& e) {
+  append_staged_head(out, e.time);
+  append_staged_enrichment(out, e);
+  append_staged_tail(out, e);
 }
 
 }  // namespace kappa

@@ -102,5 +102,10 @@ void append_json_string(std::string& out, std::string_view s);
 void append_source_event_json(std::string& out, int64_t id, std::optional<std::string_view> hello,
                               std::string_view time);
 void append_staged_json(std::string& out, const StagedEvent& e);
+// append_staged_json in three pieces, in this order: {"time", then user_id .. age (what the
+// fixtures decide), then hello, id and the closing brace.
+void append_staged_head(std::string& out, std::string_view time);
+void append_staged_enrichment(std::string& out, const StagedEvent& e);
+void append_staged_tail(std::string& out, const StagedEvent& e);
 
 }  // namespace kappa

@@ -18,6 +18,8 @@
 // only a value over the record size limit is dead-lettered.
 #pragma once
 
+#include <array>
+
 #include <string>
 
 #include "pipeline/codec/event_codec.h"
@@ -77,9 +79,13 @@ class StageProcessor final : public BatchProcessor {
   int64_t trigger_ms_ = 0;
   int64_t staged_ = 0;
   int64_t dead_ = 0;
+  // The JSON of the enriched fields of an event with this id (as append_staged_enrichment).
+  std::string_view enrichment(const StagedEvent& staged, int64_t id);
+
   std::string value_;
   std::string key_;
   SparkSourceEvent spark_event_;
+  std::array<std::string, 199> enrichment_;  // by id % 100 + 99 (-99 .. 99)
 };
 
 }  // namespace kappa

@@ -81,6 +81,32 @@ TEST(Stage, WritesKeyedStagedRecordsAndDeadLetters) {
   EXPECT_EQ(t.rows_out + t.dead_letters, t.rows_in);
 }
 
+// The job writes the enriched fields of an id from a cache by id % 100; what it writes is still
+// append_staged_json(enrich(event)) for every id, negative and extreme ones too, in any order.
+TEST(Stage, StagedRecordsAreTheEncodingOfTheEnrichedEvent) {
+  std::vector<int64_t> ids;
+  for (int64_t id = -250; id <= 250; ++id) ids.push_back(id);
+  for (int64_t id = 250; id >= -250; id -= 7) ids.push_back(id);
+  ids.insert(ids.end(), {INT64_MIN, INT64_MAX, INT64_MIN + 1, 1000000007, -1000000007});
+  testing::Rig rig(testing::config_with({}));
+  for (int64_t id : ids) {
+    rig.produce_raw("events", R"({"hello":"ssm-seoul","id":)" + std::to_string(id) +
+                                  R"(,"time":"2022-09-30 16:42:01"})");
+  }
+  rig.advance_to(0);
+  const auto staged = rig.values("events_stages");
+  ASSERT_EQ(staged.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    SourceEvent e;
+    e.id = ids[i];
+    e.hello = "ssm-seoul";
+    e.time = "2022-09-30 16:42:01";
+    std::string expected;
+    append_staged_json(expected, enrich(e, Fixtures::lab()));
+    EXPECT_EQ(staged[i], expected) << "id " << ids[i];
+  }
+}
+
 TEST(Stage, PartitionsLikeKafkaByUserId) {
   PipelineConfig c = testing::config_with({});
   c.stages.partitions = 3;
