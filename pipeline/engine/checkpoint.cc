@@ -8,7 +8,7 @@ Status MemoryCheckpointStore::write_plan(const BatchPlan& plan) {
       return Status::internal("checkpoint: plan for batch " + std::to_string(plan.batch_id) +
                               " follows batch " + std::to_string(last_plan_->batch_id));
     }
-    previous_plan_ = last_plan_;
+    previous_plan_ = std::move(last_plan_);
   }
   last_plan_ = plan;
   return Status::ok();
