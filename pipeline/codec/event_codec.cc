@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "pipeline/codec/flat_json.h"
@@ -77,7 +78,10 @@ bool read_int(const FlatMember& m, std::optional<int64_t>& out, DecodeFailure& w
 EventCodec::EventCodec(TimeZone zone, size_t max_record_bytes)
     : zone_(std::move(zone)),
       max_record_bytes_(max_record_bytes),
-      parser_(std::make_unique<FlatJsonParser>()) {}
+      parser_(std::make_unique<FlatJsonParser>()),
+      source_layout_(std::make_unique<FlatLayout>(FlatLayout{"hello", "id", "time"})),
+      staged_layout_(std::make_unique<FlatLayout>(FlatLayout{
+          "time", "user_id", "user_name", "dept_name", "gender", "age", "hello", "id"})) {}
 
 EventCodec::~EventCodec() = default;
 
@@ -111,7 +115,9 @@ bool EventCodec::read_time(const std::optional<std::string_view>& time, int64_t&
   return fail(why, DeadLetterReason::kBadTime, "/time", parsed.status().message());
 }
 
-bool EventCodec::parse_object(std::optional<std::string_view> bytes, DecodeFailure& why) {
+bool EventCodec::parse_object(std::optional<std::string_view> bytes, const FlatLayout& layout,
+                              bool& laid_out, DecodeFailure& why) {
+  laid_out = false;
   if (!bytes)
     return fail(why, DeadLetterReason::kMissingField, "",
                 "expected a JSON object, the value is null");
@@ -119,6 +125,10 @@ bool EventCodec::parse_object(std::optional<std::string_view> bytes, DecodeFailu
     return fail(why, DeadLetterReason::kOversize, "",
                 "record of " + std::to_string(bytes->size()) + " bytes exceeds the maximum of " +
                     std::to_string(max_record_bytes_));
+  }
+  if (parser_->parse_layout(*bytes, layout)) {
+    laid_out = true;
+    return true;
   }
   switch (parser_->parse(*bytes)) {
     case FlatJsonParser::Outcome::kObject:
@@ -135,19 +145,27 @@ bool EventCodec::parse_object(std::optional<std::string_view> bytes, DecodeFailu
 
 bool EventCodec::decode_source(std::optional<std::string_view> bytes, SourceEvent& out,
                                DecodeFailure& why) {
-  if (!parse_object(bytes, why)) return false;
+  bool laid_out = false;
+  if (!parse_object(bytes, *source_layout_, laid_out, why)) return false;
   std::optional<int64_t> id;
   std::optional<std::string_view> time;
   std::optional<std::string_view> hello;
-  for (const FlatMember& m : parser_->members()) {
-    bool ok = true;
-    if (m.key == "id")
-      ok = read_int(m, id, why);
-    else if (m.key == "time")
-      ok = read_string(m, time, why);
-    else if (m.key == "hello")
-      ok = read_string(m, hello, why);
-    if (!ok) return false;
+  const std::vector<FlatMember>& members = parser_->members();
+  if (laid_out) {  // the same readers in document order, without comparing keys
+    if (!read_string(members[0], hello, why) || !read_int(members[1], id, why) ||
+        !read_string(members[2], time, why))
+      return false;
+  } else {
+    for (const FlatMember& m : members) {
+      bool ok = true;
+      if (m.key == "id")
+        ok = read_int(m, id, why);
+      else if (m.key == "time")
+        ok = read_string(m, time, why);
+      else if (m.key == "hello")
+        ok = read_string(m, hello, why);
+      if (!ok) return false;
+    }
   }
   if (!id) {
     return fail(why, DeadLetterReason::kMissingField, "/id",
@@ -162,10 +180,19 @@ bool EventCodec::decode_source(std::optional<std::string_view> bytes, SourceEven
 
 bool EventCodec::decode_staged(std::optional<std::string_view> bytes, StagedEvent& out,
                                DecodeFailure& why) {
-  if (!parse_object(bytes, why)) return false;
+  bool laid_out = false;
+  if (!parse_object(bytes, *staged_layout_, laid_out, why)) return false;
   StagedEvent e;
   std::optional<std::string_view> time;
-  for (const FlatMember& m : parser_->members()) {
+  const std::vector<FlatMember>& members = parser_->members();
+  if (laid_out) {  // the same readers in document order, without comparing keys
+    if (!read_string(members[0], time, why) || !read_int(members[1], e.user_id, why) ||
+        !read_string(members[2], e.user_name, why) || !read_string(members[3], e.dept_name, why) ||
+        !read_string(members[4], e.gender, why) || !read_int(members[5], e.age, why) ||
+        !read_string(members[6], e.hello, why) || !read_int(members[7], e.id, why))
+      return false;
+  }
+  for (const FlatMember& m : laid_out ? std::span<const FlatMember>() : members) {
     bool ok = true;
     if (m.key == "time")
       ok = read_string(m, time, why);

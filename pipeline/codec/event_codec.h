@@ -33,6 +33,7 @@
 namespace kappa {
 
 class FlatJsonParser;
+class FlatLayout;
 
 enum class DeadLetterReason {
   kNotJson,       // not parseable as JSON (or not UTF-8)
@@ -84,7 +85,9 @@ class EventCodec {
   bool decode_staged(std::optional<std::string_view> bytes, StagedEvent& out, DecodeFailure& why);
 
  private:
-  bool parse_object(std::optional<std::string_view> bytes, DecodeFailure& why);
+  // true: an object; `laid_out` says whether its members are exactly `layout`'s, in order.
+  bool parse_object(std::optional<std::string_view> bytes, const FlatLayout& layout, bool& laid_out,
+                    DecodeFailure& why);
   bool read_time(const std::optional<std::string_view>& time, int64_t& out, DecodeFailure& why);
 
   static constexpr size_t kTimeTextSize = 19;  // "yyyy-MM-dd HH:mm:ss"
@@ -92,7 +95,9 @@ class EventCodec {
   TimeZone zone_;
   size_t max_record_bytes_;
   std::unique_ptr<FlatJsonParser> parser_;
-  bool have_last_time_ = false;  // last_time_ holds a text the fast path parsed
+  std::unique_ptr<const FlatLayout> source_layout_;  // as append_source_event_json writes it
+  std::unique_ptr<const FlatLayout> staged_layout_;  // as append_staged_json writes it
+  bool have_last_time_ = false;                      // last_time_ holds a text the fast path parsed
   char last_time_[kTimeTextSize] = {};
   int64_t last_time_ms_ = 0;
 };

@@ -60,6 +60,43 @@ size_t first_json_special(std::string_view s) {
   return s.size();
 }
 
+bool is_utf8(std::string_view s) {
+  if (s.size() > 64) return simdjson::validate_utf8(s.data(), s.size());
+  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned c = b[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;  // a continuation byte first, C0/C1 (always overlong), or F5..FF
+    }
+    if (n - i < len) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned d = b[i + k];
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return false;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
 namespace {
 
 bool is_ascii(std::string_view s) {
@@ -155,6 +192,23 @@ class Cursor {
     return true;
   }
 
+  // A separator of the layout: one 16-byte compare when that much input is left.
+  bool separator(std::string_view text, const char* padded) {
+#if defined(__SSE2__)
+    if (end_ - p_ >= 16 && text.size() <= 16) {
+      const __m128i in = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      const __m128i want = _mm_load_si128(reinterpret_cast<const __m128i*>(padded));
+      const auto equal = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(in, want)));
+      const unsigned needed = (1U << text.size()) - 1;
+      if ((equal & needed) != needed) return false;
+      p_ += text.size();
+      return true;
+    }
+#endif
+    (void)padded;
+    return literal(text);
+  }
+
   bool literal(std::string_view word) {
     if (static_cast<size_t>(end_ - p_) < word.size() ||
         std::memcmp(p_, word.data(), word.size()) != 0)
@@ -221,6 +275,33 @@ class Cursor {
   std::string& scratch_;
 };
 
+// A member's value, after its colon.
+bool read_value(Cursor& in, FlatMember& m) {
+  switch (in.peek()) {
+    case '"':
+      in.eat('"');
+      if (!in.string(m.str)) return false;
+      m.type = FlatMember::Type::kString;
+      return true;
+    case 'n':
+      if (!in.literal("null")) return false;
+      m.type = FlatMember::Type::kNull;
+      return true;
+    case 't':
+      if (!in.literal("true")) return false;
+      m.type = FlatMember::Type::kBool;
+      m.i = 1;
+      return true;
+    case 'f':
+      if (!in.literal("false")) return false;
+      m.type = FlatMember::Type::kBool;
+      m.i = 0;
+      return true;
+    default:
+      return in.number(m);
+  }
+}
+
 }  // namespace
 
 bool FlatJsonParser::parse_fast(std::string_view input) {
@@ -238,35 +319,13 @@ bool FlatJsonParser::parse_fast(std::string_view input) {
     return in.at_end();
   }
   while (true) {
-    FlatMember m;
+    // Filled in place: a member built on the stack and then copied stalls on store forwarding.
+    FlatMember& m = members_.emplace_back();
     if (!in.eat('"') || !in.string(m.key)) return false;
     in.ws();
     if (!in.eat(':')) return false;
     in.ws();
-    switch (in.peek()) {
-      case '"':
-        in.eat('"');
-        if (!in.string(m.str)) return false;
-        m.type = FlatMember::Type::kString;
-        break;
-      case 'n':
-        if (!in.literal("null")) return false;
-        m.type = FlatMember::Type::kNull;
-        break;
-      case 't':
-        if (!in.literal("true")) return false;
-        m.type = FlatMember::Type::kBool;
-        m.i = 1;
-        break;
-      case 'f':
-        if (!in.literal("false")) return false;
-        m.type = FlatMember::Type::kBool;
-        m.i = 0;
-        break;
-      default:
-        if (!in.number(m)) return false;
-    }
-    members_.push_back(m);
+    if (!read_value(in, m)) return false;
     in.ws();
     if (in.eat(',')) {
       in.ws();
@@ -276,6 +335,34 @@ bool FlatJsonParser::parse_fast(std::string_view input) {
     in.ws();
     return in.at_end();
   }
+}
+
+FlatLayout::FlatLayout(std::initializer_list<std::string_view> keys) {
+  for (std::string_view k : keys) {
+    Separator& sep = separators_.emplace_back();
+    sep.text = (separators_.size() == 1 ? "{\"" : ",\"") + std::string(k) + "\":";
+    if (sep.text.size() <= sizeof sep.padded)
+      std::memcpy(sep.padded, sep.text.data(), sep.text.size());
+    keys_.emplace_back(k);
+  }
+}
+
+bool FlatJsonParser::parse_layout(std::string_view input, const FlatLayout& layout) {
+  members_.clear();
+  scratch_.clear();
+  scratch_.reserve(input.size());
+  Cursor in(input, scratch_);
+  for (size_t k = 0; k < layout.keys_.size(); ++k) {
+    const FlatLayout::Separator& sep = layout.separators_[k];
+    if (!in.separator(sep.text, sep.padded)) return false;
+    FlatMember& m = members_.emplace_back();
+    m.key = layout.keys_[k];
+    if (!read_value(in, m)) return false;
+    // Keys, separators, numbers and literals are ASCII: only strings can hold other bytes, and
+    // as ASCII quotes delimit them, the input is UTF-8 exactly when each of them is.
+    if (m.type == FlatMember::Type::kString && !is_ascii(m.str) && !is_utf8(m.str)) return false;
+  }
+  return in.eat('}') && in.at_end();
 }
 
 namespace {
