@@ -44,6 +44,7 @@ int32_t kafka_murmur2(std::string_view data) {
 }
 
 int32_t partition_for_key(std::string_view key, int32_t partitions) {
+  if (partitions == 1) return 0;  // what the hash would give, without hashing
   const auto positive = static_cast<uint32_t>(kafka_murmur2(key)) & 0x7fffffffU;
   return static_cast<int32_t>(positive % static_cast<uint32_t>(partitions));
 }

@@ -136,16 +136,14 @@ int64_t PartitionLog::append(std::span<const OutgoingRecord> records) {
   return first;
 }
 
-RecordView PartitionLog::view(size_t i) const {
+void PartitionLog::view(size_t i, RecordView& v) const {
   const Entry& e = entry(i);
-  RecordView v;
   v.partition = partition_;
   v.offset = earliest_ + static_cast<int64_t>(i);
   v.timestamp_ms = e.timestamp_ms;
   if (e.key_len != Entry::kNull) v.key = std::string_view(e.key, e.key_len);
   if (e.value_len != Entry::kNull) v.value = std::string_view(e.value, e.value_len);
   v.headers = std::span<const HeaderView>(e.headers, e.header_count);
-  return v;
 }
 
 int64_t PartitionLog::read(int64_t offset, const FetchLimits& limits,
@@ -162,7 +160,8 @@ int64_t PartitionLog::read(int64_t offset, const FetchLimits& limits,
     if (n > 0 && bytes + size > limits.max_bytes) break;
     bytes += size;
     ++n;
-    out.push_back(view(static_cast<size_t>(o - earliest_)));
+    // Filled in place: a view built on the stack and then copied stalls on store forwarding.
+    view(static_cast<size_t>(o - earliest_), out.emplace_back());
   }
   return o;
 }

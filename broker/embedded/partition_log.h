@@ -70,7 +70,7 @@ class PartitionLog {
   const Entry& entry(size_t i) const {
     return entries_[i / kEntriesPerBlock][i % kEntriesPerBlock];
   }
-  RecordView view(size_t i) const;
+  void view(size_t i, RecordView& out) const;   // REQUIRES: out default-constructed
   void append_one(const OutgoingRecord& r);     // REQUIRES: mu_ held
   const char* copy_in(std::string_view bytes);  // REQUIRES: mu_ held
   // Stores a header list, sharing the previous one when equal (a batch's records carry the

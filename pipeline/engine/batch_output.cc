@@ -77,12 +77,18 @@ void BatchOutput::add(size_t topic, std::optional<std::string_view> key, std::st
     ++skipped_;
     return;
   }
-  Pending rec{topic, partition,    key.has_value(), bytes_.size(), key ? key->size() : 0,
-              0,     value.size(), timestamp_ms};
+  // Filled in place: a record built on the stack and then copied stalls on store forwarding.
+  Pending& rec = pending_.emplace_back();
+  rec.topic = topic;
+  rec.partition = partition;
+  rec.has_key = key.has_value();
+  rec.key_at = bytes_.size();
+  rec.key_len = key ? key->size() : 0;
   if (key) bytes_.append(*key);
   rec.value_at = bytes_.size();
+  rec.value_len = value.size();
+  rec.timestamp_ms = timestamp_ms;
   bytes_.append(value);
-  pending_.push_back(rec);
 }
 
 Status BatchOutput::flush() {
@@ -95,13 +101,12 @@ Status BatchOutput::flush() {
     out.clear();
     for (; i < pending_.size() && pending_[i].topic == topic; ++i) {
       const Pending& p = pending_[i];
-      OutgoingRecord r;
-      if (p.has_key) r.key = std::string_view(bytes_).substr(p.key_at, p.key_len);
-      r.value = std::string_view(bytes_).substr(p.value_at, p.value_len);
+      OutgoingRecord& r = out.emplace_back();
+      if (p.has_key) r.key = std::string_view(bytes_.data() + p.key_at, p.key_len);
+      r.value = std::string_view(bytes_.data() + p.value_at, p.value_len);
       r.timestamp_ms = p.timestamp_ms;
       r.partition = p.partition;
       r.headers = origin;
-      out.push_back(r);
     }
     auto placed = log_.produce(topics_[topic].name, out);
     if (!placed) return placed.status().with_context("writing to " + topics_[topic].name);
