@@ -63,16 +63,35 @@ uint32_t AggregateProcessor::intern_value(const DimValue& v) {
   return id;
 }
 
+uint32_t AggregateProcessor::intern_string(std::string_view s) {
+  const size_t slot = (s.size() * 7 + (s.empty() ? 0
+                                                 : static_cast<unsigned char>(s.front()) +
+                                                       3 * static_cast<unsigned char>(s.back()))) %
+                      kRecent;
+  uint32_t& recent = recent_ids_[slot];
+  if (recent != 0) {
+    if (const auto* text = std::get_if<std::string>(&values_[recent]); text && *text == s)
+      return recent;
+  }
+  if (auto it = string_ids_.find(s); it != string_ids_.end()) return recent = it->second;
+  return recent = intern_value(DimValue(std::string(s)));
+}
+
+uint32_t AggregateProcessor::intern_int(int64_t i) {
+  uint32_t& recent = recent_ids_[static_cast<uint64_t>(i) % kRecent];
+  if (recent != 0) {
+    if (const auto* n = std::get_if<int64_t>(&values_[recent]); n && *n == i) return recent;
+  }
+  if (auto it = int_ids_.find(i); it != int_ids_.end()) return recent = it->second;
+  return recent = intern_value(DimValue(i));
+}
+
 uint32_t AggregateProcessor::intern(const StagedEvent& e) {
   auto by_string = [this](const std::optional<std::string_view>& s) -> uint32_t {
-    if (!s) return 0;
-    if (auto it = string_ids_.find(*s); it != string_ids_.end()) return it->second;
-    return intern_value(DimValue(std::string(*s)));
+    return s ? intern_string(*s) : 0;
   };
   auto by_int = [this](const std::optional<int64_t>& i) -> uint32_t {
-    if (!i) return 0;
-    if (auto it = int_ids_.find(*i); it != int_ids_.end()) return it->second;
-    return intern_value(DimValue(*i));
+    return i ? intern_int(*i) : 0;
   };
   switch (field_) {
     case DimensionField::kTime:
@@ -95,11 +114,25 @@ uint32_t AggregateProcessor::intern(const StagedEvent& e) {
   return 0;
 }
 
+int64_t& AggregateProcessor::batch_count(const Key& key) {
+  RecentCount& recent =
+      recent_counts_[(static_cast<uint64_t>(key.start) / 1000 * 31 + key.dim) % kRecent];
+  if (recent.count && recent.key == key) return *recent.count;
+  recent.key = key;
+  recent.count = &batch_[key];
+  return *recent.count;
+}
+
+void AggregateProcessor::forget_batch() {
+  batch_.clear();
+  recent_counts_.fill(RecentCount{});
+}
+
 void AggregateProcessor::begin_batch(const BatchPlan& plan, BatchOutput& output) {
   plan_ = &plan;
   output_ = &output;
   dlq_topic_ = output.topic(spec_.dlq_topic);
-  batch_.clear();
+  forget_batch();
   max_event_time_.reset();
   dead_ = 0;
   decoded_ = 0;
@@ -120,7 +153,7 @@ void AggregateProcessor::process(std::span<const RecordView> records) {
     const int64_t t = e.event_time_ms;
     if (!max_event_time_ || t > *max_event_time_) max_event_time_ = t;
     const uint32_t dim = intern(e);
-    for_each_window(spec_.window, t, [&](int64_t start) { ++batch_[Key{start, dim}]; });
+    for_each_window(spec_.window, t, [&](int64_t start) { ++batch_count(Key{start, dim}); });
   }
 }
 
@@ -268,7 +301,7 @@ StateDelta AggregateProcessor::commit_state() {
     }
   }
   undo_.clear();
-  batch_.clear();
+  forget_batch();
   plan_ = nullptr;
   output_ = nullptr;
   return delta;
@@ -283,7 +316,7 @@ void AggregateProcessor::abort_batch() {
     }
   }
   undo_.clear();
-  batch_.clear();
+  forget_batch();
   plan_ = nullptr;
   output_ = nullptr;
 }

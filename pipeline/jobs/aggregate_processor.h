@@ -15,6 +15,7 @@
 // State (window start, dimension value) -> count lives in the checkpoint as key/value deltas.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -90,6 +91,12 @@ class AggregateProcessor final : public BatchProcessor {
   };
 
   uint32_t intern(const StagedEvent& e);
+  uint32_t intern_string(std::string_view s);
+  uint32_t intern_int(int64_t i);
+  // The batch's count for key, through a small cache of recent keys (most events fall in the
+  // window of the previous ones, among a few dimension values).
+  int64_t& batch_count(const Key& key);
+  void forget_batch();
   uint32_t intern_value(const DimValue& v);
   void set_state(const Key& key, std::optional<int64_t> value);
   std::string encode_key(const Key& key) const;
@@ -106,6 +113,14 @@ class AggregateProcessor final : public BatchProcessor {
   std::vector<DimValue> values_;  // dimension id -> value; id 0 is NULL
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> string_ids_;
   std::unordered_map<int64_t, uint32_t> int_ids_;
+  // Direct-mapped caches in front of the maps: a dimension id (0: empty), a batch count.
+  static constexpr size_t kRecent = 16;
+  std::array<uint32_t, kRecent> recent_ids_{};
+  struct RecentCount {
+    Key key{0, 0};
+    int64_t* count = nullptr;  // into batch_: its nodes do not move
+  };
+  std::array<RecentCount, kRecent> recent_counts_{};
 
   // The batch in progress.
   const BatchPlan* plan_ = nullptr;
