@@ -79,13 +79,23 @@ class StageProcessor final : public BatchProcessor {
   int64_t trigger_ms_ = 0;
   int64_t staged_ = 0;
   int64_t dead_ = 0;
-  // The JSON of the enriched fields of an event with this id (as append_staged_enrichment).
-  std::string_view enrichment(const StagedEvent& staged, int64_t id);
+  // What enrich() decides of an event, which is a function of id % 100 (user id % 10, dept id
+  // % 5, gender % 2, age % 100): the JSON of the enriched fields (as append_staged_enrichment)
+  // and the record key (user_id in decimal), made once per remainder.
+  struct Enrichment {
+    std::string json;  // empty: not made yet
+    std::string key;
+  };
+  const Enrichment& enrichment(const SourceEvent& event);
+  // `,"hello":<hello>,"id":` (as append_staged_tail writes it) for the last hello seen.
+  std::string_view tail_prefix(const std::optional<std::string_view>& hello);
 
   std::string value_;
   std::string key_;
   SparkSourceEvent spark_event_;
-  std::array<std::string, 199> enrichment_;  // by id % 100 + 99 (-99 .. 99)
+  std::array<Enrichment, 199> enrichment_;  // by id % 100 + 99 (-99 .. 99)
+  std::optional<std::string> last_hello_;
+  std::string last_tail_prefix_;
 };
 
 }  // namespace kappa

@@ -81,29 +81,40 @@ TEST(Stage, WritesKeyedStagedRecordsAndDeadLetters) {
   EXPECT_EQ(t.rows_out + t.dead_letters, t.rows_in);
 }
 
-// The job writes the enriched fields of an id from a cache by id % 100; what it writes is still
-// append_staged_json(enrich(event)) for every id, negative and extreme ones too, in any order.
+// The job writes the enriched fields of an id, its key and the text before the id from caches
+// (by id % 100, and the last hello); what it writes is still append_staged_json(enrich(event))
+// keyed by user_id, for every id, negative and extreme ones too, in any order, whatever hello.
 TEST(Stage, StagedRecordsAreTheEncodingOfTheEnrichedEvent) {
   std::vector<int64_t> ids;
   for (int64_t id = -250; id <= 250; ++id) ids.push_back(id);
   for (int64_t id = 250; id >= -250; id -= 7) ids.push_back(id);
   ids.insert(ids.end(), {INT64_MIN, INT64_MAX, INT64_MIN + 1, 1000000007, -1000000007});
+  const std::optional<std::string> hellos[] = {"ssm-seoul", "ssm-seoul", std::nullopt, "a\"b",
+                                               "",          "ssm-seoul", std::nullopt};
+  auto hello_of = [&](size_t i) -> const std::optional<std::string>& {
+    return hellos[i % std::size(hellos)];
+  };
   testing::Rig rig(testing::config_with({}));
-  for (int64_t id : ids) {
-    rig.produce_raw("events", R"({"hello":"ssm-seoul","id":)" + std::to_string(id) +
-                                  R"(,"time":"2022-09-30 16:42:01"})");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string value;
+    append_source_event_json(value, ids[i], hello_of(i), "2022-09-30 16:42:01");
+    rig.produce_raw("events", value);
   }
   rig.advance_to(0);
-  const auto staged = rig.values("events_stages");
-  ASSERT_EQ(staged.size(), ids.size());
+  ASSERT_EQ(rig.broker.partition_count("events_stages").value(), 1);
+  auto staged = rig.broker.fetch("events_stages", 0, 0, FetchLimits{});
+  ASSERT_TRUE(staged);
+  ASSERT_EQ(staged->records.size(), ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     SourceEvent e;
     e.id = ids[i];
-    e.hello = "ssm-seoul";
+    e.hello = hello_of(i);
     e.time = "2022-09-30 16:42:01";
+    const StagedEvent enriched = enrich(e, Fixtures::lab());
     std::string expected;
-    append_staged_json(expected, enrich(e, Fixtures::lab()));
-    EXPECT_EQ(staged[i], expected) << "id " << ids[i];
+    append_staged_json(expected, enriched);
+    EXPECT_EQ(staged->records[i].value, expected) << "id " << ids[i];
+    EXPECT_EQ(staged->records[i].key, std::to_string(*enriched.user_id)) << "id " << ids[i];
   }
 }
 
