@@ -64,11 +64,11 @@ uint32_t AggregateProcessor::intern_value(const DimValue& v) {
 }
 
 uint32_t AggregateProcessor::intern_string(std::string_view s) {
-  const size_t slot = (s.size() * 7 + (s.empty() ? 0
-                                                 : static_cast<unsigned char>(s.front()) +
-                                                       3 * static_cast<unsigned char>(s.back()))) %
-                      kRecent;
-  uint32_t& recent = recent_ids_[slot];
+  // The slot: the first eight bytes and the length, mixed by a multiply, top bits.
+  uint64_t head = 0;
+  std::memcpy(&head, s.data(), std::min<size_t>(s.size(), sizeof head));
+  const uint64_t mixed = (head ^ (s.size() * 0x9E3779B97F4A7C15ULL)) * 0xD6E8FEB86659FD93ULL;
+  uint32_t& recent = recent_ids_[(mixed >> 56) % kRecent];
   if (recent != 0) {
     if (const auto* text = std::get_if<std::string>(&values_[recent]); text && *text == s)
       return recent;
@@ -78,7 +78,8 @@ uint32_t AggregateProcessor::intern_string(std::string_view s) {
 }
 
 uint32_t AggregateProcessor::intern_int(int64_t i) {
-  uint32_t& recent = recent_ids_[static_cast<uint64_t>(i) % kRecent];
+  uint32_t& recent =
+      recent_ids_[(static_cast<uint64_t>(i) * 0xD6E8FEB86659FD93ULL >> 56) % kRecent];
   if (recent != 0) {
     if (const auto* n = std::get_if<int64_t>(&values_[recent]); n && *n == i) return recent;
   }
@@ -115,8 +116,8 @@ uint32_t AggregateProcessor::intern(const StagedEvent& e) {
 }
 
 int64_t& AggregateProcessor::batch_count(const Key& key) {
-  RecentCount& recent =
-      recent_counts_[(static_cast<uint64_t>(key.start) / 1000 * 31 + key.dim) % kRecent];
+  RecentCount& recent = recent_counts_[(static_cast<uint64_t>(key.start) / 1000 * 31 + key.dim) %
+                                       recent_counts_.size()];
   if (recent.count && recent.key == key) return *recent.count;
   recent.key = key;
   recent.count = &batch_[key];

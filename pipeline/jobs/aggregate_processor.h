@@ -114,13 +114,13 @@ class AggregateProcessor final : public BatchProcessor {
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> string_ids_;
   std::unordered_map<int64_t, uint32_t> int_ids_;
   // Direct-mapped caches in front of the maps: a dimension id (0: empty), a batch count.
-  static constexpr size_t kRecent = 16;
+  static constexpr size_t kRecent = 256;
   std::array<uint32_t, kRecent> recent_ids_{};
   struct RecentCount {
     Key key{0, 0};
     int64_t* count = nullptr;  // into batch_: its nodes do not move
   };
-  std::array<RecentCount, kRecent> recent_counts_{};
+  std::array<RecentCount, 16> recent_counts_{};
 
   // The batch in progress.
   const BatchPlan* plan_ = nullptr;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <map>
+
 #include "pipeline/jobs/test_rig.h"
 
 namespace kappa {
@@ -126,6 +128,37 @@ TEST(Aggregate, OtherDimensionsAreTypedLikeSpark) {
   rig.advance_to(20);
   EXPECT_EQ(rig.table("events_ages"), (std::vector<TableRow>{rig.row(100, 110, int64_t{1}, 1)}));
   EXPECT_EQ(rig.table("events_depts"), (std::vector<TableRow>{rig.row(100, 110, "H/R", 1)}));
+}
+
+// The aggregation keeps caches of recent values and counts in front of its maps; values that
+// share a cache slot (here: names with the same first eight bytes and length, and 600 ids in a
+// cache of 256) are still counted apart, in windows visited in turn.
+TEST(Aggregate, ValuesSharingACacheSlotAreCountedApart) {
+  AggregationConfig ids = v1();
+  ids.spec.table = "events_ids";
+  ids.spec.dimension = "id";
+  Rig rig(testing::config_with({v1(), ids}, false));
+  std::map<std::pair<int64_t, std::string>, int64_t> names;  // (window start, name) -> count
+  std::map<std::pair<int64_t, int64_t>, int64_t> by_id;
+  rig.advance_to(1);
+  for (int i = 0; i < 3000; ++i) {
+    const std::string name = std::string("user0000") + static_cast<char>('a' + i % 7);
+    const int64_t id = i * 7919 % 600;
+    const int64_t second = 100 + (i * 13) % 30;  // windows [100,110), [110,120), [120,130)
+    rig.produce_staged(name, second, id);
+    ++names[{second / 10 * 10, name}];
+    ++by_id[{second / 10 * 10, id}];
+  }
+  rig.advance_to(6);
+  rig.produce_staged("late", 200);  // W -> 185: every window above closes
+  rig.advance_to(20);
+  std::vector<TableRow> expected_names, expected_ids;
+  for (const auto& [k, n] : names)
+    expected_names.push_back(rig.row(k.first, k.first + 10, k.second, n));
+  for (const auto& [k, n] : by_id)
+    expected_ids.push_back(rig.row(k.first, k.first + 10, k.second, n));
+  EXPECT_EQ(rig.table("events_users_v1"), expected_names);
+  EXPECT_EQ(rig.table("events_ids"), expected_ids);
 }
 
 TEST(Aggregate, MalformedStagedRecordsAreDeadLetteredAndCountsBalance) {
