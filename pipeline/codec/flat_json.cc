@@ -276,7 +276,7 @@ class Cursor {
 };
 
 // A member's value, after its colon.
-bool read_value(Cursor& in, FlatMember& m) {
+[[gnu::always_inline]] inline bool read_value(Cursor& in, FlatMember& m) {
   switch (in.peek()) {
     case '"':
       in.eat('"');
