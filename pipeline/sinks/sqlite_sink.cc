@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 namespace kappa {
@@ -67,9 +68,14 @@ void configure_sqlite_once() {
 
 }  // namespace
 
+// Rows are inserted up to this many to a statement: one statement's overhead for many rows.
+constexpr size_t kRowsPerInsert = 16;
+
 struct SqliteSink::Cache {
   struct Table {
-    std::unique_ptr<Statement> insert;
+    std::string insert_head;            // INSERT INTO t (...) VALUES
+    std::unique_ptr<Statement> insert;  // one row
+    std::array<std::unique_ptr<Statement>, kRowsPerInsert + 1> inserts;  // by row count, lazily
     std::unique_ptr<Statement> remove;  // update mode: the row with the same key
     std::unique_ptr<Statement> clear;   // complete mode: every row
     bool indexed = false;               // the index update mode's deletes search
@@ -144,9 +150,9 @@ Status SqliteSink::write_rows(const BatchCommit& commit) {
                                       " (\"start\" TIMESTAMP, \"end\" TIMESTAMP, " + dim + " " +
                                       dim_type + ", \"count\" BIGINT NOT NULL)"));
     Cache::Table statements;
-    statements.insert =
-        std::make_unique<Statement>(db_, "INSERT INTO " + table + " (\"start\", \"end\", " + dim +
-                                             ", \"count\") VALUES (?, ?, ?, ?)");
+    statements.insert_head =
+        "INSERT INTO " + table + " (\"start\", \"end\", " + dim + ", \"count\") VALUES ";
+    statements.insert = std::make_unique<Statement>(db_, statements.insert_head + "(?, ?, ?, ?)");
     statements.remove = std::make_unique<Statement>(
         db_, "DELETE FROM " + table + " WHERE \"start\" = ? AND \"end\" = ? AND " + dim + " IS ?");
     statements.clear = std::make_unique<Statement>(db_, "DELETE FROM " + table);
@@ -174,22 +180,47 @@ Status SqliteSink::write_rows(const BatchCommit& commit) {
     st.clear->reset();
     if (rc != SQLITE_DONE) return fail("clearing");
   }
-  for (const TableRow& r : commit.rows) {
-    if (commit.mode == OutputMode::kUpdate) {
+  if (commit.mode == OutputMode::kUpdate) {
+    for (const TableRow& r : commit.rows) {
       st.remove->bind(1, std::string_view(r.start));
       st.remove->bind(2, std::string_view(r.end));
       st.remove->bind(3, r.dim);
       const int rc = st.remove->step();
       st.remove->reset();
       if (rc != SQLITE_DONE) return fail("updating");
+      st.insert->bind(1, std::string_view(r.start));
+      st.insert->bind(2, std::string_view(r.end));
+      st.insert->bind(3, r.dim);
+      st.insert->bind(4, r.count);
+      const int rc2 = st.insert->step();
+      st.insert->reset();
+      if (rc2 != SQLITE_DONE) return fail("inserting into");
     }
-    st.insert->bind(1, std::string_view(r.start));
-    st.insert->bind(2, std::string_view(r.end));
-    st.insert->bind(3, r.dim);
-    st.insert->bind(4, r.count);
-    const int rc = st.insert->step();
-    st.insert->reset();
+    return Status::ok();
+  }
+  // Append and complete mode: the rows in order, up to kRowsPerInsert to a statement (a
+  // multi-row VALUES inserts in its order, so rowids follow the rows as one at a time would).
+  for (size_t at = 0; at < commit.rows.size();) {
+    const size_t n = std::min(kRowsPerInsert, commit.rows.size() - at);
+    std::unique_ptr<Statement>& insert = st.inserts[n];
+    if (!insert) {
+      std::string sql = st.insert_head;
+      for (size_t i = 0; i < n; ++i) sql += i ? ", (?, ?, ?, ?)" : "(?, ?, ?, ?)";
+      insert = std::make_unique<Statement>(db_, sql);
+      if (!insert->ok()) return fail("preparing an insert into");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const TableRow& r = commit.rows[at + i];
+      const int p = static_cast<int>(4 * i);
+      insert->bind(p + 1, std::string_view(r.start));
+      insert->bind(p + 2, std::string_view(r.end));
+      insert->bind(p + 3, r.dim);
+      insert->bind(p + 4, r.count);
+    }
+    const int rc = insert->step();
+    insert->reset();
     if (rc != SQLITE_DONE) return fail("inserting into");
+    at += n;
   }
   return Status::ok();
 }
@@ -228,26 +259,32 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
     c.tables.clear();  // a table created in this transaction is gone again
     return s;
   };
-  c.seen->bind(1, std::string_view(commit.query_id));
-  c.seen->bind(2, commit.batch_id);
-  const int seen = c.seen->step();
-  const std::string recorded = seen == SQLITE_ROW ? c.seen->text(0) : std::string();
-  c.seen->reset();
-  if (seen == SQLITE_ROW) {
-    run(*c.rollback);
-    if (recorded != commit.source_end) return ledger_mismatch(commit, recorded, describe());
-    return CommitOutcome::kAlreadyCommitted;
-  }
-  if (seen != SQLITE_DONE) return rollback(error("reading the ledger"));
-  if (Status s = write_rows(commit); !s) return rollback(s);
-  if (Status s = fault_at(faults_, "sink.between_rows_and_ledger", commit.query_id); !s)
-    return rollback(s);
+  // The ledger row first: its primary key (query_id, batch_id) refuses a batch committed
+  // before, which is then read back; one statement for the common case, not a lookup and an
+  // insert. The rows follow in the same transaction, so either order commits the same.
   c.ledger->bind(1, std::string_view(commit.query_id));
   c.ledger->bind(2, commit.batch_id);
   c.ledger->bind(3, std::string_view(commit.table.name));
   c.ledger->bind(4, std::string_view(commit.source_end));
   c.ledger->bind(5, static_cast<int64_t>(commit.rows.size()));
-  if (run(*c.ledger) != SQLITE_DONE) return rollback(error("writing the ledger"));
+  const int written = c.ledger->step();
+  const int written_why = sqlite3_extended_errcode(db_);
+  c.ledger->reset();
+  if (written == SQLITE_CONSTRAINT && written_why == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    c.seen->bind(1, std::string_view(commit.query_id));
+    c.seen->bind(2, commit.batch_id);
+    const int seen = c.seen->step();
+    const std::string recorded = seen == SQLITE_ROW ? c.seen->text(0) : std::string();
+    c.seen->reset();
+    if (seen != SQLITE_ROW) return rollback(error("reading the ledger"));
+    run(*c.rollback);
+    if (recorded != commit.source_end) return ledger_mismatch(commit, recorded, describe());
+    return CommitOutcome::kAlreadyCommitted;
+  }
+  if (written != SQLITE_DONE) return rollback(error("writing the ledger"));
+  if (Status s = fault_at(faults_, "sink.between_rows_and_ledger", commit.query_id); !s)
+    return rollback(s);
+  if (Status s = write_rows(commit); !s) return rollback(s);
   if (run(*c.commit) != SQLITE_DONE) return rollback(error("committing"));
   KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.after_commit", commit.query_id));
   return CommitOutcome::kWritten;
