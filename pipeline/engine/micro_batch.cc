@@ -364,20 +364,14 @@ Status MicroBatchQuery::run(int64_t now_ms) {
     return s.code() == StatusCode::kAborted ? Status::ok() : s;
   }
 
-  BatchReport report{spec_.id,
-                     plan,
-                     result,
-                     next_watermark,
-                     processor_->watermark_delay_ms().has_value(),
-                     pending_is_retry_,
-                     now_ms,
-                     std::nullopt};
+  const bool retried = pending_is_retry_;
   committed_ = plan.end;
   has_committed_ = true;
   last_batch_watermark_ms_ = plan.watermark_ms;
   watermark_ms_ = next_watermark;
   batch_id_ = plan.batch_id + 1;
   ran_batch_this_run_ = true;
+  std::optional<BatchPlan> done = std::move(pending_);  // for the report, without a copy
   pending_.reset();
   pending_is_retry_ = false;
   last_error_ = Status::ok();
@@ -401,7 +395,17 @@ Status MicroBatchQuery::run(int64_t now_ms) {
   totals_.late_groups += result.late_groups;
   totals_.windowed_rows += result.windowed_rows;
   if (result.sink_skipped) ++totals_.sink_skips;
-  if (listener_) listener_(report);
+  if (listener_) {
+    BatchReport report{spec_.id,
+                       std::move(*done),
+                       result,
+                       next_watermark,
+                       processor_->watermark_delay_ms().has_value(),
+                       retried,
+                       now_ms,
+                       std::nullopt};
+    listener_(report);
+  }
   return Status::ok();
 }
 
