@@ -39,6 +39,20 @@ class TopicTable {
       return route_records(topic, records, partitioner_, static_cast<int32_t>(partitions.size()));
     }
 
+    // route() for a topic of one partition, without building the lists: true when every
+    // record may go to partition 0. The partitioner still sees each record that asks it, so
+    // its sticky state is what route() would leave.
+    bool route_to_first(std::span<const OutgoingRecord> records) {
+      std::lock_guard lock(partitioner_mu_);
+      for (const OutgoingRecord& r : records) {
+        if (r.partition != kAnyPartition && r.partition != 0) return false;
+      }
+      for (const OutgoingRecord& r : records) {
+        if (r.partition == kAnyPartition) partitioner_.partition(r.key, 1);
+      }
+      return true;
+    }
+
    private:
     std::mutex partitioner_mu_;
     Partitioner partitioner_;

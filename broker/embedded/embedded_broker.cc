@@ -19,15 +19,15 @@ Result<std::vector<Appended>> EmbeddedBroker::produce(std::string_view topic,
   auto& t = **found;
   const auto n = static_cast<int32_t>(t.partitions.size());
 
-  // Route every record first, then append each partition's share in one locked call.
-  auto routed = t.route(topic, records);
-  if (!routed) return routed.status();
   std::vector<Appended> placed(records.size());
-  if (n == 1) {
+  if (n == 1 && t.route_to_first(records)) {
     const int64_t first = t.partitions[0]->append(records);
     for (size_t i = 0; i < placed.size(); ++i) placed[i] = {0, first + static_cast<int64_t>(i)};
     return placed;
   }
+  // Route every record first, then append each partition's share in one locked call.
+  auto routed = t.route(topic, records);
+  if (!routed) return routed.status();
   std::vector<const OutgoingRecord*> batch;
   for (int32_t p = 0; p < n; ++p) {
     const auto& idx = (*routed)[static_cast<size_t>(p)];
