@@ -282,9 +282,10 @@ Result<CommitOutcome> SqliteSink::commit_batch(const BatchCommit& commit) {
     return CommitOutcome::kAlreadyCommitted;
   }
   if (written != SQLITE_DONE) return rollback(error("writing the ledger"));
+  if (Status s = write_rows(commit); !s) return rollback(s);
+  // The fault point of a failure with the rows written (here, after the ledger row too).
   if (Status s = fault_at(faults_, "sink.between_rows_and_ledger", commit.query_id); !s)
     return rollback(s);
-  if (Status s = write_rows(commit); !s) return rollback(s);
   if (run(*c.commit) != SQLITE_DONE) return rollback(error("committing"));
   KAPPA_RETURN_IF_ERROR(fault_at(faults_, "sink.after_commit", commit.query_id));
   return CommitOutcome::kWritten;
