@@ -91,7 +91,6 @@ class StageProcessor final : public BatchProcessor {
   std::string_view tail_prefix(const std::optional<std::string_view>& hello);
 
   std::string value_;
-  std::string key_;
   SparkSourceEvent spark_event_;
   std::array<Enrichment, 199> enrichment_;  // by id % 100 + 99 (-99 .. 99)
   std::optional<std::string> last_hello_;

@@ -73,9 +73,9 @@ constexpr size_t kRowsPerInsert = 16;
 
 struct SqliteSink::Cache {
   struct Table {
-    std::string insert_head;            // INSERT INTO t (...) VALUES
-    std::unique_ptr<Statement> insert;  // one row
-    std::array<std::unique_ptr<Statement>, kRowsPerInsert + 1> inserts;  // by row count, lazily
+    std::string insert_head;  // INSERT INTO t (...) VALUES
+    // By row count; one row made with the table, the others when first needed.
+    std::array<std::unique_ptr<Statement>, kRowsPerInsert + 1> inserts;
     std::unique_ptr<Statement> remove;  // update mode: the row with the same key
     std::unique_ptr<Statement> clear;   // complete mode: every row
     bool indexed = false;               // the index update mode's deletes search
@@ -152,11 +152,12 @@ Status SqliteSink::write_rows(const BatchCommit& commit) {
     Cache::Table statements;
     statements.insert_head =
         "INSERT INTO " + table + " (\"start\", \"end\", " + dim + ", \"count\") VALUES ";
-    statements.insert = std::make_unique<Statement>(db_, statements.insert_head + "(?, ?, ?, ?)");
+    statements.inserts[1] =
+        std::make_unique<Statement>(db_, statements.insert_head + "(?, ?, ?, ?)");
     statements.remove = std::make_unique<Statement>(
         db_, "DELETE FROM " + table + " WHERE \"start\" = ? AND \"end\" = ? AND " + dim + " IS ?");
     statements.clear = std::make_unique<Statement>(db_, "DELETE FROM " + table);
-    if (!statements.insert->ok() || !statements.remove->ok() || !statements.clear->ok()) {
+    if (!statements.inserts[1]->ok() || !statements.remove->ok() || !statements.clear->ok()) {
       return error("preparing statements for " + t.name);
     }
     it = cache_->tables.emplace(t.name, std::move(statements)).first;
@@ -188,12 +189,13 @@ Status SqliteSink::write_rows(const BatchCommit& commit) {
       const int rc = st.remove->step();
       st.remove->reset();
       if (rc != SQLITE_DONE) return fail("updating");
-      st.insert->bind(1, std::string_view(r.start));
-      st.insert->bind(2, std::string_view(r.end));
-      st.insert->bind(3, r.dim);
-      st.insert->bind(4, r.count);
-      const int rc2 = st.insert->step();
-      st.insert->reset();
+      Statement& insert = *st.inserts[1];
+      insert.bind(1, std::string_view(r.start));
+      insert.bind(2, std::string_view(r.end));
+      insert.bind(3, r.dim);
+      insert.bind(4, r.count);
+      const int rc2 = insert.step();
+      insert.reset();
       if (rc2 != SQLITE_DONE) return fail("inserting into");
     }
     return Status::ok();
