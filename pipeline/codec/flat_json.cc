@@ -9,6 +9,8 @@
 #include <array>
 #include <cstring>
 
+#include "pipeline/codec/utf8.h"
+
 namespace kappa {
 
 std::string_view type_name(FlatMember::Type t) {
@@ -62,37 +64,12 @@ size_t first_json_special(std::string_view s) {
 
 bool is_utf8(std::string_view s) {
   if (s.size() > 64) return simdjson::validate_utf8(s.data(), s.size());
-  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned c = b[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;  // a continuation byte first, C0/C1 (always overlong), or F5..FF
-    }
-    if (n - i < len) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const unsigned d = b[i + k];
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return false;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return false;
-    i += len;
+  uint32_t cp = 0;
+  size_t bad = 0;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = decode_utf8(s, i, &cp, &bad);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }

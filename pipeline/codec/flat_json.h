@@ -43,9 +43,8 @@ std::string_view type_name(FlatMember::Type t);
 // '\\'), or s.size(). The encoder escapes from there; the parser stops there.
 size_t first_json_special(std::string_view s);
 
-// Whether s is UTF-8 (no overlong forms, surrogates or code points above U+10FFFF), as
-// simdjson's validator decides; written for the short strings of an event, where calling
-// simdjson costs more than the check.
+// Whether s is UTF-8 (utf8.h; simdjson's validator decides the same): short strings, an event's,
+// are decoded in line, where calling simdjson costs more than the check.
 bool is_utf8(std::string_view s);
 
 // An object's keys in one order: `{"k0":v0,"k1":v1,...}` with no whitespace.
