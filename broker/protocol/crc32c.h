@@ -1,8 +1,9 @@
 // CRC-32C (Castagnoli), the checksum of Kafka's RecordBatch v2, of our durable segments and group
 // offset log, and of the pipeline's checkpoint files: the one implementation in the product.
 //
-// On x86-64 processors with SSE4.2 it uses the crc32 instruction (checked once at run time);
-// elsewhere, and for the tail of a buffer, slicing-by-8 tables. Both give the same value.
+// On x86-64 processors with SSE4.2 it uses the crc32 instruction (checked once at run time), as
+// three interleaved streams over long buffers; elsewhere, slicing-by-8 tables. Both give the
+// same value.
 #pragma once
 
 #include <cstddef>
