@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,6 +276,10 @@ int64_t index_of(const void* payload) {
 struct RunResult {
   double produce_s = 0;
   double consume_s = 0;
+  // CPU seconds of the broker process and of this one (the client) in each phase; negative
+  // when the broker's could not be read (a Kafka whose pid is unknown).
+  double produce_cpu_s = -1, consume_cpu_s = -1;
+  double produce_client_cpu_s = 0, consume_client_cpu_s = 0;
 };
 
 Result<double> produce(const std::string& bootstrap, const std::string& topic, const Options& o) {
@@ -587,47 +592,91 @@ class KappaBroker {
   std::string name_, dir_, log_, bootstrap_;
 };
 
-struct TargetResult {
+// The CPU time of every thread of process `pid` so far, in seconds: the sum of the first field
+// (nanoseconds on a CPU) of /proc/PID/task/*/schedstat; nullopt when it cannot be read.
+std::optional<double> cpu_seconds(pid_t pid) {
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::filesystem::directory_iterator it(tasks, ec);
+  if (ec) return std::nullopt;
+  int64_t ns = 0;
+  for (const auto& task : it) {
+    std::ifstream in(task.path() / "schedstat");
+    int64_t run_ns = 0;
+    if (in >> run_ns) ns += run_ns;
+  }
+  return static_cast<double>(ns) / 1e9;
+}
+
+// This process's CPU time so far (every thread, also those that ended: the clients' own).
+double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// A cluster under test: `kappa broker` or kfake as a child of this process, or a running Kafka.
+struct Target {
+  std::string name;  // kappa, kfake or kafka
+  std::string bootstrap;
+  bool kafka = false;  // a cluster that keeps its state: retention.ms=-1, topics deleted after
+  std::optional<pid_t> pid;  // the broker process, for its CPU and memory figures
+  Handle admin;
+  int64_t stamp = 0;  // in its topics' names
   std::vector<RunResult> runs;
 };
 
-// The runs against one cluster, each on a fresh topic. `kafka` adds retention.ms=-1 to the topic
-// and deletes it after the run (a real cluster keeps its state; the kappa broker's dir goes).
-Result<TargetResult> run_target(const std::string& name, const std::string& bootstrap, bool kafka,
-                                const Options& o, std::ostream& err) {
-  auto admin_client = make_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}}, false);
+Status prepare(Target& t) {
+  auto admin_client = make_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", t.bootstrap}}, false);
   if (!admin_client) return admin_client.status();
   KAPPA_RETURN_IF_ERROR(wait_for_metadata(admin_client->get(), "", 0, kAdminTimeoutMs));
-  TargetResult result;
-  const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  for (int64_t r = 1; r <= o.runs; ++r) {
-    const std::string topic = "kappa-bench-" + name + "-" + std::to_string(::getpid()) + "-" +
-                              std::to_string(stamp) + "-" + std::to_string(r);
-    Settings configs;
-    if (kafka) configs.push_back({"retention.ms", "-1"});
-    KAPPA_RETURN_IF_ERROR(
-        create_topic(admin_client->get(), topic, static_cast<int>(o.partitions), configs));
-    RunResult run;
-    auto p = produce(bootstrap, topic, o);
-    if (!p)
-      return Status(p.status().code(),
-                    name + " run " + std::to_string(r) + ": produce: " + p.status().message());
-    run.produce_s = *p;
-    auto c = consume(bootstrap, topic, o);
-    if (!c)
-      return Status(c.status().code(),
-                    name + " run " + std::to_string(r) + ": consume: " + c.status().message());
-    run.consume_s = *c;
-    result.runs.push_back(run);
-    if (kafka) {
-      if (Status s = delete_topic(admin_client->get(), topic); !s.is_ok()) {
-        err << "kappa: note: could not delete " << topic << ": " << s.message() << "\n";
-      }
+  t.admin = std::move(*admin_client);
+  t.stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return Status::ok();
+}
+
+// Run `r` against one cluster, on a fresh topic.
+Status run_once(Target& t, int64_t r, const Options& o, std::ostream& err) {
+  const std::string topic = "kappa-bench-" + t.name + "-" + std::to_string(::getpid()) + "-" +
+                            std::to_string(t.stamp) + "-" + std::to_string(r);
+  Settings configs;
+  if (t.kafka) configs.push_back({"retention.ms", "-1"});
+  KAPPA_RETURN_IF_ERROR(
+      create_topic(t.admin.get(), topic, static_cast<int>(o.partitions), configs));
+  auto broker_cpu = [&]() -> double {
+    const auto s = t.pid ? cpu_seconds(*t.pid) : std::nullopt;
+    return s ? *s : -1;
+  };
+  RunResult run;
+  const double b0 = broker_cpu(), c0 = own_cpu_seconds();
+  auto p = produce(t.bootstrap, topic, o);
+  if (!p)
+    return Status(p.status().code(),
+                  t.name + " run " + std::to_string(r) + ": produce: " + p.status().message());
+  run.produce_s = *p;
+  const double b1 = broker_cpu(), c1 = own_cpu_seconds();
+  auto c = consume(t.bootstrap, topic, o);
+  if (!c)
+    return Status(c.status().code(),
+                  t.name + " run " + std::to_string(r) + ": consume: " + c.status().message());
+  run.consume_s = *c;
+  const double b2 = broker_cpu(), c2 = own_cpu_seconds();
+  if (b0 >= 0 && b1 >= 0 && b2 >= 0) {
+    run.produce_cpu_s = b1 - b0;
+    run.consume_cpu_s = b2 - b1;
+  }
+  run.produce_client_cpu_s = c1 - c0;
+  run.consume_client_cpu_s = c2 - c1;
+  t.runs.push_back(run);
+  if (t.kafka) {
+    if (Status s = delete_topic(t.admin.get(), topic); !s.is_ok()) {
+      err << "kappa: note: could not delete " << topic << ": " << s.message() << "\n";
     }
   }
-  return result;
+  return Status::ok();
 }
 
 // ---- output ----------------------------------------------------------------------------------
@@ -640,15 +689,15 @@ std::string fixed(double v, int digits) {
 
 struct Medians {
   double produce_msgs = 0, consume_msgs = 0;
+  double produce_cpu_ns = -1, consume_cpu_ns = -1;  // the broker's, per message
 };
 
-Medians print_target(std::ostream& out, const std::string& name, const TargetResult& t,
-                     const Options& o) {
+Medians print_target(std::ostream& out, const Target& t, const Options& o) {
   const double n = static_cast<double>(o.messages);
   const double mb = n * static_cast<double>(o.size) / 1e6;
-  std::vector<double> pm, cm;
+  std::vector<double> pm, cm, pc, cc, pcc, ccc;
   for (size_t r = 0; r < t.runs.size(); ++r) {
-    const std::string prefix = "broker." + name + ".run" + std::to_string(r + 1) + ".";
+    const std::string prefix = "broker." + t.name + ".run" + std::to_string(r + 1) + ".";
     const RunResult& run = t.runs[r];
     pm.push_back(n / run.produce_s);
     cm.push_back(n / run.consume_s);
@@ -656,18 +705,50 @@ Medians print_target(std::ostream& out, const std::string& name, const TargetRes
     out << prefix << "produce_mb_per_s " << fixed(mb / run.produce_s, 1) << "\n";
     out << prefix << "consume_msgs_per_s " << static_cast<int64_t>(n / run.consume_s) << "\n";
     out << prefix << "consume_mb_per_s " << fixed(mb / run.consume_s, 1) << "\n";
+    if (run.produce_cpu_s >= 0) {
+      pc.push_back(run.produce_cpu_s * 1e9 / n);
+      cc.push_back(run.consume_cpu_s * 1e9 / n);
+      out << prefix << "produce_cpu_ns_per_msg " << fixed(pc.back(), 0) << "\n";
+      out << prefix << "consume_cpu_ns_per_msg " << fixed(cc.back(), 0) << "\n";
+    }
+    pcc.push_back(run.produce_client_cpu_s * 1e9 / n);
+    ccc.push_back(run.consume_client_cpu_s * 1e9 / n);
   }
   Medians m{median(pm), median(cm)};
   const double bytes_per_msg = static_cast<double>(o.size) / 1e6;
-  out << "broker." << name << ".produce_msgs_per_s " << static_cast<int64_t>(m.produce_msgs)
+  out << "broker." << t.name << ".produce_msgs_per_s " << static_cast<int64_t>(m.produce_msgs)
       << "\n";
-  out << "broker." << name << ".produce_mb_per_s " << fixed(m.produce_msgs * bytes_per_msg, 1)
+  out << "broker." << t.name << ".produce_mb_per_s " << fixed(m.produce_msgs * bytes_per_msg, 1)
       << "\n";
-  out << "broker." << name << ".consume_msgs_per_s " << static_cast<int64_t>(m.consume_msgs)
+  out << "broker." << t.name << ".consume_msgs_per_s " << static_cast<int64_t>(m.consume_msgs)
       << "\n";
-  out << "broker." << name << ".consume_mb_per_s " << fixed(m.consume_msgs * bytes_per_msg, 1)
+  out << "broker." << t.name << ".consume_mb_per_s " << fixed(m.consume_msgs * bytes_per_msg, 1)
       << "\n";
+  if (!pc.empty()) {
+    m.produce_cpu_ns = median(pc);
+    m.consume_cpu_ns = median(cc);
+    out << "broker." << t.name << ".produce_cpu_ns_per_msg " << fixed(m.produce_cpu_ns, 0) << "\n";
+    out << "broker." << t.name << ".consume_cpu_ns_per_msg " << fixed(m.consume_cpu_ns, 0) << "\n";
+  }
+  out << "broker." << t.name << ".produce_client_cpu_ns_per_msg " << fixed(median(pcc), 0) << "\n";
+  out << "broker." << t.name << ".consume_client_cpu_ns_per_msg " << fixed(median(ccc), 0) << "\n";
   return m;
+}
+
+// kappa ÷ peer: throughput (above 1: kappa is faster) and the broker's CPU per message (below
+// 1: kappa uses less).
+void print_ratios(std::ostream& out, const std::string& suffix, const Medians& kappa,
+                  const Medians& peer) {
+  out << "broker.throughput_ratio" << suffix << ".produce "
+      << fixed(kappa.produce_msgs / peer.produce_msgs, 3) << "\n";
+  out << "broker.throughput_ratio" << suffix << ".consume "
+      << fixed(kappa.consume_msgs / peer.consume_msgs, 3) << "\n";
+  if (kappa.produce_cpu_ns > 0 && peer.produce_cpu_ns > 0 && peer.consume_cpu_ns > 0) {
+    out << "broker.cpu_ratio" << suffix << ".produce "
+        << fixed(kappa.produce_cpu_ns / peer.produce_cpu_ns, 3) << "\n";
+    out << "broker.cpu_ratio" << suffix << ".consume "
+        << fixed(kappa.consume_cpu_ns / peer.consume_cpu_ns, 3) << "\n";
+  }
 }
 
 std::optional<pid_t> kafka_pid(const Options& o, std::string& tried) {
@@ -790,82 +871,37 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
         << fixed(load[2], 2) << std::endl;
   }
 
-  // kappa broker
-  double kappa_peak_mb = 0;
-  Medians kappa;
-  {
-    auto broker = KappaBroker::start(o.fsync, o.listen);
-    if (!broker) {
-      err << "kappa: bench broker: " << broker.status().message() << "\n";
-      return 1;
+  // The brokers: ours and kfake as children, each on a fresh data dir kept until the end (a
+  // directory removed between runs would have the disk discard it under the next one).
+  std::vector<Target> targets;
+  std::vector<std::unique_ptr<KappaBroker>> children;
+  auto start_child = [&](const char* name, Result<std::unique_ptr<KappaBroker>> child,
+                         const std::string& what) -> bool {
+    if (!child) {
+      err << "kappa: bench broker: " << child.status().message() << "\n";
+      return false;
     }
-    out << "# kappa broker pid " << (*broker)->pid() << " on " << (*broker)->bootstrap()
+    out << "# " << name << " pid " << (*child)->pid() << " on " << (*child)->bootstrap() << what
         << std::endl;
-    auto result = run_target("kappa", (*broker)->bootstrap(), false, o, err);
-    if (!result) {
-      err << "kappa: bench broker: " << result.status().message() << "\n";
-      return 1;
-    }
-    const auto hwm = proc_status_kb((*broker)->pid(), "VmHWM");
-    // The figures stand even if the broker then stops badly; that is reported, not fatal.
-    if (Status s = (*broker)->stop(); !s.is_ok()) {
-      err << "kappa: bench broker: " << s.message();
-      const std::string& m = s.message();
-      out << "# note: " << m.substr(0, m.find(';')) << "\n";
-    }
-    kappa = print_target(out, "kappa", *result, o);
-    if (hwm) {
-      kappa_peak_mb = static_cast<double>(*hwm) / 1024;
-      out << "broker.kappa.peak_rss_mb " << fixed(kappa_peak_mb, 1) << "\n";
-    } else {
-      out << "# note: could not read the kappa broker's VmHWM\n";
-    }
-    out << std::flush;
-  }
-
-  // franz-go's kfake, in the like mode
+    Target t;
+    t.name = name == std::string("kappa broker") ? "kappa" : name;
+    t.bootstrap = (*child)->bootstrap();
+    t.pid = (*child)->pid();
+    targets.push_back(std::move(t));
+    children.push_back(std::move(*child));
+    return true;
+  };
+  if (!start_child("kappa broker", KappaBroker::start(o.fsync, o.listen), "")) return 1;
   if (o.kfake != "none") {
-    auto peer = KappaBroker::start_kfake(o.kfake, o.fsync);
-    if (!peer) {
-      err << "kappa: bench broker: " << peer.status().message() << "\n";
-      return 1;
-    }
-    out << "# kfake pid " << (*peer)->pid() << " on " << (*peer)->bootstrap() << " ("
-        << (o.fsync == "always"  ? "DataDir, SyncWrites"
-            : o.fsync == "never" ? "DataDir"
-                                 : "in memory")
-        << ")" << std::endl;
-    auto result = run_target("kfake", (*peer)->bootstrap(), false, o, err);
-    if (!result) {
-      err << "kappa: bench broker: " << result.status().message() << "\n";
-      return 1;
-    }
-    const auto hwm = proc_status_kb((*peer)->pid(), "VmHWM");
-    if (Status s = (*peer)->stop(); !s.is_ok()) {
-      const std::string& m = s.message();
-      out << "# note: " << m.substr(0, m.find(';')) << "\n";
-    }
-    const Medians kfake = print_target(out, "kfake", *result, o);
-    out << "broker.throughput_ratio_kfake.produce "
-        << fixed(kappa.produce_msgs / kfake.produce_msgs, 3) << "\n";
-    out << "broker.throughput_ratio_kfake.consume "
-        << fixed(kappa.consume_msgs / kfake.consume_msgs, 3) << "\n";
-    if (hwm) {
-      const double mb = static_cast<double>(*hwm) / 1024;
-      out << "broker.kfake.peak_rss_mb " << fixed(mb, 1) << "\n";
-      if (kappa_peak_mb > 0)
-        out << "broker.memory_ratio_kfake " << fixed(kappa_peak_mb / mb, 3) << "\n";
-    }
-    out << std::flush;
+    const char* mode = o.fsync == "always"  ? " (DataDir, SyncWrites)"
+                       : o.fsync == "never" ? " (DataDir)"
+                                            : " (in memory)";
+    if (!start_child("kfake", KappaBroker::start_kfake(o.kfake, o.fsync), mode)) return 1;
   }
-
-  // Apache Kafka
   if (o.kafka == "none") {
     out << "# note: kafka skipped (--kafka none)\n";
-    return 0;
-  }
-  const std::string bootstrap = o.kafka.substr(8);
-  {
+  } else {
+    const std::string bootstrap = o.kafka.substr(8);
     auto probe = make_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}}, true);
     if (!probe) {
       err << "kappa: bench broker: " << probe.status().message() << "\n";
@@ -873,37 +909,72 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
     }
     if (Status s = wait_for_metadata(probe->get(), "", 0, 5000); !s.is_ok()) {
       out << "# note: kafka at " << o.kafka << " unreachable (" << s.message() << "); skipped\n";
-      return 0;
+    } else {
+      Target t;
+      t.name = "kafka";
+      t.bootstrap = bootstrap;
+      t.kafka = true;
+      std::string tried;
+      t.pid = kafka_pid(o, tried);
+      if (!t.pid) {
+        out << "# note: no running Kafka pid found (--kafka-pid, or " << tried
+            << "); memory and CPU figures skipped\n";
+      }
+      targets.push_back(std::move(t));
     }
   }
-  auto result = run_target("kafka", bootstrap, true, o, err);
-  if (!result) {
-    err << "kappa: bench broker: " << result.status().message() << "\n";
-    return 1;
-  }
-  const Medians kafka = print_target(out, "kafka", *result, o);
-  std::string tried;
-  const auto pid = kafka_pid(o, tried);
-  double kafka_peak_mb = 0;
-  if (!pid) {
-    out << "# note: no running Kafka pid found (--kafka-pid, or " << tried
-        << "); memory figures skipped\n";
-  } else {
-    const auto hwm = proc_status_kb(*pid, "VmHWM");
-    const auto rss = proc_status_kb(*pid, "VmRSS");
-    if (hwm) {
-      kafka_peak_mb = static_cast<double>(*hwm) / 1024;
-      out << "broker.kafka.peak_rss_mb " << fixed(kafka_peak_mb, 1) << "\n";
+  for (Target& t : targets) {
+    if (Status s = prepare(t); !s.is_ok()) {
+      err << "kappa: bench broker: " << t.name << ": " << s.message() << "\n";
+      return 1;
     }
-    if (rss) out << "broker.kafka.rss_mb " << fixed(static_cast<double>(*rss) / 1024, 1) << "\n";
-    if (!hwm) out << "# note: could not read VmHWM of Kafka pid " << *pid << "\n";
   }
-  out << "broker.throughput_ratio.produce " << fixed(kappa.produce_msgs / kafka.produce_msgs, 3)
-      << "\n";
-  out << "broker.throughput_ratio.consume " << fixed(kappa.consume_msgs / kafka.consume_msgs, 3)
-      << "\n";
-  if (kappa_peak_mb > 0 && kafka_peak_mb > 0) {
-    out << "broker.memory_ratio " << fixed(kappa_peak_mb / kafka_peak_mb, 3) << "\n";
+
+  // Run by run, each cluster in turn, so that they see the same machine.
+  for (int64_t r = 1; r <= o.runs; ++r) {
+    for (Target& t : targets) {
+      if (Status s = run_once(t, r, o, err); !s.is_ok()) {
+        err << "kappa: bench broker: " << s.message() << "\n";
+        return 1;
+      }
+    }
+  }
+
+  // Peak memory, read before stopping; the figures stand even if a broker then stops badly
+  // (that is reported, not fatal).
+  std::vector<double> peak_mb(targets.size(), 0);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (!targets[i].pid) continue;
+    if (const auto hwm = proc_status_kb(*targets[i].pid, "VmHWM")) {
+      peak_mb[i] = static_cast<double>(*hwm) / 1024;
+    } else {
+      out << "# note: could not read the VmHWM of " << targets[i].name << "\n";
+    }
+  }
+  for (Target& t : targets) t.admin.reset();  // not left to see its broker go away
+  for (auto& child : children) {
+    if (Status s = child->stop(); !s.is_ok()) {
+      err << "kappa: bench broker: " << s.message();
+      const std::string& m = s.message();
+      out << "# note: " << m.substr(0, m.find(';')) << "\n";
+    }
+  }
+
+  const Medians kappa = print_target(out, targets[0], o);
+  if (peak_mb[0] > 0) out << "broker.kappa.peak_rss_mb " << fixed(peak_mb[0], 1) << "\n";
+  for (size_t i = 1; i < targets.size(); ++i) {
+    const Target& t = targets[i];
+    const Medians peer = print_target(out, t, o);
+    const std::string suffix = t.kafka ? "" : "_" + t.name;
+    if (peak_mb[i] > 0)
+      out << "broker." << t.name << ".peak_rss_mb " << fixed(peak_mb[i], 1) << "\n";
+    if (t.kafka && t.pid) {
+      if (const auto rss = proc_status_kb(*t.pid, "VmRSS"))
+        out << "broker.kafka.rss_mb " << fixed(static_cast<double>(*rss) / 1024, 1) << "\n";
+    }
+    print_ratios(out, suffix, kappa, peer);
+    if (peak_mb[0] > 0 && peak_mb[i] > 0)
+      out << "broker.memory_ratio" << suffix << " " << fixed(peak_mb[0] / peak_mb[i], 3) << "\n";
   }
   out << std::flush;
   return 0;

@@ -3,7 +3,9 @@
 // `kappa broker --listen 127.0.0.1:0 --data <fresh temp dir> --fsync <policy>` and stopped with
 // SIGTERM at the end; Kafka is an already running cluster (--kafka URL, default
 // $KAPPA_TEST_KAFKA or kafka://127.0.0.1:9092; scripts/start-kafka.sh), skipped with a "# note"
-// line when it does not answer. Each run of each target uses a fresh topic of --partitions
+// line when it does not answer. The targets take turns run by run (kappa's run 1, the peers' run
+// 1, kappa's run 2, ...), so that each run of each sees the same machine; the brokers' data dirs
+// are removed only at the end. Each run of each target uses a fresh topic of --partitions
 // partitions (CreateTopics, replication 1) and:
 //
 //   produce   N messages of --size bytes (distinct values: the first 8 bytes are the index; null
@@ -19,17 +21,25 @@
 //
 //   produce_msgs_per_s, produce_mb_per_s   messages and payload MB (10^6 bytes) per second
 //   consume_msgs_per_s, consume_mb_per_s   the same for the consumer
+//   produce_cpu_ns_per_msg,                the broker process's CPU time (all its threads, from
+//   consume_cpu_ns_per_msg                 /proc/PID/task/*/schedstat) in the phase, per message;
+//                                          for Kafka only when its pid is known (see below)
+//   produce_client_cpu_ns_per_msg, ...     this process's (the librdkafka client's) CPU time,
+//   consume_client_cpu_ns_per_msg          per message: on a small machine the client, which
+//                                          shares the cores, is most of the work
 //   peak_rss_mb                            VmHWM of the broker process in MiB: for kappa read just
 //                                          before stopping it (so over all runs); for Kafka over
 //                                          the JVM's whole life (pid from --kafka-pid or
 //                                          build/kafka/kafka.pid), plus its current VmRSS as
 //                                          broker.kafka.rss_mb
-//   broker.throughput_ratio.produce|consume, broker.memory_ratio   kappa / kafka
+//   broker.throughput_ratio.produce|consume, broker.cpu_ratio.produce|consume,
+//   broker.memory_ratio                    kappa / kafka (a CPU ratio below 1: kappa uses less)
 //
 // --kfake PATH adds franz-go's kfake (bench/kfake, built by scripts/build-kfake.sh from the Go
 // module proxy) in the mode like kappa's: --fsync always runs it with DataDir and SyncWrites,
 // never with DataDir, memory (kappa without --data) in memory; its figures are broker.kfake.*
-// and broker.throughput_ratio_kfake.produce|consume, broker.memory_ratio_kfake (kappa / kfake).
+// and broker.throughput_ratio_kfake.produce|consume, broker.cpu_ratio_kfake.produce|consume,
+// broker.memory_ratio_kfake (kappa / kfake).
 // --listen HOST:PORT puts the kappa broker on that address (default 127.0.0.1:0). The first
 // "#" lines give the parameters and the load average.
 //
