@@ -5,7 +5,8 @@
 // $KAPPA_TEST_KAFKA or kafka://127.0.0.1:9092; scripts/start-kafka.sh), skipped with a "# note"
 // line when it does not answer. The targets take turns run by run (kappa's run 1, the peers' run
 // 1, kappa's run 2, ...), so that each run of each sees the same machine; the brokers' data dirs
-// are removed only at the end. Each run of each target uses a fresh topic of --partitions
+// are removed only at the end, and every run starts with nothing dirty in the page cache (sync(2),
+// untimed, before it). Each run of each target uses a fresh topic of --partitions
 // partitions (CreateTopics, replication 1) and:
 //
 //   produce   N messages of --size bytes (distinct values: the first 8 bytes are the index; null
