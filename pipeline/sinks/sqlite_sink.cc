@@ -105,7 +105,7 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, Fa
   KAPPA_RETURN_IF_ERROR(sink->exec(
       "CREATE TABLE IF NOT EXISTS kappa_ledger (query_id TEXT NOT NULL, batch_id INTEGER NOT NULL, "
       "table_name TEXT NOT NULL, source_end TEXT NOT NULL, row_count INTEGER NOT NULL, "
-      "PRIMARY KEY (query_id, batch_id))"));
+      "PRIMARY KEY (query_id, batch_id)) WITHOUT ROWID"));
   KAPPA_RETURN_IF_ERROR(sink->exec(
       "CREATE TABLE IF NOT EXISTS kappa_views (view TEXT PRIMARY KEY, target TEXT NOT NULL)"));
   return sink;

@@ -3,7 +3,8 @@
 // Tables are created as Spark's JDBC writer would create them (sink.h), with double-quoted
 // identifiers. The ledger is the table `kappa_ledger`:
 //   query_id TEXT, batch_id INTEGER, table_name TEXT, source_end TEXT, row_count INTEGER,
-//   PRIMARY KEY (query_id, batch_id)
+//   PRIMARY KEY (query_id, batch_id), WITHOUT ROWID (the key is the table: one b-tree, not two;
+//   a database made before that keeps its rowid ledger, which serves the same)
 // and a batch's rows and its ledger row are written in one BEGIN IMMEDIATE transaction. Views made
 // by cut-over are recorded in `kappa_views` (view TEXT PRIMARY KEY, target TEXT), changed in the
 // same transaction as the view itself. Files use

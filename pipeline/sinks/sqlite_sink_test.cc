@@ -236,5 +236,67 @@ TEST(SqliteSink, CommittedBatchesSurviveReopening) {
   std::filesystem::remove(path.string() + "-shm");
 }
 
+// A database made before the ledger became a WITHOUT ROWID table keeps its rowid ledger, which
+// serves the same: a new batch is written, a ledgered one is known, other offsets are an error.
+TEST(SqliteSink, AnEarlierRowidLedgerStillServes) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("kappa_sink_rowid_" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.string().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE kappa_ledger (query_id TEXT NOT NULL, batch_id INTEGER NOT "
+                         "NULL, table_name TEXT NOT NULL, source_end TEXT NOT NULL, row_count "
+                         "INTEGER NOT NULL, PRIMARY KEY (query_id, batch_id))",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto sink = SqliteSink::open(path.string()).value();
+    const TableRow rows[] = {r("2022-09-30 16:42:00", "one", 1)};
+    EXPECT_EQ(*sink->commit_batch(commit(0, rows)), CommitOutcome::kWritten);
+    EXPECT_EQ(*sink->commit_batch(commit(0, rows)), CommitOutcome::kAlreadyCommitted);
+    BatchCommit other = commit(0, rows);
+    other.source_end = "events_stages/0:99";
+    auto refused = sink->commit_batch(other);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(*sink->commit_batch(commit(1, rows)), CommitOutcome::kWritten);
+    EXPECT_EQ(sink->read_table("events_users_v1")->size(), 2u);
+    EXPECT_EQ(sink->last_batch("q1")->value().batch_id, 1);
+  }
+  ASSERT_EQ(sqlite3_open(path.string().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'kappa_ledger'", -1,
+                               &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  const std::string ddl = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  EXPECT_EQ(ddl.find("WITHOUT ROWID"), std::string::npos) << ddl;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
+// New databases get the ledger as a WITHOUT ROWID table: its primary key is the table.
+TEST(SqliteSink, ANewLedgerIsClusteredByItsPrimaryKey) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("kappa_sink_clustered_" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  SqliteSink::open(path.string()).value().reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.string().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'kappa_ledger'", -1,
+                               &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  const std::string ddl = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  EXPECT_NE(ddl.find("WITHOUT ROWID"), std::string::npos) << ddl;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
 }  // namespace
 }  // namespace kappa
