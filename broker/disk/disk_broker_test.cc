@@ -16,6 +16,7 @@
 #include "broker/disk/temp_dir.h"
 #include "broker/disk/test_batches.h"
 #include "broker/partitioner.h"
+#include "broker/protocol/read_buffers.h"
 #include "broker/protocol/record_batch.h"
 
 namespace kappa {
@@ -193,6 +194,47 @@ TEST(DiskBroker, AppendBatchReadBatchesRoundTrip) {
   ASSERT_TRUE(end);
   EXPECT_TRUE(end->bytes.empty());
   EXPECT_EQ(end->high_watermark, 9);
+}
+
+// Reads go into reused buffers (read_buffers.h) whose old bytes are not cleared: an answer is
+// exactly its batches however big and dirty the buffer it was read into.
+TEST(DiskBroker, ReadsIntoReusedBuffersHoldOnlyTheirBatches) {
+  TempDir tmp;
+  auto b = open_ok(options_for(tmp.path()));
+  ASSERT_TRUE(b->create_topic("t", 1));
+  std::vector<std::string> stored;
+  for (int i = 0; i < 6; ++i) {
+    std::string batch = make_batch(1 + i % 3, "v" + std::to_string(i), static_cast<size_t>(i) * 50);
+    auto base = b->append_batch("t", 0, batch);
+    ASSERT_TRUE(base);
+    for (int k = 0; k < 8; ++k)
+      batch[static_cast<size_t>(k)] = static_cast<char>((*base >> (56 - 8 * k)) & 0xFF);
+    stored.push_back(batch);
+  }
+  const std::string all = [&] {
+    std::string s;
+    for (const auto& x : stored) s += x;
+    return s;
+  }();
+  for (size_t dirty : {size_t{0}, all.size() / 2, all.size() + 100000}) {
+    while (pooled_read_buffer_bytes() > 0) take_read_buffer();
+    give_back_read_buffer(std::string(std::max(dirty, kMinPooledCapacity), '\xEE'));
+    auto whole = b->read_batches("t", 0, 0, 1 << 20);
+    ASSERT_TRUE(whole);
+    EXPECT_EQ(whole->bytes, all) << dirty;
+    give_back_read_buffer(std::move(whole->bytes));
+    // The first two batches only, read into the buffer the whole answer came in.
+    auto two =
+        b->read_batches("t", 0, 0, static_cast<int64_t>(stored[0].size() + stored[1].size()));
+    ASSERT_TRUE(two);
+    EXPECT_EQ(two->bytes, stored[0] + stored[1]) << dirty;
+    give_back_read_buffer(std::move(two->bytes));
+    // A first batch bigger than max_bytes still comes whole.
+    auto one = b->read_batches("t", 0, 10, 1);
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one->bytes, stored.back()) << dirty;
+  }
+  while (pooled_read_buffer_bytes() > 0) take_read_buffer();
 }
 
 TEST(DiskBroker, AppendBatchChecks) {

@@ -13,6 +13,7 @@
 
 #include "broker/disk/segment_format.h"
 #include "broker/protocol/crc32c.h"
+#include "broker/protocol/read_buffers.h"
 
 namespace kappa::disk {
 namespace {
@@ -662,7 +663,13 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
   // In a gap the cleaner left at the end of the log: nothing to serve until the next append.
   if (!*found) return BatchRead{std::string(), range.end, range.earliest};
 
-  std::string out;
+  // A reused buffer: `used` bytes of it are this answer's, the rest is left over from before and
+  // is overwritten before it counts (growing past its size is the only fill).
+  std::string out = take_read_buffer();
+  size_t used = 0;
+  auto room_for = [&out](size_t n) {
+    if (out.size() < n) out.resize(n);
+  };
   while (at.segment < views.size()) {
     const SegmentView& v = views[at.segment];
     if (at.position >= v.size) {
@@ -670,12 +677,12 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
       at.position = 0;
       continue;
     }
-    const int64_t room = max_bytes - static_cast<int64_t>(out.size());
-    if (!out.empty() && room < static_cast<int64_t>(kHeaderSize)) break;
+    const int64_t room = max_bytes - static_cast<int64_t>(used);
+    if (used > 0 && room < static_cast<int64_t>(kHeaderSize)) break;
     const int64_t want =
         std::min(v.size - at.position, std::max<int64_t>(room, static_cast<int64_t>(kHeaderSize)));
-    const size_t start = out.size();
-    out.resize(start + static_cast<size_t>(want));
+    const size_t start = used;
+    room_for(start + static_cast<size_t>(want));
     KAPPA_RETURN_IF_ERROR(
         v.segment->log.read_exact(at.position, out.data() + start, static_cast<size_t>(want)));
     // Keep the whole batches; the first batch of the answer is kept whole however big.
@@ -693,15 +700,16 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
     }
     if (keep == 0 && start == 0) {
       const int64_t batch = 12 + static_cast<int64_t>(be32(out.data() + kLengthAt));
-      out.resize(static_cast<size_t>(batch));
+      room_for(static_cast<size_t>(batch));
       KAPPA_RETURN_IF_ERROR(v.segment->log.read_exact(at.position + want, out.data() + want,
                                                       static_cast<size_t>(batch - want)));
       keep = batch;
     }
-    out.resize(start + static_cast<size_t>(keep));
+    used = start + static_cast<size_t>(keep);
     at.position += keep;
     if (keep < want) break;  // the next batch does not fit
   }
+  out.resize(used);  // down: no fill
   return BatchRead{std::move(out), range.end, range.earliest};
 }
 

@@ -10,6 +10,7 @@
 #include "broker/disk/compactor.h"
 #include "broker/disk/file.h"
 #include "broker/disk/segment_format.h"
+#include "broker/protocol/read_buffers.h"
 
 namespace kappa {
 namespace {
@@ -185,7 +186,8 @@ Result<BatchRead> MemoryPartition::read(int64_t offset, int64_t max_bytes) const
     }
     if (run.bytes > 0) runs.push_back(run);
   }
-  BatchRead out{std::string(), range.end, range.earliest};
+  BatchRead out{take_read_buffer(), range.end, range.earliest};  // memory used before
+  out.bytes.clear();
   out.bytes.reserve(static_cast<size_t>(total));
   for (const Run& r : runs) out.bytes.append(r.from, static_cast<size_t>(r.bytes));
   return out;

@@ -17,6 +17,7 @@
 #include <boost/asio.hpp>
 
 #include "broker/protocol/messages.h"
+#include "broker/protocol/read_buffers.h"
 
 namespace kappa {
 
@@ -387,6 +388,10 @@ struct KafkaServer::Impl {
       co_await asio::async_write(conn->socket, pieces, asio::redirect_error(use_awaitable, ec));
       conn->writing_since = -1;
       conn->queued_bytes -= size_of(conn->queue.front());
+      if (conn->queue.front().fetched) {
+        for (std::string& b : conn->queue.front().fetched->buffers)
+          give_back_read_buffer(std::move(b));  // for the next fetch this thread reads
+      }
       conn->queue.pop_front();
       conn->space.cancel();
       if (ec) {
