@@ -620,12 +620,26 @@ double own_cpu_seconds() {
 struct Target {
   std::string name;  // kappa, kfake or kafka
   std::string bootstrap;
-  bool kafka = false;  // a cluster that keeps its state: retention.ms=-1, topics deleted after
+  // A cluster that keeps its state: its topics have retention.ms=-1 and file.delete.delay.ms=0,
+  // and are deleted after all the runs (delete_topics), so that no run shares the machine with
+  // the deletion of another's files.
+  bool kafka = false;
   std::optional<pid_t> pid;  // the broker process, for its CPU and memory figures
   Handle admin;
   int64_t stamp = 0;  // in its topics' names
+  std::vector<std::string> topics;
   std::vector<RunResult> runs;
 };
+
+void delete_topics(Target& t, std::ostream& err) {
+  if (!t.kafka || !t.admin) return;
+  for (const std::string& topic : t.topics) {
+    if (Status s = delete_topic(t.admin.get(), topic); !s.is_ok()) {
+      err << "kappa: note: could not delete " << topic << ": " << s.message() << "\n";
+    }
+  }
+  t.topics.clear();
+}
 
 Status prepare(Target& t) {
   auto admin_client = make_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", t.bootstrap}}, false);
@@ -639,13 +653,17 @@ Status prepare(Target& t) {
 }
 
 // Run `r` against one cluster, on a fresh topic.
-Status run_once(Target& t, int64_t r, const Options& o, std::ostream& err) {
+Status run_once(Target& t, int64_t r, const Options& o) {
   const std::string topic = "kappa-bench-" + t.name + "-" + std::to_string(::getpid()) + "-" +
                             std::to_string(t.stamp) + "-" + std::to_string(r);
   Settings configs;
-  if (t.kafka) configs.push_back({"retention.ms", "-1"});
+  if (t.kafka) {
+    configs.push_back({"retention.ms", "-1"});
+    configs.push_back({"file.delete.delay.ms", "0"});
+  }
   KAPPA_RETURN_IF_ERROR(
       create_topic(t.admin.get(), topic, static_cast<int>(o.partitions), configs));
+  t.topics.push_back(topic);
   // Untimed: what earlier runs left dirty in the page cache goes to disk now, not as background
   // writeback under this run.
   ::sync();
@@ -674,11 +692,6 @@ Status run_once(Target& t, int64_t r, const Options& o, std::ostream& err) {
   run.produce_client_cpu_s = c1 - c0;
   run.consume_client_cpu_s = c2 - c1;
   t.runs.push_back(run);
-  if (t.kafka) {
-    if (Status s = delete_topic(t.admin.get(), topic); !s.is_ok()) {
-      err << "kappa: note: could not delete " << topic << ": " << s.message() << "\n";
-    }
-  }
   return Status::ok();
 }
 
@@ -936,8 +949,9 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
   // Run by run, each cluster in turn, so that they see the same machine.
   for (int64_t r = 1; r <= o.runs; ++r) {
     for (Target& t : targets) {
-      if (Status s = run_once(t, r, o, err); !s.is_ok()) {
+      if (Status s = run_once(t, r, o); !s.is_ok()) {
         err << "kappa: bench broker: " << s.message() << "\n";
+        for (Target& u : targets) delete_topics(u, err);
         return 1;
       }
     }
@@ -954,7 +968,10 @@ int broker_bench_command(const std::vector<std::string>& args, std::ostream& out
       out << "# note: could not read the VmHWM of " << targets[i].name << "\n";
     }
   }
-  for (Target& t : targets) t.admin.reset();  // not left to see its broker go away
+  for (Target& t : targets) {
+    delete_topics(t, err);
+    t.admin.reset();  // not left to see its broker go away
+  }
   for (auto& child : children) {
     if (Status s = child->stop(); !s.is_ok()) {
       err << "kappa: bench broker: " << s.message();

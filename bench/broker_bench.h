@@ -17,6 +17,9 @@
 //             to 4 MiB a partition and 16 MiB a request; timed from assign() to the Nth message,
 //             each index seen exactly once
 //
+// A Kafka cluster's topics get retention.ms=-1 and file.delete.delay.ms=0 and are deleted after
+// all the runs, so that Kafka deletes no files while a run is timed.
+//
 // Figures, one "name value" line each; per run (broker.T.runK.*) and the median over --runs
 // (broker.T.*), T = kappa or kafka:
 //
