@@ -639,6 +639,7 @@ struct KafkaServer::Impl {
       KafkaApi::Fetched got = api->read_fetch(state);
       const int64_t now = steady_ms();
       if (got.ready || now >= deadline || stopped) co_return got;
+      for (std::string& b : got.buffers) give_back_read_buffer(std::move(b));  // read again
       timer.expires_after(std::chrono::milliseconds(std::min<int64_t>(deadline - now, 50)));
       fetch_waiters.push_front(&timer);
       auto registered = fetch_waiters.begin();
