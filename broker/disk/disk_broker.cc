@@ -709,6 +709,14 @@ Result<BatchRead> DiskBroker::read_batches(std::string_view topic, int32_t parti
   return (*found)->read(offset, max_bytes);
 }
 
+Result<BatchRanges> DiskBroker::read_batch_ranges(std::string_view topic, int32_t partition,
+                                                  int64_t offset, int64_t max_bytes,
+                                                  int64_t below) {
+  auto found = find_partition(topic, partition);
+  if (!found) return found.status();
+  return (*found)->read_ranges(offset, max_bytes, below);
+}
+
 Status DiskBroker::sync(std::string_view topic, int32_t partition) {
   auto found = find_partition(topic, partition);
   if (!found) return found.status();

@@ -249,6 +249,8 @@ class DiskBroker final : public BatchLog {
                                                const RecordBatchHeader& header) override;
   Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
                                  int64_t max_bytes) override;
+  Result<BatchRanges> read_batch_ranges(std::string_view topic, int32_t partition, int64_t offset,
+                                        int64_t max_bytes, int64_t below) override;
   Status sync(std::string_view topic, int32_t partition) override;
   Status commit_group_offsets(std::string_view group, std::string_view topic,
                               std::span<const GroupOffset> offsets) override;

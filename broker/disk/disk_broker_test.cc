@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -918,6 +919,86 @@ RC_GTEST_PROP(DiskBrokerProperty, AppendsReopensAndReads, ()) {
   }
   RC_ASSERT(b->read_batches("t", 0, end, 100)->bytes.empty());
   RC_ASSERT(fetch_values(*b, "t", 0) == model);
+}
+
+// The bytes of `r`: its ranges of files read with pread, or its bytes in memory.
+std::string ranges_bytes(const BatchRanges& r) {
+  std::string out = r.bytes;
+  for (const FileRange& f : r.files) {
+    std::string part(static_cast<size_t>(f.length), '\0');
+    EXPECT_EQ(::pread(f.fd, part.data(), part.size(), f.offset), f.length) << f.path;
+    out += part;
+  }
+  return out;
+}
+
+// Any log of random batches over random segments: read_batch_ranges serves, as ranges of the
+// segment files, exactly the bytes read_batches serves for every offset, byte limit and stable
+// offset (BatchLog's own read_batch_ranges, which reads with read_batches and cuts).
+RC_GTEST_PROP(DiskBrokerProperty, FileRangesHoldWhatReadBatchesReads, ()) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  o.segment_bytes = *rc::gen::inRange<int64_t>(100, 6000);
+  o.index_interval_bytes = *rc::gen::inRange<int64_t>(0, 2000);
+  auto b = open_ok(o);
+  RC_ASSERT(b != nullptr);
+  RC_ASSERT(b->create_topic("t", 1).is_ok());
+  const int batches = *rc::gen::inRange(1, 60);
+  for (int s = 0; s < batches; ++s) {
+    // Mostly small batches, some bigger than the 4 KiB header window.
+    const auto size = static_cast<size_t>(*rc::gen::element(0, 20, 150, 900, 5000));
+    RC_ASSERT(b->append_batch("t", 0, make_batch(*rc::gen::inRange(1, 6), "v", size)).is_ok());
+  }
+  const int64_t end = b->offsets("t", 0)->end;
+  for (int i = 0; i < 30; ++i) {
+    const int64_t off = *rc::gen::inRange<int64_t>(0, end + 1);
+    int64_t max_bytes = *rc::gen::inRange<int64_t>(1, 40000);
+    if (*rc::gen::arbitrary<bool>()) {  // at, just below or just above a batch boundary
+      auto whole = b->read_batches("t", 0, off, INT32_MAX);
+      RC_ASSERT(whole.is_ok());
+      std::vector<int64_t> ends{0};
+      for (const RecordBatch& x : decode_all(whole->bytes)) {
+        ends.push_back(ends.back() + 12 + x.batch_length);
+      }
+      max_bytes =
+          std::max<int64_t>(1, *rc::gen::elementOf(ends) + *rc::gen::element<int64_t>(-1, 0, 1));
+    }
+    const int64_t below = *rc::gen::element<int64_t>(INT64_MAX, *rc::gen::inRange<int64_t>(0, end));
+    auto files = b->read_batch_ranges("t", 0, off, max_bytes, below);
+    auto copied = b->BatchLog::read_batch_ranges("t", 0, off, max_bytes, below);
+    RC_ASSERT(files.is_ok());
+    RC_ASSERT(copied.is_ok());
+    RC_ASSERT(files->bytes.empty());
+    RC_ASSERT(ranges_bytes(*files) == copied->bytes);
+    RC_ASSERT(files->size() == static_cast<int64_t>(copied->bytes.size()));
+    RC_ASSERT(files->high_watermark == end);
+    for (const FileRange& f : files->files) RC_ASSERT(f.length > 0);
+  }
+}
+
+// A range keeps its segment file readable after the segment is deleted (DeleteRecords here;
+// retention and the cleaner drop segments the same way), for a send that is still going on.
+TEST(DiskBroker, FileRangesOutliveTheSegmentsTheyCameFrom) {
+  TempDir tmp;
+  auto o = options_for(tmp.path());
+  o.segment_bytes = 400;  // two batches a segment
+  auto b = open_ok(o);
+  ASSERT_TRUE(b->create_topic("t", 1));
+  std::string all;
+  for (int i = 0; i < 6; ++i) {
+    auto base = b->append_batch("t", 0, make_batch(2, "v" + std::to_string(i), 60));
+    ASSERT_TRUE(base);
+    all += disk::at_base(make_batch(2, "v" + std::to_string(i), 60), *base);
+  }
+  auto r = b->read_batch_ranges("t", 0, 0, 1 << 20, INT64_MAX);
+  ASSERT_TRUE(r);
+  EXPECT_GE(r->files.size(), 3u) << "the ranges of several segments";
+  const auto before = segment_files(partition_dir(o, "t", 0), ".log");
+  ASSERT_TRUE(b->delete_records("t", 0, 10));
+  EXPECT_LT(segment_files(partition_dir(o, "t", 0), ".log").size(), before.size());
+  EXPECT_EQ(ranges_bytes(*r), all);
+  b.reset();  // even the broker closed
+  EXPECT_EQ(ranges_bytes(*r), all);
 }
 
 // What kill -9 leaves: the data directory as it is on disk now, copied while the broker runs.

@@ -713,6 +713,80 @@ Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const 
   return BatchRead{std::move(out), range.end, range.earliest};
 }
 
+Result<BatchRanges> PartitionStore::read_ranges(int64_t offset, int64_t max_bytes,
+                                                int64_t below) const {
+  std::vector<SegmentView> views;
+  Cursor at;
+  OffsetRange range;
+  {
+    std::shared_lock lock(state_mu_);
+    range = {log_start_, end_offset_.load()};
+    if (offset < range.earliest || offset > range.end) return out_of_range(offset, range);
+    if (offset == range.end) return BatchRanges{{}, {}, range.end, range.earliest};
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                               [](int64_t o, const SegmentPtr& s) { return o < s->base_offset; });
+    --it;  // offset >= log_start_ == the first segment's base
+    for (auto s = it; s != segments_.end(); ++s) views.push_back({*s, (*s)->size});
+    at.position = scan_start_for_offset((*it)->entries, offset);
+  }
+  auto found =
+      scan(views, at, [&](const RecordBatchHeader& h) { return h.last_offset() >= offset; });
+  if (!found) return found.status();
+  BatchRanges out{{}, {}, range.end, range.earliest};
+  if (!*found) return out;  // in a gap the cleaner left at the end of the log
+
+  // The batch boundaries come from their headers (baseOffset, batchLength), read through a
+  // small window; the batches themselves stay in the files.
+  char window[4096];
+  size_t window_segment = views.size();
+  int64_t window_at = 0;
+  int64_t window_size = 0;
+  int64_t total = 0;
+  bool full = false;
+  while (at.segment < views.size() && !full) {
+    const SegmentView& v = views[at.segment];
+    const int64_t from = at.position;
+    while (at.position < v.size) {
+      if (window_segment != at.segment || at.position < window_at ||
+          at.position + 12 > window_at + window_size) {
+        window_size = std::min<int64_t>(sizeof window, v.size - at.position);
+        if (window_size < 12) {
+          return Status::corruption("disk broker " + v.segment->log.path().string() + " at byte " +
+                                    std::to_string(at.position) +
+                                    ": a batch header runs past the published end " +
+                                    std::to_string(v.size));
+        }
+        KAPPA_RETURN_IF_ERROR(
+            v.segment->log.read_exact(at.position, window, static_cast<size_t>(window_size)));
+        window_segment = at.segment;
+        window_at = at.position;
+      }
+      const char* h = window + (at.position - window_at);
+      const int32_t length = be32(h + kLengthAt);
+      const int64_t batch = 12 + static_cast<int64_t>(length);
+      if (length < kMinBatchLength || at.position + batch > v.size) {
+        return Status::corruption("disk broker " + v.segment->log.path().string() + " at byte " +
+                                  std::to_string(at.position) + ": batchLength " +
+                                  std::to_string(length) + " does not fit the segment");
+      }
+      // The first batch goes whole however big; later ones only while they fit.
+      if (be64(h) >= below || (total > 0 && total + batch > max_bytes)) {
+        full = true;
+        break;
+      }
+      total += batch;
+      at.position += batch;
+    }
+    if (at.position > from) {
+      out.files.push_back({std::shared_ptr<const void>(v.segment), v.segment->log.fd(), from,
+                           at.position - from, v.segment->log.path().string()});
+    }
+    ++at.segment;
+    at.position = 0;
+  }
+  return out;
+}
+
 int64_t PartitionStore::max_timestamp() const {
   std::shared_lock lock(state_mu_);
   int64_t max = INT64_MIN;

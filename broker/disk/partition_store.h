@@ -70,6 +70,9 @@ class PartitionStore {
   TransactionIndex transaction_index(int64_t from, int64_t to);
   // Whole batches from the one holding `offset` (see BatchLog::read_batches).
   Result<BatchRead> read(int64_t offset, int64_t max_bytes) const;
+  // The same batches as ranges of the segment files, those from `below` on left out (see
+  // BatchLog::read_batch_ranges).
+  Result<BatchRanges> read_ranges(int64_t offset, int64_t max_bytes, int64_t below) const;
   // The first offset whose record timestamp is >= timestamp_ms, or the end offset.
   Result<int64_t> offset_for_time(int64_t timestamp_ms) const;
   // The largest batch maxTimestamp of the partition, INT64_MIN when it has no batch.

@@ -16,6 +16,8 @@
 //    its batches at open, so a retry after a restart is still recognized;
 //  - read_batches returns whole batches, the first being the one that holds `offset`, so it
 //    may start before `offset` (Kafka clients skip records below the offset they asked for);
+//  - read_batch_ranges returns the same batches, as ranges of files where the log keeps them in
+//    files (the disk broker), for the Kafka server to send with sendfile(2);
 //  - durable() says whether an append is on disk when sync() returns;
 //  - transactional batches and the coordinator's markers (control batches) are stored and
 //    read back as batches of their own, with their attributes and producer fields, and each
@@ -27,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -44,6 +47,27 @@ struct BatchRead {
   std::string bytes;             // whole RecordBatch v2 batches, back to back; may be empty
   int64_t high_watermark = 0;    // the partition's end offset when read
   int64_t log_start_offset = 0;  // its earliest offset
+};
+
+// Bytes of a read that stay in a file, for the Kafka server to send with sendfile(2) rather than
+// copy: `length` bytes at `offset` of the open descriptor `fd`, which `keep` holds open (the file
+// may be unlinked meanwhile; its bytes stay readable). `path` names it in errors.
+struct FileRange {
+  std::shared_ptr<const void> keep;
+  int fd = -1;
+  int64_t offset = 0;
+  int64_t length = 0;
+  std::string path;
+};
+
+// What read_batch_ranges returns: the batches in memory (`bytes`), or, when `files` is not
+// empty, as ranges of files, back to back in order (`bytes` is then empty).
+struct BatchRanges {
+  std::string bytes;
+  std::vector<FileRange> files;
+  int64_t high_watermark = 0;
+  int64_t log_start_offset = 0;
+  int64_t size() const;
 };
 
 // A committed group offset with the client's metadata string (OffsetCommit/OffsetFetch).
@@ -77,6 +101,13 @@ class BatchLog : public Log {
   // first batch is returned whole however big it is. kOutOfRange outside [earliest, end].
   virtual Result<BatchRead> read_batches(std::string_view topic, int32_t partition, int64_t offset,
                                          int64_t max_bytes) = 0;
+
+  // read_batches' batches with a base offset below `below` only (a read_committed reader's last
+  // stable offset; INT64_MAX for every batch), and where the log can, as ranges of its files
+  // (a durable log's segments). The first batch is still returned whole however big, unless it
+  // starts at or above `below`. This default reads them with read_batches.
+  virtual Result<BatchRanges> read_batch_ranges(std::string_view topic, int32_t partition,
+                                                int64_t offset, int64_t max_bytes, int64_t below);
 
   // Makes every append to the partition so far durable according to the store's fsync policy
   // (an fdatasync under "always"; nothing under "interval" or "never"). Safe to call from a

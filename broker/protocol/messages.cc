@@ -173,6 +173,10 @@ class Reader {
   void records(std::optional<std::string_view>& x, const char* f, V v = {}) {
     if (has(v)) x = r_.nullable_bytes_view(f, flexible_);
   }
+  template <class P>
+  void fetched_records(P& p, const char* f) {
+    records(p.records, f);
+  }
   template <class T, class Each>
   void array(std::vector<T>& xs, const char* f, V v, Each each) {
     if (!has(v)) return;
@@ -240,8 +244,9 @@ class Reader {
 class Writer {
  public:
   Writer(int16_t version, bool flexible,
-         std::vector<std::pair<size_t, std::string_view>>* gather = nullptr)
-      : version_(version), flexible_(flexible), gather_(gather) {}
+         std::vector<std::pair<size_t, std::string_view>>* gather = nullptr,
+         std::vector<std::pair<size_t, size_t>>* elsewhere = nullptr)
+      : version_(version), flexible_(flexible), gather_(gather), elsewhere_(elsewhere) {}
   std::string take() { return w_.take(); }
   bool has(V v) const { return version_ >= v.lo && version_ <= v.hi; }
   int16_t version() const { return version_; }
@@ -302,6 +307,18 @@ class Writer {
       w_.raw(*x);
     }
   }
+  // A fetch response's record set, or one left out for the caller (records_elsewhere).
+  template <class P>
+  void fetched_records(const P& p, const char* f) {
+    if (p.records_elsewhere < 0 || elsewhere_ == nullptr) return records(p.records, f);
+    const auto n = static_cast<size_t>(p.records_elsewhere);
+    if (flexible_) {
+      w_.uvarint(n + 1);
+    } else {
+      w_.i32(static_cast<int32_t>(n));
+    }
+    elsewhere_->emplace_back(w_.bytes_written().size(), n);
+  }
   template <class T, class Each>
   void array(const std::vector<T>& xs, const char*, V v, Each each) {
     if (!has(v)) return;
@@ -352,6 +369,7 @@ class Writer {
   int16_t version_;
   bool flexible_;
   std::vector<std::pair<size_t, std::string_view>>* gather_;
+  std::vector<std::pair<size_t, size_t>>* elsewhere_;
 };
 
 // One description per message: the fields in wire order, with the versions they exist in.
@@ -528,7 +546,7 @@ struct Fields<FetchResponse> {
           io.i64(a.first_offset, "FirstOffset");
         });
         io.i32(p.preferred_read_replica, "PreferredReadReplica", {11});
-        io.records(p.records, "Records");
+        io.fetched_records(p, "Records");
       });
     });
   }
@@ -1459,6 +1477,7 @@ std::string frame_response(const RequestHeader& header, std::string_view body) {
 size_t GatheredBody::size() const {
   size_t n = bytes.size();
   for (const auto& [at, r] : records) n += r.size();
+  for (const auto& [at, size] : elsewhere) n += size;
   return n;
 }
 
@@ -1477,7 +1496,7 @@ std::string GatheredBody::flatten() const {
 
 GatheredBody encode_gathered(const FetchResponse& message, int16_t version) {
   GatheredBody out;
-  Writer io(version, is_flexible(kFetch, version), &out.records);
+  Writer io(version, is_flexible(kFetch, version), &out.records, &out.elsewhere);
   Fields<FetchResponse>::visit(io, message);
   io.end_struct("");
   out.bytes = io.take();

@@ -104,7 +104,11 @@ std::string frame_header(const RequestHeader& header, size_t body_size);
 struct GatheredBody {
   std::string bytes;
   std::vector<std::pair<size_t, std::string_view>> records;
-  size_t size() const;
+  // The record sets the message gave only the size of (FetchResponse::Partition::
+  // records_elsewhere): where each goes in `bytes` and its size, in order.
+  std::vector<std::pair<size_t, size_t>> elsewhere;
+  size_t size() const;  // of the whole body, the sets elsewhere included
+  // The whole body. REQUIRES: elsewhere is empty.
   std::string flatten() const;
 };
 
@@ -239,6 +243,10 @@ struct FetchResponse {
     std::optional<std::vector<AbortedTransaction>> aborted_transactions;  // v4+
     int32_t preferred_read_replica = -1;                                  // v11+
     std::optional<std::string_view> records;
+    // Not a field of the message: when >= 0, encode_gathered leaves out a record set of this
+    // many bytes in place of `records` (GatheredBody::elsewhere), which the caller writes from
+    // where it is (a file). encode() writes `records` instead.
+    int64_t records_elsewhere = -1;
   };
   struct Topic {
     std::string name;

@@ -1,6 +1,7 @@
 #include "broker/server/kafka_api.h"
 
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -377,6 +378,51 @@ Result<KafkaApi::FetchState> KafkaApi::parse_fetch(const RequestHeader& h, std::
   return st;
 }
 
+std::vector<KafkaApi::Fetched::Piece> KafkaApi::Fetched::pieces() const {
+  const kafka::GatheredBody& body = response;
+  std::vector<Piece> out;
+  const std::string_view head = body.bytes;
+  size_t from = 0;
+  size_t memory = 0;
+  size_t file = 0;
+  while (memory < body.records.size() || file < body.elsewhere.size()) {
+    const bool next_is_file =
+        memory == body.records.size() ||
+        (file < body.elsewhere.size() && body.elsewhere[file].first < body.records[memory].first);
+    const size_t at = next_is_file ? body.elsewhere[file].first : body.records[memory].first;
+    out.push_back({head.substr(from, at - from)});
+    from = at;
+    if (next_is_file) {
+      out.push_back({{}, &files.at(file++)});
+    } else {
+      out.push_back({body.records[memory++].second});
+    }
+  }
+  out.push_back({head.substr(from)});
+  return out;
+}
+
+Result<std::string> KafkaApi::Fetched::flatten() const {
+  std::string out;
+  out.reserve(response.size());
+  for (const Piece& piece : pieces()) {
+    if (piece.files == nullptr) {
+      out.append(piece.bytes);
+      continue;
+    }
+    for (const FileRange& f : *piece.files) {
+      const size_t start = out.size();
+      out.resize(start + static_cast<size_t>(f.length));
+      const ssize_t n = ::pread(f.fd, out.data() + start, static_cast<size_t>(f.length), f.offset);
+      if (n != f.length) {
+        return Status::unavailable("reading " + std::to_string(f.length) + " bytes of " + f.path +
+                                   " at byte " + std::to_string(f.offset) + " failed");
+      }
+    }
+  }
+  return out;
+}
+
 KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
   const FetchRequest& req = st.request;
   FetchResponse r;
@@ -430,41 +476,37 @@ KafkaApi::Fetched KafkaApi::read_fetch(const FetchState& st) {
         rp.records = std::string_view{};
         continue;
       }
-      auto read = log_.read_batches(t.name, p.index, p.fetch_offset, std::max<int64_t>(room, 1));
+      // A read_committed reader gets only the batches below the last stable offset.
+      std::optional<TransactionIndex> index;
+      if (read_committed) {
+        if (auto got = log_.transaction_index(t.name, p.index, p.fetch_offset, range->end)) {
+          index = std::move(*got);
+        }
+      }
+      const int64_t below = index ? index->last_stable_offset : INT64_MAX;
+      auto read = log_.read_batch_ranges(t.name, p.index, p.fetch_offset,
+                                         std::max<int64_t>(room, 1), below);
       if (!read) {
         rp.error_code = error_of(read.status());
         error = true;
         continue;
       }
       rp.high_watermark = read->high_watermark;
-      rp.last_stable_offset = read->high_watermark;
+      rp.last_stable_offset = index ? index->last_stable_offset : read->high_watermark;
       rp.log_start_offset = read->log_start_offset;
-      if (read_committed) {
-        auto index = log_.transaction_index(t.name, p.index, p.fetch_offset, read->high_watermark);
-        if (index) {
-          rp.last_stable_offset = index->last_stable_offset;
-          // Only what lies below the last stable offset, in whole batches.
-          std::string_view bytes = read->bytes;
-          size_t keep = 0;
-          while (bytes.size() - keep >= kRecordBatchHeaderSize) {
-            const char* b = bytes.data() + keep;
-            int64_t base = 0;
-            for (int i = 0; i < 8; ++i) base = (base << 8) | static_cast<uint8_t>(b[i]);
-            uint32_t length = 0;
-            for (int i = 8; i < 12; ++i) length = (length << 8) | static_cast<uint8_t>(b[i]);
-            if (base >= index->last_stable_offset || 12 + length > bytes.size() - keep) break;
-            keep += 12 + length;
-          }
-          read->bytes.resize(keep);
-          rp.aborted_transactions.emplace();
-          for (const auto& a : index->aborted) {
-            if (a.first_offset < index->last_stable_offset) {
-              rp.aborted_transactions->push_back({a.producer_id, a.first_offset});
-            }
+      if (index) {
+        for (const auto& a : index->aborted) {
+          if (a.first_offset < index->last_stable_offset) {
+            rp.aborted_transactions->push_back({a.producer_id, a.first_offset});
           }
         }
       }
-      total += static_cast<int64_t>(read->bytes.size());
+      total += read->size();
+      if (!read->files.empty()) {
+        rp.records_elsewhere = read->size();
+        out.files.push_back(std::move(read->files));
+        continue;
+      }
       buffers.push_back(std::move(read->bytes));
       rp.records = std::string_view(buffers.back());
     }

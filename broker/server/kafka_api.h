@@ -204,11 +204,23 @@ class KafkaApi {
     kafka::FetchRequest request;
     int16_t version = 0;
   };
+  // A fetch response's body as its record sets lie: in `buffers`, into which `response.records`
+  // point, or in files (a durable log's segments, for the server to sendfile): `files[i]` are
+  // the ranges of the set `response.elsewhere[i]`, back to back.
   struct Fetched {
-    kafka::GatheredBody response;  // its record sets point into `buffers`
+    kafka::GatheredBody response;
     std::vector<std::string> buffers;
+    std::vector<std::vector<FileRange>> files;
     int64_t bytes = 0;
     bool ready = false;
+    // The body in order: bytes in memory, and between them the record sets in files.
+    struct Piece {
+      std::string_view bytes;
+      const std::vector<FileRange>* files = nullptr;  // when set, this piece instead of bytes
+    };
+    std::vector<Piece> pieces() const;
+    // The whole body, the file ranges read with pread (for tests).
+    Result<std::string> flatten() const;
   };
   Result<FetchState> parse_fetch(const kafka::RequestHeader& h, std::string_view body);
   Fetched read_fetch(const FetchState& state);

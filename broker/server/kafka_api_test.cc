@@ -195,7 +195,9 @@ TEST(KafkaApiTest, FetchReturnsStoredRecordsAndRefusesOffsetsOutOfRange) {
   auto got = rig.api.read_fetch(*st);
   EXPECT_TRUE(got.ready);
   FetchResponse resp;
-  ASSERT_TRUE(decode(got.response.flatten(), 11, resp).is_ok());
+  auto body = got.flatten();
+  ASSERT_TRUE(body);
+  ASSERT_TRUE(decode(*body, 11, resp).is_ok());
   const auto& ok = resp.topics[0].partitions[0];
   EXPECT_EQ(ok.error_code, err::kNone);
   EXPECT_EQ(ok.high_watermark, 5);

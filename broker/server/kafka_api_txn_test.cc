@@ -147,7 +147,9 @@ FetchResponse::Partition fetch(KafkaApi& api, const std::string& topic, int64_t 
   auto st = api.parse_fetch(header(kFetch, 11), encode(req, 11));
   EXPECT_TRUE(st);
   FetchResponse resp;
-  EXPECT_TRUE(decode(api.read_fetch(*st).response.flatten(), 11, resp).is_ok());
+  auto body = api.read_fetch(*st).flatten();
+  EXPECT_TRUE(body);
+  EXPECT_TRUE(decode(body ? *body : std::string(), 11, resp).is_ok());
   return resp.topics.at(0).partitions.at(0);
 }
 

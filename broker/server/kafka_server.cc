@@ -3,10 +3,17 @@
 
 #include "broker/server/kafka_server.h"
 
+#include <pthread.h>
+#include <sys/sendfile.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstring>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <list>
@@ -27,6 +34,17 @@ using asio::use_awaitable;
 using asio::ip::tcp;
 
 namespace {
+
+// Takes back the SIGPIPE a write to a closed socket left pending for this thread, which keeps
+// the signal blocked (see start()), so that it is never delivered.
+void consume_sigpipe() {
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  const timespec now{0, 0};
+  while (sigtimedwait(&pipe, nullptr, &now) == SIGPIPE) {
+  }
+}
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -359,6 +377,64 @@ struct KafkaServer::Impl {
     }
   }
 
+  // A response: its frame, then a fetch response's body in place, the bytes in memory with
+  // gathered writes and the record sets in files with sendfile(2), in order. An error (the peer
+  // gone, or a file that cannot be read, or that was cut shorter than its range) ends the
+  // connection: the client has part of a response and cannot go on from there.
+  awaitable<boost::system::error_code> write_response(Connection& conn, const Outgoing& out) {
+    boost::system::error_code ec;
+    std::vector<asio::const_buffer> pieces{asio::buffer(out.frame)};
+    if (out.fetched) {
+      for (const KafkaApi::Fetched::Piece& piece : out.fetched->pieces()) {
+        if (piece.files == nullptr) {
+          pieces.push_back(asio::buffer(piece.bytes.data(), piece.bytes.size()));
+          continue;
+        }
+        co_await asio::async_write(conn.socket, pieces, asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return ec;
+        pieces.clear();
+        for (const FileRange& range : *piece.files) {
+          ec = co_await send_file(conn, range);
+          if (ec) co_return ec;
+        }
+      }
+    }
+    co_await asio::async_write(conn.socket, pieces, asio::redirect_error(use_awaitable, ec));
+    co_return ec;
+  }
+
+  // `range` with sendfile(2), waiting whenever the socket is full.
+  awaitable<boost::system::error_code> send_file(Connection& conn, const FileRange& range) {
+    boost::system::error_code ec;
+    if (!conn.socket.native_non_blocking()) conn.socket.native_non_blocking(true, ec);
+    if (ec) co_return ec;
+    off_t at = static_cast<off_t>(range.offset);
+    const off_t end = static_cast<off_t>(range.offset + range.length);
+    while (at < end) {
+      const ssize_t n = ::sendfile(conn.socket.native_handle(), range.fd, &at,
+                                   static_cast<size_t>(std::min<off_t>(end - at, off_t{1} << 30)));
+      if (n > 0) continue;  // `at` moved
+      const int err = n == 0 ? 0 : errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        co_await conn.socket.async_wait(tcp::socket::wait_write,
+                                        asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return ec;
+        continue;
+      }
+      if (err == EPIPE || err == ECONNRESET) {
+        consume_sigpipe();
+        co_return boost::system::error_code(err, boost::system::system_category());
+      }
+      // The file's side: it cannot be read, or it ends before the range does.
+      log("closing the connection from " + conn.peer + ": sending " + range.path + " at byte " +
+          std::to_string(at) + " failed: " +
+          (n == 0 ? "the file ends before byte " + std::to_string(end) : std::strerror(err)));
+      co_return boost::system::error_code(n == 0 ? EIO : err, boost::system::system_category());
+    }
+    co_return ec;
+  }
+
   awaitable<void> writer(std::shared_ptr<Connection> conn) {
     for (;;) {
       boost::system::error_code ec;
@@ -373,19 +449,8 @@ struct KafkaServer::Impl {
         co_await next.durable->wait();
         next.frame = std::move(*next.durable->value);
       }
-      std::vector<asio::const_buffer> pieces{asio::buffer(next.frame)};
-      if (next.fetched) {
-        const kafka::GatheredBody& body = next.fetched->response;
-        size_t from = 0;
-        for (const auto& [at, records] : body.records) {
-          pieces.push_back(asio::buffer(body.bytes.data() + from, at - from));
-          pieces.push_back(asio::buffer(records.data(), records.size()));
-          from = at;
-        }
-        pieces.push_back(asio::buffer(body.bytes.data() + from, body.bytes.size() - from));
-      }
       conn->writing_since = steady_ms();
-      co_await asio::async_write(conn->socket, pieces, asio::redirect_error(use_awaitable, ec));
+      ec = co_await write_response(*conn, next);
       conn->writing_since = -1;
       conn->queued_bytes -= size_of(conn->queue.front());
       if (conn->queue.front().fetched) {
@@ -709,6 +774,12 @@ Result<std::unique_ptr<KafkaServer>> KafkaServer::start(BatchLog& log, Options o
   asio::co_spawn(raw->io, raw->tick_loop(), asio::detached);
   asio::co_spawn(raw->io, raw->idle_loop(), asio::detached);
   raw->thread = std::thread([raw] {
+    // sendfile(2) to a socket the peer closed raises SIGPIPE, which would end the process:
+    // this thread keeps it blocked, and send_file takes back the one such a failure leaves.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     for (;;) {
       try {
         raw->io.run();

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "broker/disk/disk_broker.h"
 #include "broker/disk/file.h"
@@ -45,8 +46,12 @@ class FailingSync final : public disk::IoFaults {
 // A blocking Kafka client of one connection, speaking just enough for these tests.
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // `receive_buffer` > 0: SO_RCVBUF, set before connecting, for a client that reads slowly.
+  explicit Client(uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -63,6 +68,51 @@ class Client {
 
   // Sends a request (header v1) and returns the response body.
   std::string call(int16_t key, int16_t version, const std::string& body) {
+    if (!send_request(key, version, body)) return {};
+    std::string size = recv_exact(4);
+    if (size.size() != 4) return {};
+    uint32_t n = 0;
+    for (char c : size) n = (n << 8) | static_cast<unsigned char>(c);
+    std::string response = recv_exact(n);
+    return response.size() < 4 ? std::string() : response.substr(4);  // drop the correlation id
+  }
+
+  // Sends a fetch of partition 0 of `topic` from offset 0, up to `max_bytes`, without reading
+  // the response.
+  bool send_fetch(const std::string& topic, int32_t max_bytes) {
+    FetchRequest req;
+    req.max_wait_ms = 0;
+    req.min_bytes = 1;
+    req.max_bytes = max_bytes;
+    req.topics.push_back({topic, {{0, -1, 0, -1, max_bytes}}});
+    return send_request(kFetch, 11, encode(req, 11));
+  }
+
+  // Reads until the server closes the connection or `seconds` pass; returns what came and
+  // whether the connection was closed.
+  std::pair<std::string, bool> read_until_closed(int seconds) {
+    timeval timeout{seconds, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::string out;
+    char chunk[65536];
+    for (;;) {
+      const ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (got == 0) return {out, true};
+      if (got < 0) return {out, errno == ECONNRESET};
+      out.append(chunk, static_cast<size_t>(got));
+    }
+  }
+
+  // Closes at once with a reset (SO_LINGER 0), as a client that crashed.
+  void reset() {
+    linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  bool send_request(int16_t key, int16_t version, const std::string& body) {
     WireWriter w;
     w.i16(key);
     w.i16(version);
@@ -72,15 +122,10 @@ class Client {
     std::string sized(4, '\0');
     for (int i = 0; i < 4; ++i)
       sized[static_cast<size_t>(i)] = static_cast<char>(frame.size() >> (24 - 8 * i));
-    if (!send_all(sized + frame)) return {};
-    std::string size = recv_exact(4);
-    if (size.size() != 4) return {};
-    uint32_t n = 0;
-    for (char c : size) n = (n << 8) | static_cast<unsigned char>(c);
-    std::string response = recv_exact(n);
-    return response.size() < 4 ? std::string() : response.substr(4);  // drop the correlation id
+    return send_all(sized + frame);
   }
 
+ public:
   ProduceResponse::Partition produce(const std::string& topic, const std::string& records) {
     ProduceRequest req;
     req.acks = -1;
@@ -297,6 +342,111 @@ TEST(KafkaServerStorageTest, AFullDiskIsAStorageErrorAndTheAckedRecordsStayReada
     EXPECT_EQ(again.base_offset, acked);
   }
   ::umount(dir.c_str());
+  std::filesystem::remove_all(dir);
+}
+
+// The disk broker's fetches go out with sendfile(2) from the segment files. About 24 MiB in one
+// fetch, to a client whose small receive buffer keeps the server waiting for room part-way.
+constexpr int kSentBatches = 24;
+constexpr int32_t kFetchAll = 48 << 20;
+
+void fill(Client& c, const std::string& topic) {
+  const std::string batch = batch_of(1000, 1000);  // about 1 MiB
+  for (int i = 0; i < kSentBatches; ++i) ASSERT_EQ(c.produce(topic, batch).error_code, err::kNone);
+}
+
+std::filesystem::path only_segment(const std::filesystem::path& partition_dir) {
+  std::vector<std::filesystem::path> logs;
+  for (const auto& e : std::filesystem::directory_iterator(partition_dir)) {
+    if (e.path().extension() == ".log") logs.push_back(e.path());
+  }
+  EXPECT_EQ(logs.size(), 1u);
+  return logs.empty() ? std::filesystem::path() : logs[0];
+}
+
+// A client that reads a whole fetch gets every stored byte, as sent from the file.
+TEST(KafkaServerSendfileTest, AFetchFromTheSegmentFilesIsWhatTheyHold) {
+  const auto dir = scratch("sendfile_whole");
+  Lines lines;
+  {
+    Served s = serve(dir / "data", nullptr, lines);
+    ASSERT_TRUE(s.server);
+    Client c(s.server->port());
+    fill(c, "events");
+    Client slow(s.server->port(), 16 << 10);
+    ASSERT_TRUE(slow.send_fetch("events", kFetchAll));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the server wait for room
+    auto [got, closed] = slow.read_until_closed(1);
+    EXPECT_FALSE(closed);
+    ASSERT_GE(got.size(), 8u);
+    FetchResponse resp;
+    ASSERT_TRUE(decode(std::string_view(got).substr(8), 11, resp).is_ok());
+    const auto& p = resp.topics.at(0).partitions.at(0);
+    ASSERT_TRUE(p.records.has_value());
+    auto stored = s.broker->read_batches("events", 0, 0, kFetchAll);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(p.records->size(), stored->bytes.size());
+    EXPECT_TRUE(*p.records == stored->bytes);
+    EXPECT_GT(p.records->size(), size_t{kSentBatches} * 1'000'000);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// A segment file cut shorter than the range being sent (the disk lost it, or someone truncated
+// it): the server cannot finish the response, so it closes the connection and says why, rather
+// than spinning on a file that has nothing more to give; other clients go on being served.
+TEST(KafkaServerSendfileTest, AFileCutShorterWhileItIsSentClosesTheConnection) {
+  const auto dir = scratch("sendfile_cut");
+  Lines lines;
+  {
+    Served s = serve(dir / "data", nullptr, lines);
+    ASSERT_TRUE(s.server);
+    Client c(s.server->port());
+    fill(c, "events");
+    Client slow(s.server->port(), 16 << 10);
+    ASSERT_TRUE(slow.send_fetch("events", kFetchAll));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto segment = only_segment(dir / "data" / "topics" / "events-0");
+    ASSERT_EQ(::truncate(segment.c_str(), 1 << 20), 0) << std::strerror(errno);
+    auto [got, closed] = slow.read_until_closed(10);
+    EXPECT_TRUE(closed) << "the connection must end, not hang";
+    ASSERT_GE(got.size(), 4u);
+    uint32_t frame = 0;
+    for (int i = 0; i < 4; ++i) frame = (frame << 8) | static_cast<unsigned char>(got[size_t(i)]);
+    EXPECT_GT(frame, uint32_t{kSentBatches} * 1'000'000) << "the response says it is whole";
+    EXPECT_LT(got.size(), 4 + size_t{frame}) << "and it could not be";
+    EXPECT_TRUE(lines.contains("closing the connection", "the file ends before byte"));
+    EXPECT_TRUE(lines.contains("closing the connection", segment.filename().string()));
+    Client other(s.server->port());
+    EXPECT_EQ(other.produce("other", batch_of(3, 10)).error_code, err::kNone);
+    size_t bytes = 0;
+    EXPECT_EQ(other.fetch("other", 0, &bytes).first, err::kNone);
+    EXPECT_GT(bytes, 0u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// A client that goes away (a reset) in the middle of a sendfile: the connection ends, and the
+// process, which would die of SIGPIPE if the signal reached it, goes on serving.
+TEST(KafkaServerSendfileTest, AClientGoneInTheMiddleOfASendDoesNotEndTheProcess) {
+  const auto dir = scratch("sendfile_gone");
+  Lines lines;
+  {
+    Served s = serve(dir / "data", nullptr, lines);
+    ASSERT_TRUE(s.server);
+    Client c(s.server->port());
+    fill(c, "events");
+    for (int i = 0; i < 3; ++i) {
+      Client slow(s.server->port(), 16 << 10);
+      ASSERT_TRUE(slow.send_fetch("events", kFetchAll));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 + 100 * i));
+      slow.reset();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    size_t bytes = 0;
+    EXPECT_EQ(c.fetch("events", 0, &bytes).first, err::kNone);
+    EXPECT_GT(bytes, 0u);
+  }
   std::filesystem::remove_all(dir);
 }
 
