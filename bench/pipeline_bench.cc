@@ -7,7 +7,10 @@
 #include <memory>
 #include <thread>
 
+#include <simdjson.h>
+
 #include "broker/embedded/embedded_broker.h"
+#include "pipeline/codec/event_codec.h"
 #include "pipeline/engine/scheduler.h"
 #include "pipeline/jobs/pipeline.h"
 #include "pipeline/sinks/sqlite_sink.h"
@@ -172,6 +175,94 @@ Result<double> sim_day(const Options& o, int64_t& batches, int64_t& rows_written
   return elapsed;
 }
 
+// The JSON work alone, the floor under the pipeline's cost per event: simdjson's On-Demand parser
+// reading a source event as the generator wrote it, the staged record encoded
+// (append_staged_json, with the enrichment the stage gave that event), and the parser reading
+// that record again; nothing else (no log, no batches, no time zone rules). The events and their
+// enrichment come from a stage run first (not timed).
+Result<double> json_limit(const Options& o) {
+  EmbeddedBroker broker;
+  auto sink = open_sink(o);
+  if (!sink) return sink.status();
+  PipelineConfig config;
+  config.stage.starting.kind = StartingPosition::Kind::kEarliest;
+  auto pipeline = Pipeline::create(config, broker, **sink);
+  if (!pipeline) return pipeline.status();
+  KAPPA_RETURN_IF_ERROR(broker.create_topic("events", 1));
+  GeneratorSpec spec;
+  spec.rate = 1000;
+  spec.count = o.events;
+  GeneratorJob generator("bench", spec, broker, (*pipeline)->zone(), kStart);
+  const int64_t end = kStart + o.events;
+  KAPPA_RETURN_IF_ERROR(generator.run(end));
+  SimulatedClock clock(end);
+  SimulatedScheduler scheduler(clock, **pipeline);
+  KAPPA_RETURN_IF_ERROR((*pipeline)->start(clock.now_ms()));
+  KAPPA_RETURN_IF_ERROR(scheduler.run_until_idle(3600 * 1000));
+
+  // Every source event and the enrichment of its staged record; the views point into the
+  // embedded broker's memory, which keeps stored bytes where they are.
+  std::vector<simdjson::padded_string> sources;
+  std::vector<StagedEvent> enrichment;
+  EventCodec codec((*pipeline)->zone());
+  for (const char* topic : {"events", "events_stages"}) {
+    for (int64_t at = 0; at < o.events;) {
+      auto got = broker.fetch(topic, 0, at, FetchLimits{});
+      if (!got) return got.status();
+      if (got->records.empty()) break;
+      for (const RecordView& r : got->records) {
+        if (!r.value) return Status::internal(std::string("a null value in ") + topic);
+        if (topic == std::string_view("events")) {
+          sources.emplace_back(r.value->data(), r.value->size());
+          continue;
+        }
+        StagedEvent e;
+        DecodeFailure why;
+        if (!codec.decode_staged(r.value, e, why)) return Status::internal(why.detail);
+        enrichment.push_back(e);
+      }
+      at = got->next_offset;
+    }
+  }
+  if (sources.size() != enrichment.size() || static_cast<int64_t>(sources.size()) != o.events) {
+    return Status::internal("json limit: " + std::to_string(sources.size()) + " events, " +
+                            std::to_string(enrichment.size()) + " staged records");
+  }
+
+  simdjson::ondemand::parser parser;
+  std::string staged;
+  staged.reserve(4096);  // room for simdjson's padding: parsed in place
+  int64_t checksum = 0;
+  const auto began = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < sources.size(); ++i) {
+    simdjson::ondemand::document source;
+    int64_t id = 0;
+    std::string_view hello, time;
+    if (parser.iterate(sources[i]).get(source) || source["hello"].get_string().get(hello) ||
+        source["id"].get_int64().get(id) || source["time"].get_string().get(time)) {
+      return Status::internal("json limit: source event " + std::to_string(i) + " did not parse");
+    }
+    StagedEvent e = enrichment[i];
+    e.time = time;
+    e.hello = hello;
+    e.id = id;
+    staged.clear();
+    append_staged_json(staged, e);
+    simdjson::ondemand::document back;
+    std::string_view staged_time;
+    int64_t user_id = 0, staged_id = 0;
+    if (parser.iterate(staged.data(), staged.size(), staged.capacity()).get(back) ||
+        back["time"].get_string().get(staged_time) || back["user_id"].get_int64().get(user_id) ||
+        back["id"].get_int64().get(staged_id)) {
+      return Status::internal("json limit: staged record " + std::to_string(i) + " did not parse");
+    }
+    checksum += staged_id + user_id + static_cast<int64_t>(staged_time.size());
+  }
+  const double elapsed = seconds_since(began);
+  if (checksum == 0) return Status::internal("json limit: nothing was read");
+  return static_cast<double>(sources.size()) / elapsed;
+}
+
 }  // namespace
 
 int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& out,
@@ -212,7 +303,7 @@ int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& o
     err << "kappa: --events and --runs must be positive, --sqlite-file needs a path\n";
     return 2;
   }
-  std::vector<double> e2e, e2e_two, stage, day;
+  std::vector<double> e2e, e2e_two, stage, day, limit;
   int64_t rows = 0, two_rows = 0, day_batches = 0, day_rows = 0;
   for (int r = 0; r < o.runs; ++r) {
     auto a = end_to_end(o, true, rows);
@@ -220,7 +311,8 @@ int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& o
     int64_t ignored = 0;
     auto s = end_to_end(o, false, ignored);
     auto d = sim_day(o, day_batches, day_rows);
-    for (const Status& st : {a.status(), t.status(), s.status(), d.status()}) {
+    auto j = json_limit(o);
+    for (const Status& st : {a.status(), t.status(), s.status(), d.status(), j.status()}) {
       if (!st.is_ok()) {
         err << "kappa: bench failed: " << st.message() << "\n";
         return 1;
@@ -237,6 +329,7 @@ int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& o
     e2e_two.push_back(*t);
     stage.push_back(*s);
     day.push_back(*d);
+    limit.push_back(*j);
   }
   out << "runs " << o.runs << "\n";
   out << "events " << o.events << "\n";
@@ -248,6 +341,8 @@ int pipeline_bench_command(const std::vector<std::string>& args, std::ostream& o
   out << "end_to_end_two_threads_rows_written " << two_rows << "\n";
   out << "stage_events_per_s " << static_cast<int64_t>(median(stage)) << "\n";
   out << "sim_day_wall_s " << median(day) << "\n";
+  out << "json_limit_records_per_s " << static_cast<int64_t>(median(limit)) << "\n";
+  out << "end_to_end_share_of_json_limit " << median(e2e) / median(limit) << "\n";
   out << "sim_day_batches " << day_batches << "\n";
   out << "sim_day_rows_written " << day_rows << "\n";
   return 0;
