@@ -53,6 +53,17 @@ Result<std::unique_ptr<SqliteSink>> open_sink(const Options& o) {
   return SqliteSink::open(o.sqlite);
 }
 
+// Writes o.events events to a new topic `events`, 1,000 a second (one millisecond each) from
+// kStart, as the lab's generator does.
+Status generate(const Options& o, EmbeddedBroker& broker, const TimeZone& zone) {
+  KAPPA_RETURN_IF_ERROR(broker.create_topic("events", 1));
+  GeneratorSpec spec;
+  spec.rate = 1000;
+  spec.count = o.events;
+  GeneratorJob generator("bench", spec, broker, zone, kStart);
+  return generator.run(kStart + o.events);
+}
+
 // Pre-generates the events (not timed), then times the jobs reading them from the start.
 Result<double> end_to_end(const Options& o, bool aggregate, int64_t& rows_written) {
   EmbeddedBroker broker;
@@ -67,13 +78,8 @@ Result<double> end_to_end(const Options& o, bool aggregate, int64_t& rows_writte
   }
   auto pipeline = Pipeline::create(config, broker, **sink);
   if (!pipeline) return pipeline.status();
-  KAPPA_RETURN_IF_ERROR(broker.create_topic("events", 1));
-  GeneratorSpec spec;
-  spec.rate = 1000;
-  spec.count = o.events;
-  GeneratorJob generator("bench", spec, broker, (*pipeline)->zone(), kStart);
-  const int64_t end = kStart + o.events;  // 1,000 a second: one millisecond each
-  KAPPA_RETURN_IF_ERROR(generator.run(end));
+  KAPPA_RETURN_IF_ERROR(generate(o, broker, (*pipeline)->zone()));
+  const int64_t end = kStart + o.events;
 
   SimulatedClock clock(end);
   SimulatedScheduler scheduler(clock, **pipeline);
@@ -112,13 +118,8 @@ Result<double> end_to_end_two_threads(const Options& o, int64_t& rows_written) {
   if (!stage) return stage.status();
   auto aggregate = Pipeline::create(aggregate_config, broker, **sink);
   if (!aggregate) return aggregate.status();
-  KAPPA_RETURN_IF_ERROR(broker.create_topic("events", 1));
-  GeneratorSpec spec;
-  spec.rate = 1000;
-  spec.count = o.events;
-  GeneratorJob generator("bench", spec, broker, (*stage)->zone(), kStart);
+  KAPPA_RETURN_IF_ERROR(generate(o, broker, (*stage)->zone()));
   const int64_t end = kStart + o.events;
-  KAPPA_RETURN_IF_ERROR(generator.run(end));
 
   SimulatedClock stage_clock(end), aggregate_clock(end);
   SimulatedScheduler stage_scheduler(stage_clock, **stage);
@@ -188,13 +189,8 @@ Result<double> json_limit(const Options& o) {
   config.stage.starting.kind = StartingPosition::Kind::kEarliest;
   auto pipeline = Pipeline::create(config, broker, **sink);
   if (!pipeline) return pipeline.status();
-  KAPPA_RETURN_IF_ERROR(broker.create_topic("events", 1));
-  GeneratorSpec spec;
-  spec.rate = 1000;
-  spec.count = o.events;
-  GeneratorJob generator("bench", spec, broker, (*pipeline)->zone(), kStart);
+  KAPPA_RETURN_IF_ERROR(generate(o, broker, (*pipeline)->zone()));
   const int64_t end = kStart + o.events;
-  KAPPA_RETURN_IF_ERROR(generator.run(end));
   SimulatedClock clock(end);
   SimulatedScheduler scheduler(clock, **pipeline);
   KAPPA_RETURN_IF_ERROR((*pipeline)->start(clock.now_ms()));

@@ -642,25 +642,30 @@ Result<bool> PartitionStore::scan(const std::vector<SegmentView>& views, Cursor&
   return false;
 }
 
-Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const {
-  std::vector<SegmentView> views;
-  Cursor at;
-  OffsetRange range;
+Result<bool> PartitionStore::find_batch(int64_t offset, std::vector<SegmentView>& views, Cursor& at,
+                                        OffsetRange& range) const {
   {
     std::shared_lock lock(state_mu_);
     range = {log_start_, end_offset_.load()};
     if (offset < range.earliest || offset > range.end) return out_of_range(offset, range);
-    if (offset == range.end) return BatchRead{std::string(), range.end, range.earliest};
+    if (offset == range.end) return false;
     auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
                                [](int64_t o, const SegmentPtr& s) { return o < s->base_offset; });
     --it;  // offset >= log_start_ == the first segment's base
     for (auto s = it; s != segments_.end(); ++s) views.push_back({*s, (*s)->size});
     at.position = scan_start_for_offset((*it)->entries, offset);
   }
-  auto found =
-      scan(views, at, [&](const RecordBatchHeader& h) { return h.last_offset() >= offset; });
+  // false: in a gap the cleaner left at the end of the log, nothing to serve until the next
+  // append.
+  return scan(views, at, [&](const RecordBatchHeader& h) { return h.last_offset() >= offset; });
+}
+
+Result<BatchRead> PartitionStore::read(int64_t offset, int64_t max_bytes) const {
+  std::vector<SegmentView> views;
+  Cursor at;
+  OffsetRange range;
+  auto found = find_batch(offset, views, at, range);
   if (!found) return found.status();
-  // In a gap the cleaner left at the end of the log: nothing to serve until the next append.
   if (!*found) return BatchRead{std::string(), range.end, range.earliest};
 
   // A reused buffer: `used` bytes of it are this answer's, the rest is left over from before and
@@ -718,22 +723,10 @@ Result<BatchRanges> PartitionStore::read_ranges(int64_t offset, int64_t max_byte
   std::vector<SegmentView> views;
   Cursor at;
   OffsetRange range;
-  {
-    std::shared_lock lock(state_mu_);
-    range = {log_start_, end_offset_.load()};
-    if (offset < range.earliest || offset > range.end) return out_of_range(offset, range);
-    if (offset == range.end) return BatchRanges{{}, {}, range.end, range.earliest};
-    auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
-                               [](int64_t o, const SegmentPtr& s) { return o < s->base_offset; });
-    --it;  // offset >= log_start_ == the first segment's base
-    for (auto s = it; s != segments_.end(); ++s) views.push_back({*s, (*s)->size});
-    at.position = scan_start_for_offset((*it)->entries, offset);
-  }
-  auto found =
-      scan(views, at, [&](const RecordBatchHeader& h) { return h.last_offset() >= offset; });
+  auto found = find_batch(offset, views, at, range);
   if (!found) return found.status();
   BatchRanges out{{}, {}, range.end, range.earliest};
-  if (!*found) return out;  // in a gap the cleaner left at the end of the log
+  if (!*found) return out;
 
   // The batch boundaries come from their headers (baseOffset, batchLength), read through a
   // small window; the batches themselves stay in the files.

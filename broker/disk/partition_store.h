@@ -179,6 +179,11 @@ class PartitionStore {
 
   // Reads the 61-byte header of the batch at `at` (the caller knows one is there).
   Result<RecordBatchHeader> header_at(const SegmentView& v, int64_t at) const;
+  // Positions a read from `offset`: `views` from the segment holding it on, `at` on the batch
+  // holding it, `range` the partition's offsets; false when there is no such batch (`offset`
+  // is the end, or in a gap the cleaner left at the end). kOutOfRange outside the range.
+  Result<bool> find_batch(int64_t offset, std::vector<SegmentView>& views, Cursor& at,
+                          OffsetRange& range) const;
   // Moves `at` forward, batch by batch, to the first batch for which `stop` holds; returns
   // false if none does below the published ends.
   Result<bool> scan(const std::vector<SegmentView>& views, Cursor& at,

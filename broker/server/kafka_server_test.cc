@@ -355,6 +355,16 @@ void fill(Client& c, const std::string& topic) {
   for (int i = 0; i < kSentBatches; ++i) ASSERT_EQ(c.produce(topic, batch).error_code, err::kNone);
 }
 
+// A disk broker served from `dir`, holding kSentBatches batches of about 1 MiB in events/0.
+Served serve_filled(const std::filesystem::path& dir, Lines& lines) {
+  Served s = serve(dir / "data", nullptr, lines);
+  if (s.server) {
+    Client c(s.server->port());
+    fill(c, "events");
+  }
+  return s;
+}
+
 std::filesystem::path only_segment(const std::filesystem::path& partition_dir) {
   std::vector<std::filesystem::path> logs;
   for (const auto& e : std::filesystem::directory_iterator(partition_dir)) {
@@ -369,10 +379,8 @@ TEST(KafkaServerSendfileTest, AFetchFromTheSegmentFilesIsWhatTheyHold) {
   const auto dir = scratch("sendfile_whole");
   Lines lines;
   {
-    Served s = serve(dir / "data", nullptr, lines);
+    Served s = serve_filled(dir, lines);
     ASSERT_TRUE(s.server);
-    Client c(s.server->port());
-    fill(c, "events");
     Client slow(s.server->port(), 16 << 10);
     ASSERT_TRUE(slow.send_fetch("events", kFetchAll));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the server wait for room
@@ -399,10 +407,8 @@ TEST(KafkaServerSendfileTest, AFileCutShorterWhileItIsSentClosesTheConnection) {
   const auto dir = scratch("sendfile_cut");
   Lines lines;
   {
-    Served s = serve(dir / "data", nullptr, lines);
+    Served s = serve_filled(dir, lines);
     ASSERT_TRUE(s.server);
-    Client c(s.server->port());
-    fill(c, "events");
     Client slow(s.server->port(), 16 << 10);
     ASSERT_TRUE(slow.send_fetch("events", kFetchAll));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -432,10 +438,8 @@ TEST(KafkaServerSendfileTest, AClientGoneInTheMiddleOfASendDoesNotEndTheProcess)
   const auto dir = scratch("sendfile_gone");
   Lines lines;
   {
-    Served s = serve(dir / "data", nullptr, lines);
+    Served s = serve_filled(dir, lines);
     ASSERT_TRUE(s.server);
-    Client c(s.server->port());
-    fill(c, "events");
     for (int i = 0; i < 3; ++i) {
       Client slow(s.server->port(), 16 << 10);
       ASSERT_TRUE(slow.send_fetch("events", kFetchAll));
@@ -443,6 +447,7 @@ TEST(KafkaServerSendfileTest, AClientGoneInTheMiddleOfASendDoesNotEndTheProcess)
       slow.reset();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    Client c(s.server->port());
     size_t bytes = 0;
     EXPECT_EQ(c.fetch("events", 0, &bytes).first, err::kNone);
     EXPECT_GT(bytes, 0u);
