@@ -10,12 +10,15 @@
 namespace kappa {
 namespace {
 
-constexpr std::array<TopicConfigDef, 10> kDefs{{
+constexpr std::array<TopicConfigDef, 11> kDefs{{
     {"cleanup.policy", ConfigType::kList, "log.cleanup.policy", "delete",
      "delete: old segments are deleted by retention; compact: the latest value of each key is "
      "kept"},
     {"delete.retention.ms", ConfigType::kLong, "log.cleaner.delete.retention.ms", "86400000",
      "How long a tombstone is kept by compaction"},
+    {"file.delete.delay.ms", ConfigType::kLong, "log.segment.delete.delay.ms", "60000",
+     "How long Kafka waits before it deletes a segment's files; here they go at once, and a "
+     "fetch still sending one keeps reading it"},
     {"max.message.bytes", ConfigType::kInt, "message.max.bytes", "1048588",
      "The largest record batch a produce may store"},
     {"message.timestamp.type", ConfigType::kString, "log.message.timestamp.type", "CreateTime",
@@ -59,7 +62,7 @@ std::optional<int64_t> lower_bound(std::string_view name) {
   if (name == "retention.ms") return -1;
   if (name == "segment.bytes") return 14;  // Kafka's smallest record overhead
   if (name == "max.message.bytes" || name == "delete.retention.ms" ||
-      name == "min.compaction.lag.ms") {
+      name == "file.delete.delay.ms" || name == "min.compaction.lag.ms") {
     return 0;
   }
   if (name == "min.insync.replicas") return 1;

@@ -24,6 +24,20 @@ TEST(TopicConfig, RefusesUnknownNamesAndBadValuesWithKafkasWording) {
   EXPECT_TRUE(validate_topic_config("retention.bytes", "-5").is_ok());
 }
 
+// Kafka's tools set file.delete.delay.ms (the bench does on every topic it creates); it is taken
+// and validated as Kafka does, and changes nothing here: segment files go at once, and a fetch
+// still sending one keeps its open file.
+TEST(TopicConfig, TakesFileDeleteDelayAsKafkaDoes) {
+  std::string out;
+  ASSERT_TRUE(validate_topic_config("file.delete.delay.ms", " 0", &out).is_ok());
+  EXPECT_EQ(out, "0");
+  EXPECT_EQ(validate_topic_config("file.delete.delay.ms", "-1").message(),
+            "Invalid value -1 for configuration file.delete.delay.ms: Value must be at least 0");
+  const TopicConfigDef* def = find_topic_config("file.delete.delay.ms");
+  ASSERT_NE(def, nullptr);
+  EXPECT_STREQ(def->kafka_default, "60000");
+}
+
 TEST(TopicConfig, NormalizesListsAndNumbers) {
   std::string out;
   ASSERT_TRUE(validate_topic_config("cleanup.policy", "delete, compact", &out).is_ok());
